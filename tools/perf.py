@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""ONNX Runtime pure-inference performance (ais_bench's throughput definition) + optional e2e images/s."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+from semask import perf
+from semask.cli import positive_int, run
+from semask.fsio import atomic_write_json, ensure_writable_dir
+from semask.ort_backend import PROVIDERS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", required=True, help="static-batch ONNX model")
+    p.add_argument("--batch-size", required=True, type=positive_int("BATCH_SIZE"))
+    p.add_argument("--loop", required=True, type=positive_int("LOOP"), help="timed runs")
+    p.add_argument("--warmup", default=1, type=int, help="untimed warm-up runs")
+    p.add_argument("--provider", default="cpu", choices=sorted(PROVIDERS), help="ORT_PROVIDER")
+    p.add_argument("--device", default=0, type=int)
+    p.add_argument("--threads", default=None, type=positive_int("THREADS"))
+    p.add_argument("--input", default=None, help="bins folder: time on real data and add an e2e pass")
+    p.add_argument("--out-json", required=True, help="result JSON (written atomically)")
+    args = p.parse_args(argv)
+    out = Path(args.out_json)
+    ensure_writable_dir(out.parent)
+    result = perf.run_perf(args.model, args.batch_size, args.loop, max(0, args.warmup), args.provider,
+                           args.device, args.threads, args.input, scratch_parent=out.parent)
+    atomic_write_json(out, result)
+    print(perf.result_line(result))
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
