@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Validate a Cityscapes DATA_ROOT and write labelTrainIds ground truth plus labels.json (written last)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from semask.cli import positive_int, run  # noqa: E402
+from semask.labels import MODES, prepare_labels  # noqa: E402
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-root", required=True, type=Path, help="Cityscapes root holding leftImg8bit/ and gtFine/")
+    parser.add_argument("--out", required=True, type=Path, help="labels folder (never inside DATA_ROOT)")
+    parser.add_argument("--limit", type=positive_int("LIMIT"), default=None, help="first N frames in natural order")
+    parser.add_argument("--labels", choices=MODES, default="polygons", help="trainIds from polygon JSON (default) or labelIds LUT")
+    parser.add_argument("--height", type=positive_int("--height"), default=1024)
+    parser.add_argument("--width", type=positive_int("--width"), default=2048)
+    parser.add_argument("--jobs", type=positive_int("--jobs"), default=None, help="worker processes (default: all cores)")
+    args = parser.parse_args(argv)
+    result = prepare_labels(args.data_root, args.out, args.limit, args.labels, (args.height, args.width), args.jobs)
+    state = "updated" if result["manifest_changed"] else "unchanged"
+    print(f"{result['count']} label images in {args.out} ({result['written']} written); {result['manifest']} {state}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

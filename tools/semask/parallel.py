@@ -1,0 +1,39 @@
+"""Run one function over many items on all cores with a progress bar, in the caller's order.
+
+Workers get plain picklable arguments and return small results, so a 500-image step keeps one
+image per worker in memory. jobs=1 runs inline (no fork), which keeps small runs and tests fast.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Iterator, Sequence, TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def resolve_jobs(jobs: int | None, count: int) -> int:
+    """--jobs default is os.cpu_count(); never more workers than items."""
+    return max(1, min(jobs or os.cpu_count() or 1, max(count, 1)))
+
+
+def imap(fn: Callable[[T], R], items: Sequence[T], jobs: int | None, desc: str) -> Iterator[R]:
+    """Yield fn(item) for every item in order, using a process pool when jobs > 1."""
+    jobs = resolve_jobs(jobs, len(items))
+    bar = tqdm(total=len(items), desc=desc, unit="img", disable=None, leave=False)
+    try:
+        if jobs == 1:
+            for item in items:
+                yield fn(item)
+                bar.update()
+            return
+        with ProcessPoolExecutor(jobs) as pool:
+            chunk = max(1, min(8, len(items) // (jobs * 8)))
+            for result in pool.map(fn, items, chunksize=chunk):
+                yield result
+                bar.update()
+    finally:
+        bar.close()

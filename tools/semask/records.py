@@ -1,0 +1,90 @@
+"""Resumable outputs: remember what was written (sha256) so a rerun rewrites nothing already verified.
+
+Each finished file is appended to a journal (`<out>/.<name>.journal.jsonl`) as soon as it has been
+renamed into place, so an interrupted run resumes where it stopped. The final manifest replaces the
+journal and is only rewritten when its content changes (it is a Makefile target: its mtime must
+only move when something really changed).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from .fsio import atomic_write_text, sha256_file
+
+
+def load_json(path: Path) -> Any:
+    """Parsed JSON, or None when the file is missing or unreadable (then nothing is trusted)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+class Journal:
+    """Append-only record of finished files; a torn last line (killed run) is ignored on load."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def load(self, header: dict) -> dict[str, dict]:
+        """Records by key, only if the journal was written with the same `header` (same settings)."""
+        records: dict[str, dict] = {}
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return records
+        if not lines:
+            return records
+        try:
+            if json.loads(lines[0]) != {"header": header}:
+                return records
+        except ValueError:
+            return records
+        for line in lines[1:]:
+            try:
+                rec = json.loads(line)
+                records[rec["key"]] = rec
+            except (ValueError, KeyError, TypeError):
+                continue
+        return records
+
+    def start(self, header: dict, keep: Iterable[dict]) -> None:
+        """Begin a journal for this run, carrying over records that are still valid."""
+        lines = [json.dumps({"header": header})] + [json.dumps(r) for r in keep]
+        atomic_write_text(self.path, "\n".join(lines) + "\n")
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def add(self, record: dict) -> None:
+        self._fh.write(json.dumps(record) + "\n")
+        self._fh.flush()
+
+    def finish(self) -> None:
+        """Close and delete: the manifest now holds everything."""
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+def is_verified(path: Path, sha256: str | None, size: int | None = None) -> bool:
+    """True when `path` exists with the expected size and sha256."""
+    if not sha256:
+        return False
+    try:
+        if size is not None and path.stat().st_size != size:
+            return False
+        return sha256_file(path) == sha256
+    except OSError:
+        return False
+
+
+def write_if_changed(path: Path, obj: Any) -> bool:
+    """Write `obj` as JSON atomically unless the file already holds exactly that; return True if written."""
+    text = json.dumps(obj, indent=2) + "\n"
+    try:
+        if Path(path).read_text(encoding="utf-8") == text:
+            return False
+    except OSError:
+        pass
+    atomic_write_text(path, text)
+    return True
