@@ -1,0 +1,234 @@
+"""`python -m ais_bench` stand-in: T-HEAD CLI, batching, output layout, summary (tests only).
+
+Written independently of the kit's own batching code so the two cross-check each other.
+Env: STANDIN_AIS_CRASH_AFTER=N exits(1) after N batches (simulates a killed run).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from standin_log import log_call  # noqa: E402
+
+OM_MAGIC = b"SEMASK-STANDIN-OM v1\n"
+PADDING = "padding_infer_fake_file"
+
+
+def str2bool(v: str) -> bool:
+    if v.lower() in ("yes", "true", "t", "y", "1"):
+        return True
+    if v.lower() in ("no", "false", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError("Boolean value expected true, 1, false, 0 with case insensitive.")
+
+
+def positive(v: str) -> int:
+    i = int(v)
+    if i <= 0:
+        raise argparse.ArgumentTypeError(f"{v} is not a valid positive int")
+    return i
+
+
+def nonneg(v: str) -> int:
+    i = int(v)
+    if i < 0:
+        raise argparse.ArgumentTypeError(f"{v} is not a valid non-negative int")
+    return i
+
+
+def get_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", "-m", required=True)
+    p.add_argument("--input", "-i", default=None)
+    p.add_argument("--output", "-o", default=None)
+    p.add_argument("--output_dirname", default=None)
+    p.add_argument("--outfmt", default="BIN", choices=["NPY", "BIN", "TXT"])
+    p.add_argument("--loop", "-l", type=positive, default=1)
+    p.add_argument("--debug", type=str2bool, default=False)
+    p.add_argument("--device", "-d", type=nonneg, default=0)
+    p.add_argument("--dymBatch", type=int, default=0)
+    p.add_argument("--dymHW", default=None)
+    p.add_argument("--dymDims", default=None)
+    p.add_argument("--dymShape", default=None)
+    p.add_argument("--outputSize", default=None)
+    p.add_argument("--batchsize", type=positive, default=None)
+    p.add_argument("--pure_data_type", default="zero", choices=["zero", "random"])
+    p.add_argument("--profiler", type=str2bool, default=False)
+    p.add_argument("--dump", type=str2bool, default=False)
+    p.add_argument("--acl_json_path", default=None)
+    p.add_argument("--output_batchsize_axis", type=nonneg, default=0)
+    p.add_argument("--run_mode", default="array", choices=["array", "files", "tensor", "full"])
+    p.add_argument("--display_all_summary", type=str2bool, default=False)
+    p.add_argument("--warmup_count", type=nonneg, default=1)
+    args = p.parse_args()
+    if args.output_dirname and not args.output:
+        raise RuntimeError("error bad parameters --output_dirname")
+    if (args.profiler or args.dump) and not args.output:
+        raise RuntimeError("error bad parameters --output is needed with --profiler/--dump")
+    return args
+
+
+def natural_key(name: str) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def files_in(folder: str) -> list[str]:
+    names = sorted(n for n in os.listdir(folder)
+                   if n.endswith((".bin", ".BIN", ".npy", ".NPY")) and os.path.isfile(os.path.join(folder, n)))
+    return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
+
+
+def file_bytes(path: str) -> bytes:
+    if path.endswith((".npy", ".NPY")):
+        return np.load(path).tobytes()
+    return np.fromfile(path, dtype=np.int8).tobytes()
+
+
+def load_om(path: str):
+    import onnxruntime as ort
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if not data.startswith(OM_MAGIC):
+        raise RuntimeError(f"load model {path} failed (not a stand-in om)")
+    body = data[len(OM_MAGIC):]
+    body = body[body.index(b"\n") + 1:]
+    return ort.InferenceSession(body, providers=["CPUExecutionProvider"])
+
+
+def stats(values: list[float]) -> dict:
+    if not values:
+        return {"min": 0.0, "max": 0.0, "mean": 0.0, "median": 0.0, "percentile(99%)": 0.0, "count": 0}
+    a = np.array(values)
+    return {"min": float(a.min()), "max": float(a.max()), "mean": float(a.mean()), "median": float(np.median(a)),
+            "percentile(99%)": float(np.percentile(a, 99)), "count": len(values)}
+
+
+def save(array: np.ndarray, path_no_ext: str, fmt: str) -> str:
+    if fmt == "NPY":
+        path = path_no_ext + ".npy"
+        np.save(path, array)
+    elif fmt == "TXT":
+        path = path_no_ext + ".txt"
+        np.savetxt(path, array.reshape(-1, array.shape[-1]) if array.ndim > 1 else array,
+                   fmt="%f" if array.dtype.kind == "f" else "%d")
+    else:
+        path = path_no_ext + ".bin"
+        array.tofile(path)
+    return path
+
+
+def main() -> None:
+    log_call("ais_bench", [sys.executable, "-m", "ais_bench", *sys.argv[1:]])
+    args = get_args()
+    print("[INFO] acl init success")
+    print(f"[INFO] open device {args.device} success")
+    session = load_om(args.model)
+    print(f"[INFO] load model {args.model} success")
+    print("[INFO] create model description success")
+    inp = session.get_inputs()[0]
+    dtype = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(float16)": np.float16}[inp.type]
+    shape = [int(d) for d in inp.shape]
+    tensor_size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    batchsize = args.batchsize or shape[0]
+    print(f"[INFO] try get model batchsize:{batchsize}")
+    prefix = None
+    if args.output:
+        prefix = os.path.join(args.output, args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S"))
+        os.makedirs(prefix, exist_ok=True)
+        print(f"[INFO] output path:{prefix}")
+    crash_after = int(os.environ.get("STANDIN_AIS_CRASH_AFTER", "0"))
+
+    if args.input:
+        files = files_in(args.input.split(",")[0])
+        fsize = len(file_bytes(files[0]))
+        if tensor_size % fsize != 0:
+            raise RuntimeError(f"[ERROR] arg0 tensorsize: {tensor_size} filesize: {fsize} not match")
+        per_batch = tensor_size // fsize
+        runcount = math.ceil(len(files) / per_batch)
+        print(f"[INFO] get filesperbatch files0 size:{fsize} tensor0size:{tensor_size} "
+              f"filesperbatch:{per_batch} runcount:{runcount}")
+        batches = [files[i:i + per_batch] for i in range(0, len(files), per_batch)]
+        batches[-1] = batches[-1] + [PADDING] * (per_batch - len(batches[-1]))
+    else:
+        per_batch = 1
+        batches = [None]
+
+    def feed_of(batch):
+        if batch is None:
+            data = np.zeros(shape, dtype) if args.pure_data_type == "zero" else \
+                np.random.default_rng().random(shape).astype(dtype)
+            return {inp.name: data}
+        parts = [file_bytes(batch[0] if f == PADDING else f) for f in batch]
+        raw = b"".join(parts)
+        if len(raw) != tensor_size:
+            raise RuntimeError(f"ndata size:{len(raw)} not match {tensor_size}")
+        return {inp.name: np.frombuffer(raw, dtype).reshape(shape)}
+
+    for _ in range(args.warmup_count):
+        session.run(None, feed_of(batches[0]))
+    if args.warmup_count:
+        print(f"[INFO] warm up {args.warmup_count} done")
+    times: list[float] = []
+    filesinfo: dict = {}
+    for bi, batch in enumerate(batches):
+        feed = feed_of(batch)
+        for k in range(args.loop):
+            t0 = time.perf_counter()
+            outs = session.run(None, feed)
+            times.append((time.perf_counter() - t0) * 1000)
+            print(f"\rloop inference exec: ({k + 1}/{args.loop})", end="")
+        print()
+        if prefix is not None:
+            if batch is None:
+                for i, o in enumerate(outs):
+                    save(o, os.path.join(prefix, f"pure_infer_data_{i}"), args.outfmt)
+            else:
+                pieces = []
+                for o in outs:
+                    if o.shape[args.output_batchsize_axis] % per_batch:
+                        raise RuntimeError(f"save out files error array shape:{o.shape} filesinfo:{batch}")
+                    pieces.append(np.array_split(o, per_batch, axis=args.output_batchsize_axis))
+                for j, f in enumerate(batch):
+                    if f == PADDING:
+                        continue
+                    stem = os.path.basename(f).split(".")[0]
+                    outfiles = [save(pieces[i][j], os.path.join(prefix, f"{stem}_{i}"), args.outfmt)
+                                for i in range(len(outs))]
+                    filesinfo[bi * per_batch + j] = {"infiles": [f], "outfiles": outfiles}
+        if crash_after and bi + 1 >= crash_after:
+            print("[ERROR] stand-in simulated crash", file=sys.stderr)
+            sys.exit(1)
+
+    c = stats(times)
+    h = stats([])
+    thr = 1000 * batchsize / c["mean"]
+    print("[INFO] -----------------Performance Summary------------------")
+    if args.display_all_summary:
+        print(f"[INFO] H2D_latency (ms): min = {h['min']}, max = {h['max']}, mean = {h['mean']}, median = {h['median']}, percentile(99%) = {h['percentile(99%)']}")
+    print(f"[INFO] NPU_compute_time (ms): min = {c['min']}, max = {c['max']}, mean = {c['mean']}, median = {c['median']}, percentile(99%) = {c['percentile(99%)']}")
+    if args.display_all_summary:
+        print(f"[INFO] D2H_latency (ms): min = {h['min']}, max = {h['max']}, mean = {h['mean']}, median = {h['median']}, percentile(99%) = {h['percentile(99%)']}")
+    print(f"[INFO] throughput 1000*batchsize.mean({batchsize})/NPU_compute_time.mean({c['mean']}): {thr}")
+    print("[INFO] ------------------------------------------------------")
+    if prefix is not None:
+        info = {"filesinfo": filesinfo, "args": sys.argv, "NPU_compute_time": c, "H2D_latency": h, "D2H_latency": h,
+                "throughput": thr, "npu_compute_time_list": times, "pid": os.getpid()}
+        with open(prefix + "_summary.json", "w") as fh:
+            json.dump(info, fh)
+    print("[INFO] unload model success, model Id is 1")
+    print("[INFO] end to destroy context")
+    print(f"[INFO] end to reset device is {args.device}")
+    print("[INFO] end to finalize acl")
+
+
+if __name__ == "__main__":
+    main()
