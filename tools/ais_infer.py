@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Run an .om with ais_bench: infer mode over a bins folder (ais_bench output layout), or
+perf mode (--loop N, pure inference on zero data) writing a perf JSON.
+
+Uses `python -m ais_bench` of this interpreter unless $AIS_BENCH names another command.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Sequence
+
+from semask import ascend
+from semask.cli import positive_int, run
+from semask.errors import KitError
+from semask.fsio import atomic_write_json
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--om", required=True, help=".om compiled by tools/atc_compile.py (sidecar FILE.json next to it)")
+    p.add_argument("--input", default=None, help="bins folder (infer mode)")
+    p.add_argument("--output", default=None, help="output root folder (infer mode)")
+    p.add_argument("--output-dirname", default=None, help="run folder name (default: timestamp)")
+    p.add_argument("--batch-size", required=True, type=positive_int("BATCH_SIZE"))
+    p.add_argument("--device", default=0, type=int)
+    p.add_argument("--loop", default=None, type=positive_int("LOOP"), help="perf mode: pure-inference runs")
+    p.add_argument("--out-json", default=None, help="perf mode: result JSON")
+    args = p.parse_args(argv)
+    if args.loop is not None:
+        if not args.out_json:
+            raise KitError("perf mode (--loop) needs --out-json FILE")
+        result = ascend.ais_perf(args.om, args.batch_size, args.loop, args.device)
+        atomic_write_json(args.out_json, result)
+        lat = result["latency_ms"]
+        print(f"perf ascend[{result['soc_version']}] bs{args.batch_size}: throughput {result['throughput']:.2f} img/s, "
+              f"NPU compute mean {lat['mean']} ms p99 {lat['p99']} ms")
+        return 0
+    if not (args.input and args.output):
+        raise KitError("infer mode needs --input BINS_DIR and --output OUT_DIR (or give --loop N for perf mode)")
+    dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
+    ascend.ais_infer(args.om, args.input, args.output, dirname, args.batch_size, args.device)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Compile a simplified ONNX into an Ascend .om with atc (exact documented command line).
+
+Extra atc flags go in one quoted string: --extra='--op_select_implmode=high_precision'.
+Writes FILE.om, FILE.json (sidecar: command, soc, precision, batch size, sha256s) and FILE.atc.log.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Sequence
+
+from semask import ascend
+from semask.cli import positive_int, run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--onnx", required=True, help="simplified static-shape ONNX (input 'image')")
+    p.add_argument("--output-om", required=True, help="final .om path")
+    p.add_argument("--batch-size", required=True, type=positive_int("BATCH_SIZE"))
+    p.add_argument("--height", required=True, type=positive_int("HEIGHT"))
+    p.add_argument("--width", required=True, type=positive_int("WIDTH"))
+    p.add_argument("--soc", required=True, help="SOC, e.g. Ascend310P3, or 'auto' (read npu-smi info)")
+    p.add_argument("--precision", default="force_fp16", help="atc --precision_mode (default force_fp16)")
+    p.add_argument("--input-dtype", default="float32", choices=["float32", "uint8"])
+    p.add_argument("--device", default=0, type=int, help="NPU whose chip SOC=auto reads")
+    p.add_argument("--extra", action="append", default=[], help="extra atc flags (one quoted string; repeatable)")
+    args = p.parse_args(argv)
+    extra = [tok for chunk in args.extra for tok in shlex.split(chunk)]
+    info = ascend.compile_om(args.onnx, args.output_om, args.batch_size, args.height, args.width, args.soc,
+                             args.precision, args.input_dtype, extra, args.device)
+    print(f"om: {info['om']} (soc {info['soc_version']}, {info['precision_mode']}, bs{info['batch_size']})")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
