@@ -1,0 +1,620 @@
+"""Crosscheck: run the pinned upstream SeMask-FPN beside the kit's model and prove they agree.
+
+The upstream code (mmseg 0.11 fork + mmcv 1.3.0) lives in its own venv, env/upstream/venv, so
+the upstream half runs in a subprocess of that interpreter: this very module, started as
+`python -m semask.crosscheck --worker SPEC.json`, applies `patches.upstream_compat`, builds the
+upstream segmentor from ITS OWN config file, loads the checkpoint with mmcv's loader and writes
+full-resolution logits to .npy files. The kit's process runs `semask.model`, then compares.
+
+This module imports only the standard library and numpy at import time, so it loads in both venvs.
+
+Figures (over all N images, upstream = reference):
+- max_abs_diff: max |logit_kit - logit_upstream|;
+- label_agreement: share of pixels whose argmax agrees;
+- disagree_margin_share: among disagreeing pixels, the share whose upstream top-1 minus top-2
+  margin is > MARGIN (those are real disagreements, not ties).
+The check fails when max_abs_diff > ATOL (1e-4) or any disagreeing pixel has margin > MARGIN (1e-3).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .errors import KitError
+from .fsio import atomic_write_json, natural_key
+
+ROOT = Path(__file__).resolve().parents[2]
+UPSTREAM_PYTHON = ROOT / "env" / "upstream" / "venv" / "bin" / "python"
+REDUCED_CONFIG = ROOT / "tests" / "fixtures" / "config_reduced.json"
+FPN_DIR = "SeMask-FPN"
+
+# Upstream config file (relative to SeMask-FPN/configs) per kit model name.
+UPSTREAM_CONFIGS = {
+    "tiny": "semask_swin/cityscapes/semfpn_semask_swin_tiny_patch4_window7_768x768_80k_cityscapes.py",
+    "small": "semask_swin/cityscapes/semfpn_semask_swin_small_patch4_window7_768x768_80k_cityscapes.py",
+    "base": "semask_swin/cityscapes/semfpn_semask_swin_base_patch4_window12_768x768_80k_cityscapes.py",
+    "large": "semask_swin/cityscapes/semfpn_semask_swin_large_patch4_window12_768x768_80k_cityscapes.py",
+}
+MODELS = (*UPSTREAM_CONFIGS, "reduced")  # reduced: shared/semask/config_reduced.json "model" (golden vectors)
+
+MEAN_RGB = np.array([123.675, 116.28, 103.53], dtype=np.float32)
+STD_RGB = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+ATOL = 1e-4
+MARGIN = 1e-3
+WEIGHT_SEED = 20240601
+ROWS_PER_CHUNK = 64
+
+
+# ----------------------------------------------------------------------------------------------
+# Comparison (pure numpy; the unit tests exercise these on synthetic arrays)
+# ----------------------------------------------------------------------------------------------
+def top2_margin(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(argmax, top-1 minus top-2) over the class axis 0 of (K, ...) logits."""
+    if logits.shape[0] < 2:
+        raise ValueError("need at least 2 classes for a top-2 margin")
+    part = np.partition(logits, -2, axis=0)
+    return np.argmax(logits, axis=0), (part[-1] - part[-2])
+
+
+@dataclass
+class Agreement:
+    """Running comparison of one candidate against the reference, over many images."""
+
+    atol: float = ATOL
+    margin: float = MARGIN
+    pixels: int = 0
+    same_label: int = 0
+    disagree: int = 0
+    disagree_over_margin: int = 0
+    max_abs_diff: float | None = None  # None when the candidate gives labels only
+    max_abs_ref: float = 0.0
+    images: int = 0
+    per_image: list = field(default_factory=list)
+
+    def add(self, ref_logits: np.ndarray, cand: np.ndarray) -> dict:
+        """Compare one image: ref (K,H,W) float logits vs cand (K,H,W) logits or (H,W) int labels."""
+        ref_logits = np.asarray(ref_logits)
+        cand = np.asarray(cand)
+        labels_only = cand.ndim == ref_logits.ndim - 1
+        expect = ref_logits.shape[1:] if labels_only else ref_logits.shape
+        if cand.shape != expect:
+            raise KitError(f"candidate output shape {cand.shape} does not match the reference {expect}")
+        if not np.isfinite(ref_logits).all():
+            raise KitError("the reference (upstream) logits contain NaN/Inf")
+        stats = {"pixels": 0, "same_label": 0, "disagree": 0, "disagree_over_margin": 0, "max_abs_diff": None,
+                 "max_margin_of_disagreement": 0.0}
+        h = ref_logits.shape[1]
+        for r0 in range(0, h, ROWS_PER_CHUNK):
+            ref = ref_logits[:, r0:r0 + ROWS_PER_CHUNK].astype(np.float32, copy=False)
+            ref_lab, ref_margin = top2_margin(ref)
+            if labels_only:
+                lab = cand[r0:r0 + ROWS_PER_CHUNK].astype(np.int64, copy=False)
+            else:
+                c = cand[:, r0:r0 + ROWS_PER_CHUNK].astype(np.float32, copy=False)
+                diff = np.abs(c - ref)
+                # NaN in the candidate must fail, never compare as "small".
+                d = float(np.max(diff)) if np.isfinite(diff).all() else float("inf")
+                stats["max_abs_diff"] = d if stats["max_abs_diff"] is None else max(stats["max_abs_diff"], d)
+                lab = np.argmax(c, axis=0)
+            wrong = lab != ref_lab
+            n_wrong = int(wrong.sum())
+            stats["pixels"] += int(ref_lab.size)
+            stats["same_label"] += int(ref_lab.size) - n_wrong
+            stats["disagree"] += n_wrong
+            if n_wrong:
+                m = ref_margin[wrong]
+                stats["disagree_over_margin"] += int((m > self.margin).sum())
+                stats["max_margin_of_disagreement"] = max(stats["max_margin_of_disagreement"], float(m.max()))
+            self.max_abs_ref = max(self.max_abs_ref, float(np.abs(ref).max()))
+        self.images += 1
+        self.pixels += stats["pixels"]
+        self.same_label += stats["same_label"]
+        self.disagree += stats["disagree"]
+        self.disagree_over_margin += stats["disagree_over_margin"]
+        if stats["max_abs_diff"] is not None:
+            self.max_abs_diff = stats["max_abs_diff"] if self.max_abs_diff is None else max(
+                self.max_abs_diff, stats["max_abs_diff"])
+        stats["label_agreement"] = stats["same_label"] / stats["pixels"] if stats["pixels"] else 1.0
+        self.per_image.append(stats)
+        return stats
+
+    @property
+    def label_agreement(self) -> float:
+        return self.same_label / self.pixels if self.pixels else 1.0
+
+    @property
+    def disagree_margin_share(self) -> float:
+        return self.disagree_over_margin / self.disagree if self.disagree else 0.0
+
+    def failures(self) -> list[str]:
+        out = []
+        if self.max_abs_diff is not None and not self.max_abs_diff <= self.atol:
+            out.append(f"max abs logit difference {self.max_abs_diff:.3g} > {self.atol:g}")
+        if self.disagree_over_margin:
+            out.append(f"{self.disagree_over_margin} pixel(s) change label although the upstream top-2 margin "
+                       f"is > {self.margin:g}")
+        return out
+
+    @property
+    def passed(self) -> bool:
+        return self.images > 0 and not self.failures()
+
+    def summary(self) -> dict:
+        return {
+            "images": self.images, "pixels": self.pixels, "max_abs_diff": self.max_abs_diff,
+            "max_abs_reference_logit": self.max_abs_ref, "label_agreement": self.label_agreement,
+            "disagreeing_pixels": self.disagree, "disagree_margin_share": self.disagree_margin_share,
+            "disagree_over_margin": self.disagree_over_margin, "atol": self.atol, "margin": self.margin,
+            "passed": self.passed, "failures": self.failures(), "per_image": self.per_image,
+        }
+
+
+# ----------------------------------------------------------------------------------------------
+# Inputs
+# ----------------------------------------------------------------------------------------------
+def normalise_bgr(bgr: np.ndarray) -> np.ndarray:
+    """uint8 BGR HxWx3 -> normalised float32 (1,3,H,W) RGB, as the Cityscapes test pipeline does."""
+    rgb = bgr[:, :, ::-1].astype(np.float32)
+    x = (rgb - MEAN_RGB) / STD_RGB
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+
+def synthetic_bgr(index: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A deterministic street-like uint8 BGR image: sky/road gradient, random boxes, texture noise."""
+    rng = np.random.default_rng([seed, index, height, width])
+    img = np.empty((height, width, 3), dtype=np.float32)
+    horizon = int(height * rng.uniform(0.35, 0.55))
+    rows = np.arange(height, dtype=np.float32)[:, None, None] / max(height - 1, 1)
+    img[:] = rng.uniform(60, 200, 3) * (1 - rows) + rng.uniform(20, 120, 3) * rows
+    img[horizon:] = rng.uniform(40, 110, 3)
+    for _ in range(int(rng.integers(12, 30))):
+        h = int(rng.integers(max(2, height // 40), max(3, height // 3)))
+        w = int(rng.integers(max(2, width // 60), max(3, width // 5)))
+        y = int(rng.integers(0, max(1, height - h)))
+        x = int(rng.integers(0, max(1, width - w)))
+        img[y:y + h, x:x + w] = rng.uniform(0, 255, 3)
+    img += rng.normal(0.0, 8.0, size=(height, width, 1)).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def cityscapes_images(data_root: Path | None, num: int) -> list[Path]:
+    """The first `num` val images (natural order of the stem) under DATA_ROOT/leftImg8bit/val, or []."""
+    if data_root is None:
+        return []
+    img_root = Path(data_root) / "leftImg8bit" / "val"
+    if not img_root.is_dir():
+        return []
+    files = sorted(img_root.glob("*/*_leftImg8bit.png"), key=lambda p: natural_key(p.name))
+    return files[:num]
+
+
+def read_bgr(path: Path) -> np.ndarray:
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise KitError(f"cannot read image {path}; is it a valid PNG?")
+    return bgr
+
+
+# ----------------------------------------------------------------------------------------------
+# Weights
+# ----------------------------------------------------------------------------------------------
+def _is_norm_key(key: str, ndim: int) -> bool:
+    parts = key.split(".")
+    return ".bn." in f".{key}" or (ndim == 1 and len(parts) >= 2 and "norm" in parts[-2])
+
+
+def random_state_dict(state: "dict[str, Any]", seed: int = WEIGHT_SEED) -> "dict[str, Any]":
+    """Seeded non-trivial weights for every floating entry of a segmentor state_dict (in key order).
+
+    Integer buffers are kept. gamma and mlp_res get non-zero values (upstream zero-initialises them),
+    so the semantic attention is exercised. This is the recipe documented for the golden vectors
+    (config_reduced.json init_recipe_text): with its seed it reproduces weights_reduced.npz bit for bit.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, value in state.items():
+        if not torch.is_floating_point(value):
+            out[key] = value.clone()
+            continue
+        shape = tuple(value.shape)
+        if key.endswith(".running_mean"):
+            t = torch.randn(shape, generator=gen) * 0.1
+        elif key.endswith(".running_var"):
+            t = torch.rand(shape, generator=gen) + 0.5
+        elif _is_norm_key(key, len(shape)) and key.endswith(".weight"):
+            t = 1 + torch.randn(shape, generator=gen) * 0.1
+        elif _is_norm_key(key, len(shape)) and key.endswith(".bias"):
+            t = torch.randn(shape, generator=gen) * 0.1
+        elif key.endswith(".gamma"):
+            t = 0.5 + torch.randn(shape, generator=gen) * 0.1
+        elif key.endswith(".relative_position_bias_table"):
+            t = torch.randn(shape, generator=gen) * 0.5
+        elif key.endswith(".weight"):
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+            t = torch.randn(shape, generator=gen) * fan_in ** -0.5
+        else:
+            t = torch.randn(shape, generator=gen) * 0.05
+        out[key] = t.to(value.dtype)
+    return out
+
+
+def read_state_dict(path: Path) -> "dict[str, Any]":
+    """A plain state dict (name -> tensor) from .pth (mmcv checkpoint or plain) or .npz."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise KitError(f"WEIGHTS={path} does not exist; give a .pth/.npz checkpoint or 'random'")
+    if path.suffix == ".npz":
+        with np.load(path) as npz:
+            return {k: torch.from_numpy(np.array(npz[k])) for k in npz.files}
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling problem is the user's file
+        raise KitError(f"WEIGHTS={path} cannot be read as a torch checkpoint: {exc}") from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise KitError(f"WEIGHTS={path} holds a {type(obj).__name__}, not a state dict")
+    return {(k[7:] if k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+def kit_load(model: Any, path: Path) -> None:
+    """Load weights into the kit's model, with semask.checkpoint.load_weights when it exists (strict)."""
+    try:
+        from . import checkpoint as kit_checkpoint  # the lead's loader
+    except ImportError:
+        kit_checkpoint = None
+    loader = getattr(kit_checkpoint, "load_weights", None)
+    if loader is not None:
+        loader(model, path)
+        return
+    state = read_state_dict(path)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise KitError(f"WEIGHTS={path} does not fit the kit's model: missing {list(missing)[:5]}, "
+                       f"unexpected {list(unexpected)[:5]}")
+
+
+def make_random_checkpoint(model: Any, path: Path, seed: int) -> str:
+    """Write one seeded random plain state dict for `model` to `path`; return which generator made it."""
+    import torch
+
+    try:
+        from . import checkpoint as kit_checkpoint
+    except ImportError:
+        kit_checkpoint = None
+    gen = getattr(kit_checkpoint, "random_weights", None)
+    source = "semask.crosscheck.random_state_dict"
+    state = None
+    if gen is not None:
+        result = gen(model, seed)
+        state = dict(result) if isinstance(result, dict) else dict(model.state_dict())
+        source = "semask.checkpoint.random_weights"
+    if state is None or not _semantic_attention_live(state):
+        state = random_state_dict(model.state_dict(), seed)
+        source = "semask.crosscheck.random_state_dict"
+    torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, path)
+    return source
+
+
+def _semantic_attention_live(state: "dict[str, Any]") -> bool:
+    keys = [k for k in state if k.endswith(".gamma") or ".mlp_res." in k]
+    return bool(keys) and all(bool(state[k].abs().sum() > 0) for k in keys)
+
+
+# ----------------------------------------------------------------------------------------------
+# Upstream side (runs inside env/upstream/venv)
+# ----------------------------------------------------------------------------------------------
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MB (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def upstream_commit(clone: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def worker_main(spec_path: str) -> int:
+    """Entry point inside env/upstream/venv: build upstream, load weights, write logits (see module doc)."""
+    spec = json.loads(Path(spec_path).read_text())
+    fpn = Path(spec["fpn_dir"])
+    sys.dont_write_bytecode = True
+    for p in (str(ROOT), str(fpn)):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    import patches.upstream_compat as compat
+
+    applied = compat.apply()
+    import warnings
+
+    warnings.filterwarnings("ignore", message="torch.meshgrid")
+    import mmcv
+    import torch
+    from mmcv.runner import load_checkpoint
+    from mmseg.models import build_segmentor
+
+    if spec.get("threads"):
+        torch.set_num_threads(int(spec["threads"]))
+    info: dict[str, Any] = {"patches": applied, "mmcv": mmcv.__version__, "torch": torch.__version__,
+                            "numpy": np.__version__, "python": platform.python_version(),
+                            "threads": torch.get_num_threads()}
+    t0 = time.perf_counter()
+    cfg = None
+    if spec.get("config_file"):
+        cfg = mmcv.Config.fromfile(spec["config_file"])
+        model_cfg = cfg.model
+    else:
+        model_cfg = mmcv.ConfigDict(spec["model_cfg"])
+    info["syncbn_replaced"] = compat.syncbn_to_bn(model_cfg)  # counted before the full override
+    compat.cpu_inference_config(model_cfg)
+    model = build_segmentor(model_cfg)
+    model.eval()
+    constructed = {k: v.clone() for k, v in model.state_dict().items() if not torch.is_floating_point(v)}
+    weights = Path(spec["weights"])
+    if weights.suffix == ".npz":
+        with np.load(weights) as npz:
+            state = {k: torch.from_numpy(np.array(npz[k])) for k in npz.files}
+        model.load_state_dict(state, strict=True)
+    else:
+        # Upstream's own loader, as its tools/test.py uses it; strict so every key must match.
+        load_checkpoint(model, str(weights), map_location="cpu", strict=True)
+    loaded = model.state_dict()
+    info["int_buffer_mismatches"] = sorted(
+        k for k, v in constructed.items()
+        if not k.endswith("num_batches_tracked") and not torch.equal(v, loaded[k]))
+    info["num_parameters"] = int(sum(p.numel() for p in model.parameters()))
+    info["build_load_s"] = time.perf_counter() - t0
+
+    pipeline = None
+    if cfg is not None and spec.get("image_files"):
+        from mmseg.datasets.pipelines import Compose
+
+        pipeline = Compose([dict(type="LoadImageFromFile")] + list(cfg.data.test.pipeline[1:]))
+    times, preproc = [], []
+    out_dir = Path(spec["out_dir"])
+    for i, in_path in enumerate(spec["inputs"]):
+        x = torch.from_numpy(np.load(in_path))
+        if pipeline is not None:
+            data = pipeline(dict(img_info=dict(filename=spec["image_files"][i]), img_prefix=None))
+            up_img = data["img"][0].unsqueeze(0)
+            preproc.append(float((up_img - x).abs().max()) if up_img.shape == x.shape else None)
+        h, w = int(x.shape[2]), int(x.shape[3])
+        meta = [dict(ori_shape=(h, w, 3), img_shape=(h, w, 3), pad_shape=(h, w, 3), scale_factor=1.0,
+                     flip=False)]
+        t = time.perf_counter()
+        with torch.no_grad():
+            # whole_inference = encode_decode + rescale to ori_shape: the logits simple_test argmaxes.
+            logits = model.whole_inference(x, meta, rescale=True)
+        times.append(time.perf_counter() - t)
+        np.save(out_dir / f"upstream_{i}.npy", logits[0].numpy().astype(np.float32, copy=False))
+        del logits
+    info["seconds_per_image"] = times
+    info["preprocess_max_abs_diff"] = preproc
+    info["peak_rss_mb"] = peak_rss_mb()
+    (out_dir / "upstream.json").write_text(json.dumps(info, indent=2))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Kit side
+# ----------------------------------------------------------------------------------------------
+def upstream_fpn_dir(upstream: Path) -> Path:
+    upstream = Path(upstream).resolve()
+    fpn = upstream / FPN_DIR
+    if not (fpn / "mmseg" / "__init__.py").is_file():
+        raise KitError(f"UPSTREAM={upstream} is not a SeMask-Segmentation clone (no {FPN_DIR}/mmseg); "
+                       "run `make upstream` or pass --upstream DIR pointing at the clone root")
+    return fpn
+
+
+def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequence[Path], out_dir: Path,
+                 python: Path | None = None, image_files: Sequence[str] | None = None,
+                 threads: int | None = None) -> dict:
+    """Run the upstream half in env/upstream/venv; logits land in out_dir/upstream_<i>.npy."""
+    fpn = upstream_fpn_dir(upstream)
+    python = Path(python or os.environ.get("UPSTREAM_PYTHON") or UPSTREAM_PYTHON)
+    if not python.exists():
+        raise KitError(f"upstream interpreter {python} is missing; build it with `bash env/upstream/setup.sh` "
+                       "(make upstream-env) or set UPSTREAM_PYTHON")
+    spec: dict[str, Any] = {"fpn_dir": str(fpn), "weights": str(Path(weights).resolve()),
+                            "out_dir": str(Path(out_dir).resolve()), "inputs": [str(Path(p).resolve()) for p in inputs], "threads": threads,
+                            "image_files": [str(Path(f).resolve()) for f in image_files] if image_files else None}
+    if model_name == "reduced":
+        spec["model_cfg"] = json.loads(REDUCED_CONFIG.read_text())["model"]
+        spec["config_file"] = None
+    else:
+        config_file = fpn / "configs" / UPSTREAM_CONFIGS[model_name]
+        if not config_file.is_file():
+            raise KitError(f"upstream config {config_file} is missing; is UPSTREAM={upstream} at the pinned commit?")
+        spec["config_file"] = str(config_file)
+    spec_path = Path(out_dir) / "spec.json"
+    spec_path.write_text(json.dumps(spec, indent=2))
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT / "tools"), str(ROOT)]))
+    proc = subprocess.run([str(python), "-m", "semask.crosscheck", "--worker", str(spec_path)], env=env,
+                          cwd=str(out_dir), capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise KitError(f"the upstream worker ({python}) failed with exit code {proc.returncode}:\n{tail}")
+    info = json.loads((Path(out_dir) / "upstream.json").read_text())
+    info["config_file"] = spec["config_file"] or "tests/fixtures/config_reduced.json:model"
+    info["python"] = str(python)
+    return info
+
+
+def run_onnx(onnx_path: Path, inputs: Sequence[Path]) -> tuple[list[np.ndarray], dict]:
+    """Run the kit's ONNX on the same inputs; returns per-image (K,H,W) logits or (H,W) labels."""
+    import onnxruntime as ort
+
+    if not Path(onnx_path).is_file():
+        raise KitError(f"ONNX={onnx_path} does not exist; export it first (make onnx) or drop --onnx")
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    ins = sess.get_inputs()
+    if len(ins) != 1:
+        raise KitError(f"ONNX={onnx_path} has {len(ins)} inputs; the kit's exporter writes one ('image')")
+    name, shape = ins[0].name, ins[0].shape
+    batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else 1
+    outs, times = [], []
+    for p in inputs:
+        x = np.load(p)
+        for axis, want in ((2, shape[2]), (3, shape[3])):
+            if isinstance(want, int) and want > 0 and want != x.shape[axis]:
+                raise KitError(f"ONNX={onnx_path} takes {shape[2]}x{shape[3]} inputs but the crosscheck runs "
+                               f"{x.shape[2]}x{x.shape[3]}; pass matching --height/--width")
+        feed = np.repeat(x, batch, axis=0) if batch > 1 else x
+        t = time.perf_counter()
+        y = sess.run(None, {name: feed})[0]
+        times.append(time.perf_counter() - t)
+        y = np.asarray(y)[0]
+        if y.ndim == 3 and y.shape[0] == 1 and x.shape[1] != 1 and y.shape[1:] == x.shape[2:] and y.dtype.kind in "iu":
+            y = y[0]  # (1,H,W) labels
+        outs.append(y)
+    return outs, {"path": str(onnx_path), "input": name, "seconds_per_image": times,
+                  "output_kind": "labels" if outs and outs[0].ndim == 2 else "logits"}
+
+
+def crosscheck(upstream: Path, model_name: str, weights: str, num: int, height: int, width: int,
+               data_root: Path | None, onnx: Path | None, out_json: Path, seed: int = WEIGHT_SEED,
+               atol: float = ATOL, margin: float = MARGIN, threads: int | None = None,
+               log=print) -> dict:
+    """Run both sides (and optionally ONNX) on the same N images, compare, write OUT_JSON; raise on failure."""
+    if model_name not in MODELS:
+        raise KitError(f"MODEL={model_name!r} is unknown; choose one of: {', '.join(MODELS)}")
+    upstream_fpn_dir(upstream)
+    if weights != "random" and not Path(weights).is_file():
+        raise KitError(f"WEIGHTS={weights} does not exist; run `make weights` or use --weights random")
+    import torch
+
+    from .model import build_model
+
+    commit = upstream_commit(Path(upstream))
+    from . import UPSTREAM_COMMIT
+
+    if commit is not None and commit != UPSTREAM_COMMIT:
+        raise KitError(f"UPSTREAM={upstream} is at {commit}, not the pinned {UPSTREAM_COMMIT}; "
+                       f"run `git -C {upstream} checkout {UPSTREAM_COMMIT}` (make upstream)")
+    if threads:
+        torch.set_num_threads(threads)
+    threads = torch.get_num_threads()
+    report: dict[str, Any] = {"model": model_name, "weights": weights, "num": num, "height": height, "width": width,
+                              "upstream": {"dir": str(upstream), "commit": commit or "unknown (not a git clone)"}}
+    with tempfile.TemporaryDirectory(prefix="crosscheck.") as tmp:
+        tmp = Path(tmp)
+        # Inputs: real Cityscapes val frames when present, else deterministic synthetic ones.
+        files = cityscapes_images(data_root, num)
+        if data_root is not None and not files:
+            print(f"note: no Cityscapes images under {data_root}/leftImg8bit/val; using synthetic images",
+                  file=sys.stderr)
+        if files and len(files) < num:
+            raise KitError(f"DATA_ROOT={data_root} has only {len(files)} val images; lower --num")
+        inputs = []
+        for i in range(num):
+            bgr = read_bgr(files[i]) if files else synthetic_bgr(i, height, width)
+            if bgr.shape[:2] != (height, width):
+                raise KitError(f"{files[i]} is {bgr.shape[1]}x{bgr.shape[0]}, not {width}x{height}; "
+                               "pass matching --height/--width")
+            inputs.append(tmp / f"input_{i}.npy")
+            np.save(inputs[-1], normalise_bgr(bgr))
+        report["inputs"] = {"kind": "cityscapes" if files else "synthetic",
+                            "files": [str(f) for f in files] if files else None}
+
+        # Kit model and the shared checkpoint.
+        kit = build_model(model_name).eval()
+        if weights == "random":
+            ckpt = tmp / "random_weights.pth"
+            report["weights_generator"] = make_random_checkpoint(kit, ckpt, seed)
+            report["weights_seed"] = seed
+        else:
+            ckpt = Path(weights)
+            if not ckpt.is_file():
+                raise KitError(f"WEIGHTS={weights} does not exist; run `make weights` or use --weights random")
+        kit_load(kit, ckpt)
+
+        log(f"kit: {model_name} on {num} image(s) at {height}x{width} ({threads} threads)")
+        kit_times = []
+        for i, p in enumerate(inputs):
+            x = torch.from_numpy(np.load(p))
+            t = time.perf_counter()
+            with torch.no_grad():
+                y = kit(x)
+            kit_times.append(time.perf_counter() - t)
+            np.save(tmp / f"kit_{i}.npy", y[0].numpy().astype(np.float32, copy=False))
+            del y
+        report["kit"] = {"seconds_per_image": kit_times, "peak_rss_mb": peak_rss_mb(), "threads": threads,
+                         "torch": torch.__version__,
+                         "num_parameters": int(sum(p.numel() for p in kit.parameters()))}
+        del kit
+        log(f"kit: {_fmt_times(kit_times)}, peak RSS {report['kit']['peak_rss_mb']:.0f} MB")
+
+        log("upstream: building from its own config in env/upstream/venv")
+        up = run_upstream(Path(upstream), model_name, ckpt, inputs, tmp, image_files=[str(f) for f in files] or None,
+                          threads=threads)
+        report["upstream"].update(up)
+        log(f"upstream: {_fmt_times(up['seconds_per_image'])}, peak RSS {up['peak_rss_mb']:.0f} MB")
+        if up["int_buffer_mismatches"]:
+            raise KitError(f"the checkpoint's integer buffers differ from what upstream constructs: "
+                           f"{up['int_buffer_mismatches'][:5]}")
+
+        onnx_outs = None
+        if onnx is not None:
+            onnx_outs, report["onnx"] = run_onnx(Path(onnx), inputs)
+            log(f"onnx: {report['onnx']['output_kind']}, {_fmt_times(report['onnx']['seconds_per_image'])}")
+
+        kit_agree = Agreement(atol=atol, margin=margin)
+        onnx_agree = Agreement(atol=atol, margin=margin) if onnx_outs is not None else None
+        for i in range(num):
+            ref = np.load(tmp / f"upstream_{i}.npy", mmap_mode="r")
+            kit_agree.add(ref, np.load(tmp / f"kit_{i}.npy", mmap_mode="r"))
+            if onnx_agree is not None:
+                onnx_agree.add(ref, onnx_outs[i])
+        report["kit_vs_upstream"] = kit_agree.summary()
+        if onnx_agree is not None:
+            report["onnx_vs_upstream"] = onnx_agree.summary()
+    failures = [f"kit vs upstream: {f}" for f in kit_agree.failures()]
+    if onnx_agree is not None:
+        failures += [f"onnx vs upstream: {f}" for f in onnx_agree.failures()]
+    report["passed"] = not failures
+    atomic_write_json(out_json, report)
+    for label, agree in (("kit ", kit_agree), ("onnx", onnx_agree)):
+        if agree is not None:
+            diff = "n/a (labels)" if agree.max_abs_diff is None else f"{agree.max_abs_diff:.3g}"
+            log(f"{label} vs upstream: max abs logit diff {diff}, label agreement {agree.label_agreement:.6%}, "
+                f"disagreeing pixels {agree.disagree} (margin > {margin:g}: {agree.disagree_margin_share:.2%})")
+    if failures:
+        raise KitError("crosscheck FAILED (" + "; ".join(failures) + f"); details in {out_json}")
+    log(f"crosscheck passed; report {out_json}")
+    return report
+
+
+def _fmt_times(times: Iterable[float]) -> str:
+    times = list(times)
+    return f"{sum(times) / max(len(times), 1):.1f} s/image" if times else "no images"
+
+
+if __name__ == "__main__":  # the upstream worker: python -m semask.crosscheck --worker SPEC.json
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        sys.exit(worker_main(sys.argv[2]))
+    print("usage: python -m semask.crosscheck --worker SPEC.json (internal; use tools/crosscheck.py)",
+          file=sys.stderr)
+    sys.exit(2)
