@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import batching, summary
 from .errors import KitError
 from .fsio import atomic_write_json, atomic_write_text, check_free_space, ensure_writable_dir, sha256_file
 
@@ -228,6 +227,8 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`."""
     import numpy as np
 
+    from . import batching  # numpy-based; imported here so env checks work without numpy
+
     info = read_sidecar(om, batch_size)
     files = batching.list_input_files(input_dir)
     in_bytes = batch_size * 3 * info["height"] * info["width"] * np.dtype(info["input_dtype"]).itemsize
@@ -274,6 +275,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
 
 def ais_perf(om: Path | str, batch_size: int, loop: int, device: int = 0) -> dict[str, Any]:
     """Pure-inference `ais_bench --loop`: parse throughput + NPU_compute_time stats from its log."""
+    from . import summary
     info = read_sidecar(om, batch_size)
     cmd = [*ais_bench_command(), "--model", str(om), "--loop", str(loop), "--batchsize", str(batch_size),
            "--device", str(device)]
