@@ -36,6 +36,8 @@ def _run(models, bins, out, bs=4, **kw):
 
 def test_seven_files_bs4_match_per_image_reference(models, bins, tmp_path):
     out = tmp_path / "out"
+    (out / "run").mkdir(parents=True)
+    (out / "run" / "old_run_0.bin").write_bytes(b"stale")
     s = _run(models, bins, out)
     produced = sorted(p.name for p in (out / "run").iterdir())
     assert produced == sorted(["a_1_0.bin", "a_2_0.bin", "a_3_0.bin", "a_10_0.bin", "a_20_0.bin", "b_1_0.bin", "c_0.bin"])

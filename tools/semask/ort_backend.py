@@ -222,6 +222,13 @@ def infer_folder(
     if summary_path.exists():  # a rerun must not look finished until it is
         summary_path.unlink()
 
+    planned = {batching.output_name(f, i) for f in files for i in range(len(outputs))}
+    stray = [p for p in folder.iterdir() if p.is_file() and p.suffix == ".bin" and p.name not in planned]
+    if stray:  # another run's outputs would make this folder ambiguous for scoring
+        print(f"[INFO] removing {len(stray)} .bin file(s) in {folder} that this run does not produce")
+        for path in stray:
+            path.unlink()
+
     journal = Journal(out_root / f".{dirname}.journal.jsonl", _fingerprint(model, files, batch_size, provider))
     previous = journal.load()
     done = {i: r for i, r in previous.items() if i < len(batches) and _verified(r, folder)}
