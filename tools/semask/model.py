@@ -163,7 +163,8 @@ class PatchEmbed(nn.Module):
         if pad_w or pad_h:
             x = F.pad(x, (0, pad_w, 0, pad_h))
         x = self.proj(x)  # (B, C0, H0, W0)
-        return self.norm(x.flatten(2).transpose(1, 2))  # (B, H0*W0, C0)
+        b, c, h0, w0 = (int(d) for d in x.shape)
+        return self.norm(x.reshape(b, c, h0 * w0).transpose(1, 2))  # (B, H0*W0, C0)
 
 
 class WindowAttention(nn.Module):
@@ -335,16 +336,24 @@ class SeMaskSwin(nn.Module):
 # Decode head
 # --------------------------------------------------------------------------------------------
 def resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """Bilinear, align_corners=False; skipped when the size already matches (an exact identity)."""
+    """Bilinear, align_corners=False, to `size`; skipped when the size already matches (exact identity).
+
+    Integer up-scales go through `scale_factor`, which PyTorch computes identically (in/out equals
+    1/scale exactly) and which exports as a Resize with constant scales (no Shape op).
+    """
     size = (int(size[0]), int(size[1]))
-    if (int(x.shape[2]), int(x.shape[3])) == size:
+    h, w = int(x.shape[2]), int(x.shape[3])
+    if (h, w) == size:
         return x
+    if size[0] % h == 0 and size[1] % w == 0:
+        scale = (float(size[0] // h), float(size[1] // w))
+        return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False, recompute_scale_factor=False)
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """nn.Upsample(scale_factor=2, bilinear) written with an explicit size so the graph is static."""
-    return F.interpolate(x, size=(2 * int(x.shape[2]), 2 * int(x.shape[3])), mode="bilinear", align_corners=False)
+    """nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False), as upstream's scale heads."""
+    return resize(x, (2 * int(x.shape[2]), 2 * int(x.shape[3])))
 
 
 class Upsample2x(nn.Module):

@@ -1,0 +1,114 @@
+"""Static ONNX export: checker passes, no Shape/If/Loop, ORT equals PyTorch, sidecar facts, bad inputs."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from semask.checkpoint import load_weights
+from semask.errors import KitError
+from semask.export import export_onnx, simplify_onnx
+from semask.model import build_model, input_normalizer
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, fixtures):
+    """Reduced model, golden weights, BS=2 at 64x128 (stage 3 is exactly one window)."""
+    out = tmp_path_factory.mktemp("onnx")
+    raw = out / "r.onnx"
+    export_onnx("reduced", str(fixtures / "weights_reduced.npz"), raw, batch_size=2, height=64, width=128)
+    side = simplify_onnx(raw, out / "r_sim.onnx")
+    return raw, out / "r_sim.onnx", side
+
+
+def _ops(path):
+    return {n.op_type for n in onnx.load(str(path)).graph.node}
+
+
+def test_graph_is_static_and_checked(exported):
+    raw, sim, _ = exported
+    for path in (raw, sim):
+        proto = onnx.load(str(path))
+        onnx.checker.check_model(proto)
+        assert not _ops(path) & {"Shape", "If", "Loop"}, path
+        assert proto.opset_import[0].version == 11
+    proto = onnx.load(str(sim))
+    (inp,), (outp,) = proto.graph.input, proto.graph.output
+    assert inp.name == "image" and [d.dim_value for d in inp.type.tensor_type.shape.dim] == [2, 3, 64, 128]
+    assert outp.name == "output" and [d.dim_value for d in outp.type.tensor_type.shape.dim] == [2, 64, 128]
+    assert outp.type.tensor_type.elem_type == onnx.TensorProto.INT32
+
+
+def test_sidecar_records_what_later_steps_need(exported, fixtures):
+    raw, sim, side = exported
+    meta = json.loads(sim.with_suffix(".json").read_text())
+    assert meta["model"] == "reduced" and meta["batch_size"] == 2 and meta["opset"] == 11
+    assert meta["input"] == {"name": "image", "shape": [2, 3, 64, 128], "dtype": "float32", "layout": "NCHW", "normalized": True}
+    assert meta["output"]["dtype"] == "int32" and meta["output"]["kind"] == "labels"
+    assert len(meta["weights_sha256"]) == 64 and meta["verification"]["max_abs_logit_diff"] < 1e-4
+    assert meta["nodes"] == side["nodes"] and meta["bytes"] == sim.stat().st_size
+
+
+def test_ort_labels_equal_pytorch_on_golden_input(exported, fixtures):
+    _, sim, _ = exported
+    gold = np.load(fixtures / "vectors_reduced_1x3x64x128.npz")
+    x = np.concatenate([gold["input"], gold["input"][:, :, ::-1].copy()])  # two distinct images
+    got = ort.InferenceSession(str(sim), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    confident = gold["pred_margin"][0] > 1e-3
+    assert np.array_equal(got[0][confident], gold["pred"][0][confident])
+
+
+@pytest.mark.parametrize("input_dtype,output,label_dtype,hw", [
+    ("uint8", "labels", "uint8", (64, 128)),
+    ("float32", "logits", "int32", (90, 150)),  # pads in patch-embed and merging; non-integer resizes
+    ("float32", "labels", "int64", (32, 32)),
+])
+def test_variants_export_and_verify(tmp_path, fixtures, input_dtype, output, label_dtype, hw):
+    raw = tmp_path / "v.onnx"
+    export_onnx("reduced", str(fixtures / "weights_reduced.npz"), raw, 1, *hw, input_dtype=input_dtype,
+                output=output, label_dtype=label_dtype)
+    side = simplify_onnx(raw, tmp_path / "v_sim.onnx")
+    assert "Shape" not in _ops(tmp_path / "v_sim.onnx")
+    assert side["verification"]["confident_label_mismatches"] == 0
+    sess = ort.InferenceSession(str(tmp_path / "v_sim.onnx"), providers=["CPUExecutionProvider"])
+    (inp,) = sess.get_inputs()
+    assert inp.type == ("tensor(uint8)" if input_dtype == "uint8" else "tensor(float)")
+    expected_out = "tensor(float)" if output == "logits" else {"int64": "tensor(int64)", "uint8": "tensor(uint8)"}[label_dtype]
+    assert sess.get_outputs()[0].type == expected_out
+
+
+def test_uint8_graph_normalises_like_preprocess(tmp_path, fixtures):
+    raw = tmp_path / "u.onnx"
+    export_onnx("reduced", str(fixtures / "weights_reduced.npz"), raw, 1, 64, 128, input_dtype="uint8", output="logits")
+    pixels = np.random.default_rng(0).integers(0, 256, (1, 3, 64, 128), dtype=np.uint8)
+    got = ort.InferenceSession(str(raw), providers=["CPUExecutionProvider"]).run(None, {"image": pixels})[0]
+    model = build_model("reduced")
+    load_weights(model, fixtures / "weights_reduced.npz")
+    with torch.no_grad():
+        ref = model(input_normalizer(torch.from_numpy(pixels))).numpy()
+    assert np.abs(got - ref).max() < 1e-4
+
+
+def test_bad_options_are_refused(tmp_path, fixtures):
+    with pytest.raises(KitError, match="MODEL='huge' is unknown; choose one of: tiny, small, base, large, reduced"):
+        export_onnx("huge", "random", tmp_path / "x.onnx", 1, 64, 128)
+    with pytest.raises(KitError, match="BS"):
+        export_onnx("reduced", "random", tmp_path / "x.onnx", 0, 64, 128)
+    with pytest.raises(KitError, match=">= 32"):
+        export_onnx("reduced", "random", tmp_path / "x.onnx", 1, 16, 128)
+    with pytest.raises(KitError, match="looks like MODEL=reduced"):
+        export_onnx("tiny", str(fixtures / "weights_reduced.npz"), tmp_path / "x.onnx", 1, 64, 128)
+    assert not list(tmp_path.iterdir()), "a refused export must leave nothing behind"
+
+
+@pytest.mark.parametrize("args,needle", [(["--batch-size", "0"], "BS=0"), (["--batch-size", "abc"], "BS='abc'"),
+                                         (["--height", "1.5"], "HEIGHT='1.5'")])
+def test_cli_errors_are_one_line_and_nonzero(root, tmp_path, args, needle):
+    proc = subprocess.run([sys.executable, "tools/export_onnx.py", "--model", "reduced", "--weights", "random",
+                           "--out", str(tmp_path / "x.onnx"), *args], cwd=root, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert needle in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Export SeMask-FPN to a static ONNX graph, simplify it with onnxsim and verify it with ONNX Runtime.
+
+  export + simplify + verify:  export_onnx.py --model small --weights W.pth --batch-size 4 --out X.onnx
+  export only (make target):   export_onnx.py ... --out X.onnx --no-simplify
+  simplify + verify only:      export_onnx.py --simplify X.onnx --out X_sim.onnx
+"""
+import argparse
+from pathlib import Path
+
+from semask.cli import positive_int, run
+from semask.export import DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, OUTPUT_KINDS, export_onnx, simplify_onnx, summary_line
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="tiny, small, base, large or reduced")
+    p.add_argument("--weights", help="checkpoint (.pth/.npz) or the word 'random'")
+    p.add_argument("--batch-size", type=positive_int("BS"), default=1)
+    p.add_argument("--height", type=positive_int("HEIGHT"), default=1024)
+    p.add_argument("--width", type=positive_int("WIDTH"), default=2048)
+    p.add_argument("--opset", type=int, default=11, help="11 (default) is what older ATC releases accept")
+    p.add_argument("--input-dtype", choices=INPUT_DTYPES, default="float32")
+    p.add_argument("--output", choices=OUTPUT_KINDS, default="labels")
+    p.add_argument("--label-dtype", choices=list(LABEL_DTYPES), default=DEFAULT_LABEL_DTYPE)
+    p.add_argument("--out", type=Path, required=True, help="the .onnx to write (a .json sidecar goes next to it)")
+    p.add_argument("--no-simplify", action="store_true", help="stop after the raw export")
+    p.add_argument("--simplify", type=Path, metavar="RAW_ONNX", help="only simplify + verify this raw export into --out")
+    p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime vs PyTorch check")
+    p.add_argument("--threads", type=int, default=0, help="ORT intra-op threads for verification (0 = all)")
+    a = p.parse_args(argv)
+    if a.simplify:
+        side = simplify_onnx(a.simplify, a.out, verify=not a.no_verify, threads=a.threads)
+        print(side["summary_line"], "| verify:", side["verification"])
+        return 0
+    if not a.model or not a.weights:
+        p.error("--model and --weights are required unless --simplify is given")
+    raw = a.out if a.no_simplify else a.out.with_name(a.out.stem + "_raw.onnx")
+    meta = export_onnx(a.model, a.weights, raw, a.batch_size, a.height, a.width, a.opset, a.input_dtype, a.output, a.label_dtype)
+    print(summary_line(meta, raw), f"| exported in {meta['export_seconds']} s")
+    if not a.no_simplify:
+        side = simplify_onnx(raw, a.out, verify=not a.no_verify, threads=a.threads)
+        print(side["summary_line"], "| verify:", side["verification"])
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
