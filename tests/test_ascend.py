@@ -172,3 +172,19 @@ def test_parse_throughput_missing_and_stats():
     s = summary.parse_compute_stats("[INFO] NPU_compute_time (ms): min = 1.5, max = 3.0, mean = 2.0, median = 2.0, "
                                     "percentile(99%) = 2.98")
     assert s == {"min": 1.5, "max": 3.0, "mean": 2.0, "median": 2.0, "percentile(99%)": 2.98}
+
+
+def test_atc_compile_cli_extra_flags(models, standins, tmp_path, root):
+    om = tmp_path / "cli.om"
+    r = subprocess.run([sys.executable, str(root / "tools" / "atc_compile.py"), "--onnx", str(models[1]), "--output-om",
+                        str(om), "--batch-size", "1", "--height", "16", "--width", "32", "--soc", "auto",
+                        "--precision", "must_keep_origin_dtype", "--extra", "--op_select_implmode=high_precision",
+                        "--extra", ""], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    argv = standins("atc")[-1]
+    assert argv[6:] == ["--soc_version=Ascend310P3", "--precision_mode=must_keep_origin_dtype", "--log=error",
+                        "--op_select_implmode=high_precision"]
+    bad = subprocess.run([sys.executable, str(root / "tools" / "atc_compile.py"), "--onnx", str(models[1]), "--output-om",
+                          str(om), "--batch-size", "1", "--height", "16", "--width", "32", "--soc", "Ascend310P3"],
+                         capture_output=True, text=True, env={**__import__("os").environ, "STANDIN_ATC_FAIL": "E10001: boom"})
+    assert bad.returncode == 2 and "E10001: boom" in bad.stderr and "ATC start working now" in bad.stderr

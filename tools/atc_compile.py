@@ -8,10 +8,24 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from typing import Sequence
 
 from semask import ascend
 from semask.cli import positive_int, run
+
+
+def _join_extra(argv: list[str]) -> list[str]:
+    """Let `--extra "--flag=v"` work: argparse would take the value for an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--extra" and i + 1 < len(argv):
+            out.append(f"--extra={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--input-dtype", default="float32", choices=["float32", "uint8"])
     p.add_argument("--device", default=0, type=int, help="NPU whose chip SOC=auto reads")
     p.add_argument("--extra", action="append", default=[], help="extra atc flags (one quoted string; repeatable)")
-    args = p.parse_args(argv)
+    args = p.parse_args(_join_extra(list(sys.argv[1:] if argv is None else argv)))
     extra = [tok for chunk in args.extra for tok in shlex.split(chunk)]
     info = ascend.compile_om(args.onnx, args.output_om, args.batch_size, args.height, args.width, args.soc,
                              args.precision, args.input_dtype, extra, args.device)
