@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from .cityscapes import CLASSES, IGNORE_INDEX, NUM_CLASSES
@@ -19,6 +20,8 @@ _SENTINEL = NUM_CLASSES * _COLS  # index past the matrix: ignored pixels land he
 # gt value -> row offset (gt * 20), 255 and any other non-class value -> sentinel
 _ROW = np.full(256, _SENTINEL, np.uint16)
 _ROW[:NUM_CLASSES] = np.arange(NUM_CLASSES, dtype=np.uint16) * _COLS
+_ROW_LUT = _ROW.reshape(1, 256)
+_BINS = _SENTINEL + _COLS
 
 
 def empty_matrix() -> np.ndarray:
@@ -42,10 +45,22 @@ def confusion(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """19 x 20 counts for one image; gt uint8 train ids (255 ignore, other non-classes also ignored)."""
     if gt.shape != pred.shape:
         raise ValueError(f"ground truth {gt.shape} and prediction {pred.shape} differ in shape")
-    idx = _ROW[gt.reshape(-1)]
-    idx += _pred_to_col(pred.reshape(-1))
-    counts = np.bincount(idx, minlength=_SENTINEL + _COLS)
-    return counts[:_SENTINEL].reshape(NUM_CLASSES, _COLS).astype(np.int64)
+    gt = np.ascontiguousarray(gt, dtype=np.uint8).reshape(1, -1)
+    idx = cv2.LUT(gt, _ROW_LUT)  # uint16 row offsets; several times faster than numpy fancy indexing
+    idx += _pred_to_col(pred.reshape(1, -1))
+    return _histogram(idx)[:_SENTINEL].reshape(NUM_CLASSES, _COLS)
+
+
+def _histogram(idx: np.ndarray) -> np.ndarray:
+    """Counts of 0.._BINS-1 in a uint16 array. cv2.calcHist is ~2x faster than np.bincount (which
+    widens to int64 first); its float32 counts are exact below 2**24, so large inputs are split."""
+    flat = idx.reshape(-1)
+    total = np.zeros(_BINS, np.int64)
+    step = 1 << 23
+    for start in range(0, flat.size, step):
+        part = flat[start:start + step].reshape(1, -1)
+        total += cv2.calcHist([part], [0], None, [_BINS], [0, _BINS]).reshape(-1).astype(np.int64)
+    return total
 
 
 def ignored_gt_values(gt: np.ndarray) -> set[int]:

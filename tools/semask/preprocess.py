@@ -11,6 +11,7 @@ per channel and apply the table with cv2.LUT: identical bits, a fraction of the 
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from .cityscapes import Frame, load_frames
 from .errors import KitError
-from .fsio import atomic_path, check_free_space, ensure_writable_dir, sha256_file
+from .fsio import atomic_path, check_free_space, ensure_writable_dir
 from .labels import check_out_of_data_root
 from .parallel import imap
 from .records import Journal, is_verified, load_json, write_if_changed
@@ -83,13 +84,37 @@ def to_nchw(bgr: np.ndarray, dtype: str) -> np.ndarray:
     return out
 
 
-def read_bgr(path: Path) -> np.ndarray:
-    """Decode like mmcv's LoadImageFromFile (cv2, colour, BGR); np.fromfile keeps odd paths working."""
-    data = np.fromfile(str(path), np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+def decode_bgr(data: bytes) -> np.ndarray:
+    """Decode like mmcv's LoadImageFromFile (cv2, colour flag, BGR order)."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if img is None:
         raise ValueError("cannot decode image")
     return img
+
+
+def read_bgr(path: Path) -> np.ndarray:
+    """`decode_bgr` of a file (read via Python so any path works)."""
+    return decode_bgr(Path(path).read_bytes())
+
+
+def write_raw(path: Path, arr: np.ndarray, chunk: int = 1 << 20) -> str:
+    """Write the array's bytes atomically with plain 1 MiB os.write calls; return their sha256.
+
+    np.tofile on a 25 MB array measured several times slower than os.write here, and one sha256
+    call over the whole buffer is faster than hashing chunk by chunk.
+    """
+    view = memoryview(np.ascontiguousarray(arr)).cast("B")
+    digest = hashlib.sha256(view).hexdigest()
+    with atomic_path(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            for start in range(0, len(view), chunk):
+                piece = view[start:start + chunk]
+                while piece:
+                    piece = piece[os.write(fd, piece):]
+        finally:
+            os.close(fd)
+    return digest
 
 
 def bin_name(frame: Frame) -> str:
@@ -100,13 +125,12 @@ def _make_bin(task: dict) -> dict:
     """Worker: write (or verify and keep) one bin; return its record or an error string."""
     src, out, prev = Path(task["source"]), Path(task["out"]), task["prev"]
     try:
-        src_sha = sha256_file(src)
+        data = src.read_bytes()  # read once: hashed for the record and decoded
+        src_sha = hashlib.sha256(data).hexdigest()
         if prev and prev.get("source_sha256") == src_sha and is_verified(out, prev.get("sha256"), task["bytes"]):
             return {**prev, "written": False}
-        arr = to_nchw(fit(read_bgr(src), task["height"], task["width"], str(src)), task["dtype"])
-        with atomic_path(out) as tmp:
-            arr.tofile(str(tmp))
-        digest = hashlib.sha256(arr.data).hexdigest()
+        arr = to_nchw(fit(decode_bgr(data), task["height"], task["width"], str(src)), task["dtype"])
+        digest = write_raw(out, arr)
     except KitError as exc:
         return {"key": task["key"], "error": str(exc)}
     except (OSError, ValueError, cv2.error) as exc:
