@@ -1,0 +1,19 @@
+#!/usr/bin/env python3
+"""Print the atc --soc_version for SOC (auto: read `npu-smi info`, e.g. 310P3 -> Ascend310P3)."""
+import argparse
+
+from semask.ascend import resolve_soc
+from semask.cli import run
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--soc", default="auto")
+    p.add_argument("--device", type=int, default=0)
+    a = p.parse_args(argv)
+    print(resolve_soc(a.soc, a.device)[0])
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
