@@ -1,0 +1,240 @@
+"""Shared helpers for the end-to-end `make` tests (test_pipeline_*, test_rebuilds, test_provenance,
+test_interrupts, test_hostile_inputs).
+
+Every `make` runs in a subprocess from the repository root with a CI-like clean environment (only a
+system PATH, HOME and a UTF-8 locale: no PYTHONPATH, no MAKEFLAGS, no Ascend variables), with
+`PYTHON` left at its default so the venv is used. The expensive runs (the synthetic data set, one
+ORT `make all`, one Ascend `make all` through the stand-ins) are built once per pytest session and
+memoised here; tests that mutate a tree work on a copy (`copy_tree`, which keeps mtimes so make sees
+the copy as up to date).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_PY = ROOT / ".venv" / "bin" / "python"
+STANDINS = ROOT / "tests" / "standins"
+GOLDEN_WEIGHTS = "tests/fixtures/weights_reduced.npz"
+
+H, W, N_IMAGES, BS = 64, 128, 7, 4
+# The configuration every shared run uses (the last batch of 7 images at BS=4 is partial).
+CONFIG = {"MODEL": "reduced", "WEIGHTS": GOLDEN_WEIGHTS, "HEIGHT": str(H), "WIDTH": str(W), "BS": str(BS),
+          "LIMIT": str(N_IMAGES)}
+STEM = f"semask_reduced_bs{BS}_{H}x{W}_float32_int32"
+ORT_RUN = f"ort-cpu_{STEM}_first{N_IMAGES}"
+SOC = "Ascend310P3"
+ASCEND_RUN = f"ascend_{STEM}_{SOC}_force_fp16_first{N_IMAGES}"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MAKE_TIMEOUT = 600
+
+_SHARED: dict[str, object] = {}
+
+
+# ------------------------------------------------------------------------------ environment + make
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A CI-like environment: system PATH, HOME, locale; nothing inherited from the test runner."""
+    env = {"PATH": SYSTEM_PATH, "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+           "TERM": "dumb"}
+    if "TMPDIR" in os.environ:
+        env["TMPDIR"] = os.environ["TMPDIR"]
+    env.update(extra or {})
+    return env
+
+
+def ascend_env(log: Path, set_env: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Clean env + the stand-ins: bin/ first on PATH, `python -m ais_bench` = stand-in, argv log."""
+    return clean_env({"PATH": f"{STANDINS / 'bin'}:{SYSTEM_PATH}", "PYTHONPATH": "tests/standins",
+                      "STANDIN_PYTHON": str(VENV_PY), "STANDIN_LOG": str(log), "ASCEND_SET_ENV": str(set_env),
+                      **(extra or {})})
+
+
+def harmless_set_env(folder: Path) -> Path:
+    """A set_env.sh that exists (so BACKEND=auto considers CANN) and only exports one variable."""
+    path = Path(folder) / "set_env.sh"
+    path.write_text("# test stand-in for the CANN set_env.sh\nexport SEMASK_TEST_SET_ENV=1\n")
+    return path
+
+
+def make_cmd(targets: Sequence[str], artifacts: Path | str | None, data_root: Path | str | None,
+             variables: Mapping[str, str] | None = None, flags: Sequence[str] = ()) -> list[str]:
+    cmd = ["make", *flags, *targets]
+    if artifacts is not None:
+        cmd.append(f"ARTIFACTS={artifacts}")
+    if data_root is not None:
+        cmd.append(f"DATA_ROOT={data_root}")
+    cmd += [f"{k}={v}" for k, v in (variables or {}).items()]
+    return cmd
+
+
+def run_make(targets: Sequence[str], artifacts: Path | str | None, data_root: Path | str | None,
+             variables: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
+             flags: Sequence[str] = (), check: bool = True) -> subprocess.CompletedProcess:
+    """`make TARGETS ARTIFACTS=.. DATA_ROOT=.. VAR=..` from the repo root; check=True asserts exit 0."""
+    cmd = make_cmd(targets, artifacts, data_root, variables, flags)
+    proc = subprocess.run(cmd, cwd=ROOT, env=dict(env or clean_env()), capture_output=True, text=True,
+                          timeout=MAKE_TIMEOUT)
+    if check:
+        assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def ort_vars(**over: str) -> dict[str, str]:
+    return {**CONFIG, "BACKEND": "ort", **over}
+
+
+def start_make(targets: Sequence[str], artifacts: Path, data_root: Path, variables: Mapping[str, str],
+               env: Mapping[str, str] | None = None, log: Path | None = None) -> subprocess.Popen:
+    """Start make in its own session/process group (so os.killpg reaches every child)."""
+    cmd = make_cmd(targets, artifacts, data_root, variables)
+    out = open(log, "w") if log else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(cmd, cwd=ROOT, env=dict(env or clean_env()), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    finally:
+        if log:
+            out.close()
+
+
+def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], sig: int, poll: float = 0.002,
+              timeout: float = 300.0) -> bool:
+    """Send `sig` to proc's process group as soon as `ready()` holds; True if it was sent before the
+    process ended on its own. Always waits for the process group leader to exit."""
+    deadline = time.monotonic() + timeout
+    sent = False
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        if ready():
+            try:
+                os.killpg(proc.pid, sig)
+                sent = True
+            except ProcessLookupError:
+                pass
+            break
+        time.sleep(poll)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise AssertionError("the trigger never fired")
+    proc.wait(timeout=120)
+    if sig == signal.SIGINT and sent:
+        _wait_group_gone(proc.pid)
+    return sent
+
+
+def _wait_group_gone(pgid: int, timeout: float = 60.0) -> None:
+    """After SIGINT the children clean up on their own; wait until the group is empty."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    os.killpg(pgid, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------------------ trees
+def copy_tree(src: Path, dst: Path, skip: Iterable[str] = ()) -> Path:
+    """Copy an artifacts tree keeping mtimes; top-level entries in `skip` are left out."""
+    skip = set(skip)
+    shutil.copytree(src, dst, symlinks=True, ignore=lambda d, names: [n for n in names if Path(d) == Path(src) and n in skip])
+    return dst
+
+
+def mtimes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def report_path(artifacts: Path, run: str = ORT_RUN) -> Path:
+    return Path(artifacts) / "reports" / f"{run}.json"
+
+
+def pred_files(artifacts: Path, run: str = ORT_RUN) -> dict[str, bytes]:
+    folder = Path(artifacts) / "preds" / run
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def make_dataset(out: Path, num: int = N_IMAGES, height: int = H, width: int = W, seed: int = 0) -> Path:
+    """tools/make_synthetic_cityscapes.py into `out` (run as a user would)."""
+    subprocess.run([str(VENV_PY), "tools/make_synthetic_cityscapes.py", "--out", str(out), "--num", str(num),
+                    "--height", str(height), "--width", str(width), "--seed", str(seed), "--jobs", "1"],
+                   cwd=ROOT, env=clean_env(), check=True, capture_output=True)
+    return out
+
+
+# ------------------------------------------------------------------------------ session-shared runs
+def shared_base(tmp_path_factory) -> Path:
+    if "base" not in _SHARED:
+        _SHARED["base"] = tmp_path_factory.mktemp("pipeline_shared")
+    return _SHARED["base"]  # type: ignore[return-value]
+
+
+def shared_data(tmp_path_factory) -> Path:
+    """The 7-image 64x128 synthetic Cityscapes val split, in a folder whose path has a space."""
+    if "data" not in _SHARED:
+        _SHARED["data"] = make_dataset(shared_base(tmp_path_factory) / "data root" / "cityscapes")
+    return _SHARED["data"]  # type: ignore[return-value]
+
+
+def shared_ort(tmp_path_factory) -> dict:
+    """One `make all` on the ORT path (BACKEND=ort, CPU): {'artifacts', 'data', 'proc', 'report'}."""
+    if "ort" not in _SHARED:
+        data = shared_data(tmp_path_factory)
+        arts = shared_base(tmp_path_factory) / "ort_artifacts"
+        proc = run_make(["all"], arts, data, ort_vars())
+        _SHARED["ort"] = {"artifacts": arts, "data": data, "proc": proc, "report": read_json(report_path(arts))}
+    return _SHARED["ort"]  # type: ignore[return-value]
+
+
+def shared_ascend(tmp_path_factory) -> dict:
+    """`make all` then `make perf LOOP=3` on the Ascend path through the stand-ins, from scratch,
+    BACKEND=auto and SOC=auto: {'artifacts', 'data', 'log', 'env', 'all', 'perf', 'report'}."""
+    if "ascend" not in _SHARED:
+        data = shared_data(tmp_path_factory)
+        base = shared_base(tmp_path_factory) / "ascend"
+        base.mkdir()
+        arts, log = base / "artifacts", base / "standin.log"
+        env = ascend_env(log, harmless_set_env(base))
+        variables = {**CONFIG, "BACKEND": "auto", "SOC": "auto"}
+        all_proc = run_make(["all"], arts, data, variables, env=env)
+        all_calls = len(log.read_text().splitlines())
+        perf_proc = run_make(["perf"], arts, data, {**variables, "LOOP": "3"}, env=env)
+        _SHARED["ascend"] = {"artifacts": arts, "data": data, "log": log, "env": env, "vars": variables,
+                             "all": all_proc, "perf": perf_proc, "all_calls": all_calls,
+                             "report": read_json(report_path(arts, ASCEND_RUN))}
+    return _SHARED["ascend"]  # type: ignore[return-value]
+
+
+def standin_calls(log: Path, tool: str, first: int = 0, last: int | None = None) -> list[list[str]]:
+    lines = Path(log).read_text().splitlines()[first:last]
+    return [rec["argv"] for rec in map(json.loads, lines) if rec["tool"] == tool]
+
+
+def seeded_tree(tmp_path_factory, dst: Path) -> Path:
+    """A new ARTIFACTS tree holding only the shared run's ONNX export, env check and weights stamp, so a
+    `make all` on other data starts at preprocess instead of spending seconds on the export."""
+    src = shared_ort(tmp_path_factory)["artifacts"]
+    dst.mkdir(parents=True)
+    for rel in ("onnx", "env"):
+        shutil.copytree(src / rel, dst / rel)
+    (dst / ".state").mkdir()
+    shutil.copy2(src / ".state" / "weights_reduced.txt", dst / ".state" / "weights_reduced.txt")
+    return dst
+
+
+def python() -> str:
+    return str(VENV_PY) if VENV_PY.exists() else sys.executable
