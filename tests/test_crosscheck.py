@@ -95,14 +95,14 @@ def test_no_images_is_not_a_pass():
 # ---------------------------------------------------------------------------------------------
 # inputs and weights
 # ---------------------------------------------------------------------------------------------
-def test_normalise_bgr_matches_the_cityscapes_pipeline():
+def test_normalise_bgr_is_the_cityscapes_normalisation():
     bgr = np.zeros((2, 3, 3), np.uint8)
     bgr[0, 0] = (10, 20, 30)  # B, G, R
     x = cc.normalise_bgr(bgr)
     assert x.shape == (1, 3, 2, 3) and x.dtype == np.float32
-    expect = (np.array([30, 20, 10], np.float32) - cc.MEAN_RGB) / cc.STD_RGB  # RGB order
-    np.testing.assert_allclose(x[0, :, 0, 0], expect, rtol=1e-6)
-    np.testing.assert_allclose(x[0, :, 1, 2], -cc.MEAN_RGB / cc.STD_RGB, rtol=1e-6)
+    mean, std = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
+    np.testing.assert_allclose(x[0, :, 0, 0], (np.array([30, 20, 10]) - mean) / std, rtol=1e-6)  # RGB order
+    np.testing.assert_allclose(x[0, :, 1, 2], -mean / std, rtol=1e-6)
 
 
 def test_synthetic_images_are_deterministic_and_structured():
@@ -125,49 +125,24 @@ def test_cityscapes_images_natural_order(tmp_path):
     assert got == ["frankfurt_000000_000019_leftImg8bit.png", "frankfurt_000000_000294_leftImg8bit.png"]
 
 
-def reduced_state():
+def test_random_checkpoint_is_seeded_and_exercises_the_semantic_attention(tmp_path):
     import torch
 
-    cfg = json.loads((FIXTURES / "config_reduced.json").read_text())
-    golden = np.load(FIXTURES / "weights_reduced.npz")
-    state = {}
-    for e in cfg["manifest"]["entries"]:
-        dtype = getattr(torch, e["dtype"])
-        state[e["key"]] = (torch.from_numpy(golden[e["key"]]) if not dtype.is_floating_point
-                           else torch.zeros(e["shape"], dtype=dtype))
-    return cfg, golden, state
+    from semask.model import build_model
 
-
-def test_random_weights_reproduce_the_golden_recipe():
-    """The generator follows config_reduced.json's init recipe: same seed, same tensors, bit for bit."""
-    cfg, golden, state = reduced_state()
-    out = cc.random_state_dict(state, cfg["weight_seed"])
-    assert list(out) == list(state)
-    for key, value in out.items():
-        assert np.array_equal(value.numpy(), golden[key]), key
-
-
-def test_random_weights_exercise_the_semantic_attention():
-    _, _, state = reduced_state()
-    out = cc.random_state_dict(state, 7)
-    assert cc._semantic_attention_live(out)
-    assert not cc._semantic_attention_live(state)  # all-zero start
-    other = cc.random_state_dict(state, 8)
-    assert not np.array_equal(out["backbone.patch_embed.proj.weight"], other["backbone.patch_embed.proj.weight"])
-
-
-def test_read_state_dict_mmcv_and_plain(tmp_path):
-    import torch
-
-    sd = {"a.weight": torch.ones(2), "b.running_var": torch.zeros(1)}
-    torch.save({"state_dict": {f"module.{k}": v for k, v in sd.items()}, "meta": {"iter": 1}}, tmp_path / "m.pth")
-    torch.save(sd, tmp_path / "p.pth")
-    np.savez(tmp_path / "w.npz", **{k: v.numpy() for k, v in sd.items()})
-    for name in ("m.pth", "p.pth", "w.npz"):
-        got = cc.read_state_dict(tmp_path / name)
-        assert set(got) == set(sd) and torch.equal(got["a.weight"], sd["a.weight"])
-    with pytest.raises(KitError, match="does not exist"):
-        cc.read_state_dict(tmp_path / "missing.pth")
+    model = build_model("reduced")
+    assert not cc._semantic_attention_live(model.state_dict())  # gamma / mlp_res start at zero
+    assert cc.make_random_checkpoint(model, tmp_path / "a.pth", 7) == "semask.checkpoint.random_state_dict"
+    cc.make_random_checkpoint(model, tmp_path / "b.pth", 7)
+    cc.make_random_checkpoint(model, tmp_path / "c.pth", 8)
+    a, b, c = (torch.load(tmp_path / f"{n}.pth", weights_only=True) for n in "abc")
+    assert list(a) == list(model.state_dict())  # a plain state dict with the upstream key names
+    assert cc._semantic_attention_live(a)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["backbone.patch_embed.proj.weight"], c["backbone.patch_embed.proj.weight"])
+    cc.kit_load(model, tmp_path / "a.pth")
+    assert torch.equal(model.state_dict()["backbone.layers.0.semantic_layer.class_injection.0.gamma"],
+                       a["backbone.layers.0.semantic_layer.class_injection.0.gamma"])
 
 
 def test_cli_names_a_missing_upstream(tmp_path):
@@ -226,10 +201,65 @@ def test_crosscheck_cli_reduced_random_weights(tmp_path):
 
 @pytest.mark.slow
 @needs_upstream
-def test_crosscheck_small_model_builds_from_upstream_config(tmp_path):
+def test_crosscheck_tiny_builds_from_the_upstream_cityscapes_config(tmp_path):
     """The Cityscapes config path (SyncBN -> BN override, mmcv load_checkpoint) at a small input size."""
     report = cc.crosscheck(UPSTREAM, "tiny", "random", 1, 64, 128, None, None, tmp_path / "cc.json", log=lambda m: None)
     assert report["passed"]
     assert report["upstream"]["syncbn_replaced"] >= 1
     assert report["upstream"]["config_file"].endswith(cc.UPSTREAM_CONFIGS["tiny"])
     assert report["upstream"]["num_parameters"] == report["kit"]["num_parameters"] == 34_243_753
+
+
+@pytest.mark.slow
+@needs_upstream
+def test_crosscheck_reads_cityscapes_frames_and_runs_upstream_pipeline(tmp_path):
+    import cv2
+
+    city = tmp_path / "cs" / "leftImg8bit" / "val" / "lindau"
+    city.mkdir(parents=True)
+    for i in range(2):
+        cv2.imwrite(str(city / f"lindau_000000_{19 + i:06d}_leftImg8bit.png"), cc.synthetic_bgr(i, 64, 128, seed=3))
+    report = cc.crosscheck(UPSTREAM, "tiny", "random", 2, 64, 128, tmp_path / "cs", None, tmp_path / "cc.json",
+                           log=lambda m: None)
+    assert report["passed"] and report["inputs"]["kind"] == "cityscapes" and len(report["inputs"]["files"]) == 2
+    # upstream's own test pipeline ran on the same files (it rescales 128x64 frames to 2048x1024)
+    assert [p["upstream_shape"] for p in report["upstream"]["preprocess_max_abs_diff"]] == [[1, 3, 1024, 2048]] * 2
+
+
+def _conv_onnx(path: Path, batch: int, labels: bool, h: int = 8, w: int = 12) -> np.ndarray:
+    """A stand-in 'kit ONNX': input `image` (B,3,H,W) -> 1x1 conv to 19 classes (-> ArgMax for labels)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.random.default_rng(0).normal(size=(19, 3, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["image", "W"], ["logits" if labels else "output"])]
+    if labels:
+        nodes.append(helper.make_node("ArgMax", ["logits"], ["output"], axis=1, keepdims=0))
+    out = (helper.make_tensor_value_info("output", TensorProto.INT64, [batch, h, w]) if labels
+           else helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, 19, h, w]))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, h, w])],
+                              [out], initializer=[numpy_helper.from_array(weight, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return weight[:, :, 0, 0]
+
+
+@pytest.mark.parametrize("labels,batch", [(False, 1), (True, 1), (True, 2)])
+def test_run_onnx_handles_logits_and_labels(tmp_path, labels, batch):
+    weight = _conv_onnx(tmp_path / "m.onnx", batch, labels)
+    x = np.random.default_rng(1).normal(size=(1, 3, 8, 12)).astype(np.float32)
+    np.save(tmp_path / "in.npy", x)
+    outs, info = cc.run_onnx(tmp_path / "m.onnx", [tmp_path / "in.npy"])
+    ref = np.einsum("kc,chw->khw", weight, x[0])
+    assert info["output_kind"] == ("labels" if labels else "logits") and info["input"] == "image"
+    agree = cc.Agreement()
+    agree.add(ref, outs[0])
+    assert agree.passed and agree.label_agreement == 1.0
+
+
+def test_run_onnx_rejects_a_size_mismatch(tmp_path):
+    _conv_onnx(tmp_path / "m.onnx", 1, False)
+    np.save(tmp_path / "in.npy", np.zeros((1, 3, 16, 12), np.float32))
+    with pytest.raises(KitError, match="pass matching --height/--width"):
+        cc.run_onnx(tmp_path / "m.onnx", [tmp_path / "in.npy"])

@@ -48,11 +48,9 @@ UPSTREAM_CONFIGS = {
 }
 MODELS = (*UPSTREAM_CONFIGS, "reduced")  # reduced: shared/semask/config_reduced.json "model" (golden vectors)
 
-MEAN_RGB = np.array([123.675, 116.28, 103.53], dtype=np.float32)
-STD_RGB = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 ATOL = 1e-4
 MARGIN = 1e-3
-WEIGHT_SEED = 20240601
+WEIGHT_SEED = 20240601  # = semask.checkpoint.DEFAULT_SEED
 ROWS_PER_CHUNK = 64
 
 
@@ -164,10 +162,10 @@ class Agreement:
 # Inputs
 # ----------------------------------------------------------------------------------------------
 def normalise_bgr(bgr: np.ndarray) -> np.ndarray:
-    """uint8 BGR HxWx3 -> normalised float32 (1,3,H,W) RGB, as the Cityscapes test pipeline does."""
-    rgb = bgr[:, :, ::-1].astype(np.float32)
-    x = (rgb - MEAN_RGB) / STD_RGB
-    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+    """uint8 BGR HxWx3 -> normalised float32 (1,3,H,W) RGB with the kit's own preprocessing."""
+    from .preprocess import to_nchw
+
+    return to_nchw(np.ascontiguousarray(bgr), "float32")
 
 
 def synthetic_bgr(index: int, height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -200,117 +198,40 @@ def cityscapes_images(data_root: Path | None, num: int) -> list[Path]:
 
 
 def read_bgr(path: Path) -> np.ndarray:
-    import cv2
+    from .preprocess import read_bgr as kit_read_bgr
 
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise KitError(f"cannot read image {path}; is it a valid PNG?")
-    return bgr
+    try:
+        return kit_read_bgr(path)
+    except (OSError, ValueError) as exc:
+        raise KitError(f"cannot read image {path} ({exc}); is it a valid PNG?") from None
 
 
 # ----------------------------------------------------------------------------------------------
 # Weights
 # ----------------------------------------------------------------------------------------------
-def _is_norm_key(key: str, ndim: int) -> bool:
-    parts = key.split(".")
-    return ".bn." in f".{key}" or (ndim == 1 and len(parts) >= 2 and "norm" in parts[-2])
-
-
-def random_state_dict(state: "dict[str, Any]", seed: int = WEIGHT_SEED) -> "dict[str, Any]":
-    """Seeded non-trivial weights for every floating entry of a segmentor state_dict (in key order).
-
-    Integer buffers are kept. gamma and mlp_res get non-zero values (upstream zero-initialises them),
-    so the semantic attention is exercised. This is the recipe documented for the golden vectors
-    (config_reduced.json init_recipe_text): with its seed it reproduces weights_reduced.npz bit for bit.
-    """
-    import torch
-
-    gen = torch.Generator().manual_seed(seed)
-    out = {}
-    for key, value in state.items():
-        if not torch.is_floating_point(value):
-            out[key] = value.clone()
-            continue
-        shape = tuple(value.shape)
-        if key.endswith(".running_mean"):
-            t = torch.randn(shape, generator=gen) * 0.1
-        elif key.endswith(".running_var"):
-            t = torch.rand(shape, generator=gen) + 0.5
-        elif _is_norm_key(key, len(shape)) and key.endswith(".weight"):
-            t = 1 + torch.randn(shape, generator=gen) * 0.1
-        elif _is_norm_key(key, len(shape)) and key.endswith(".bias"):
-            t = torch.randn(shape, generator=gen) * 0.1
-        elif key.endswith(".gamma"):
-            t = 0.5 + torch.randn(shape, generator=gen) * 0.1
-        elif key.endswith(".relative_position_bias_table"):
-            t = torch.randn(shape, generator=gen) * 0.5
-        elif key.endswith(".weight"):
-            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-            t = torch.randn(shape, generator=gen) * fan_in ** -0.5
-        else:
-            t = torch.randn(shape, generator=gen) * 0.05
-        out[key] = t.to(value.dtype)
-    return out
-
-
-def read_state_dict(path: Path) -> "dict[str, Any]":
-    """A plain state dict (name -> tensor) from .pth (mmcv checkpoint or plain) or .npz."""
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise KitError(f"WEIGHTS={path} does not exist; give a .pth/.npz checkpoint or 'random'")
-    if path.suffix == ".npz":
-        with np.load(path) as npz:
-            return {k: torch.from_numpy(np.array(npz[k])) for k in npz.files}
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is the user's file
-        raise KitError(f"WEIGHTS={path} cannot be read as a torch checkpoint: {exc}") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict):
-        raise KitError(f"WEIGHTS={path} holds a {type(obj).__name__}, not a state dict")
-    return {(k[7:] if k.startswith("module.") else k): v for k, v in obj.items()}
-
-
 def kit_load(model: Any, path: Path) -> None:
-    """Load weights into the kit's model, with semask.checkpoint.load_weights when it exists (strict)."""
-    try:
-        from . import checkpoint as kit_checkpoint  # the lead's loader
-    except ImportError:
-        kit_checkpoint = None
-    loader = getattr(kit_checkpoint, "load_weights", None)
-    if loader is not None:
-        loader(model, path)
-        return
-    state = read_state_dict(path)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise KitError(f"WEIGHTS={path} does not fit the kit's model: missing {list(missing)[:5]}, "
-                       f"unexpected {list(unexpected)[:5]}")
+    """Load a checkpoint into the kit's model with the kit's own strict loader."""
+    from .checkpoint import load_weights
+
+    load_weights(model, path, quiet=True)
 
 
 def make_random_checkpoint(model: Any, path: Path, seed: int) -> str:
-    """Write one seeded random plain state dict for `model` to `path`; return which generator made it."""
+    """Write the kit's seeded random weights for `model` as a plain state-dict .pth; return the generator.
+
+    Uses semask.checkpoint.random_state_dict (the golden-vector recipe; export_onnx.py --weights random
+    makes the same tensors for the same seed). gamma and mlp_res are zero-initialised upstream; they
+    must be non-zero here or the semantic attention would not be exercised.
+    """
     import torch
 
-    try:
-        from . import checkpoint as kit_checkpoint
-    except ImportError:
-        kit_checkpoint = None
-    gen = getattr(kit_checkpoint, "random_weights", None)
-    source = "semask.crosscheck.random_state_dict"
-    state = None
-    if gen is not None:
-        result = gen(model, seed)
-        state = dict(result) if isinstance(result, dict) else dict(model.state_dict())
-        source = "semask.checkpoint.random_weights"
-    if state is None or not _semantic_attention_live(state):
-        state = random_state_dict(model.state_dict(), seed)
-        source = "semask.crosscheck.random_state_dict"
+    from .checkpoint import random_state_dict
+
+    state = random_state_dict(model, seed)
+    if not _semantic_attention_live(state):
+        raise KitError("the random weights leave gamma/mlp_res at zero; the semantic attention would not be tested")
     torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, path)
-    return source
+    return "semask.checkpoint.random_state_dict"
 
 
 def _semantic_attention_live(state: "dict[str, Any]") -> bool:
@@ -322,7 +243,16 @@ def _semantic_attention_live(state: "dict[str, Any]") -> bool:
 # Upstream side (runs inside env/upstream/venv)
 # ----------------------------------------------------------------------------------------------
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MB (Linux ru_maxrss is in KiB)."""
+    """Peak resident set size of this process in MB.
+
+    VmHWM (Linux) first: ru_maxrss survives fork+exec, so a worker would report its parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -357,7 +287,7 @@ def worker_main(spec_path: str) -> int:
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))
     info: dict[str, Any] = {"patches": applied, "mmcv": mmcv.__version__, "torch": torch.__version__,
-                            "numpy": np.__version__, "python": platform.python_version(),
+                            "numpy": np.__version__, "python_version": platform.python_version(),
                             "threads": torch.get_num_threads()}
     t0 = time.perf_counter()
     cfg = None
@@ -398,7 +328,9 @@ def worker_main(spec_path: str) -> int:
         if pipeline is not None:
             data = pipeline(dict(img_info=dict(filename=spec["image_files"][i]), img_prefix=None))
             up_img = data["img"][0].unsqueeze(0)
-            preproc.append(float((up_img - x).abs().max()) if up_img.shape == x.shape else None)
+            # The kit's normalisation vs upstream's own test pipeline (it resizes non-2048x1024 frames).
+            preproc.append({"upstream_shape": list(up_img.shape),
+                            "max_abs_diff": float((up_img - x).abs().max()) if up_img.shape == x.shape else None})
         h, w = int(x.shape[2]), int(x.shape[3])
         meta = [dict(ori_shape=(h, w, 3), img_shape=(h, w, 3), pad_shape=(h, w, 3), scale_factor=1.0,
                      flip=False)]
@@ -459,7 +391,7 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
         raise KitError(f"the upstream worker ({python}) failed with exit code {proc.returncode}:\n{tail}")
     info = json.loads((Path(out_dir) / "upstream.json").read_text())
     info["config_file"] = spec["config_file"] or "tests/fixtures/config_reduced.json:model"
-    info["python"] = str(python)
+    info["interpreter"] = str(python)
     return info
 
 
@@ -572,6 +504,10 @@ def crosscheck(upstream: Path, model_name: str, weights: str, num: int, height: 
                           threads=threads)
         report["upstream"].update(up)
         log(f"upstream: {_fmt_times(up['seconds_per_image'])}, peak RSS {up['peak_rss_mb']:.0f} MB")
+        pre = [p["max_abs_diff"] for p in up.get("preprocess_max_abs_diff") or []]
+        if pre:
+            shown = "not compared (upstream's pipeline resizes these frames)" if None in pre else f"{max(pre):.3g}"
+            log(f"preprocessing: kit vs upstream test pipeline, max abs diff {shown}")
         if up["int_buffer_mismatches"]:
             raise KitError(f"the checkpoint's integer buffers differ from what upstream constructs: "
                            f"{up['int_buffer_mismatches'][:5]}")
@@ -592,6 +528,10 @@ def crosscheck(upstream: Path, model_name: str, weights: str, num: int, height: 
         if onnx_agree is not None:
             report["onnx_vs_upstream"] = onnx_agree.summary()
     failures = [f"kit vs upstream: {f}" for f in kit_agree.failures()]
+    # Only comparable where upstream's pipeline keeps the frame size (2048x1024 frames at 1024x2048).
+    pre = [p["max_abs_diff"] for p in report["upstream"].get("preprocess_max_abs_diff") or []]
+    if any(d is not None and d > atol for d in pre):
+        failures.append(f"kit preprocessing vs upstream test pipeline: max abs differences {pre} > {atol:g}")
     if onnx_agree is not None:
         failures += [f"onnx vs upstream: {f}" for f in onnx_agree.failures()]
     report["passed"] = not failures
