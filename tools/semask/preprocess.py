@@ -190,6 +190,8 @@ def preprocess(data_root: Path, out: Path, dtype: str = "float32", height: int =
 def _drop_stale(out: Path, prev: dict[str, dict], keep: set[str]) -> None:
     """ais_bench reads every .bin in the folder: remove our own bins that the current selection dropped,
     and warn about foreign ones."""
+    for path in out.glob(".*.tmp.bin"):  # `write_raw` temp files of a killed run: never renamed, maybe partial
+        path.unlink(missing_ok=True)
     for name in list(prev):
         if name not in keep:
             (out / name).unlink(missing_ok=True)
