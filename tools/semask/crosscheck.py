@@ -396,7 +396,11 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
 
 
 def run_onnx(onnx_path: Path, inputs: Sequence[Path]) -> tuple[list[np.ndarray], dict]:
-    """Run the kit's ONNX on the same inputs; returns per-image (K,H,W) logits or (H,W) labels."""
+    """Run the kit's ONNX on the same inputs; returns per-image (K,H,W) logits or (H,W) labels.
+
+    `inputs` are the normalised float32 .npy files; a graph whose input is uint8 (raw pixels) gets
+    the raw RGB planes from the `raw_<i>.npy` file beside each of them.
+    """
     import onnxruntime as ort
 
     if not Path(onnx_path).is_file():
@@ -405,24 +409,27 @@ def run_onnx(onnx_path: Path, inputs: Sequence[Path]) -> tuple[list[np.ndarray],
     ins = sess.get_inputs()
     if len(ins) != 1:
         raise KitError(f"ONNX={onnx_path} has {len(ins)} inputs; the kit's exporter writes one ('image')")
-    name, shape = ins[0].name, ins[0].shape
+    name, shape, raw = ins[0].name, ins[0].shape, ins[0].type == "tensor(uint8)"
+    out_names = [o.name for o in sess.get_outputs()]
+    out_name = "output" if "output" in out_names else out_names[0]
     batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else 1
     outs, times = [], []
     for p in inputs:
-        x = np.load(p)
+        p = Path(p)
+        x = np.load(p.with_name(p.name.replace("input_", "raw_")) if raw else p)
         for axis, want in ((2, shape[2]), (3, shape[3])):
             if isinstance(want, int) and want > 0 and want != x.shape[axis]:
                 raise KitError(f"ONNX={onnx_path} takes {shape[2]}x{shape[3]} inputs but the crosscheck runs "
                                f"{x.shape[2]}x{x.shape[3]}; pass matching --height/--width")
-        feed = np.repeat(x, batch, axis=0) if batch > 1 else x
+        feed = np.repeat(x, batch, axis=0) if batch > 1 else x  # a static batch: same image in every slot
         t = time.perf_counter()
-        y = sess.run(None, {name: feed})[0]
+        y = np.asarray(sess.run([out_name], {name: feed})[0])[0]
         times.append(time.perf_counter() - t)
-        y = np.asarray(y)[0]
-        if y.ndim == 3 and y.shape[0] == 1 and x.shape[1] != 1 and y.shape[1:] == x.shape[2:] and y.dtype.kind in "iu":
+        if y.ndim == 3 and y.shape[0] == 1 and y.dtype.kind in "iu":
             y = y[0]  # (1,H,W) labels
         outs.append(y)
-    return outs, {"path": str(onnx_path), "input": name, "seconds_per_image": times,
+    return outs, {"path": str(onnx_path), "input": name, "input_dtype": "uint8" if raw else "float32",
+                  "output": out_name, "seconds_per_image": times,
                   "output_kind": "labels" if outs and outs[0].ndim == 2 else "logits"}
 
 
@@ -468,6 +475,8 @@ def crosscheck(upstream: Path, model_name: str, weights: str, num: int, height: 
                                "pass matching --height/--width")
             inputs.append(tmp / f"input_{i}.npy")
             np.save(inputs[-1], normalise_bgr(bgr))
+            if onnx is not None:  # raw RGB planes, for an ONNX that takes uint8 pixels
+                np.save(tmp / f"raw_{i}.npy", np.ascontiguousarray(bgr[:, :, ::-1].transpose(2, 0, 1)[None]))
         report["inputs"] = {"kind": "cityscapes" if files else "synthetic",
                             "files": [str(f) for f in files] if files else None}
 
