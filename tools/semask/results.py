@@ -51,7 +51,10 @@ def render(report_path: Optional[Path] = None, summary_path: Optional[Path] = No
     elif summary is not None:
         fps = summary.get("throughput")
     miou = f"{report['mIoU']:.2f}" if report else "-"
-    dataset = f"Cityscapes val ({report['num_images']})" if report else "-"
+    dataset = "-"
+    if report:
+        n = report["num_images"]
+        dataset = "Cityscapes val (500)" if n == 500 else f"Cityscapes val subset ({n} images)"
     if smoke and report:
         dataset = f"SYNTHETIC ({report['num_images']} images)"
         miou += " (meaningless)"
