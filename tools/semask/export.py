@@ -21,7 +21,7 @@ from torch import nn
 
 from .checkpoint import load_weights
 from .errors import KitError
-from .fsio import atomic_path, atomic_write_json, sha256_file
+from .fsio import atomic_path, atomic_write_json, sha256_bytes
 from .model import build_model, input_normalizer
 
 INPUT_NAME, OUTPUT_NAME = "image", "output"
@@ -126,8 +126,7 @@ def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, h
     proto = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(proto)
     assert_static(proto, out, allow_shape=True)
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+    data = buffer.getvalue()
     meta = {
         "kind": "onnx", "model": model_name, "weights": winfo["weights"], "weights_sha256": winfo["sha256"],
         "trained_weights": winfo["trained"], "batch_size": batch_size, "height": height, "width": width,
@@ -138,9 +137,13 @@ def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, h
                    "shape": [batch_size, 19, height, width] if output == "logits" else [batch_size, height, width],
                    "dtype": "float32" if output == "logits" else label_dtype},
         "torch": torch.__version__, "onnx": onnx.__version__, "export_seconds": round(time.perf_counter() - started, 2),
-        "sha256": sha256_file(out), **graph_summary(proto, out),
+        "sha256": sha256_bytes(data), **graph_summary(proto), "bytes": len(data),
     }
+    # The .onnx is the make target: publish it after its sidecar, so a run killed in between never
+    # leaves an ONNX that make takes as done but the simplify step cannot use (sidecar missing).
     atomic_write_json(sidecar_path(out), meta)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
     return meta
 
 
@@ -215,12 +218,13 @@ def simplify_onnx(src: Path, out: Path, verify: bool = True, threads: int = 0) -
     assert_static(proto, out)
     onnx.checker.check_model(proto)
     verification = verify_onnx(proto, meta, threads=threads) if verify else {"skipped": True}
-    with atomic_path(out) as tmp:
-        onnx.save(proto, str(tmp))
-    summary = graph_summary(proto, out)
-    side = dict(meta, kind="onnx-simplified", source=str(src), source_sha256=meta["sha256"], sha256=sha256_file(out),
+    data = proto.SerializeToString()
+    summary = {**graph_summary(proto), "bytes": len(data)}
+    side = dict(meta, kind="onnx-simplified", source=str(src), source_sha256=meta["sha256"], sha256=sha256_bytes(data),
                 onnxsim=onnxsim.__version__, simplify_seconds=round(time.perf_counter() - started, 2),
                 verification=verification, **summary)
-    atomic_write_json(sidecar_path(out), side)
+    atomic_write_json(sidecar_path(out), side)  # sidecar first, the .onnx (make target) last
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
     side["summary_line"] = summary_line(summary, out)
     return side
