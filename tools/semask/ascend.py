@@ -168,18 +168,20 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
             why = f"exit code {code}" if code != 0 else f"exit 0 but no {output_om.stem}.om was written"
             raise KitError(f"atc failed for {onnx} ({why}); last lines of its output:\n{_tail(text)}\n"
                            f"(full log: {output_om.with_suffix('.atc.log')})")
+        info = {
+            "om": str(output_om), "om_sha256": sha256_file(built), "onnx": str(onnx), "onnx_sha256": sha256_file(onnx),
+            "command": cmd, "command_line": shlex.join(cmd), "soc_version": soc_version, "soc_source": soc_source,
+            "precision_mode": precision, "batch_size": batch_size, "height": height, "width": width,
+            "input_dtype": input_dtype, "atc_om_name": built.name, "seconds": round(time.time() - start, 3),
+            "atc_version": _atc_version(text), "cann_version": cann_version(),
+            "outputs": [{"name": o.name, "shape": list(o.shape), "dtype": o.dtype.name} for o in outputs],
+        }
+        # the .om is the make target: publish it after its sidecar, so a run killed in between never leaves
+        # an .om that make takes as done but ais_infer refuses (sidecar missing)
+        atomic_write_json(side, info)
         os.replace(built, output_om)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    info = {
-        "om": str(output_om), "om_sha256": sha256_file(output_om), "onnx": str(onnx), "onnx_sha256": sha256_file(onnx),
-        "command": cmd, "command_line": shlex.join(cmd), "soc_version": soc_version, "soc_source": soc_source,
-        "precision_mode": precision, "batch_size": batch_size, "height": height, "width": width,
-        "input_dtype": input_dtype, "atc_om_name": built.name, "seconds": round(time.time() - start, 3),
-        "atc_version": _atc_version(text), "cann_version": cann_version(),
-        "outputs": [{"name": o.name, "shape": list(o.shape), "dtype": o.dtype.name} for o in outputs],
-    }
-    atomic_write_json(side, info)
     return info
 
 
