@@ -125,22 +125,28 @@ def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], sig: int, poll:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         raise AssertionError("the trigger never fired")
-    proc.wait(timeout=120)
-    if sig == signal.SIGINT and sent:
-        _wait_group_gone(proc.pid)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise AssertionError(f"make did not exit within 60 s of signal {sig}") from None
+    if sent and not _group_gone(proc.pid):
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError(f"children of make were still running 60 s after signal {sig}")
     return sent
 
 
-def _wait_group_gone(pgid: int, timeout: float = 60.0) -> None:
-    """After SIGINT the children clean up on their own; wait until the group is empty."""
+def _group_gone(pgid: int, timeout: float = 60.0) -> bool:
+    """Wait until no process of the group is left (children clean up after SIGINT on their own)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
-            return
+            return True
         time.sleep(0.02)
-    os.killpg(pgid, signal.SIGKILL)
+    return False
 
 
 # ------------------------------------------------------------------------------ trees
