@@ -28,19 +28,24 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-"$PY" -m pip install --quiet --upgrade "pip<25"
+# pip install, minus the expected complaints: timm's torchvision requirement (stubbed at run time,
+# see patches/upstream_compat.py) and the temporary setuptools swap below.
+pip_install() {
+    "$PY" -m pip install --quiet "$@" 2> >(grep -vE "dependency resolver does not currently|requires torchvision, which is not installed|requires setuptools>=|is ignored: it is neither" >&2)
+}
+pip_install --upgrade "pip<25"
 # Pinned deps (torch==2.13.0 is the CPU build; never install a bare `torch`).
-"$PY" -m pip install --quiet -r "$REQ"
+pip_install -r "$REQ"
 # timm without its deps: its torchvision requirement would pull a wheel that does not load here;
 # patches/upstream_compat.py provides the torchvision stub the import chain needs.
-"$PY" -m pip install --quiet --no-deps "timm==$TIMM_VERSION"
+pip_install --no-deps "timm==$TIMM_VERSION"
 # mmcv 1.3.0 pure Python (no mmcv.ops): its sdist builds only with setuptools<70 and
 # --no-build-isolation, but torch 2.13 requires setuptools>=77, so swap for this one build.
 if ! "$PY" -c "import mmcv, sys; sys.exit(mmcv.__version__ != '$MMCV_VERSION')" 2>/dev/null; then
-    "$PY" -m pip install --quiet "setuptools==$BUILD_SETUPTOOLS" 2>&1 | grep -v "dependency conflicts\|requires setuptools" || true
-    MMCV_WITH_OPS=0 "$PY" -m pip install --quiet --no-build-isolation --no-deps --no-cache-dir "mmcv==$MMCV_VERSION"
+    pip_install "setuptools==$BUILD_SETUPTOOLS"
+    MMCV_WITH_OPS=0 pip_install --no-build-isolation --no-deps --no-cache-dir "mmcv==$MMCV_VERSION"
 fi
-"$PY" -m pip install --quiet "setuptools==$RUNTIME_SETUPTOOLS"
+pip_install "setuptools==$RUNTIME_SETUPTOOLS"
 ROOT="$(cd "$HERE/../.." && pwd)"
 PYTHONPATH="$ROOT" PYTHONDONTWRITEBYTECODE=1 "$PY" -c "import patches.upstream_compat as c; c.apply(); import mmcv, timm.models.layers, timm, torch, numpy; print('upstream env:', 'mmcv', mmcv.__version__, 'timm', timm.__version__, 'torch', torch.__version__, 'numpy', numpy.__version__)" \
     || { echo "error: import check failed in $VENV; see above" >&2; exit 2; }
