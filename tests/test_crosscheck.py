@@ -263,3 +263,37 @@ def test_run_onnx_rejects_a_size_mismatch(tmp_path):
     np.save(tmp_path / "in.npy", np.zeros((1, 3, 16, 12), np.float32))
     with pytest.raises(KitError, match="pass matching --height/--width"):
         cc.run_onnx(tmp_path / "m.onnx", [tmp_path / "in.npy"])
+
+
+@pytest.mark.slow
+@needs_upstream
+def test_crosscheck_mmcv_checkpoint_whose_meta_torch_refuses(tmp_path):
+    """mmcv 1.3's torch.load runs weights_only under torch 2.13; odd meta falls back to the state_dict."""
+    import argparse
+
+    import torch
+
+    from semask.checkpoint import random_state_dict
+    from semask.model import build_model
+
+    ckpt = tmp_path / "mmcv.pth"
+    torch.save({"state_dict": random_state_dict(build_model("reduced"), 3),
+                "meta": {"args": argparse.Namespace(a=1), "iter": 80000}}, ckpt)
+    report = cc.crosscheck(UPSTREAM, "reduced", str(ckpt), 1, 64, 128, None, None, tmp_path / "cc.json",
+                           log=lambda m: None)
+    assert report["passed"] and "plain .pth" in report["upstream"]["weights_note"]
+
+
+@pytest.mark.slow
+@needs_upstream
+def test_crosscheck_mmcv_checkpoint_loads_with_upstreams_loader(tmp_path):
+    import torch
+
+    from semask.checkpoint import random_state_dict
+    from semask.model import build_model
+
+    ckpt = tmp_path / "mmcv.pth"
+    torch.save({"state_dict": random_state_dict(build_model("reduced"), 4), "meta": {"iter": 80000}}, ckpt)
+    report = cc.crosscheck(UPSTREAM, "reduced", str(ckpt), 1, 64, 128, None, None, tmp_path / "cc.json",
+                           log=lambda m: None)
+    assert report["passed"] and "weights_note" not in report["upstream"]

@@ -308,7 +308,14 @@ def worker_main(spec_path: str) -> int:
         model.load_state_dict(state, strict=True)
     else:
         # Upstream's own loader, as its tools/test.py uses it; strict so every key must match.
-        load_checkpoint(model, str(weights), map_location="cpu", strict=True)
+        import pickle
+
+        try:
+            load_checkpoint(model, str(weights), map_location="cpu", strict=True)
+        except pickle.UnpicklingError as exc:
+            # torch 2.13's weights_only default refuses some objects in an mmcv checkpoint's meta.
+            Path(spec["out_dir"]).joinpath("upstream_unpickling.txt").write_text(str(exc))
+            return 3
     loaded = model.state_dict()
     info["int_buffer_mismatches"] = sorted(
         k for k, v in constructed.items()
@@ -351,6 +358,10 @@ def worker_main(spec_path: str) -> int:
 # ----------------------------------------------------------------------------------------------
 # Kit side
 # ----------------------------------------------------------------------------------------------
+class _UpstreamUnpickling(Exception):
+    """The upstream worker's mmcv loader could not unpickle the checkpoint (torch weights_only)."""
+
+
 def upstream_fpn_dir(upstream: Path) -> Path:
     upstream = Path(upstream).resolve()
     fpn = upstream / FPN_DIR
@@ -386,6 +397,8 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
                PYTHONPATH=os.pathsep.join([str(ROOT / "tools"), str(ROOT)]))
     proc = subprocess.run([str(python), "-m", "semask.crosscheck", "--worker", str(spec_path)], env=env,
                           cwd=str(out_dir), capture_output=True, text=True)
+    if proc.returncode == 3 and (Path(out_dir) / "upstream_unpickling.txt").exists():
+        raise _UpstreamUnpickling((Path(out_dir) / "upstream_unpickling.txt").read_text())
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise KitError(f"the upstream worker ({python}) failed with exit code {proc.returncode}:\n{tail}")
@@ -509,8 +522,19 @@ def crosscheck(upstream: Path, model_name: str, weights: str, num: int, height: 
         log(f"kit: {_fmt_times(kit_times)}, peak RSS {report['kit']['peak_rss_mb']:.0f} MB")
 
         log("upstream: building from its own config in env/upstream/venv")
-        up = run_upstream(Path(upstream), model_name, ckpt, inputs, tmp, image_files=[str(f) for f in files] or None,
-                          threads=threads)
+        images = [str(f) for f in files] or None
+        try:
+            up = run_upstream(Path(upstream), model_name, ckpt, inputs, tmp, image_files=images, threads=threads)
+        except _UpstreamUnpickling:
+            # mmcv 1.3's torch.load (weights_only under torch 2.13) refused the checkpoint's meta: hand
+            # upstream the same tensors as a plain state dict, extracted by the kit's code-free reader.
+            from .checkpoint import read_state_dict
+
+            plain = tmp / "weights_state_dict.pth"
+            torch.save(read_state_dict(ckpt), plain)
+            log("upstream: mmcv's loader refused the checkpoint's meta under torch 2.13; retrying with its state_dict")
+            up = run_upstream(Path(upstream), model_name, plain, inputs, tmp, image_files=images, threads=threads)
+            up["weights_note"] = "upstream loaded the checkpoint's state_dict re-saved as a plain .pth"
         report["upstream"].update(up)
         log(f"upstream: {_fmt_times(up['seconds_per_image'])}, peak RSS {up['peak_rss_mb']:.0f} MB")
         pre = [p["max_abs_diff"] for p in up.get("preprocess_max_abs_diff") or []]
