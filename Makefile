@@ -73,6 +73,10 @@ $(call choose,INPUT_DTYPE,float32 uint8)
 $(call choose,LABEL_DTYPE,int64 int32 uint8)
 $(call choose,LABELS,polygons lut)
 $(call choose,ORT_PROVIDER,cpu cuda cann)
+ARTIFACTS_OK := $(shell mkdir -p $(call q,$(A)) 2>&1 && { [ -w $(call q,$(A)) ] && echo ok || echo no write permission; })
+ifneq ($(ARTIFACTS_OK),ok)
+$(error ARTIFACTS=$(A) is not a writable folder ($(ARTIFACTS_OK)); set ARTIFACTS to a folder you can write)
+endif
 ifneq ($(words $(WEIGHTS)),1)
 $(error WEIGHTS=$(WEIGHTS) contains spaces; move the checkpoint to a path without spaces)
 endif
