@@ -129,13 +129,16 @@ UPSTREAM_STAMP := $(UPSTREAM_DIR).stamp
 
 # Inputs that are not in any file name are tracked by stamps rewritten at parse time only when
 # their content changes (move-if-change), so swapping WEIGHTS or DATA_ROOT rebuilds what it must.
+# The DATA_ROOT stamp also holds a hash of the val files' names, sizes and mtimes: replacing a bad
+# image or annotation re-runs labels and preprocess (both resumable: unchanged files are kept).
+DATA_LISTING = $(shell cd $(call q,$(DATA_ROOT)) 2>/dev/null && find leftImg8bit/val gtFine/val -type f -printf '%p %s %T@\n' 2>/dev/null | LC_ALL=C sort | sha256sum | cut -c1-64)
 STATE := $(A)/.state
 define stamp
 $(shell mkdir -p $(call q,$(dir $(1))) && { printf '%s\n' $(call q,$(2)) | cmp -s - $(call q,$(1)) || printf '%s\n' $(call q,$(2)) > $(call q,$(1)); })
 endef
 ifneq ($(NEEDS_CONFIG),)
 $(call stamp,$(STATE)/weights_$(MODEL).txt,$(if $(WEIGHTS_DEP),$(shell realpath -m $(call q,$(WEIGHTS))),random))
-$(call stamp,$(STATE)/data_root.txt,$(shell realpath -m $(call q,$(DATA_ROOT))))
+$(call stamp,$(STATE)/data_root.txt,$(shell realpath -m $(call q,$(DATA_ROOT))) files:$(DATA_LISTING))
 endif
 
 VARS := MODEL=$(MODEL) BS=$(BS) HEIGHT=$(HEIGHT) WIDTH=$(WIDTH) INPUT_DTYPE=$(INPUT_DTYPE) \
