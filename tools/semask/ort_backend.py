@@ -178,7 +178,10 @@ def _verified(record: dict[str, Any], folder: Path) -> bool:
 
 def _fingerprint(model: Path, files: Sequence[Path], batch_size: int, provider: str) -> dict[str, Any]:
     st = model.stat()
-    names = hashlib.sha256("\n".join(str(f.resolve()) for f in files).encode()).hexdigest()
+    # size + mtime of every input too: bins rewritten under the same names (new data, fixed image)
+    # must not resume onto the old run's outputs
+    names = hashlib.sha256("\n".join(f"{f.resolve()} {f.stat().st_size} {f.stat().st_mtime_ns}"
+                                     for f in files).encode()).hexdigest()
     return {"model": str(model.resolve()), "model_size": st.st_size, "model_mtime_ns": st.st_mtime_ns,
             "inputs_sha256": names, "batch_size": batch_size, "provider": provider}
 
