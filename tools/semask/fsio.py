@@ -98,6 +98,14 @@ def check_free_space(folder: Path | str, needed_bytes: int, step: str) -> None:
     free = shutil.disk_usage(probe).free
     if free < needed_bytes:
         raise KitError(
-            f"{step} needs about {needed_bytes / 1e9:.2f} GB in {folder} but only {free / 1e9:.2f} GB is free; "
+            f"{step} needs about {_size(needed_bytes)} in {folder} but only {_size(free)} is free; "
             "free some space, set ARTIFACTS to a larger disk, or use LIMIT / a smaller dtype"
         )
+
+
+def _size(n: int) -> str:
+    """'1.23 GB (1234567890 bytes)': readable at any scale, exact for comparisons."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit} ({n} bytes)"
+    return f"{n} bytes"
