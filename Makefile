@@ -73,10 +73,6 @@ $(call choose,INPUT_DTYPE,float32 uint8)
 $(call choose,LABEL_DTYPE,int64 int32 uint8)
 $(call choose,LABELS,polygons lut)
 $(call choose,ORT_PROVIDER,cpu cuda cann)
-ARTIFACTS_OK := $(shell mkdir -p $(call q,$(A)) 2>&1 && { [ -w $(call q,$(A)) ] && echo ok || echo no write permission; })
-ifneq ($(ARTIFACTS_OK),ok)
-$(error ARTIFACTS=$(A) is not a writable folder ($(ARTIFACTS_OK)); set ARTIFACTS to a folder you can write)
-endif
 ifneq ($(words $(WEIGHTS)),1)
 $(error WEIGHTS=$(WEIGHTS) contains spaces; move the checkpoint to a path without spaces)
 endif
@@ -87,6 +83,10 @@ ifeq ($(filter random data/weights/semask_%.pth,$(WEIGHTS)),)
 ifeq ($(wildcard $(WEIGHTS)),)
 $(error WEIGHTS=$(WEIGHTS) does not exist; give an existing .pth/.npz, WEIGHTS=random, or leave WEIGHTS unset to download the official file)
 endif
+endif
+ARTIFACTS_OK := $(shell mkdir -p $(call q,$(A)) 2>&1 && { [ -w $(call q,$(A)) ] && echo ok || echo no write permission; })
+ifneq ($(ARTIFACTS_OK),ok)
+$(error ARTIFACTS=$(A) is not a writable folder ($(ARTIFACTS_OK)); set ARTIFACTS to a folder you can write)
 endif
 BACKEND_RESOLVED := $(shell $(ASCEND_SRC) $(HOST_PY) tools/select_backend.py --backend $(BACKEND) --set-env $(call q,$(ASCEND_SET_ENV)))
 ifeq ($(BACKEND_RESOLVED),)
