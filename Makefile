@@ -294,15 +294,17 @@ $(REPORT): $(PRED_SUMMARY) $(LABELS_JSON) | $(A)/reports
 	$(PY) tools/results_table.py --report $@ --summary $(PRED_SUMMARY) $(SMOKE_FLAG) --out $(@:.json=.table.md)
 
 # ------------------------------------------------------------------------------ upstream cross-check
-UPSTREAM_PY := env/upstream/venv/bin/python
+UPSTREAM_ENV := env/upstream/venv/.setup.stamp
 CROSSCHECK_NUM ?= 2
+CROSSCHECK_ONNX ?=
 CROSSCHECK_JSON := $(A)/crosscheck/crosscheck_$(MODEL)_$(HEIGHT)x$(WIDTH)_n$(CROSSCHECK_NUM).json
 
-$(UPSTREAM_PY): env/upstream/requirements.txt env/upstream/setup.sh
+$(UPSTREAM_ENV): env/upstream/requirements.txt env/upstream/setup.sh
 	bash env/upstream/setup.sh
 
-crosscheck: $(UPSTREAM_STAMP) $(UPSTREAM_PY) $(WEIGHTS_DEP) | $(PY_DEP)
+crosscheck: $(UPSTREAM_STAMP) $(UPSTREAM_ENV) $(WEIGHTS_DEP) | $(PY_DEP)
 	mkdir -p $(A)/crosscheck
 	$(PY) tools/crosscheck.py --upstream $(UPSTREAM_DIR) --model $(MODEL) --weights $(call q,$(WEIGHTS)) \
 	    --num $(CROSSCHECK_NUM) --height $(HEIGHT) --width $(WIDTH) \
-	    $(if $(wildcard $(DATA_ROOT)/leftImg8bit),--data-root $(call q,$(DATA_ROOT))) --out-json $(CROSSCHECK_JSON)
+	    $(if $(wildcard $(DATA_ROOT)/leftImg8bit),--data-root $(call q,$(DATA_ROOT))) \
+	    $(if $(CROSSCHECK_ONNX),--onnx $(call q,$(CROSSCHECK_ONNX))) --out-json $(CROSSCHECK_JSON)

@@ -29,7 +29,8 @@ def _reduced_sd(fixtures):
 def test_official_mmcv_layout_with_module_prefix_and_odd_meta(tmp_path, fixtures):
     sd = _reduced_sd(fixtures)
     # objects weights_only does not know, as real checkpoints carry in meta, must not block loading
-    odd = {"args": argparse.Namespace(lr=0.1), "time": datetime.datetime(2021, 7, 1), "hist": collections.Counter("ab")}
+    odd = {"args": argparse.Namespace(lr=0.1), "time": datetime.datetime(2021, 7, 1), "hist": collections.Counter("ab"),
+           "np_scalar": np.float64(1.5), "np_array": np.arange(3)}
     ckpt = {"meta": {"CLASSES": ("road",), "mmcv_version": "1.3.0", **odd},
             "state_dict": {"module." + k: v for k, v in sd.items()}, "optimizer": {"state": {}}}
     path = tmp_path / "official.pth"

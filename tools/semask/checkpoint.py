@@ -45,6 +45,7 @@ def _opaque_class(module: str, name: str) -> type:
 _ALLOWED = {
     ("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "slice"),
     ("builtins", "complex"), ("builtins", "bytearray"),
+    ("_codecs", "encode"),  # protocol-2 pickles (torch.save's default) spell bytes as _codecs.encode(str, 'latin1')
     ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"), ("torch._utils", "_rebuild_parameter"),
     ("torch._utils", "_rebuild_parameter_with_state"), ("torch", "Size"),
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
