@@ -1,0 +1,254 @@
+"""Hostile inputs at the `make` level (the tools' own unit tests cover the rest): each gives a one-line
+error naming the file or variable and the fix, a non-zero exit, and leaves nothing that a later run
+takes as done (after fixing the input, `make all` gives the reference result). Also the disk preflight
+of preprocess and infer on a small tmpfs (skipped when it cannot be mounted)."""
+import contextlib
+import json
+import re
+import shutil
+import subprocess
+
+import cv2
+import pytest
+
+import pipeline_helpers as ph
+
+FRAME = "frankfurt_000002_000061"  # third image in natural order: some work is done before it fails
+BINS = f"bins/{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
+LABELS = f"labels/polygons_first{ph.N_IMAGES}"
+
+
+@pytest.fixture(scope="module")
+def ref(tmp_path_factory):
+    return ph.shared_ort(tmp_path_factory)
+
+
+def error_lines(proc):
+    return [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+
+
+def make_errors(proc):
+    return [ln for ln in proc.stderr.splitlines() if "***" in ln and not re.match(r"make: \*\*\* \[", ln)]
+
+
+def assert_one_error(proc, *needles):
+    assert proc.returncode != 0
+    [line] = error_lines(proc)
+    for needle in needles:
+        assert needle in line, (needle, line)
+    return line
+
+
+def image(data):
+    return data / "leftImg8bit" / "val" / "frankfurt" / f"{FRAME}_leftImg8bit.png"
+
+
+def polygons(data):
+    return data / "gtFine" / "val" / "frankfurt" / f"{FRAME}_gtFine_polygons.json"
+
+
+def resized_png(path, h, w):
+    ok, buf = cv2.imencode(".png", cv2.resize(cv2.imread(str(path), cv2.IMREAD_COLOR), (w, h)))
+    return buf.tobytes()
+
+
+REPLACE = "replace them from the original"
+DEFECTS = {  # name: (file, new content (None = delete), what the error says, the fix it gives, failing step)
+    "truncated_png": (image, lambda p: p.read_bytes()[: p.stat().st_size // 2], "truncated PNG", REPLACE, BINS),
+    "not_an_image": (image, lambda p: b"a text file renamed to .png\n", "not a PNG file", REPLACE, BINS),
+    "wrong_aspect": (image, lambda p: resized_png(p, 48, 128), "is 48x128", "use frames with the aspect ratio", BINS),
+    "wrong_size": (image, lambda p: resized_png(p, 32, 64), "image is 32x64, expected 64x128", REPLACE, LABELS),
+    "missing_label": (polygons, None, "missing polygon annotation", REPLACE, LABELS),
+}
+
+
+@pytest.mark.parametrize("defect", list(DEFECTS))
+def test_bad_dataset_file(ref, tmp_path, tmp_path_factory, defect):
+    which, content, says, fix, step = DEFECTS[defect]
+    data = tmp_path / "data root"
+    shutil.copytree(ref["data"], data)
+    arts = ph.seeded_tree(tmp_path_factory, tmp_path / "artifacts")
+    victim = which(data)
+    original = victim.read_bytes()
+    if content is None:
+        victim.unlink()
+    else:
+        victim.write_bytes(content(victim))
+    bad = ph.run_make(["all"], arts, data, ph.ort_vars(), check=False)
+    assert_one_error(bad, str(victim), says, fix)
+    manifest = "manifest.json" if step == BINS else "labels.json"
+    assert not (arts / step / manifest).exists() and not ph.report_path(arts).exists()
+    assert ph.run_make(["all"], arts, data, ph.ort_vars(), flags=["-q"], check=False).returncode != 0
+    victim.write_bytes(original)  # fix it as told; nothing from the failed run may be reused wrongly
+    ph.run_make(["all"], arts, data, ph.ort_vars())
+    assert ph.read_json(ph.report_path(arts))["mIoU"] == ref["report"]["mIoU"]
+    assert ph.pred_files(arts) == ph.pred_files(ref["artifacts"])
+
+
+def test_stray_files_ignored_with_warning_never_scored(ref, tmp_path, tmp_path_factory):
+    data = tmp_path / "data root"
+    shutil.copytree(ref["data"], data)
+    city = data / "leftImg8bit" / "val" / "frankfurt"
+    strays = [city / "notes.txt", city / f"{FRAME}_leftImg8bit (copy).png", city / ".DS_Store",
+              data / "leftImg8bit" / "val" / "README.md",
+              data / "gtFine" / "val" / "lindau" / "lindau_000099_000001_gtFine_polygons.json"]
+    for path in strays:
+        shutil.copy(image(data) if path.suffix in (".png", ".json") else ph.ROOT / "Makefile", path)
+    arts = ph.seeded_tree(tmp_path_factory, tmp_path / "artifacts")
+    proc = ph.run_make(["all"], arts, data, ph.ort_vars())
+    for path in strays:
+        assert f"warning: ignoring stray file {path}" in proc.stderr, path
+    report = ph.read_json(ph.report_path(arts))
+    assert report["images"] == ref["report"]["images"] and report["mIoU"] == ref["report"]["mIoU"]
+    assert sorted(p.name for p in (arts / BINS).iterdir()) == sorted(p.name for p in (ref["artifacts"] / BINS).iterdir())
+
+
+def test_wrong_size_bin_in_bins_folder(ref, tmp_path):
+    arts = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts", skip={"preds", "reports"})
+    stray = arts / BINS / "zzz_extra_leftImg8bit.bin"
+    stray.write_bytes(b"\0" * 1000)
+    proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(), check=False)
+    assert_one_error(proc, str(stray), "1000 bytes", "remove or regenerate this file")
+    assert not (arts / "preds" / f"{ph.ORT_RUN}_summary.json").exists() and not ph.report_path(arts).exists()
+
+
+def test_onnx_for_another_batch_size(ref, tmp_path):
+    model = ref["artifacts"] / "onnx" / f"{ph.STEM}_sim.onnx"
+    out = tmp_path / "preds"
+    proc = subprocess.run([ph.python(), "tools/infer_ort.py", "--model", str(model), "--input", str(ref["artifacts"] / BINS),
+                           "--output", str(out), "--output-dirname", "r", "--batch-size", "2"],
+                          cwd=ph.ROOT, env=ph.clean_env(), capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert_one_error(proc, str(model), "BATCH_SIZE=2", "export an ONNX for batch size 2")
+    assert not out.exists()
+
+
+def test_om_for_another_batch_size(tmp_path, tmp_path_factory):
+    asc = ph.shared_ascend(tmp_path_factory)
+    om = asc["artifacts"] / "om" / f"{ph.STEM}_{ph.SOC}_force_fp16.om"
+    calls = len(asc["log"].read_text().splitlines())
+    out = tmp_path / "preds"
+    proc = subprocess.run([ph.python(), "tools/ais_infer.py", "--om", str(om), "--input", str(asc["artifacts"] / BINS),
+                           "--output", str(out), "--output-dirname", "r", "--batch-size", "2"],
+                          cwd=ph.ROOT, env={**asc["env"], "PYTHONPATH": "tools:tests/standins"},
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert_one_error(proc, str(om), "compiled for batch size 4", "BATCH_SIZE=2", "compile an OM for this batch size")
+    assert not out.exists() and len(asc["log"].read_text().splitlines()) == calls  # ais_bench never started
+
+
+@pytest.mark.parametrize("assignment,variable", [
+    ("BS=0", "BS"), ("BS=abc", "BS"), ("HEIGHT=1.5", "HEIGHT"), ("WIDTH=-2", "WIDTH"), ("LIMIT=0", "LIMIT"),
+    ("MODEL=huge", "MODEL"), ("BACKEND=npu", "BACKEND"), ("LABEL_DTYPE=float", "LABEL_DTYPE"),
+    ("WEIGHTS=/nonexistent/semask.pth", "WEIGHTS"), ("WEIGHTS=my weights.npz", "WEIGHTS"),
+])
+def test_bad_variable_is_a_parse_time_error(ref, tmp_path, assignment, variable):
+    arts = tmp_path / "artifacts"
+    name, value = assignment.split("=", 1)
+    proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(**{name: value}), check=False)
+    assert proc.returncode == 2
+    [line] = make_errors(proc)
+    assert f"{variable}=" in line and re.search(r"use |give |move |choose|is not one of", line), line
+    assert proc.stdout == "" and not arts.exists()
+
+
+def test_weights_not_a_checkpoint(ref, tmp_path, tmp_path_factory):
+    weights = tmp_path / "semask_small.pth"
+    weights.write_bytes(b"<html>Google Drive - quota exceeded</html>\n")
+    arts = ph.seeded_tree(tmp_path_factory, tmp_path / "artifacts")
+    proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(WEIGHTS=str(weights)), check=False)
+    assert_one_error(proc, f"WEIGHTS file {weights}", "point WEIGHTS at ")
+    # the ONNX of the previous weights is not taken as the export of these
+    planned = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(WEIGHTS=str(weights)), flags=["-n"]).stdout
+    assert f"--weights '{weights}'" in planned
+
+
+def test_weights_of_the_wrong_variant(ref, tmp_path, tmp_path_factory):
+    arts = ph.seeded_tree(tmp_path_factory, tmp_path / "artifacts")
+    proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(MODEL="tiny"), check=False)
+    assert_one_error(proc, f"WEIGHTS file {ph.GOLDEN_WEIGHTS}", "it looks like MODEL=reduced",
+                     "Set MODEL to match the file")
+    assert not [p for p in (arts / "onnx").iterdir() if "tiny" in p.name and not p.name.startswith(".")]
+
+
+def test_artifacts_not_writable(ref, tmp_path):
+    blocker = tmp_path / "a regular file"
+    blocker.write_text("x")
+    arts = blocker / "artifacts"
+    proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(), check=False)
+    assert proc.returncode == 2
+    [line] = make_errors(proc)
+    assert f"ARTIFACTS={arts} is not a writable folder" in line and "set ARTIFACTS to" in line
+    assert blocker.read_text() == "x" and proc.stdout == ""
+
+
+@pytest.mark.parametrize("mix", ["foreign_bin", "second_summary"])
+def test_prediction_folder_from_two_runs_is_refused(ref, tmp_path, mix):
+    arts = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts", skip={"reports"})
+    run = arts / "preds" / ph.ORT_RUN
+    if mix == "foreign_bin":
+        intruder = run / "aachen_000000_000019_leftImg8bit_0.bin"
+        shutil.copy(sorted(run.iterdir())[0], intruder)
+    else:
+        intruder = run / "sumary.json"
+        intruder.write_text((arts / "preds" / f"{ph.ORT_RUN}_summary.json").read_text())
+    proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(), check=False)
+    assert_one_error(proc, str(run), intruder.name, "rerun inference into an empty folder")
+    assert not ph.report_path(arts).exists()
+
+
+# ------------------------------------------------------------------------------ disk preflight
+@contextlib.contextmanager
+def tmpfs(path, size):
+    path.mkdir(parents=True)
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                                 capture_output=True).returncode == 0
+    except OSError:
+        mounted = False
+    if not mounted:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def assert_refused_for_space(proc, step, needed):
+    line = assert_one_error(proc, f"{step} needs about", f"({needed} bytes)", "free some space")
+    free = int(re.search(r"only .*?\((\d+) bytes\) is free", line).group(1))
+    assert free < needed
+
+
+def test_preprocess_refuses_without_disk_space(ref, tmp_path):
+    with tmpfs(tmp_path / "small", "256k") as small:
+        arts = small / "artifacts"
+        proc = ph.run_make(["bins"], arts, ref["data"], ph.ort_vars(), check=False)
+        assert_refused_for_space(proc, "preprocess", ph.N_IMAGES * 3 * ph.H * ph.W * 4)
+        assert not [p for p in (arts / BINS).iterdir() if p.suffix in (".bin", ".json")]
+
+
+def test_ort_infer_refuses_without_disk_space(ref, tmp_path):
+    model = ref["artifacts"] / "onnx" / f"{ph.STEM}_sim.onnx"
+    with tmpfs(tmp_path / "small", "160k") as small:
+        proc = subprocess.run([ph.python(), "tools/infer_ort.py", "--model", str(model), "--input",
+                               str(ref["artifacts"] / BINS), "--output", str(small / "preds"), "--output-dirname", "r",
+                               "--batch-size", str(ph.BS), "--no-progress"],
+                              cwd=ph.ROOT, env=ph.clean_env(), capture_output=True, text=True)
+        assert_refused_for_space(proc, "onnxruntime inference", ph.N_IMAGES * ph.H * ph.W * 4)
+        assert not (small / "preds" / "r_summary.json").exists() and not list((small / "preds").rglob("*.bin"))
+
+
+def test_ais_infer_refuses_without_disk_space(tmp_path, tmp_path_factory):
+    asc = ph.shared_ascend(tmp_path_factory)
+    om = asc["artifacts"] / "om" / f"{ph.STEM}_{ph.SOC}_force_fp16.om"
+    calls = len(asc["log"].read_text().splitlines())
+    with tmpfs(tmp_path / "small", "160k") as small:
+        proc = subprocess.run([ph.python(), "tools/ais_infer.py", "--om", str(om), "--input", str(asc["artifacts"] / BINS),
+                               "--output", str(small / "preds"), "--output-dirname", "r", "--batch-size", str(ph.BS)],
+                              cwd=ph.ROOT, env={**asc["env"], "PYTHONPATH": "tools:tests/standins"},
+                              capture_output=True, text=True)
+        assert_refused_for_space(proc, "ais_bench inference", ph.N_IMAGES * ph.H * ph.W * 4)
+        assert not list((small / "preds").rglob("*.bin")) and not list((small / "preds").glob("*.json"))
+    assert len(asc["log"].read_text().splitlines()) == calls
+    json.loads(om.with_suffix(".json").read_text())  # the OM is untouched
