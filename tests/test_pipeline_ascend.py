@@ -87,7 +87,7 @@ def test_all_table_and_same_miou_and_bytes_as_ort(run, tmp_path_factory):
         f"/{ph.ASCEND_RUN}/" in e["outfiles"][0] for e in summary["filesinfo"].values())
     row = next(r for r in run["all"].stdout.splitlines() if r.startswith(f"| {ph.SOC} |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:5] == [ph.SOC, "ascend/ais_bench", str(ph.BS), f"Cityscapes val ({ph.N_IMAGES})",
+    assert cells[:5] == [ph.SOC, "ascend/ais_bench", str(ph.BS), f"Cityscapes val subset ({ph.N_IMAGES} images)",
                          f"{report['mIoU']:.2f}"]
     assert cells[5] == f"{summary['throughput']:.2f}"
 

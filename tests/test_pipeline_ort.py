@@ -133,7 +133,7 @@ def test_printed_results_table(run):
     rows = [r for r in table.splitlines() if r.startswith("|")]
     assert rows[0] == "| chip / device | backend | BS | dataset | mIoU | fps | report |"
     cells = [c.strip() for c in rows[2].strip("|").split("|")]
-    assert cells[1:] == ["ort/cpu", "4", f"Cityscapes val ({ph.N_IMAGES})", f"{report['mIoU']:.2f}",
+    assert cells[1:] == ["ort/cpu", "4", f"Cityscapes val subset ({ph.N_IMAGES} images)", f"{report['mIoU']:.2f}",
                          f"{summary['throughput']:.2f}", str(ph.report_path(arts))]
     assert "(cpu, " in cells[0]
     assert any(r.startswith("| published: Ascend310P3") for r in rows)

@@ -96,6 +96,19 @@ def test_data_root_change_rebuilds_bins_and_labels_not_export(shared, tree, tmp_
     assert {"preprocess", "labels", "infer", "score"} <= set(planned)
 
 
+def test_data_content_change_in_same_data_root_reruns_bins_and_labels(shared, tmp_path):
+    """Replacing a file inside DATA_ROOT (what the bad-input errors tell users to do) must be noticed."""
+    data = tmp_path / "data"
+    shutil.copytree(shared["data"], data)  # keeps mtimes
+    tree = ph.copy_tree(shared["artifacts"], tmp_path / "artifacts")
+    ph.run_make(["all"], tree, data, ph.ort_vars())  # DATA_ROOT path changed: bins + labels redone once
+    assert dry(tree, data)[0] == []
+    img = next((data / "leftImg8bit" / "val" / "lindau").iterdir())
+    img.write_bytes(img.read_bytes())  # same bytes, new mtime: like re-extracting the archive
+    planned, _ = dry(tree, data)
+    assert "export" not in planned and {"preprocess", "labels", "score"} <= set(planned)
+
+
 def test_make_clean_removes_artifacts_only(shared, tree):
     data_before = ph.mtimes(shared["data"])
     weights = (ph.ROOT / ph.GOLDEN_WEIGHTS).stat().st_mtime_ns
