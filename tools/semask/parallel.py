@@ -6,6 +6,7 @@ image per worker in memory. jobs=1 runs inline (no fork), which keeps small runs
 from __future__ import annotations
 
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterator, Sequence, TypeVar
 
@@ -30,10 +31,20 @@ def imap(fn: Callable[[T], R], items: Sequence[T], jobs: int | None, desc: str) 
                 yield fn(item)
                 bar.update()
             return
-        with ProcessPoolExecutor(jobs) as pool:
+        # Workers ignore SIGINT: Ctrl-C (or SIGINT to the process group) interrupts only the parent,
+        # which cancels what has not started and waits for the running items. A worker interrupted
+        # inside the pool's queue code could hang the parent's shutdown forever.
+        pool = ProcessPoolExecutor(jobs, initializer=_ignore_sigint)
+        try:
             chunk = max(1, min(8, len(items) // (jobs * 8)))
             for result in pool.map(fn, items, chunksize=chunk):
                 yield result
                 bar.update()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
