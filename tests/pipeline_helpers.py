@@ -225,6 +225,20 @@ def shared_ascend(tmp_path_factory) -> dict:
     return _SHARED["ascend"]  # type: ignore[return-value]
 
 
+def shared_big_data(tmp_path_factory) -> dict:
+    """16 synthetic frames at 512x1024 and the manifest of an uninterrupted `make bins` on them
+    (for killing preprocess surely mid-run); {'data', 'manifest'}."""
+    if "big" not in _SHARED:
+        base = shared_base(tmp_path_factory) / "big"
+        data = make_dataset(base / "data", num=16, height=512, width=1024, seed=3)
+        arts = seeded_tree(tmp_path_factory, base / "artifacts")
+        run_make(["bins"], arts, data, ort_vars(HEIGHT="512", WIDTH="1024", LIMIT="16"))
+        manifest = read_json(arts / "bins" / "512x1024_float32_first16" / "manifest.json")
+        shutil.rmtree(arts)
+        _SHARED["big"] = {"data": data, "manifest": manifest}
+    return _SHARED["big"]  # type: ignore[return-value]
+
+
 def standin_calls(log: Path, tool: str, first: int = 0, last: int | None = None) -> list[list[str]]:
     lines = Path(log).read_text().splitlines()[first:last]
     return [rec["argv"] for rec in map(json.loads, lines) if rec["tool"] == tool]

@@ -4,6 +4,7 @@ half-written may carry a final name (or count as done for make), and the next `m
 and give exactly the uninterrupted run's predictions and mIoU. The last test builds, without racing, the
 leftovers a SIGKILL can leave (temp files, a torn journal line) and checks a rerun is not fooled by them."""
 import json
+import shutil
 import signal
 import time
 
@@ -79,16 +80,18 @@ SCENARIOS = {
     # step: (what to leave out of the reference tree, trigger(arts, log))
     "preprocess": ("seeded", lambda arts, log: exists(arts / BINS, ".manifest.json.journal.jsonl")),
     "export": ({"onnx"}, lambda arts, log: after_output(log, "tools/export_onnx.py --model", 1.0)),
-    "onnxsim": ({"onnx"}, lambda arts, log: exists(arts / "onnx", f"{ph.STEM}.onnx")),
+    "onnxsim": ({"onnx"}, lambda arts, log: after_output(log, "tools/export_onnx.py --simplify", 1.5)),
     "infer": ({"preds", "reports"}, lambda arts, log: exists(arts / "preds" / ph.ORT_RUN, "*_0.bin")),
 }
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-@pytest.mark.parametrize("step", ["preprocess", "export", "infer"])
+KILLS = [("preprocess", signal.SIGINT), ("preprocess", signal.SIGKILL), ("export", signal.SIGINT),
+         ("onnxsim", signal.SIGKILL),  # the second half of the export step (onnxsim + verification)
+         ("infer", signal.SIGINT), ("infer", signal.SIGKILL)]
+
+
+@pytest.mark.parametrize("step,sig", KILLS, ids=[f"{s}-{signal.Signals(g).name}" for s, g in KILLS])
 def test_killed_step_then_make_all_completes(reference, tmp_path, tmp_path_factory, step, sig):
-    if step == "export" and sig == signal.SIGKILL:
-        step = "onnxsim"  # SIGKILL the second half of the export step (onnxsim + verification) instead
     leave_out, trigger = SCENARIOS[step]
     arts = tmp_path / "artifacts"
     if leave_out == "seeded":
@@ -101,6 +104,27 @@ def test_killed_step_then_make_all_completes(reference, tmp_path, tmp_path_facto
     assert sent and proc.returncode != 0, log.read_text()[-3000:]
     check_nothing_half_done(arts)
     check_completes_like_reference(arts, reference["data"], reference)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_preprocess_killed_mid_run_resumes_to_identical_bins(tmp_path, tmp_path_factory, sig):
+    """Larger frames (16 at 512x1024) so the kill surely lands while bins are being written; `make bins`
+    then finishes with exactly the bins of an uninterrupted run."""
+    big = ph.shared_big_data(tmp_path_factory)
+    variables = ph.ort_vars(HEIGHT="512", WIDTH="1024", LIMIT="16")
+    bins = tmp_path / "artifacts" / "bins" / "512x1024_float32_first16"
+    ph.seeded_tree(tmp_path_factory, tmp_path / "artifacts")  # env check already done
+    log = tmp_path / "make.log"
+    proc = ph.start_make(["bins"], tmp_path / "artifacts", big["data"], variables, log=log)
+    sent = ph.kill_when(proc, lambda: len(visible_files(bins)) >= 2, sig)
+    assert sent and proc.returncode != 0, log.read_text()[-3000:]
+    done = [p for p in bins.glob("*.bin") if not p.name.startswith(".")]
+    assert 2 <= len(done) < 16 and not (bins / "manifest.json").exists()
+    assert all(p.stat().st_size == 3 * 512 * 1024 * 4 for p in done)
+    ph.run_make(["bins"], tmp_path / "artifacts", big["data"], variables)
+    assert ph.read_json(bins / "manifest.json") == big["manifest"]
+    assert sorted(p.name for p in bins.iterdir()) == sorted(["manifest.json"] + [f["name"] for f in big["manifest"]["files"]])
+    shutil.rmtree(tmp_path / "artifacts")  # ~100 MB
 
 
 def test_leftovers_of_a_sigkill_are_not_taken_as_done(reference, tmp_path):
