@@ -240,12 +240,15 @@ data/weights/semask_%.pth: | $(PY_DEP) data/weights
 $(UPSTREAM_STAMP): | $(PY_DEP)
 	$(PY) tools/fetch_upstream.py --dest $(UPSTREAM_DIR) --repo $(call q,$(UPSTREAM_REPO)) --commit $(UPSTREAM_COMMIT)
 
-$(LABELS_JSON): $(STATE)/data_root.txt | $(PY_DEP) $(ENV_JSON)
+LABELS_CODE := tools/semask/labels.py tools/prepare_cityscapes.py
+BINS_CODE := tools/semask/preprocess.py tools/preprocess.py
+SCORE_CODE := tools/semask/scoring.py tools/semask/metrics.py tools/semask/predictions.py tools/score.py
+$(LABELS_JSON): $(STATE)/data_root.txt $(LABELS_CODE) | $(PY_DEP) $(ENV_JSON)
 	$(PY) tools/prepare_cityscapes.py --data-root $(call q,$(DATA_ROOT)) --out $(LABELS_DIR) --labels $(LABELS) \
 	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
 	touch $@
 
-$(BINS): $(STATE)/data_root.txt | $(PY_DEP) $(ENV_JSON)
+$(BINS): $(STATE)/data_root.txt $(BINS_CODE) | $(PY_DEP) $(ENV_JSON)
 	$(PY) tools/preprocess.py --data-root $(call q,$(DATA_ROOT)) --out $(BINS_DIR) --dtype $(INPUT_DTYPE) \
 	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
 	touch $@
@@ -284,7 +287,7 @@ $(PERF_JSON): $(ONNX_SIM) | $(A)/perf
 	    --device $(DEVICE) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --out-json $@
 endif
 
-$(REPORT): $(PRED_SUMMARY) $(LABELS_JSON) | $(A)/reports
+$(REPORT): $(PRED_SUMMARY) $(LABELS_JSON) $(SCORE_CODE) | $(A)/reports
 	$(PY) tools/provenance.py --out $(@:.json=.provenance.json) --backend $(BACKEND_RESOLVED) --provider $(PROVIDER) \
 	    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
 	$(PY) tools/score.py --pred $(PRED_SUMMARY) --labels $(LABELS_DIR) --label-dtype $(LABEL_DTYPE) \

@@ -3,8 +3,10 @@ labels) when BS, the model code or WEIGHTS change; preprocess + labels when DATA
 `make clean` removes ARTIFACTS only. "What if" questions use `make -n` (and `-W FILE`, which changes
 nothing on disk) on private copies of the shared run's tree, because the WEIGHTS/DATA_ROOT stamps are
 rewritten at parse time even under -n."""
+import json
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -76,6 +78,27 @@ def test_model_code_change_rebuilds_from_export(shared, tree):
     for code in ("tools/semask/checkpoint.py", "tools/semask/export.py", "tools/export_onnx.py"):
         assert dry(tree, shared["data"], flags=["-W", code])[0][:2] == ["export", "simplify"], code
     assert ph.mtimes(tree) == before  # -W -n changes nothing
+
+
+@pytest.mark.parametrize("code,first", [("tools/semask/preprocess.py", "preprocess"), ("tools/semask/labels.py", "labels"),
+                                        ("tools/semask/scoring.py", "provenance")])
+def test_step_code_change_reruns_that_step_not_export(shared, tree, code, first):
+    planned, _ = dry(tree, shared["data"], flags=["-W", code])
+    assert first in planned and "export" not in planned, planned
+
+
+def test_changed_preprocess_code_does_not_trust_old_bins(tmp_path, shared):
+    """The bins manifest records a fingerprint of the code that wrote them; another fingerprint redoes them."""
+    out = tmp_path / "bins"
+    cmd = [ph.python(), "tools/preprocess.py", "--data-root", str(shared["data"]), "--out", str(out),
+           "--height", "64", "--width", "128", "--limit", "2", "--jobs", "1"]
+    subprocess.run(cmd, cwd=ph.ROOT, check=True, capture_output=True, env=ph.clean_env())
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["code"] = "0" * 16  # as if written by other code
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    proc = subprocess.run(cmd, cwd=ph.ROOT, check=True, capture_output=True, text=True,
+                          env=ph.clean_env())
+    assert "(2 written)" in proc.stdout
 
 
 @pytest.mark.parametrize("weights", ["copy", "random"])

@@ -22,7 +22,7 @@ from .cityscapes import IGNORE_INDEX, PACKAGES, TRAIN_IDS_SUFFIX, Frame, load_fr
 from .errors import KitError
 from .fsio import atomic_write_bytes, ensure_writable_dir, sha256_bytes, sha256_file
 from .parallel import imap
-from .records import Journal, is_verified, load_json, write_if_changed
+from .records import Journal, code_fingerprint, is_verified, load_json, write_if_changed
 
 MODES = ("polygons", "lut")
 MANIFEST = "labels.json"
@@ -141,7 +141,8 @@ def prepare_labels(data_root: Path, out: Path, limit: int | None = None, mode: s
     check_out_of_data_root(data_root, out)
     frames = load_frames(data_root, limit, size, need_labels=True)
     ensure_writable_dir(out, "labels output folder")
-    header = {"mode": mode, "data_root": str(data_root.resolve()), "height": size[0], "width": size[1]}
+    header = {"mode": mode, "data_root": str(data_root.resolve()), "height": size[0], "width": size[1],
+              "code": code_fingerprint(__file__)}
     manifest_path = out / MANIFEST
     previous = load_json(manifest_path)
     prev: dict[str, dict] = {}

@@ -23,7 +23,7 @@ from .errors import KitError
 from .fsio import atomic_path, check_free_space, ensure_writable_dir
 from .labels import check_out_of_data_root
 from .parallel import imap
-from .records import Journal, is_verified, load_json, write_if_changed
+from .records import Journal, code_fingerprint, is_verified, load_json, write_if_changed
 
 MEAN = (123.675, 116.28, 103.53)  # RGB, 0-255 units (SeMask Cityscapes img_norm_cfg)
 STD = (58.395, 57.12, 57.375)
@@ -150,7 +150,7 @@ def preprocess(data_root: Path, out: Path, dtype: str = "float32", height: int =
     ensure_writable_dir(out, "bins output folder")
     per_file = 3 * height * width * np.dtype(DTYPES[dtype]).itemsize
     header = {"dtype": dtype, "shape": [1, 3, height, width], "height": height, "width": width,
-              "data_root": str(data_root.resolve())}
+              "data_root": str(data_root.resolve()), "code": code_fingerprint(__file__)}
     manifest_path = out / MANIFEST
     previous = load_json(manifest_path)
     prev: dict[str, dict] = {}

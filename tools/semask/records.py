@@ -14,6 +14,11 @@ from typing import Any, Iterable
 from .fsio import atomic_write_text, sha256_file
 
 
+def code_fingerprint(module_file: str) -> str:
+    """Short sha256 of the module that computes a step's outputs: changed code must not trust old outputs."""
+    return sha256_file(Path(module_file))[:16]
+
+
 def load_json(path: Path) -> Any:
     """Parsed JSON, or None when the file is missing or unreadable (then nothing is trusted)."""
     try:
