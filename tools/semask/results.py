@@ -73,5 +73,5 @@ def render(report_path: Optional[Path] = None, summary_path: Optional[Path] = No
     if smoke:
         header.append("SMOKE RUN: synthetic images and random weights; the mIoU below means nothing, it only shows the pipeline works.")
     if prov.get("variables", {}).get("WEIGHTS") == "random" and not smoke:
-        header.append("WARNING: WEIGHTS=random, not a trained model: the mIoU is meaningless.")
+        header.append("WARNING: WEIGHTS=random, not a trained model" + (": the mIoU is meaningless." if report else "."))
     return "\n".join(header + lines) + "\n"
