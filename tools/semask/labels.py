@@ -21,8 +21,7 @@ from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from .cityscapes import IGNORE_INDEX, PACKAGES, TRAIN_IDS_SUFFIX, Frame, load_frames, missing_dataset_message
 from .errors import KitError
 from .fsio import atomic_write_bytes, ensure_writable_dir, sha256_bytes, sha256_file
-from .parallel import imap
-from .records import Journal, code_fingerprint, is_verified, load_json, write_if_changed
+from .records import code_fingerprint, is_verified, load_json, previous_records, run_journaled
 
 MODES = ("polygons", "lut")
 MANIFEST = "labels.json"
@@ -143,31 +142,17 @@ def prepare_labels(data_root: Path, out: Path, limit: int | None = None, mode: s
     ensure_writable_dir(out, "labels output folder")
     header = {"mode": mode, "data_root": str(data_root.resolve()), "height": size[0], "width": size[1],
               "code": code_fingerprint(__file__)}
-    manifest_path = out / MANIFEST
-    previous = load_json(manifest_path)
-    prev: dict[str, dict] = {}
-    if isinstance(previous, dict) and {k: previous.get(k) for k in header} == header:
-        prev = {r["stem"]: {**r, "key": r["stem"]} for r in previous.get("images", []) if "stem" in r}
-    journal = Journal(out / f".{MANIFEST}.journal.jsonl")
-    prev.update(journal.load(header))
+    prev = previous_records(out, MANIFEST, header, "images", "stem")
     tasks = [_task(frame, data_root, out, mode, size, prev.get(frame.fid)) for frame in frames]
-    journal.start(header, [prev[t["key"]] for t in tasks if t["prev"]])
-    records, errors, written = [], [], 0
-    for rec in imap(_convert, tasks, jobs, "labels"):
-        if "error" in rec:
-            errors.append(rec["error"])
-            continue
-        written += rec.pop("written")
-        journal.add(rec)
-        records.append(rec)
-    if errors:
-        raise KitError(f"{len(errors)} label file(s) could not be made: {'; '.join(errors[:50])}; fix or replace those annotation files")
-    manifest = {**header, "count": len(records), "images": [
-        {"stem": r["key"], "city": r["city"], "image": r["image"], "label": r["label"],
-         "sha256": r["sha256"], "source_sha256": r["source_sha256"]} for r in records]}
-    changed = write_if_changed(manifest_path, manifest)
-    journal.finish()
-    return {"manifest": str(manifest_path), "count": len(records), "written": written, "manifest_changed": changed}
+    return run_journaled(_convert, tasks, jobs, "labels", out=out, manifest=MANIFEST, header=header,
+                         items="images", entry=_manifest_entry,
+                         failure="{n} label file(s) could not be made: {errors}; fix or replace those annotation files")
+
+
+def _manifest_entry(rec: dict) -> dict:
+    """The manifest keeps what a rerun needs to trust a file, not the worker's bookkeeping."""
+    return {"stem": rec["key"], "city": rec["city"], "image": rec["image"], "label": rec["label"],
+            "sha256": rec["sha256"], "source_sha256": rec["source_sha256"]}
 
 
 def _task(frame: Frame, data_root: Path, out: Path, mode: str, size: tuple[int, int], prev: dict | None) -> dict:

@@ -22,8 +22,7 @@ from .cityscapes import Frame, load_frames
 from .errors import KitError
 from .fsio import atomic_path, check_free_space, ensure_writable_dir
 from .labels import check_out_of_data_root
-from .parallel import imap
-from .records import Journal, code_fingerprint, is_verified, load_json, write_if_changed
+from .records import code_fingerprint, is_verified, previous_records, run_journaled
 
 MEAN = (123.675, 116.28, 103.53)  # RGB, 0-255 units (SeMask Cityscapes img_norm_cfg)
 STD = (58.395, 57.12, 57.375)
@@ -151,13 +150,7 @@ def preprocess(data_root: Path, out: Path, dtype: str = "float32", height: int =
     per_file = 3 * height * width * np.dtype(DTYPES[dtype]).itemsize
     header = {"dtype": dtype, "shape": [1, 3, height, width], "height": height, "width": width,
               "data_root": str(data_root.resolve()), "code": code_fingerprint(__file__)}
-    manifest_path = out / MANIFEST
-    previous = load_json(manifest_path)
-    prev: dict[str, dict] = {}
-    if isinstance(previous, dict) and {k: previous.get(k) for k in header} == header:
-        prev = {r["name"]: {**r, "key": r["name"]} for r in previous.get("files", []) if "name" in r}
-    journal = Journal(out / f".{MANIFEST}.journal.jsonl")
-    prev.update(journal.load(header))
+    prev = previous_records(out, MANIFEST, header, "files", "name")
     names = {bin_name(f) for f in frames}
     _drop_stale(out, prev, names)
     needed = 0
@@ -168,23 +161,15 @@ def preprocess(data_root: Path, out: Path, dtype: str = "float32", height: int =
     tasks = [{"key": bin_name(f), "source": str(f.image), "rel": f.image.relative_to(data_root).as_posix(),
               "out": str(out / bin_name(f)), "dtype": dtype, "height": height, "width": width,
               "bytes": per_file, "prev": prev.get(bin_name(f))} for f in frames]
-    journal.start(header, [t["prev"] for t in tasks if t["prev"]])
-    records, errors, written = [], [], 0
-    for rec in imap(_make_bin, tasks, jobs, f"preprocess {dtype}"):
-        if "error" in rec:
-            errors.append(rec["error"])
-            continue
-        written += rec.pop("written")
-        journal.add(rec)
-        records.append(rec)
-    if errors:
-        raise KitError(f"{len(errors)} image(s) could not be preprocessed: {'; '.join(errors[:50])}")
-    manifest = {**header, "count": len(records), "files": [
-        {"name": r["key"], "source": r["source"], "sha256": r["sha256"], "bytes": r["bytes"],
-         "source_sha256": r["source_sha256"]} for r in records]}
-    changed = write_if_changed(manifest_path, manifest)
-    journal.finish()
-    return {"manifest": str(manifest_path), "count": len(records), "written": written, "manifest_changed": changed}
+    return run_journaled(_make_bin, tasks, jobs, f"preprocess {dtype}", out=out, manifest=MANIFEST, header=header,
+                         items="files", entry=_manifest_entry,
+                         failure="{n} image(s) could not be preprocessed: {errors}")
+
+
+def _manifest_entry(rec: dict) -> dict:
+    """The manifest keeps what a rerun needs to trust a file, not the worker's bookkeeping."""
+    return {"name": rec["key"], "source": rec["source"], "sha256": rec["sha256"], "bytes": rec["bytes"],
+            "source_sha256": rec["source_sha256"]}
 
 
 def _drop_stale(out: Path, prev: dict[str, dict], keep: set[str]) -> None:

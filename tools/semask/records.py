@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from .errors import KitError
 from .fsio import atomic_write_text, sha256_file
+from .parallel import imap
 
 
 def code_fingerprint(module_file: str) -> str:
@@ -93,3 +95,50 @@ def write_if_changed(path: Path, obj: Any) -> bool:
         pass
     atomic_write_text(path, text)
     return True
+
+
+def journal_path(out: Path, manifest: str) -> Path:
+    """Where a step writing `out/manifest` journals its finished files (hidden, next to the manifest)."""
+    return Path(out) / f".{manifest}.journal.jsonl"
+
+
+def previous_records(out: Path, manifest: str, header: dict, items: str, key: str) -> dict[str, dict]:
+    """Records to trust on a rerun, by key: the last manifest's `items` (only if written with the same
+    `header`), updated by the journal of an interrupted run with that header."""
+    previous = load_json(Path(out) / manifest)
+    prev: dict[str, dict] = {}
+    if isinstance(previous, dict) and {k: previous.get(k) for k in header} == header:
+        prev = {r[key]: {**r, "key": r[key]} for r in previous.get(items, []) if key in r}
+    prev.update(Journal(journal_path(out, manifest)).load(header))
+    return prev
+
+
+def run_journaled(worker: Callable[[dict], dict], tasks: list[dict], jobs: int | None, desc: str, *,
+                  out: Path, manifest: str, header: dict, items: str, entry: Callable[[dict], dict],
+                  failure: str) -> dict:
+    """Run `worker` over `tasks` in parallel, journaling each finished record, then write the manifest.
+
+    Each task carries "key" and "prev" (its trusted record or None); the worker returns a record with
+    "key" and "written", or {"key", "error"}. Any error raises one KitError, `failure` formatted with
+    {n} (how many) and {errors} (the first 50, '; '-joined), and keeps the journal so a rerun resumes.
+    Otherwise the manifest is `header` + count + `items` (one `entry(record)` each), rewritten only
+    if its content changed, and the journal is removed. Returns manifest path, count, how many files
+    were written and whether the manifest changed.
+    """
+    manifest_path = Path(out) / manifest
+    journal = Journal(journal_path(out, manifest))
+    journal.start(header, [t["prev"] for t in tasks if t["prev"]])
+    records, errors, written = [], [], 0
+    for rec in imap(worker, tasks, jobs, desc):
+        if "error" in rec:
+            errors.append(rec["error"])
+            continue
+        written += rec.pop("written")
+        journal.add(rec)
+        records.append(rec)
+    if errors:
+        raise KitError(failure.format(n=len(errors), errors="; ".join(errors[:50])))
+    manifest_obj = {**header, "count": len(records), items: [entry(r) for r in records]}
+    changed = write_if_changed(manifest_path, manifest_obj)
+    journal.finish()
+    return {"manifest": str(manifest_path), "count": len(records), "written": written, "manifest_changed": changed}
