@@ -1,5 +1,5 @@
-"""semask.crosscheck: the comparison on synthetic arrays, inputs, random weights, and (when an upstream
-clone and env/upstream/venv exist) the real upstream-vs-kit run on the reduced config."""
+"""semask.agreement and semask.crosscheck: the comparison on synthetic arrays, inputs, random weights,
+and (when an upstream clone and env/upstream/venv exist) the real upstream-vs-kit run on the reduced config."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES, ROOT
+from semask import agreement as ag
 from semask import crosscheck as cc
 from semask.errors import KitError
 
@@ -27,14 +28,14 @@ def test_top2_margin():
     x = np.zeros((3, 1, 2), np.float32)
     x[:, 0, 0] = [1.0, 3.0, 2.5]
     x[:, 0, 1] = [4.0, 4.0, -1.0]  # a tie
-    lab, margin = cc.top2_margin(x)
+    lab, margin = ag.top2_margin(x)
     assert lab.tolist() == [[1, 0]]
     np.testing.assert_allclose(margin, [[0.5, 0.0]])
 
 
 def test_identical_logits_pass():
     ref = logits()
-    agree = cc.Agreement()
+    agree = ag.Agreement()
     stats = agree.add(ref, ref.copy())
     assert stats["max_abs_diff"] == 0.0 and stats["label_agreement"] == 1.0
     s = agree.summary()
@@ -44,10 +45,10 @@ def test_identical_logits_pass():
 
 def test_small_noise_passes_and_large_noise_fails():
     ref = logits(seed=1)
-    ok = cc.Agreement()
+    ok = ag.Agreement()
     ok.add(ref, ref + np.float32(5e-5))
     assert ok.passed and ok.max_abs_diff == pytest.approx(5e-5, rel=1e-2)
-    bad = cc.Agreement()
+    bad = ag.Agreement()
     noisy = ref.copy()
     noisy[3, 65, 7] += 2e-4  # one logit in the last row chunk (> ROWS_PER_CHUNK)
     bad.add(ref, noisy)
@@ -58,13 +59,13 @@ def test_small_noise_passes_and_large_noise_fails():
 
 def test_label_flips_count_only_when_margin_is_real():
     ref = logits(seed=2)
-    lab, margin = cc.top2_margin(ref)
+    lab, margin = ag.top2_margin(ref)
     labels = lab.copy()
     # a near-tie pixel: make its top-2 margin tiny in the reference, then pick the runner-up
     ref[:, 5, 5] = 0.0
     ref[4, 5, 5], ref[9, 5, 5] = 1.0, 1.0 - 5e-4
     labels[5, 5] = 9
-    agree = cc.Agreement()
+    agree = ag.Agreement()
     agree.add(ref, labels)  # labels-only candidate (an ONNX that outputs argmax)
     assert agree.max_abs_diff is None
     assert agree.disagree == 1 and agree.disagree_over_margin == 0 and agree.passed
@@ -81,15 +82,15 @@ def test_nan_candidate_fails_and_shape_mismatch_is_a_kit_error():
     ref = logits(seed=3)
     cand = ref.copy()
     cand[0, 0, 0] = np.nan
-    agree = cc.Agreement()
+    agree = ag.Agreement()
     agree.add(ref, cand)
     assert not agree.passed and agree.max_abs_diff == float("inf")
     with pytest.raises(KitError, match="does not match"):
-        cc.Agreement().add(ref, ref[:, :-1])
+        ag.Agreement().add(ref, ref[:, :-1])
 
 
 def test_no_images_is_not_a_pass():
-    assert not cc.Agreement().passed
+    assert not ag.Agreement().passed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,7 +254,7 @@ def test_run_onnx_handles_logits_and_labels(tmp_path, labels, batch):
     outs, info = cc.run_onnx(tmp_path / "m.onnx", [tmp_path / "in.npy"])
     ref = np.einsum("kc,chw->khw", weight, x[0])
     assert info["output_kind"] == ("labels" if labels else "logits") and info["input"] == "image"
-    agree = cc.Agreement()
+    agree = ag.Agreement()
     agree.add(ref, outs[0])
     assert agree.passed and agree.label_agreement == 1.0
 

@@ -1,38 +1,31 @@
 """Crosscheck: run the pinned upstream SeMask-FPN beside the kit's model and prove they agree.
 
-The upstream code (mmseg 0.11 fork + mmcv 1.3.0) lives in its own venv, env/upstream/venv, so
-the upstream half runs in a subprocess of that interpreter: this very module, started as
-`python -m semask.crosscheck --worker SPEC.json`, applies `patches.upstream_compat`, builds the
-upstream segmentor from ITS OWN config file, loads the checkpoint with mmcv's loader and writes
-full-resolution logits to .npy files. The kit's process runs `semask.model`, then compares.
+In the kit's process: pick N images (Cityscapes val frames when present, else synthetic ones),
+normalise them with the kit's preprocessing, run `semask.model` with the shared checkpoint, have
+`semask.upstream_worker` run upstream on the same inputs inside env/upstream/venv (its own
+interpreter: mmseg 0.11 fork + mmcv 1.3.0), optionally run the kit's ONNX as a third column,
+compare with `semask.agreement` (upstream = reference) and write the JSON report.
 
-This module imports only the standard library and numpy at import time, so it loads in both venvs.
-
-Figures (over all N images, upstream = reference):
-- max_abs_diff: max |logit_kit - logit_upstream|;
-- label_agreement: share of pixels whose argmax agrees;
-- disagree_margin_share: among disagreeing pixels, the share whose upstream top-1 minus top-2
-  margin is > MARGIN (those are real disagreements, not ties).
-The check fails when max_abs_diff > ATOL (1e-4) or any disagreeing pixel has margin > MARGIN (1e-3).
+The check fails when max_abs_diff > ATOL (1e-4) or any disagreeing pixel has an upstream top-2
+margin > MARGIN (1e-3); see `semask.agreement` for the figures.
 """
 from __future__ import annotations
 
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .agreement import ATOL, MARGIN, Agreement
 from .errors import KitError
 from .fsio import atomic_write_json, natural_key
+from .upstream_worker import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM_PYTHON = ROOT / "env" / "upstream" / "venv" / "bin" / "python"
@@ -48,114 +41,7 @@ UPSTREAM_CONFIGS = {
 }
 MODELS = (*UPSTREAM_CONFIGS, "reduced")  # reduced: shared/semask/config_reduced.json "model" (golden vectors)
 
-ATOL = 1e-4
-MARGIN = 1e-3
 WEIGHT_SEED = 20240601  # = semask.checkpoint.DEFAULT_SEED
-ROWS_PER_CHUNK = 64
-
-
-# ----------------------------------------------------------------------------------------------
-# Comparison (pure numpy; the unit tests exercise these on synthetic arrays)
-# ----------------------------------------------------------------------------------------------
-def top2_margin(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(argmax, top-1 minus top-2) over the class axis 0 of (K, ...) logits."""
-    if logits.shape[0] < 2:
-        raise ValueError("need at least 2 classes for a top-2 margin")
-    part = np.partition(logits, -2, axis=0)
-    return np.argmax(logits, axis=0), (part[-1] - part[-2])
-
-
-@dataclass
-class Agreement:
-    """Running comparison of one candidate against the reference, over many images."""
-
-    atol: float = ATOL
-    margin: float = MARGIN
-    pixels: int = 0
-    same_label: int = 0
-    disagree: int = 0
-    disagree_over_margin: int = 0
-    max_abs_diff: float | None = None  # None when the candidate gives labels only
-    max_abs_ref: float = 0.0
-    images: int = 0
-    per_image: list = field(default_factory=list)
-
-    def add(self, ref_logits: np.ndarray, cand: np.ndarray) -> dict:
-        """Compare one image: ref (K,H,W) float logits vs cand (K,H,W) logits or (H,W) int labels."""
-        ref_logits = np.asarray(ref_logits)
-        cand = np.asarray(cand)
-        labels_only = cand.ndim == ref_logits.ndim - 1
-        expect = ref_logits.shape[1:] if labels_only else ref_logits.shape
-        if cand.shape != expect:
-            raise KitError(f"candidate output shape {cand.shape} does not match the reference {expect}")
-        if not np.isfinite(ref_logits).all():
-            raise KitError("the reference (upstream) logits contain NaN/Inf")
-        stats = {"pixels": 0, "same_label": 0, "disagree": 0, "disagree_over_margin": 0, "max_abs_diff": None,
-                 "max_margin_of_disagreement": 0.0}
-        h = ref_logits.shape[1]
-        for r0 in range(0, h, ROWS_PER_CHUNK):
-            ref = ref_logits[:, r0:r0 + ROWS_PER_CHUNK].astype(np.float32, copy=False)
-            ref_lab, ref_margin = top2_margin(ref)
-            if labels_only:
-                lab = cand[r0:r0 + ROWS_PER_CHUNK].astype(np.int64, copy=False)
-            else:
-                c = cand[:, r0:r0 + ROWS_PER_CHUNK].astype(np.float32, copy=False)
-                diff = np.abs(c - ref)
-                # NaN in the candidate must fail, never compare as "small".
-                d = float(np.max(diff)) if np.isfinite(diff).all() else float("inf")
-                stats["max_abs_diff"] = d if stats["max_abs_diff"] is None else max(stats["max_abs_diff"], d)
-                lab = np.argmax(c, axis=0)
-            wrong = lab != ref_lab
-            n_wrong = int(wrong.sum())
-            stats["pixels"] += int(ref_lab.size)
-            stats["same_label"] += int(ref_lab.size) - n_wrong
-            stats["disagree"] += n_wrong
-            if n_wrong:
-                m = ref_margin[wrong]
-                stats["disagree_over_margin"] += int((m > self.margin).sum())
-                stats["max_margin_of_disagreement"] = max(stats["max_margin_of_disagreement"], float(m.max()))
-            self.max_abs_ref = max(self.max_abs_ref, float(np.abs(ref).max()))
-        self.images += 1
-        self.pixels += stats["pixels"]
-        self.same_label += stats["same_label"]
-        self.disagree += stats["disagree"]
-        self.disagree_over_margin += stats["disagree_over_margin"]
-        if stats["max_abs_diff"] is not None:
-            self.max_abs_diff = stats["max_abs_diff"] if self.max_abs_diff is None else max(
-                self.max_abs_diff, stats["max_abs_diff"])
-        stats["label_agreement"] = stats["same_label"] / stats["pixels"] if stats["pixels"] else 1.0
-        self.per_image.append(stats)
-        return stats
-
-    @property
-    def label_agreement(self) -> float:
-        return self.same_label / self.pixels if self.pixels else 1.0
-
-    @property
-    def disagree_margin_share(self) -> float:
-        return self.disagree_over_margin / self.disagree if self.disagree else 0.0
-
-    def failures(self) -> list[str]:
-        out = []
-        if self.max_abs_diff is not None and not self.max_abs_diff <= self.atol:
-            out.append(f"max abs logit difference {self.max_abs_diff:.3g} > {self.atol:g}")
-        if self.disagree_over_margin:
-            out.append(f"{self.disagree_over_margin} pixel(s) change label although the upstream top-2 margin "
-                       f"is > {self.margin:g}")
-        return out
-
-    @property
-    def passed(self) -> bool:
-        return self.images > 0 and not self.failures()
-
-    def summary(self) -> dict:
-        return {
-            "images": self.images, "pixels": self.pixels, "max_abs_diff": self.max_abs_diff,
-            "max_abs_reference_logit": self.max_abs_ref, "label_agreement": self.label_agreement,
-            "disagreeing_pixels": self.disagree, "disagree_margin_share": self.disagree_margin_share,
-            "disagree_over_margin": self.disagree_over_margin, "atol": self.atol, "margin": self.margin,
-            "passed": self.passed, "failures": self.failures(), "per_image": self.per_image,
-        }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -240,22 +126,8 @@ def _semantic_attention_live(state: "dict[str, Any]") -> bool:
 
 
 # ----------------------------------------------------------------------------------------------
-# Upstream side (runs inside env/upstream/venv)
+# Upstream half (a subprocess in env/upstream/venv running semask.upstream_worker)
 # ----------------------------------------------------------------------------------------------
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MB.
-
-    VmHWM (Linux) first: ru_maxrss survives fork+exec, so a worker would report its parent's peak.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError, IndexError):
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def upstream_commit(clone: Path) -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -265,99 +137,6 @@ def upstream_commit(clone: Path) -> str | None:
     return out.stdout.strip() or None
 
 
-def worker_main(spec_path: str) -> int:
-    """Entry point inside env/upstream/venv: build upstream, load weights, write logits (see module doc)."""
-    spec = json.loads(Path(spec_path).read_text())
-    fpn = Path(spec["fpn_dir"])
-    sys.dont_write_bytecode = True
-    for p in (str(ROOT), str(fpn)):
-        if p not in sys.path:
-            sys.path.insert(0, p)
-    import patches.upstream_compat as compat
-
-    applied = compat.apply()
-    import warnings
-
-    warnings.filterwarnings("ignore", message="torch.meshgrid")
-    import mmcv
-    import torch
-    from mmcv.runner import load_checkpoint
-    from mmseg.models import build_segmentor
-
-    if spec.get("threads"):
-        torch.set_num_threads(int(spec["threads"]))
-    info: dict[str, Any] = {"patches": applied, "mmcv": mmcv.__version__, "torch": torch.__version__,
-                            "numpy": np.__version__, "python_version": platform.python_version(),
-                            "threads": torch.get_num_threads()}
-    t0 = time.perf_counter()
-    cfg = None
-    if spec.get("config_file"):
-        cfg = mmcv.Config.fromfile(spec["config_file"])
-        model_cfg = cfg.model
-    else:
-        model_cfg = mmcv.ConfigDict(spec["model_cfg"])
-    info["syncbn_replaced"] = compat.syncbn_to_bn(model_cfg)  # counted before the full override
-    compat.cpu_inference_config(model_cfg)
-    model = build_segmentor(model_cfg)
-    model.eval()
-    constructed = {k: v.clone() for k, v in model.state_dict().items() if not torch.is_floating_point(v)}
-    weights = Path(spec["weights"])
-    if weights.suffix == ".npz":
-        with np.load(weights) as npz:
-            state = {k: torch.from_numpy(np.array(npz[k])) for k in npz.files}
-        model.load_state_dict(state, strict=True)
-    else:
-        # Upstream's own loader, as its tools/test.py uses it; strict so every key must match.
-        import pickle
-
-        try:
-            load_checkpoint(model, str(weights), map_location="cpu", strict=True)
-        except pickle.UnpicklingError as exc:
-            # torch 2.13's weights_only default refuses some objects in an mmcv checkpoint's meta.
-            Path(spec["out_dir"]).joinpath("upstream_unpickling.txt").write_text(str(exc))
-            return 3
-    loaded = model.state_dict()
-    info["int_buffer_mismatches"] = sorted(
-        k for k, v in constructed.items()
-        if not k.endswith("num_batches_tracked") and not torch.equal(v, loaded[k]))
-    info["num_parameters"] = int(sum(p.numel() for p in model.parameters()))
-    info["build_load_s"] = time.perf_counter() - t0
-
-    pipeline = None
-    if cfg is not None and spec.get("image_files"):
-        from mmseg.datasets.pipelines import Compose
-
-        pipeline = Compose([dict(type="LoadImageFromFile")] + list(cfg.data.test.pipeline[1:]))
-    times, preproc = [], []
-    out_dir = Path(spec["out_dir"])
-    for i, in_path in enumerate(spec["inputs"]):
-        x = torch.from_numpy(np.load(in_path))
-        if pipeline is not None:
-            data = pipeline(dict(img_info=dict(filename=spec["image_files"][i]), img_prefix=None))
-            up_img = data["img"][0].unsqueeze(0)
-            # The kit's normalisation vs upstream's own test pipeline (it resizes non-2048x1024 frames).
-            preproc.append({"upstream_shape": list(up_img.shape),
-                            "max_abs_diff": float((up_img - x).abs().max()) if up_img.shape == x.shape else None})
-        h, w = int(x.shape[2]), int(x.shape[3])
-        meta = [dict(ori_shape=(h, w, 3), img_shape=(h, w, 3), pad_shape=(h, w, 3), scale_factor=1.0,
-                     flip=False)]
-        t = time.perf_counter()
-        with torch.no_grad():
-            # whole_inference = encode_decode + rescale to ori_shape: the logits simple_test argmaxes.
-            logits = model.whole_inference(x, meta, rescale=True)
-        times.append(time.perf_counter() - t)
-        np.save(out_dir / f"upstream_{i}.npy", logits[0].numpy().astype(np.float32, copy=False))
-        del logits
-    info["seconds_per_image"] = times
-    info["preprocess_max_abs_diff"] = preproc
-    info["peak_rss_mb"] = peak_rss_mb()
-    (out_dir / "upstream.json").write_text(json.dumps(info, indent=2))
-    return 0
-
-
-# ----------------------------------------------------------------------------------------------
-# Kit side
-# ----------------------------------------------------------------------------------------------
 class _UpstreamUnpickling(Exception):
     """The upstream worker's mmcv loader could not unpickle the checkpoint (torch weights_only)."""
 
@@ -395,7 +174,7 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
     spec_path.write_text(json.dumps(spec, indent=2))
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
                PYTHONPATH=os.pathsep.join([str(ROOT / "tools"), str(ROOT)]))
-    proc = subprocess.run([str(python), "-m", "semask.crosscheck", "--worker", str(spec_path)], env=env,
+    proc = subprocess.run([str(python), "-m", "semask.upstream_worker", "--worker", str(spec_path)], env=env,
                           cwd=str(out_dir), capture_output=True, text=True)
     if proc.returncode == 3 and (Path(out_dir) / "upstream_unpickling.txt").exists():
         raise _UpstreamUnpickling((Path(out_dir) / "upstream_unpickling.txt").read_text())
@@ -408,6 +187,9 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
     return info
 
 
+# ----------------------------------------------------------------------------------------------
+# ONNX column and the whole check
+# ----------------------------------------------------------------------------------------------
 def run_onnx(onnx_path: Path, inputs: Sequence[Path]) -> tuple[list[np.ndarray], dict]:
     """Run the kit's ONNX on the same inputs; returns per-image (K,H,W) logits or (H,W) labels.
 
@@ -584,10 +366,3 @@ def _fmt_times(times: Iterable[float]) -> str:
     times = list(times)
     return f"{sum(times) / max(len(times), 1):.1f} s/image" if times else "no images"
 
-
-if __name__ == "__main__":  # the upstream worker: python -m semask.crosscheck --worker SPEC.json
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        sys.exit(worker_main(sys.argv[2]))
-    print("usage: python -m semask.crosscheck --worker SPEC.json (internal; use tools/crosscheck.py)",
-          file=sys.stderr)
-    sys.exit(2)
