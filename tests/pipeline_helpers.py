@@ -91,6 +91,12 @@ def ort_vars(**over: str) -> dict[str, str]:
     return {**CONFIG, "BACKEND": "ort", **over}
 
 
+def _default_sigint() -> None:
+    """Runs in the child before exec: a test run started in the background (`&`, nohup, some CI
+    runners) ignores SIGINT, and children inherit that; make must get SIGINT as a user's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_make(targets: Sequence[str], artifacts: Path, data_root: Path, variables: Mapping[str, str],
                env: Mapping[str, str] | None = None, log: Path | None = None) -> subprocess.Popen:
     """Start make in its own session/process group (so os.killpg reaches every child)."""
@@ -98,7 +104,7 @@ def start_make(targets: Sequence[str], artifacts: Path, data_root: Path, variabl
     out = open(log, "w") if log else subprocess.DEVNULL
     try:
         return subprocess.Popen(cmd, cwd=ROOT, env=dict(env or clean_env()), stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_default_sigint)
     finally:
         if log:
             out.close()
