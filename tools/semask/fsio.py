@@ -6,6 +6,7 @@ run never leaves a half-written file under a final name.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -42,6 +43,8 @@ def atomic_path(final: Path | str, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds."""
     final = Path(final)
     ensure_writable_dir(final.parent)
+    for stale in final.parent.glob(f".{glob.escape(final.name)}.*.tmp*"):  # left by a killed earlier write
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix or f".tmp{final.suffix}", dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)

@@ -1,0 +1,43 @@
+"""Atomic writes: nothing half-written under a final name, and leftovers of killed writes are swept."""
+import os
+
+import pytest
+
+from semask.errors import KitError
+from semask.fsio import atomic_path, atomic_write_text, check_free_space, natural_key
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    final = tmp_path / "x.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(final) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert os.listdir(tmp_path) == []
+
+
+def test_leftover_of_a_killed_write_is_swept_on_the_next_write(tmp_path):
+    leftover = tmp_path / ".model.onnx.k1l2d.tmp.onnx"  # what SIGKILL leaves between mkstemp and rename
+    leftover.write_bytes(b"partial")
+    other = tmp_path / ".other.onnx.abc.tmp.onnx"
+    other.write_bytes(b"not ours")
+    atomic_write_text(tmp_path / "model.onnx", "done")
+    assert sorted(os.listdir(tmp_path)) == [".other.onnx.abc.tmp.onnx", "model.onnx"]
+    assert (tmp_path / "model.onnx").read_text() == "done"
+
+
+def test_published_file_mode_follows_umask(tmp_path):
+    atomic_write_text(tmp_path / "a.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_free_space_refusal_names_both_numbers(tmp_path):
+    with pytest.raises(KitError, match="needs .* free"):
+        check_free_space(tmp_path, 10**18, "preprocess")
+
+
+def test_natural_key_orders_like_ais_bench():
+    names = ["a_10.bin", "A_2.bin", "a_1.bin"]
+    assert sorted(names, key=natural_key) == ["a_1.bin", "A_2.bin", "a_10.bin"]
