@@ -3,7 +3,6 @@ import argparse
 import collections
 import datetime
 import subprocess
-import sys
 
 import numpy as np
 import pytest

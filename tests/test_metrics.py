@@ -1,7 +1,6 @@
 """Confusion matrix and mmseg metrics: hand-computed cases and agreement with cityscapesscripts' evaluation."""
 import math
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image

@@ -10,7 +10,6 @@ logit differs by more than --atol or a label differs where the upstream top-2 ma
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from semask.cli import positive_int, run

@@ -111,12 +111,10 @@ _STATS_RE = re.compile(
 
 def parse_compute_stats(text: str) -> dict[str, float] | None:
     """The last `NPU_compute_time (ms): min = …` line as a dict, or None when absent."""
-    found = None
-    for found in _STATS_RE.finditer(text):
-        pass
-    if found is None:
+    matches = list(_STATS_RE.finditer(text))
+    if not matches:
         return None
-    mn, mx, mean, median, pct, pval = found.groups()
+    mn, mx, mean, median, pct, pval = matches[-1].groups()
     return {"min": float(mn), "max": float(mx), "mean": float(mean), "median": float(median),
             f"percentile({pct}%)": float(pval)}
 
