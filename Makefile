@@ -165,7 +165,8 @@ help:
 	@echo "  make bench         run the benchmarks in bench/ (writes bench/out/)"
 	@echo "  make clean         remove \$$(ARTIFACTS), keep downloads and data"
 	@echo "  make distclean     clean, and remove downloads (weights, upstream clone) and the venvs"
-	@echo "  steps: weights labels bins onnx om preds report table upstream crosscheck"
+	@echo "  make table         print the results table of the last run again"
+	@echo "  steps: weights labels bins onnx om preds report upstream crosscheck"
 	@echo
 	@echo "variables (default):"
 	@echo "  BS=1  MODEL=small (tiny small base large reduced)  BACKEND=auto (auto ascend ort)"
@@ -232,7 +233,7 @@ $(A)/onnx $(A)/om $(A)/preds $(A)/reports $(A)/perf $(A)/env data/weights:
 	mkdir -p $@
 
 $(ENV_JSON): | $(PY_DEP) $(A)/env
-	$(ASCEND_SRC) $(PY) tools/check_env.py --out $@ --backend $(BACKEND_RESOLVED) --need all
+	$(if $(filter ascend,$(BACKEND_RESOLVED)),$(ASCEND_SRC)) $(PY) tools/check_env.py --out $@ --backend $(BACKEND_RESOLVED) --need all
 
 data/weights/semask_%.pth: | $(PY_DEP) data/weights
 	$(PY) tools/fetch_weights.py --model $* --out $@ --lock env/weights.lock
