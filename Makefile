@@ -249,7 +249,8 @@ $(LABELS_JSON): $(STATE)/data_root.txt $(LABELS_CODE) | $(PY_DEP) $(ENV_JSON)
 	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
 	touch $@
 
-$(BINS): $(STATE)/data_root.txt $(BINS_CODE) | $(PY_DEP) $(ENV_JSON)
+# labels first: prepare validates the dataset (and downloads it when credentials are set)
+$(BINS): $(STATE)/data_root.txt $(BINS_CODE) | $(PY_DEP) $(ENV_JSON) $(LABELS_JSON)
 	$(PY) tools/preprocess.py --data-root $(call q,$(DATA_ROOT)) --out $(BINS_DIR) --dtype $(INPUT_DTYPE) \
 	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
 	touch $@

@@ -56,7 +56,8 @@ REPLACE = "replace them from the original"
 DEFECTS = {  # name: (file, new content (None = delete), what the error says, the fix it gives, failing step)
     "truncated_png": (image, lambda p: p.read_bytes()[: p.stat().st_size // 2], "truncated PNG", REPLACE, BINS),
     "not_an_image": (image, lambda p: b"a text file renamed to .png\n", "not a PNG file", REPLACE, BINS),
-    "wrong_aspect": (image, lambda p: resized_png(p, 48, 128), "is 48x128", "use frames with the aspect ratio", BINS),
+    # prepare (the labels step) validates the dataset before preprocess runs, so it reports this one
+    "wrong_aspect": (image, lambda p: resized_png(p, 48, 128), "image is 48x128, expected 64x128", REPLACE, LABELS),
     "wrong_size": (image, lambda p: resized_png(p, 32, 64), "image is 32x64, expected 64x128", REPLACE, LABELS),
     "missing_label": (polygons, None, "missing polygon annotation", REPLACE, LABELS),
 }

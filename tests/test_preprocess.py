@@ -104,8 +104,9 @@ def test_interrupted_run_resumes(dataset, tmp_path):
     good = victim.read_bytes()
     cv2.imwrite(str(victim), np.zeros((H // 2, W), np.uint8)[:, :, None].repeat(3, axis=2))  # wrong aspect ratio
     out = tmp_path / "bins"
-    with pytest.raises(KitError, match="could not be preprocessed"):
+    with pytest.raises(KitError, match="could not be preprocessed") as err:
         preprocess(data, out, "float32", H, W, limit=6, jobs=1)
+    assert "use frames with the aspect ratio" in str(err.value) and str(victim) in str(err.value)
     assert not (out / "manifest.json").exists()
     done = {p: t for p, t in _mtimes(out).items() if p.suffix == ".bin"}
     assert len(done) == 5
