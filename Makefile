@@ -266,7 +266,7 @@ $(ONNX_SIM): $(ONNX_RAW)
 
 $(OM): $(ONNX_SIM) | $(A)/om
 	$(ASCEND_SRC) $(PY) tools/atc_compile.py --onnx $< --output-om $@ --batch-size $(BS) --height $(HEIGHT) \
-	    --width $(WIDTH) --soc $(SOC_RESOLVED) --precision $(PRECISION) --input-dtype $(INPUT_DTYPE) --device $(DEVICE)
+	    --width $(WIDTH) --soc $(SOC) --precision $(PRECISION) --input-dtype $(INPUT_DTYPE) --device $(DEVICE)
 
 ifeq ($(BACKEND_RESOLVED),ascend)
 $(PRED_SUMMARY): $(OM) $(BINS) | $(A)/preds

@@ -40,6 +40,7 @@ def test_atc_command_line_and_om_name(run):
     assert om.is_file()
     side = ph.read_json(om.with_suffix(".json"))
     assert side["soc_version"] == ph.SOC and side["precision_mode"] == "force_fp16"
+    assert side["soc_source"] == "npu-smi"  # SOC=auto is recorded as read from the chip, not as given
     assert side["batch_size"] == ph.BS and not list((arts / "om").glob(".*atc-*"))
 
 
