@@ -53,7 +53,7 @@ HOST_PY := $(if $(wildcard $(PYTHON)),$(PYTHON),python3)
 ASCEND_SRC := if [ -f $(call q,$(ASCEND_SET_ENV)) ]; then set +u; . $(call q,$(ASCEND_SET_ENV)) >/dev/null 2>&1; set -u; fi;
 
 # ------------------------------------------------------------------------------ checks (pipeline verbs only)
-CONFIG_GOALS := all perf demo-run weights labels bins onnx om preds report crosscheck
+CONFIG_GOALS := all perf table weights labels bins onnx om preds report crosscheck
 NEEDS_CONFIG := $(filter $(CONFIG_GOALS) $(A)/%,$(MAKECMDGOALS))
 
 posint = $(shell [[ $(call q,$(1)) =~ ^[1-9][0-9]*$$ ]] && echo ok)
