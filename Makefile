@@ -289,7 +289,7 @@ $(PERF_JSON): $(ONNX_SIM) | $(A)/perf
 	    --device $(DEVICE) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --out-json $@
 endif
 
-$(REPORT): $(PRED_SUMMARY) $(LABELS_JSON) $(SCORE_CODE) | $(A)/reports
+$(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SCORE_CODE) | $(A)/reports
 	$(PY) tools/provenance.py --out $(@:.json=.provenance.json) --backend $(BACKEND_RESOLVED) --provider $(PROVIDER) \
 	    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
 	$(PY) tools/score.py --pred $(PRED_SUMMARY) --labels $(LABELS_DIR) --label-dtype $(LABEL_DTYPE) \
