@@ -242,7 +242,7 @@ $(UPSTREAM_STAMP): | $(PY_DEP)
 	$(PY) tools/fetch_upstream.py --dest $(UPSTREAM_DIR) --repo $(call q,$(UPSTREAM_REPO)) --commit $(UPSTREAM_COMMIT)
 
 LABELS_CODE := tools/semask/labels.py tools/prepare_cityscapes.py
-BINS_CODE := tools/semask/preprocess.py tools/preprocess.py
+BINS_CODE := tools/semask/preprocess.py tools/semask/cityscapes.py tools/preprocess.py
 SCORE_CODE := tools/semask/scoring.py tools/semask/metrics.py tools/semask/predictions.py tools/score.py
 $(LABELS_JSON): $(STATE)/data_root.txt $(LABELS_CODE) | $(PY_DEP) $(ENV_JSON)
 	$(PY) tools/prepare_cityscapes.py --data-root $(call q,$(DATA_ROOT)) --out $(LABELS_DIR) --labels $(LABELS) \
@@ -255,7 +255,8 @@ $(BINS): $(STATE)/data_root.txt $(BINS_CODE) | $(PY_DEP) $(ENV_JSON) $(LABELS_JS
 	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
 	touch $@
 
-MODEL_CODE := tools/semask/model.py tools/semask/checkpoint.py tools/semask/export.py tools/export_onnx.py
+MODEL_CODE := tools/semask/model.py tools/semask/cityscapes.py tools/semask/checkpoint.py tools/semask/export.py \
+              tools/export_onnx.py
 $(ONNX_RAW): $(MODEL_CODE) $(WEIGHTS_DEP) $(STATE)/weights_$(MODEL).txt | $(PY_DEP) $(ENV_JSON) $(A)/onnx
 	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
 	    --height $(HEIGHT) --width $(WIDTH) --input-dtype $(INPUT_DTYPE) --label-dtype $(LABEL_DTYPE) \

@@ -87,6 +87,12 @@ def test_step_code_change_reruns_that_step_not_export(shared, tree, code, first)
     assert first in planned and "export" not in planned, planned
 
 
+def test_normalisation_constants_change_reruns_bins_and_export(shared, tree):
+    """MEAN/STD live in cityscapes.py and feed both preprocessing and uint8-input graphs."""
+    planned, _ = dry(tree, shared["data"], flags=["-W", "tools/semask/cityscapes.py"])
+    assert "preprocess" in planned and "export" in planned, planned
+
+
 def test_changed_preprocess_code_does_not_trust_old_bins(tmp_path, shared):
     """The bins manifest records a fingerprint of the code that wrote them; another fingerprint redoes them."""
     out = tmp_path / "bins"

@@ -18,6 +18,11 @@ from typing import Iterable, Sequence
 from .errors import KitError
 from .fsio import natural_key
 
+# Input normalisation of SeMask's Cityscapes config (img_norm_cfg): RGB order, 0-255 units.
+# The one source for preprocessing and for graphs that normalise uint8 input themselves.
+MEAN_RGB = (123.675, 116.28, 103.53)
+STD_RGB = (58.395, 57.12, 57.375)
+
 CLASSES: tuple[str, ...] = (
     "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
     "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",

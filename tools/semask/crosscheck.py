@@ -23,6 +23,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .agreement import ATOL, MARGIN, Agreement
+from .checkpoint import DEFAULT_SEED
 from .errors import KitError
 from .fsio import atomic_write_json, natural_key
 from .upstream_worker import peak_rss_mb
@@ -41,7 +42,7 @@ UPSTREAM_CONFIGS = {
 }
 MODELS = (*UPSTREAM_CONFIGS, "reduced")  # reduced: shared/semask/config_reduced.json "model" (golden vectors)
 
-WEIGHT_SEED = 20240601  # = semask.checkpoint.DEFAULT_SEED
+WEIGHT_SEED = DEFAULT_SEED  # seed of WEIGHTS=random, the same as the pipeline's
 
 
 # ----------------------------------------------------------------------------------------------

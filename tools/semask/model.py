@@ -24,9 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-NUM_CLASSES = 19
-MEAN_RGB = (123.675, 116.28, 103.53)
-STD_RGB = (58.395, 57.12, 57.375)
+from .cityscapes import MEAN_RGB, NUM_CLASSES, STD_RGB  # dataset facts shared with the data steps
+
 
 
 # --------------------------------------------------------------------------------------------

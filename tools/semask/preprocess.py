@@ -18,14 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .cityscapes import Frame, load_frames
+from . import cityscapes
+from .cityscapes import MEAN_RGB as MEAN, STD_RGB as STD, Frame, load_frames
 from .errors import KitError
 from .fsio import atomic_path, check_free_space, ensure_writable_dir
 from .labels import check_out_of_data_root
 from .records import code_fingerprint, is_verified, previous_records, run_journaled
 
-MEAN = (123.675, 116.28, 103.53)  # RGB, 0-255 units (SeMask Cityscapes img_norm_cfg)
-STD = (58.395, 57.12, 57.375)
 DTYPES = {"float32": np.float32, "uint8": np.uint8}
 MANIFEST = "manifest.json"
 
@@ -149,7 +148,7 @@ def preprocess(data_root: Path, out: Path, dtype: str = "float32", height: int =
     ensure_writable_dir(out, "bins output folder")
     per_file = 3 * height * width * np.dtype(DTYPES[dtype]).itemsize
     header = {"dtype": dtype, "shape": [1, 3, height, width], "height": height, "width": width,
-              "data_root": str(data_root.resolve()), "code": code_fingerprint(__file__)}
+              "data_root": str(data_root.resolve()), "code": code_fingerprint(__file__, cityscapes.__file__)}
     prev = previous_records(out, MANIFEST, header, "files", "name")
     names = {bin_name(f) for f in frames}
     _drop_stale(out, prev, names)

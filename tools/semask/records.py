@@ -7,6 +7,7 @@ only move when something really changed).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -16,9 +17,12 @@ from .fsio import atomic_write_text, sha256_file
 from .parallel import imap
 
 
-def code_fingerprint(module_file: str) -> str:
-    """Short sha256 of the module that computes a step's outputs: changed code must not trust old outputs."""
-    return sha256_file(Path(module_file))[:16]
+def code_fingerprint(*module_files: str) -> str:
+    """Short sha256 of the modules that compute a step's outputs: changed code must not trust old outputs."""
+    digest = hashlib.sha256()
+    for module_file in module_files:
+        digest.update(sha256_file(Path(module_file)).encode())
+    return digest.hexdigest()[:16]
 
 
 def load_json(path: Path) -> Any:
