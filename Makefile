@@ -8,17 +8,27 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-builtin-rules --no-print-directory
 .DEFAULT_GOAL := help
 
+# ------------------------------------------------------------------------------ vocabulary
+# Model names, dtype choices and defaults, the upstream pin and the artifact stem come from one
+# place, tools/semask/spec.py, through a generated makefile that make rebuilds when spec.py changes
+# (on the first pass it does not exist yet: the checks below wait for the restart).
+SPEC_MK := .make/spec.mk
+-include $(SPEC_MK)
+$(SPEC_MK): tools/semask/spec.py
+	@mkdir -p $(@D)
+	@PYTHONPATH=tools $(if $(wildcard $(PYTHON)),$(PYTHON),python3) -m semask.spec --make > $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
 # ------------------------------------------------------------------------------ variables
 BS           ?= 1
-MODEL        ?= small
+MODEL        ?= $(SPEC_DEFAULT_MODEL)
 BACKEND      ?= auto
 WEIGHTS      ?= data/weights/semask_$(MODEL).pth
 DATA_ROOT    ?= data/cityscapes
 HEIGHT       ?= 1024
 WIDTH        ?= 2048
 LIMIT        ?=
-INPUT_DTYPE  ?= float32
-LABEL_DTYPE  ?= int32
+INPUT_DTYPE  ?= $(SPEC_DEFAULT_INPUT_DTYPE)
+LABEL_DTYPE  ?= $(SPEC_DEFAULT_LABEL_DTYPE)
 LABELS       ?= polygons
 SOC          ?= auto
 PRECISION    ?= force_fp16
@@ -27,14 +37,12 @@ LOOP         ?= 100
 ORT_PROVIDER ?= cpu
 ARTIFACTS    ?= artifacts
 PYTHON       ?= .venv/bin/python
-ASCEND_SET_ENV ?= /usr/local/Ascend/ascend-toolkit/set_env.sh
-UPSTREAM_REPO  ?= https://github.com/Picsart-AI-Research/SeMask-Segmentation
+ASCEND_SET_ENV ?= $(SPEC_DEFAULT_SET_ENV)
+UPSTREAM_REPO  ?= $(SPEC_UPSTREAM_REPO_URL)
 UPSTREAM_DIR   ?= data/upstream/SeMask-Segmentation
 SMOKE        ?=
 DEMO_IMAGES  ?= 4
 
-UPSTREAM_COMMIT := f12cf00c86afe669dfbea1dff0f8053ba49fed56
-MODELS := tiny small base large reduced
 A := $(ARTIFACTS)
 
 # shell-quote a value (paths may hold spaces)
@@ -54,7 +62,7 @@ ASCEND_SRC := if [ -f $(call q,$(ASCEND_SET_ENV)) ]; then set +u; . $(call q,$(A
 
 # ------------------------------------------------------------------------------ checks (pipeline verbs only)
 CONFIG_GOALS := all perf table weights labels bins onnx om preds report crosscheck
-NEEDS_CONFIG := $(filter $(CONFIG_GOALS) $(A)/%,$(MAKECMDGOALS))
+NEEDS_CONFIG := $(if $(SPEC_STEM),$(filter $(CONFIG_GOALS) $(A)/%,$(MAKECMDGOALS)))
 
 posint = $(shell [[ $(call q,$(1)) =~ ^[1-9][0-9]*$$ ]] && echo ok)
 need_posint = $(if $(call posint,$($(1))),,$(error $(1)=$($(1)) is not a positive integer; use e.g. $(1)=$(2)))
@@ -67,12 +75,12 @@ $(call need_posint,WIDTH,2048)
 $(call need_posint,LOOP,100)
 $(if $(LIMIT),$(call need_posint,LIMIT,10))
 $(if $(shell [[ $(call q,$(DEVICE)) =~ ^[0-9]+$$ ]] && echo ok),,$(error DEVICE=$(DEVICE) is not a device id; use e.g. DEVICE=0))
-$(call choose,MODEL,$(MODELS))
-$(call choose,BACKEND,auto ascend ort)
-$(call choose,INPUT_DTYPE,float32 uint8)
-$(call choose,LABEL_DTYPE,int64 int32 uint8)
-$(call choose,LABELS,polygons lut)
-$(call choose,ORT_PROVIDER,cpu cuda cann)
+$(call choose,MODEL,$(SPEC_MODELS))
+$(call choose,BACKEND,$(SPEC_BACKENDS))
+$(call choose,INPUT_DTYPE,$(SPEC_INPUT_DTYPES))
+$(call choose,LABEL_DTYPE,$(SPEC_LABEL_DTYPES))
+$(call choose,LABELS,$(SPEC_LABEL_MODES))
+$(call choose,ORT_PROVIDER,$(SPEC_ORT_PROVIDERS))
 ifneq ($(words $(WEIGHTS)),1)
 $(error WEIGHTS=$(WEIGHTS) contains spaces; move the checkpoint to a path without spaces)
 endif
@@ -103,7 +111,7 @@ endif
 # ------------------------------------------------------------------------------ artifact names
 LIMIT_TAG  := $(if $(LIMIT),first$(LIMIT),all)
 LIMIT_ARG  := $(if $(LIMIT),--limit $(LIMIT),)
-STEM       := semask_$(MODEL)_bs$(BS)_$(HEIGHT)x$(WIDTH)_$(INPUT_DTYPE)_$(LABEL_DTYPE)
+STEM       := $(SPEC_STEM)
 ONNX_RAW   := $(A)/onnx/$(STEM).onnx
 ONNX_SIM   := $(A)/onnx/$(STEM)_sim.onnx
 OM         := $(A)/om/$(STEM)_$(SOC_RESOLVED)_$(PRECISION).om
@@ -169,12 +177,12 @@ help:
 	@echo "  steps: weights labels bins onnx om preds report upstream crosscheck"
 	@echo
 	@echo "variables (default):"
-	@echo "  BS=1  MODEL=small (tiny small base large reduced)  BACKEND=auto (auto ascend ort)"
+	@echo "  BS=1  MODEL=$(SPEC_DEFAULT_MODEL) ($(SPEC_MODELS))  BACKEND=auto ($(SPEC_BACKENDS))"
 	@echo "  WEIGHTS=data/weights/semask_\$$(MODEL).pth (downloaded) | <path> | random"
 	@echo "  DATA_ROOT=data/cityscapes  HEIGHT=1024  WIDTH=2048  LIMIT=(all images)"
-	@echo "  INPUT_DTYPE=float32 (float32 uint8)  LABEL_DTYPE=int32 (int64 int32 uint8)  LABELS=polygons (polygons lut)"
+	@echo "  INPUT_DTYPE=$(SPEC_DEFAULT_INPUT_DTYPE) ($(SPEC_INPUT_DTYPES))  LABEL_DTYPE=$(SPEC_DEFAULT_LABEL_DTYPE) ($(SPEC_LABEL_DTYPES))  LABELS=polygons ($(SPEC_LABEL_MODES))"
 	@echo "  SOC=auto (read from npu-smi)  PRECISION=force_fp16  DEVICE=0  LOOP=100"
-	@echo "  ORT_PROVIDER=cpu (cpu cuda cann)  ARTIFACTS=artifacts  PYTHON=.venv/bin/python"
+	@echo "  ORT_PROVIDER=cpu ($(SPEC_ORT_PROVIDERS))  ARTIFACTS=artifacts  PYTHON=.venv/bin/python"
 	@echo "  ASCEND_SET_ENV=/usr/local/Ascend/ascend-toolkit/set_env.sh  UPSTREAM_REPO=<url or local mirror>"
 
 all: $(REPORT)
@@ -207,7 +215,7 @@ clean:
 	rm -rf $(call q,$(ARTIFACTS))
 
 distclean: clean
-	rm -rf data/weights data/upstream .venv env/upstream/venv
+	rm -rf data/weights data/upstream .venv env/upstream/venv .make
 
 # ------------------------------------------------------------------------------ demo (no downloads)
 DEMO_A := $(ARTIFACTS)/demo
@@ -239,11 +247,11 @@ data/weights/semask_%.pth: | $(PY_DEP) data/weights
 	$(PY) tools/fetch_weights.py --model $* --out $@ --lock env/weights.lock
 
 $(UPSTREAM_STAMP): | $(PY_DEP)
-	$(PY) tools/fetch_upstream.py --dest $(UPSTREAM_DIR) --repo $(call q,$(UPSTREAM_REPO)) --commit $(UPSTREAM_COMMIT)
+	$(PY) tools/fetch_upstream.py --dest $(UPSTREAM_DIR) --repo $(call q,$(UPSTREAM_REPO)) --commit $(SPEC_UPSTREAM_COMMIT)
 
-LABELS_CODE := tools/semask/labels.py tools/prepare_cityscapes.py
-BINS_CODE := tools/semask/preprocess.py tools/semask/cityscapes.py tools/preprocess.py
-SCORE_CODE := tools/semask/scoring.py tools/semask/metrics.py tools/semask/predictions.py tools/score.py
+LABELS_CODE := tools/semask/data/labels.py tools/prepare_cityscapes.py
+BINS_CODE := tools/semask/data/bins.py tools/semask/data/cityscapes.py tools/semask/spec.py tools/preprocess.py
+SCORE_CODE := tools/semask/evaluate/scoring.py tools/semask/evaluate/metrics.py tools/semask/evaluate/predictions.py tools/score.py
 $(LABELS_JSON): $(STATE)/data_root.txt $(LABELS_CODE) | $(PY_DEP) $(ENV_JSON)
 	$(PY) tools/prepare_cityscapes.py --data-root $(call q,$(DATA_ROOT)) --out $(LABELS_DIR) --labels $(LABELS) \
 	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
@@ -255,7 +263,7 @@ $(BINS): $(STATE)/data_root.txt $(BINS_CODE) | $(PY_DEP) $(ENV_JSON) $(LABELS_JS
 	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
 	touch $@
 
-MODEL_CODE := tools/semask/model.py tools/semask/cityscapes.py tools/semask/checkpoint.py tools/semask/export.py \
+MODEL_CODE := tools/semask/model/network.py tools/semask/spec.py tools/semask/model/checkpoint.py tools/semask/model/export.py \
               tools/export_onnx.py
 $(ONNX_RAW): $(MODEL_CODE) $(WEIGHTS_DEP) $(STATE)/weights_$(MODEL).txt | $(PY_DEP) $(ENV_JSON) $(A)/onnx
 	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from semask import perf  # noqa: E402
-from semask.fsio import atomic_write_json  # noqa: E402
-from semask.ort_backend import onnx_io  # noqa: E402
+from semask.runtime import perf  # noqa: E402
+from semask.core.fsio import atomic_write_json  # noqa: E402
+from semask.runtime.ort import onnx_io  # noqa: E402
 
 
 def main() -> int:

@@ -29,9 +29,9 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from semask.cityscapes import discover, select_first  # noqa: E402
-from semask.parallel import imap  # noqa: E402
-from semask.synthetic import make_synthetic  # noqa: E402
+from semask.data.cityscapes import discover, select_first  # noqa: E402
+from semask.core.parallel import imap  # noqa: E402
+from semask.data.synthetic import make_synthetic  # noqa: E402
 
 H, W = 1024, 2048
 

@@ -31,8 +31,8 @@ def worker(kind: str, model: str, hw: tuple[int, int], onnx_path: str, runs: int
     torch.set_num_threads(threads)
     x = np.random.default_rng(0).standard_normal((1, 3, *hw), dtype=np.float32)
     if kind == "eager":
-        from semask.checkpoint import load_weights
-        from semask.model import build_model
+        from semask.model.checkpoint import load_weights
+        from semask.model.network import build_model
 
         net = build_model(model)
         load_weights(net, "random", quiet=True)

@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semask import batching
-from semask.errors import KitError
+from semask.runtime import batching
+from semask.core.errors import KitError
 
 
 def _touch(folder: Path, names, size=8):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from semask.checkpoint import load_weights, random_state_dict, read_state_dict
-from semask.errors import KitError
-from semask.model import build_model
+from semask.model.checkpoint import load_weights, random_state_dict, read_state_dict
+from semask.core.errors import KitError
+from semask.model.network import build_model
 
 
 class Exploding:

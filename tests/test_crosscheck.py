@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES, ROOT
-from semask import agreement as ag
-from semask import crosscheck as cc
-from semask.errors import KitError
+from semask.upstream import agreement as ag
+from semask.upstream import compare as cc
+from semask.core.errors import KitError
 
 
 def logits(shape=(19, 70, 40), seed=0) -> np.ndarray:
@@ -129,7 +129,7 @@ def test_cityscapes_images_natural_order(tmp_path):
 def test_random_checkpoint_is_seeded_and_exercises_the_semantic_attention(tmp_path):
     import torch
 
-    from semask.model import build_model
+    from semask.model.network import build_model
 
     model = build_model("reduced")
     assert not cc._semantic_attention_live(model.state_dict())  # gamma / mlp_res start at zero
@@ -274,8 +274,8 @@ def test_crosscheck_mmcv_checkpoint_whose_meta_torch_refuses(tmp_path):
 
     import torch
 
-    from semask.checkpoint import random_state_dict
-    from semask.model import build_model
+    from semask.model.checkpoint import random_state_dict
+    from semask.model.network import build_model
 
     ckpt = tmp_path / "mmcv.pth"
     torch.save({"state_dict": random_state_dict(build_model("reduced"), 3),
@@ -290,8 +290,8 @@ def test_crosscheck_mmcv_checkpoint_whose_meta_torch_refuses(tmp_path):
 def test_crosscheck_mmcv_checkpoint_loads_with_upstreams_loader(tmp_path):
     import torch
 
-    from semask.checkpoint import random_state_dict
-    from semask.model import build_model
+    from semask.model.checkpoint import random_state_dict
+    from semask.model.network import build_model
 
     ckpt = tmp_path / "mmcv.pth"
     torch.save({"state_dict": random_state_dict(build_model("reduced"), 4), "meta": {"iter": 80000}}, ckpt)

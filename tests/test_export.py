@@ -9,10 +9,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from semask.checkpoint import load_weights
-from semask.errors import KitError
-from semask.export import export_onnx, simplify_onnx
-from semask.model import build_model, input_normalizer
+from semask.model.checkpoint import load_weights
+from semask.core.errors import KitError
+from semask.model.export import export_onnx, simplify_onnx
+from semask.model.network import build_model, input_normalizer
 
 
 @pytest.fixture(scope="module")

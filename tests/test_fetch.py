@@ -5,16 +5,16 @@ import sys
 
 import pytest
 
-from semask import fetch
-from semask.errors import KitError
-from semask.fsio import sha256_file
+from semask.model import weights as fetch
+from semask.core.errors import KitError
+from semask.core.fsio import sha256_file
 
 
 def _fake_valid(calls):
     def download(id=None, output=None, quiet=False, **kw):  # noqa: A002 - gdown's keyword
         import torch
 
-        from semask.model import build_model
+        from semask.model.network import build_model
 
         calls.append(id)
         torch.save({"state_dict": build_model("tiny").state_dict(), "meta": {}}, output)

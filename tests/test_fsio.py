@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from semask.errors import KitError
-from semask.fsio import atomic_path, atomic_write_text, check_free_space, natural_key
+from semask.core.errors import KitError
+from semask.core.fsio import atomic_path, atomic_write_text, check_free_space, natural_key
 
 
 def test_failed_write_leaves_nothing(tmp_path):

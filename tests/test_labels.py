@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from semask.cityscapes import discover, select_first
-from semask.errors import KitError
-from semask.fsio import natural_key
-from semask.labels import prepare_labels, train_id_lut
-from semask.synthetic import make_synthetic
+from semask.data.cityscapes import discover, select_first
+from semask.core.errors import KitError
+from semask.core.fsio import natural_key
+from semask.data.labels import prepare_labels, train_id_lut
+from semask.data.synthetic import make_synthetic
 
 H, W = 64, 128
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from semask.cityscapes import CLASSES, discover, select_first
-from semask.labels import lut_label_ids, train_to_label_id
-from semask.metrics import INVALID_COL, confusion, empty_matrix, summarize
-from semask.synthetic import make_synthetic
+from semask.data.cityscapes import CLASSES, discover, select_first
+from semask.data.labels import lut_label_ids, train_to_label_id
+from semask.evaluate.metrics import INVALID_COL, confusion, empty_matrix, summarize
+from semask.data.synthetic import make_synthetic
 
 
 def test_hand_computed_single_image():

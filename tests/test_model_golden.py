@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from semask.checkpoint import load_weights
-from semask.model import PRESETS, build_model
+from semask.model.checkpoint import load_weights
+from semask.model.network import PRESETS, build_model
 
 CASES = ["vectors_reduced_1x3x64x128.npz", "vectors_reduced_1x3x90x150.npz"]
 TOL = 1e-4

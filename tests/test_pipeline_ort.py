@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import pipeline_helpers as ph
-from semask.checkpoint import load_weights
-from semask.model import build_model
+from semask.model.checkpoint import load_weights
+from semask.model.network import build_model
 
 CLASSES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation",
            "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from semask.cityscapes import discover, select_first
-from semask.errors import KitError
-from semask.fsio import sha256_file
-from semask.preprocess import mmcv_normalise, preprocess, rescaled_size
-from semask.synthetic import make_synthetic
+from semask.data.cityscapes import discover, select_first
+from semask.core.errors import KitError
+from semask.core.fsio import sha256_file
+from semask.data.bins import mmcv_normalise, preprocess, rescaled_size
+from semask.data.synthetic import make_synthetic
 
 H, W = 64, 128
 MEAN = np.array([123.675, 116.28, 103.53])

@@ -73,23 +73,23 @@ def test_bs_change_rebuilds_export_infer_score_only(shared, tree):
 
 def test_model_code_change_rebuilds_from_export(shared, tree):
     before = ph.mtimes(tree)
-    planned, _ = dry(tree, shared["data"], flags=["-W", "tools/semask/model.py"])
+    planned, _ = dry(tree, shared["data"], flags=["-W", "tools/semask/model/network.py"])
     assert planned == ["export", "simplify", "infer", "provenance", "score", "table"]
-    for code in ("tools/semask/checkpoint.py", "tools/semask/export.py", "tools/export_onnx.py"):
+    for code in ("tools/semask/model/checkpoint.py", "tools/semask/model/export.py", "tools/export_onnx.py"):
         assert dry(tree, shared["data"], flags=["-W", code])[0][:2] == ["export", "simplify"], code
     assert ph.mtimes(tree) == before  # -W -n changes nothing
 
 
-@pytest.mark.parametrize("code,first", [("tools/semask/preprocess.py", "preprocess"), ("tools/semask/labels.py", "labels"),
-                                        ("tools/semask/scoring.py", "provenance")])
+@pytest.mark.parametrize("code,first", [("tools/semask/data/bins.py", "preprocess"), ("tools/semask/data/labels.py", "labels"),
+                                        ("tools/semask/evaluate/scoring.py", "provenance")])
 def test_step_code_change_reruns_that_step_not_export(shared, tree, code, first):
     planned, _ = dry(tree, shared["data"], flags=["-W", code])
     assert first in planned and "export" not in planned, planned
 
 
 def test_normalisation_constants_change_reruns_bins_and_export(shared, tree):
-    """MEAN/STD live in cityscapes.py and feed both preprocessing and uint8-input graphs."""
-    planned, _ = dry(tree, shared["data"], flags=["-W", "tools/semask/cityscapes.py"])
+    """MEAN/STD live in spec.py and feed both preprocessing and uint8-input graphs."""
+    planned, _ = dry(tree, shared["data"], flags=["-W", "tools/semask/spec.py"])
     assert "preprocess" in planned and "export" in planned, planned
 
 

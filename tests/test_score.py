@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from semask.errors import KitError
-from semask.labels import prepare_labels
-from semask.scoring import score
-from semask.synthetic import make_synthetic
+from semask.core.errors import KitError
+from semask.data.labels import prepare_labels
+from semask.evaluate.scoring import score
+from semask.data.synthetic import make_synthetic
 
 H, W = 64, 128
 N = 6
@@ -38,7 +38,7 @@ def _prediction(labels, entry, noise_seed=None):
     return pred
 
 
-def write_run(prepared, out, layout="ais_bench", dtype=np.int64, entries=None, noise=True, out_names=None):
+def write_run(prepared, out, layout="ais_bench", dtype=np.int32, entries=None, noise=True, out_names=None):
     """Write predictions like the given tool would: returns the path to pass as --pred."""
     _, labels, manifest = prepared
     entries = manifest["images"] if entries is None else entries
@@ -63,7 +63,7 @@ def test_layouts_agree_and_report(prepared, tmp_path):
     reports = []
     for layout in ("ais_bench", "ais_infer", "bare"):
         run = write_run(prepared, tmp_path / layout, layout)
-        reports.append(score(run, labels, tmp_path / f"{layout}.json", "int64", tmp_path / f"{layout}.md", jobs=1))
+        reports.append(score(run, labels, tmp_path / f"{layout}.json", "int32", tmp_path / f"{layout}.md", jobs=1))
     assert reports[0]["predictions"]["summary"].endswith("_summary.json")
     assert reports[1]["predictions"]["summary"].endswith("sumary.json") and reports[2]["predictions"]["summary"] is None
     for r in reports[1:]:
@@ -87,7 +87,7 @@ def test_summary_json_as_pred_and_filesinfo_mapping(prepared, tmp_path):
 
 def test_int32_and_uint8_predictions(prepared, tmp_path):
     _, labels, _ = prepared
-    ref = score(write_run(prepared, tmp_path / "i64"), labels, tmp_path / "a.json", jobs=1)
+    ref = score(write_run(prepared, tmp_path / "i32"), labels, tmp_path / "a.json", jobs=1)
     for dtype, name in ((np.int32, "int32"), (np.uint8, "uint8")):
         r = score(write_run(prepared, tmp_path / name, dtype=dtype), labels, tmp_path / f"{name}.json", name, jobs=1)
         assert r["per_class"] == ref["per_class"]
@@ -153,7 +153,7 @@ def test_cli_summary_line_provenance_panels(prepared, tmp_path, root):
     prov_b.write_text(json.dumps({"backend": "ort", "model": "semask_s"}))
     out = tmp_path / "reports with space"
     proc = subprocess.run([sys.executable, "tools/score.py", "--pred", str(run), "--labels", str(labels),
-                           "--label-dtype", "int64", "--out-json", str(out / "r.json"), "--out-md", str(out / "r.md"),
+                           "--label-dtype", "int32", "--out-json", str(out / "r.json"), "--out-md", str(out / "r.md"),
                            "--panels", "2", "--data-root", str(data), "--panel-dir", str(out / "panels"),
                            "--provenance", str(prov_a), str(prov_b), "--title", "demo"], cwd=root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

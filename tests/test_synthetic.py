@@ -10,8 +10,8 @@ from cityscapesscripts.helpers.labels import name2label
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from PIL import Image
 
-from semask.cityscapes import CITIES, discover, png_header
-from semask.synthetic import make_synthetic
+from semask.data.cityscapes import CITIES, discover, png_header
+from semask.data.synthetic import make_synthetic
 
 
 def test_layout_naming_and_content(tmp_path):

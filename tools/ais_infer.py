@@ -10,10 +10,10 @@ import argparse
 import time
 from typing import Sequence
 
-from semask import ascend
-from semask.cli import positive_int, run
-from semask.errors import KitError
-from semask.fsio import atomic_write_json
+from semask.runtime import ascend
+from semask.core.cli import positive_int, run
+from semask.core.errors import KitError
+from semask.core.fsio import atomic_write_json
 
 
 def main(argv: Sequence[str] | None = None) -> int:

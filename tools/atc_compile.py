@@ -11,8 +11,8 @@ import shlex
 import sys
 from typing import Sequence
 
-from semask import ascend
-from semask.cli import positive_int, run
+from semask.runtime import ascend
+from semask.core.cli import positive_int, run
 
 
 def _join_extra(argv: list[str]) -> list[str]:

@@ -7,9 +7,9 @@ import argparse
 import sys
 from typing import Sequence
 
-from semask import envcheck
-from semask.cli import run
-from semask.fsio import atomic_write_json
+from semask.core import envcheck
+from semask.core.cli import run
+from semask.core.fsio import atomic_write_json
 
 
 def main(argv: Sequence[str] | None = None) -> int:

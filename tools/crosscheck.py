@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from semask.cli import positive_int, run
+from semask.core.cli import positive_int, run
 
 
 def main(argv=None) -> int:
-    from semask import crosscheck as cc
+    from semask.upstream import compare as cc
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--upstream", type=Path, required=True,

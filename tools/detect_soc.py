@@ -2,8 +2,8 @@
 """Print the atc --soc_version for SOC (auto: read `npu-smi info`, e.g. 310P3 -> Ascend310P3)."""
 import argparse
 
-from semask.ascend import resolve_soc
-from semask.cli import run
+from semask.runtime.ascend import resolve_soc
+from semask.core.cli import run
 
 
 def main(argv=None) -> int:

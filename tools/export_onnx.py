@@ -8,8 +8,9 @@
 import argparse
 from pathlib import Path
 
-from semask.cli import positive_int, run
-from semask.export import DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, OUTPUT_KINDS, export_onnx, simplify_onnx, summary_line
+from semask.core.cli import positive_int, run
+from semask.model.export import export_onnx, simplify_onnx, summary_line
+from semask.spec import DEFAULT_INPUT_DTYPE, DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, OUTPUT_KINDS
 
 
 def main(argv=None) -> int:
@@ -20,9 +21,9 @@ def main(argv=None) -> int:
     p.add_argument("--height", type=positive_int("HEIGHT"), default=1024)
     p.add_argument("--width", type=positive_int("WIDTH"), default=2048)
     p.add_argument("--opset", type=int, default=11, help="11 (default) is what older ATC releases accept")
-    p.add_argument("--input-dtype", choices=INPUT_DTYPES, default="float32")
+    p.add_argument("--input-dtype", choices=INPUT_DTYPES, default=DEFAULT_INPUT_DTYPE)
     p.add_argument("--output", choices=OUTPUT_KINDS, default="labels")
-    p.add_argument("--label-dtype", choices=list(LABEL_DTYPES), default=DEFAULT_LABEL_DTYPE)
+    p.add_argument("--label-dtype", choices=LABEL_DTYPES, default=DEFAULT_LABEL_DTYPE)
     p.add_argument("--out", type=Path, required=True, help="the .onnx to write (a .json sidecar goes next to it)")
     p.add_argument("--no-simplify", action="store_true", help="stop after the raw export")
     p.add_argument("--simplify", type=Path, metavar="RAW_ONNX", help="only simplify + verify this raw export into --out")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from semask import UPSTREAM_COMMIT, UPSTREAM_REPO_URL, fetch
-from semask.cli import run
+from semask.spec import UPSTREAM_COMMIT, UPSTREAM_REPO_URL
+from semask.model import weights as fetch
+from semask.core.cli import run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

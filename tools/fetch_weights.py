@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from semask import fetch
-from semask.cli import run
+from semask.model import weights as fetch
+from semask.core.cli import run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,8 +10,8 @@ import argparse
 import sys
 from typing import Sequence
 
-from semask import ort_backend
-from semask.cli import positive_int, run
+from semask.runtime import ort as ort_backend
+from semask.core.cli import positive_int, run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from semask import perf
-from semask.cli import positive_int, run
-from semask.fsio import atomic_write_json, ensure_writable_dir
-from semask.ort_backend import PROVIDERS
+from semask.runtime import perf
+from semask.core.cli import positive_int, run
+from semask.core.fsio import atomic_write_json, ensure_writable_dir
+from semask.runtime.ort import PROVIDERS
 
 
 def main(argv: Sequence[str] | None = None) -> int:

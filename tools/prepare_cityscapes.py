@@ -9,8 +9,8 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from semask.cli import positive_int, run  # noqa: E402
-from semask.labels import MODES, prepare_labels  # noqa: E402
+from semask.core.cli import positive_int, run  # noqa: E402
+from semask.data.labels import MODES, prepare_labels  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,9 +3,9 @@
 import argparse
 from pathlib import Path
 
-from semask.cli import run
-from semask.fsio import atomic_write_json
-from semask.provenance import collect, parse_pairs
+from semask.core.cli import run
+from semask.core.fsio import atomic_write_json
+from semask.core.provenance import collect, parse_pairs
 
 
 def main(argv=None) -> int:

@@ -3,8 +3,8 @@
 import argparse
 from pathlib import Path
 
-from semask.cli import run
-from semask.results import render
+from semask.core.cli import run
+from semask.evaluate.table import render
 
 
 def main(argv=None) -> int:
@@ -19,7 +19,7 @@ def main(argv=None) -> int:
     table = render(a.report, a.summary, a.perf, a.provenance, a.smoke)
     print(table, end="")
     if a.out:
-        from semask.fsio import atomic_write_text
+        from semask.core.fsio import atomic_write_text
         atomic_write_text(a.out, table)
     return 0
 

@@ -9,8 +9,9 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from semask.cli import positive_int, run  # noqa: E402
-from semask.scoring import LABEL_DTYPES, score, summary_line  # noqa: E402
+from semask.core.cli import positive_int, run  # noqa: E402
+from semask.evaluate.scoring import score, summary_line  # noqa: E402
+from semask.spec import DEFAULT_LABEL_DTYPE, LABEL_DTYPES  # noqa: E402
 
 
 def non_negative(text: str) -> int:
@@ -21,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pred", required=True, type=Path, help="prediction folder, <run>_summary.json or <run>/sumary.json")
     parser.add_argument("--labels", required=True, type=Path, help="prepare_cityscapes.py --out folder (with labels.json)")
-    parser.add_argument("--label-dtype", choices=sorted(LABEL_DTYPES), default="int64", help="dtype of the prediction bins")
+    parser.add_argument("--label-dtype", choices=LABEL_DTYPES, default=DEFAULT_LABEL_DTYPE, help="dtype of the prediction bins")
     parser.add_argument("--height", type=positive_int("--height"), default=None, help="default: label height")
     parser.add_argument("--width", type=positive_int("--width"), default=None, help="default: label width")
     parser.add_argument("--limit", type=positive_int("LIMIT"), default=None, help="score the first N labels that have predictions")

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Sequence
 
-from semask.backend_select import BACKENDS, default_set_env, select_backend
-from semask.cli import run
+from semask.runtime.select import BACKENDS, default_set_env, select_backend
+from semask.core.cli import run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

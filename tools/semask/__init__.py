@@ -1,4 +1,7 @@
-"""SeMask-FPN offline-inference kit: the package the `tools/*.py` CLIs share."""
+"""SeMask-FPN offline-inference kit: the package the `tools/*.py` CLIs share.
 
-UPSTREAM_REPO_URL = "https://github.com/Picsart-AI-Research/SeMask-Segmentation"
-UPSTREAM_COMMIT = "f12cf00c86afe669dfbea1dff0f8053ba49fed56"
+Subpackages follow the pipeline (see docs/ARCHITECTURE.md): `spec` (the shared vocabulary),
+`core` (errors, files, journals, provenance), `data` (Cityscapes in, bins and labels out),
+`model` (network, checkpoints, ONNX export), `runtime` (ONNX Runtime and Ascend inference),
+`evaluate` (predictions, mIoU, tables) and `upstream` (the cross-check against upstream's code).
+"""

@@ -1,0 +1,1 @@
+"""Shared mechanisms every stage uses: errors, atomic files, journals, parallel loops, provenance."""

@@ -1,0 +1,114 @@
+"""File-system helpers: atomic writes, hashing, natural sort, free-space checks.
+
+Every artifact the kit writes goes through `atomic_path` / `atomic_write_*` so that a killed
+run never leaves a half-written file under a final name.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from semask.core.errors import KitError
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> list:
+    """Sort key that compares digit runs as integers and text case-insensitively (as ais_bench)."""
+    return [int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(name)]
+
+
+def ensure_writable_dir(path: Path, what: str = "output folder") -> Path:
+    """Create `path` (with parents) and check we can write there; raise KitError naming it if not."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KitError(f"cannot create {what} {path}: {exc.strerror}; choose a writable location") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise KitError(f"{what} {path} is not writable; fix its permissions or choose another location")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path | str, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds."""
+    final = Path(final)
+    ensure_writable_dir(final.parent)
+    for stale in final.parent.glob(f".{glob.escape(final.name)}.*.tmp*"):  # left by a killed earlier write
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix or f".tmp{final.suffix}", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; published files get the usual mode
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_bytes(final: Path | str, data: bytes) -> None:
+    """Write bytes to `final` atomically."""
+    with atomic_path(final) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+
+def atomic_write_text(final: Path | str, text: str) -> None:
+    """Write text to `final` atomically."""
+    atomic_write_bytes(final, text.encode("utf-8"))
+
+
+def atomic_write_json(final: Path | str, obj: Any) -> None:
+    """Write `obj` as indented JSON to `final` atomically."""
+    atomic_write_text(final, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def sha256_file(path: Path | str, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file, streamed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_free_space(folder: Path | str, needed_bytes: int, step: str) -> None:
+    """Refuse to start `step` when the filesystem holding `folder` has less than `needed_bytes` free."""
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < needed_bytes:
+        raise KitError(
+            f"{step} needs about {_size(needed_bytes)} in {folder} but only {_size(free)} is free; "
+            "free some space, set ARTIFACTS to a larger disk, or use LIMIT / a smaller dtype"
+        )
+
+
+def _size(n: int) -> str:
+    """'1.23 GB (1234567890 bytes)': readable at any scale, exact for comparisons."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit} ({n} bytes)"
+    return f"{n} bytes"

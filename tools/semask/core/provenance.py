@@ -1,0 +1,94 @@
+"""Provenance: everything that produced a number, recorded next to it.
+
+A reported mIoU or fps is only worth what its record says: the kit commit (and whether the tree
+was dirty), the upstream commit, the sha256 of weights / ONNX / OM, the run's variables, the
+backend, package and CANN/driver versions, host, date and the full command line.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, Mapping, Sequence
+
+from semask.spec import UPSTREAM_COMMIT, UPSTREAM_REPO_URL
+from semask.core.errors import KitError
+from semask.core.fsio import sha256_file
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def git_state(root: Path = ROOT) -> Dict[str, Any]:
+    """The kit's commit and a dirty flag (tracked files changed); None outside a git checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def file_facts(files: Mapping[str, str]) -> Dict[str, Any]:
+    """sha256 (and sidecar facts when present) of the named artifact files."""
+    out: Dict[str, Any] = {}
+    for role, path in files.items():
+        if not path or path == "random":
+            out[role] = {"path": path, "sha256": None}
+            continue
+        p = Path(path)
+        if not p.is_file():
+            raise KitError(f"provenance: {role} file {p} does not exist; rerun the step that makes it")
+        out[role] = {"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size}
+    return out
+
+
+def collect(variables: Mapping[str, str], files: Mapping[str, str], command: str, backend: str,
+            provider: str | None = None) -> Dict[str, Any]:
+    """The provenance record of one run."""
+    from semask.core.envcheck import ascend_info, package_versions
+
+    packages = {name: info.get("version") for name, info in package_versions().items()}
+    record: Dict[str, Any] = {
+        "kit": git_state(),
+        "upstream": {"repo": UPSTREAM_REPO_URL, "commit": UPSTREAM_COMMIT},
+        "variables": dict(variables),
+        "files": file_facts(files),
+        "backend": backend,
+        "provider": provider,
+        "packages": packages,
+        "python": platform.python_version(),
+        "host": {"name": socket.gethostname(), "cpu": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
+                 "os": platform.platform()},
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+    }
+    if backend == "ascend":
+        record["ascend"] = ascend_info()
+    return record
+
+
+def parse_pairs(pairs: Sequence[str], what: str) -> Dict[str, str]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise KitError(f"{what} {pair!r} must look like NAME=VALUE")
+        key, value = pair.split("=", 1)
+        out[key] = value
+    return out

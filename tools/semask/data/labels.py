@@ -1,0 +1,172 @@
+"""Ground truth for scoring: `<out>/<city>/<frame>_gtFine_labelTrainIds.png` (uint8, 255 = ignore).
+
+Two ways to make them, recorded in labels.json because they are not guaranteed pixel-identical
+(cityscapesScripts issue #29): 'polygons' renders the polygon JSON with cityscapesscripts'
+createLabelImage(..., 'trainIds'), the routine upstream's converter uses; 'lut' maps the shipped
+labelIds.png through the cityscapesscripts id -> trainId table.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from cityscapesscripts.helpers.annotation import Annotation
+from cityscapesscripts.helpers.labels import labels as CS_LABELS, name2label
+from cityscapesscripts.preparation.json2labelImg import createLabelImage
+
+from semask.data.cityscapes import IGNORE_INDEX, PACKAGES, TRAIN_IDS_SUFFIX, Frame, load_frames, missing_dataset_message
+from semask.core.errors import KitError
+from semask.spec import LABEL_MODES
+from semask.core.fsio import atomic_write_bytes, ensure_writable_dir, sha256_bytes, sha256_file
+from semask.core.journal import code_fingerprint, is_verified, load_json, previous_records, run_journaled
+
+MODES = LABEL_MODES
+MANIFEST = "labels.json"
+
+
+def train_id_lut() -> np.ndarray:
+    """256-entry uint8 table labelId -> trainId; ignored classes, -1 and unknown ids give 255."""
+    lut = np.full(256, IGNORE_INDEX, np.uint8)
+    for label in CS_LABELS:
+        if 0 <= label.id < 256 and 0 <= label.trainId < 255:
+            lut[label.id] = label.trainId
+    return lut
+
+
+def train_to_label_id() -> np.ndarray:
+    """256-entry table trainId -> labelId (0..18 to the official ids, anything else -> 0 'unlabeled')."""
+    table = np.zeros(256, np.uint8)
+    for label in CS_LABELS:
+        if 0 <= label.trainId < 19 and not label.ignoreInEval:
+            table[label.trainId] = label.id
+    return table
+
+
+def _known(label: str) -> bool:
+    return label in name2label or (label.endswith("group") and label[: -len("group")] in name2label)
+
+
+def render_polygons(path: Path) -> np.ndarray:
+    """trainIds from the polygon JSON via cityscapesscripts.createLabelImage (upstream's converter)."""
+    text = Path(path).read_text(encoding="utf-8")
+    unknown = sorted({o.get("label", "?") for o in json.loads(text)["objects"] if not _known(o.get("label", "?"))})
+    if unknown:  # createLabelImage would sys.exit() on these
+        raise ValueError(f"unknown Cityscapes label(s) {unknown}")
+    annotation = Annotation()
+    annotation.fromJsonText(text)
+    return np.asarray(createLabelImage(annotation, "trainIds"), dtype=np.uint8)
+
+
+def lut_label_ids(path: Path, lut: np.ndarray | None = None) -> np.ndarray:
+    """trainIds from the shipped labelIds.png through the id -> trainId table."""
+    ids = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if ids is None or ids.ndim != 2 or ids.dtype != np.uint8:
+        raise ValueError("cannot decode as 8-bit grayscale PNG")
+    return (train_id_lut() if lut is None else lut)[ids]
+
+
+def _convert(task: dict) -> dict:
+    """Worker: make (or verify and keep) one labelTrainIds PNG; return its record or an error."""
+    src = Path(task["source"])
+    out = Path(task["out"])
+    prev = task["prev"]
+    try:
+        src_sha = sha256_file(src)
+        if prev and prev.get("source_sha256") == src_sha and is_verified(out, prev.get("sha256")):
+            return {**prev, "written": False}
+        train = render_polygons(src) if task["mode"] == "polygons" else lut_label_ids(src)
+        if train.shape != tuple(task["size"]):
+            raise ValueError(f"rendered {train.shape[0]}x{train.shape[1]}, expected {task['size'][0]}x{task['size'][1]}")
+        ok, buf = cv2.imencode(".png", train)
+        if not ok:
+            raise ValueError("PNG encoding failed")
+        data = buf.tobytes()
+        atomic_write_bytes(out, data)
+    except KitError as exc:
+        return {"key": task["key"], "error": f"{out}: {exc}"}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return {"key": task["key"], "error": f"{src}: {type(exc).__name__}: {exc}"}
+    return {"key": task["key"], "city": task["city"], "image": task["image"], "label": task["label"],
+            "sha256": sha256_bytes(data), "source_sha256": src_sha, "written": True}
+
+
+def download_cityscapes(data_root: Path) -> None:
+    """Fetch and unzip the two val packages with cityscapesscripts' downloader (needs credentials)."""
+    import requests  # noqa: F401  (a cityscapesscripts dependency)
+    from cityscapesscripts.download import downloader
+
+    session = requests.Session()
+    form = {"username": os.environ["CITYSCAPES_USERNAME"], "password": os.environ["CITYSCAPES_PASSWORD"], "submit": "Login"}
+    response = session.post("https://www.cityscapes-dataset.com/login", data=form, allow_redirects=False)
+    if response.status_code != 302:
+        raise KitError("Cityscapes login failed for CITYSCAPES_USERNAME; check CITYSCAPES_USERNAME/CITYSCAPES_PASSWORD")
+    ensure_writable_dir(data_root, "DATA_ROOT")
+    try:
+        downloader.download_packages(session=session, package_names=list(PACKAGES), destination_path=str(data_root), resume=True)
+    except Exception as exc:  # the downloader raises bare Exception
+        raise KitError(f"downloading {', '.join(PACKAGES)} into {data_root} failed: {exc}") from None
+    for name in PACKAGES:
+        with zipfile.ZipFile(data_root / name) as archive:
+            archive.extractall(data_root)
+
+
+def ensure_dataset(data_root: Path) -> None:
+    """Download when the layout is absent and credentials are set; otherwise say what to download."""
+    if (data_root / "leftImg8bit").is_dir() and (data_root / "gtFine").is_dir():
+        return
+    if os.environ.get("CITYSCAPES_USERNAME") and os.environ.get("CITYSCAPES_PASSWORD"):
+        download_cityscapes(data_root)
+        return
+    raise KitError(missing_dataset_message(data_root))
+
+
+def check_out_of_data_root(data_root: Path, out: Path) -> None:
+    """The kit never writes into DATA_ROOT."""
+    root, dest = data_root.resolve(), out.resolve()
+    if dest == root or root in dest.parents:
+        raise KitError(f"output folder {out} is inside DATA_ROOT={data_root}; the kit never writes into DATA_ROOT, choose another --out")
+
+
+def prepare_labels(data_root: Path, out: Path, limit: int | None = None, mode: str = "polygons",
+                   size: tuple[int, int] = (1024, 2048), jobs: int | None = None) -> dict:
+    """Validate DATA_ROOT, write labelTrainIds PNGs (skipping verified ones), then labels.json last."""
+    if mode not in MODES:
+        raise KitError(f"--labels={mode!r}: choose one of {', '.join(MODES)}")
+    data_root, out = Path(data_root), Path(out)
+    ensure_dataset(data_root)
+    check_out_of_data_root(data_root, out)
+    frames = load_frames(data_root, limit, size, need_labels=True)
+    ensure_writable_dir(out, "labels output folder")
+    header = {"mode": mode, "data_root": str(data_root.resolve()), "height": size[0], "width": size[1],
+              "code": code_fingerprint(__file__)}
+    prev = previous_records(out, MANIFEST, header, "images", "stem")
+    tasks = [_task(frame, data_root, out, mode, size, prev.get(frame.fid)) for frame in frames]
+    return run_journaled(_convert, tasks, jobs, "labels", out=out, manifest=MANIFEST, header=header,
+                         items="images", entry=_manifest_entry,
+                         failure="{n} label file(s) could not be made: {errors}; fix or replace those annotation files")
+
+
+def _manifest_entry(rec: dict) -> dict:
+    """The manifest keeps what a rerun needs to trust a file, not the worker's bookkeeping."""
+    return {"stem": rec["key"], "city": rec["city"], "image": rec["image"], "label": rec["label"],
+            "sha256": rec["sha256"], "source_sha256": rec["source_sha256"]}
+
+
+def _task(frame: Frame, data_root: Path, out: Path, mode: str, size: tuple[int, int], prev: dict | None) -> dict:
+    label_rel = f"{frame.city}/{frame.fid}{TRAIN_IDS_SUFFIX}"
+    return {"key": frame.fid, "city": frame.city, "mode": mode, "size": list(size), "prev": prev,
+            "source": str(frame.polygons if mode == "polygons" else frame.label_ids),
+            "image": frame.image.relative_to(data_root).as_posix(), "label": label_rel, "out": str(out / label_rel)}
+
+
+def read_manifest(labels_dir: Path) -> dict:
+    """labels.json of a prepared labels folder; KitError telling how to make it when absent/corrupt."""
+    path = Path(labels_dir) / MANIFEST
+    data = load_json(path)
+    if not isinstance(data, dict) or "images" not in data:
+        raise KitError(f"{path} is missing or unreadable; run tools/prepare_cityscapes.py --out {labels_dir} first")
+    return data

@@ -1,0 +1,1 @@
+"""Stage 4: predictions in, mIoU, reports, panels and results tables out."""

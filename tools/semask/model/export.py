@@ -1,0 +1,227 @@
+"""Static ONNX export of SeMask-FPN, onnxsim simplification, and ORT-vs-PyTorch verification.
+
+The exported graph has a fixed batch and image size (one ONNX/OM per batch size, as ATC wants),
+takes `image` and returns `output`. A JSON sidecar next to every .onnx says what it holds, so
+later steps read facts instead of guessing from file names.
+"""
+from __future__ import annotations
+
+import collections
+import io
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from semask.model.checkpoint import load_weights
+from semask.core.errors import KitError
+from semask.core.fsio import atomic_path, atomic_write_json, sha256_bytes
+from semask.model.network import build_model, input_normalizer
+from semask.spec import ATOL, DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, MARGIN, OUTPUT_KINDS
+
+INPUT_NAME, OUTPUT_NAME = "image", "output"
+TORCH_LABEL_DTYPES = {name: getattr(torch, name) for name in LABEL_DTYPES}
+
+
+class ExportWrapper(nn.Module):
+    """What the deployed graph computes: optional in-graph normalisation, model, optional argmax."""
+
+    def __init__(self, model: nn.Module, input_dtype: str, output: str, label_dtype: str) -> None:
+        super().__init__()
+        self.model, self.input_dtype, self.output, self.label_dtype = model, input_dtype, output, label_dtype
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = input_normalizer(image) if self.input_dtype == "uint8" else image
+        logits = self.model(x)  # (B, 19, H, W) float32
+        if self.output == "logits":
+            return logits
+        return logits.argmax(dim=1).to(TORCH_LABEL_DTYPES[self.label_dtype])  # (B, H, W)
+
+
+def artifact_stem(model: str, batch_size: int, height: int, width: int, input_dtype: str, output: str,
+                  label_dtype: str) -> str:
+    """File stem carrying everything that makes two exports differ."""
+    out = "logits" if output == "logits" else label_dtype
+    return f"semask_{model}_bs{batch_size}_{height}x{width}_{input_dtype}_{out}"
+
+
+def check_options(batch_size: int, height: int, width: int, input_dtype: str, output: str, label_dtype: str,
+                  opset: int) -> None:
+    for name, value in (("BS (--batch-size)", batch_size), ("HEIGHT (--height)", height), ("WIDTH (--width)", width)):
+        if not isinstance(value, int) or value < 1:
+            raise KitError(f"{name}={value!r} must be a positive integer")
+    if height < 32 or width < 32:
+        raise KitError(f"HEIGHT x WIDTH = {height}x{width} is too small; SeMask-FPN needs both >= 32")
+    if input_dtype not in INPUT_DTYPES:
+        raise KitError(f"INPUT_DTYPE={input_dtype!r} is unknown; choose one of {', '.join(INPUT_DTYPES)}")
+    if output not in OUTPUT_KINDS:
+        raise KitError(f"--output {output!r} is unknown; choose one of {', '.join(OUTPUT_KINDS)}")
+    if label_dtype not in LABEL_DTYPES:
+        raise KitError(f"LABEL_DTYPE={label_dtype!r} is unknown; choose one of {', '.join(LABEL_DTYPES)}")
+    if not 11 <= opset <= 20:
+        raise KitError(f"--opset {opset} is outside 11..20; ATC wants 11 (the default)")
+
+
+def _example_input(batch_size: int, height: int, width: int, input_dtype: str, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    if input_dtype == "uint8":
+        return torch.randint(0, 256, (batch_size, 3, height, width), generator=gen, dtype=torch.uint8)
+    return torch.randn(batch_size, 3, height, width, generator=gen)
+
+
+def graph_summary(model_proto: onnx.ModelProto, path: Optional[Path] = None) -> Dict[str, Any]:
+    """Node count, op histogram and size: the facts the summary line and benchmarks report."""
+    ops = collections.Counter(n.op_type for n in model_proto.graph.node)
+    summary = {"nodes": sum(ops.values()), "ops": dict(ops.most_common())}
+    if path is not None:
+        summary["bytes"] = path.stat().st_size
+    return summary
+
+
+def summary_line(summary: Dict[str, Any], path: Path) -> str:
+    top = ", ".join(f"{op} {n}" for op, n in list(summary["ops"].items())[:6])
+    return f"{path.name}: {summary['nodes']} nodes ({top}), {summary['bytes'] / 1e6:.1f} MB"
+
+
+def assert_static(model_proto: onnx.ModelProto, where: Path, allow_shape: bool = False) -> None:
+    """Fail if the graph computes sizes at run time or branches: ATC needs a fully static graph.
+
+    A raw export may hold `Shape` feeding a non-integer Resize (odd input sizes only); onnxsim
+    folds those, and the simplified graph is always checked strictly.
+    """
+    forbidden = {"If", "Loop", "NonZero"} | (set() if allow_shape else {"Shape", "Size"})
+    bad = sorted({n.op_type for n in model_proto.graph.node} & forbidden)
+    if bad:
+        raise KitError(f"{where} is not a static graph (has {', '.join(bad)}); this is a kit bug, please report it")
+    for value in list(model_proto.graph.input) + list(model_proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if any(not d.HasField("dim_value") for d in dims):
+            raise KitError(f"{where}: {value.name} has a dynamic dimension; this is a kit bug, please report it")
+
+
+def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, height: int = 1024, width: int = 2048,
+                opset: int = 11, input_dtype: str = "float32", output: str = "labels",
+                label_dtype: str = DEFAULT_LABEL_DTYPE) -> Dict[str, Any]:
+    """Trace the model at a fixed size and write `out` (.onnx) plus `out`.json, both atomically."""
+    check_options(batch_size, height, width, input_dtype, output, label_dtype, opset)
+    model = build_model(model_name)
+    winfo = load_weights(model, weights)
+    wrapper = ExportWrapper(model, input_dtype, output, label_dtype).eval()
+    example = _example_input(batch_size, height, width, input_dtype)
+    started = time.perf_counter()
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings about constant sizes are the point here
+        torch.onnx.export(wrapper, (example,), buffer, opset_version=opset, dynamo=False, do_constant_folding=True,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME])
+    proto = onnx.load_from_string(buffer.getvalue())
+    onnx.checker.check_model(proto)
+    assert_static(proto, out, allow_shape=True)
+    data = buffer.getvalue()
+    meta = {
+        "kind": "onnx", "model": model_name, "weights": winfo["weights"], "weights_sha256": winfo["sha256"],
+        "trained_weights": winfo["trained"], "batch_size": batch_size, "height": height, "width": width,
+        "opset": opset,
+        "input": {"name": INPUT_NAME, "shape": [batch_size, 3, height, width], "dtype": input_dtype,
+                  "layout": "NCHW", "normalized": input_dtype == "float32"},
+        "output": {"name": OUTPUT_NAME, "kind": output,
+                   "shape": [batch_size, 19, height, width] if output == "logits" else [batch_size, height, width],
+                   "dtype": "float32" if output == "logits" else label_dtype},
+        "torch": torch.__version__, "onnx": onnx.__version__, "export_seconds": round(time.perf_counter() - started, 2),
+        "sha256": sha256_bytes(data), **graph_summary(proto), "bytes": len(data),
+    }
+    # The .onnx is the make target: publish it after its sidecar, so a run killed in between never
+    # leaves an ONNX that make takes as done but the simplify step cannot use (sidecar missing).
+    atomic_write_json(sidecar_path(out), meta)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
+    return meta
+
+
+def sidecar_path(onnx_path: Path) -> Path:
+    return Path(onnx_path).with_suffix(".json")
+
+
+def read_sidecar(onnx_path: Path) -> Dict[str, Any]:
+    side = sidecar_path(onnx_path)
+    if not side.is_file():
+        raise KitError(f"{side} is missing (it describes {onnx_path}); re-run the export step (`make onnx`)")
+    return json.loads(side.read_text())
+
+
+def _with_logits_output(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of a labels graph that also exposes the ArgMax input (the logits), for verification."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    argmax = [n for n in copy.graph.node if n.op_type == "ArgMax"]
+    if len(argmax) != 1:
+        raise KitError("verification expects exactly one ArgMax in a labels graph; this is a kit bug")
+    copy.graph.output.append(onnx.helper.make_empty_tensor_value_info(argmax[0].input[0]))
+    return copy
+
+
+def verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int = 1, threads: int = 0) -> Dict[str, Any]:
+    """Run the graph with ONNX Runtime and the model with PyTorch on the same batch and compare.
+
+    Checks logits within 1e-4 and labels equal wherever the top-1/top-2 margin exceeds 1e-3. PyTorch
+    evaluates the first and last batch element (distinct images) to bound the cost at large BS.
+    """
+    import onnxruntime as ort
+
+    bs, h, w = meta["batch_size"], meta["height"], meta["width"]
+    model = build_model(meta["model"])
+    load_weights(model, meta["weights"], quiet=True)
+    x = _example_input(bs, h, w, meta["input"]["dtype"], seed=seed)
+    labels_graph = meta["output"]["kind"] == "labels"
+    graph = _with_logits_output(proto) if labels_graph else proto
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    session = ort.InferenceSession(graph.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    outs = session.run(None, {INPUT_NAME: x.numpy()})
+    ort_logits = outs[1] if labels_graph else outs[0]
+    worst, flips = 0.0, 0
+    for i in sorted({0, bs - 1}):
+        xi = x[i:i + 1]
+        with torch.no_grad():
+            ref = model(input_normalizer(xi) if meta["input"]["dtype"] == "uint8" else xi)[0].numpy()
+        worst = max(worst, float(np.abs(ort_logits[i] - ref).max()))
+        top2 = np.sort(ref, axis=0)[-2:]
+        confident = (top2[1] - top2[0]) > MARGIN
+        got = outs[0][i] if labels_graph else ort_logits[i].argmax(axis=0)
+        flips += int((got != ref.argmax(axis=0))[confident].sum())
+    result = {"max_abs_logit_diff": worst, "confident_label_mismatches": flips, "checked_batch_items": sorted({0, bs - 1})}
+    if worst > ATOL or flips:
+        raise KitError(f"ONNX Runtime disagrees with PyTorch: max |logit diff| {worst:.3g} (limit {ATOL}), "
+                       f"{flips} confident label mismatches; do not deploy this graph (please report it)")
+    return result
+
+
+def simplify_onnx(src: Path, out: Path, verify: bool = True, threads: int = 0) -> Dict[str, Any]:
+    """onnxsim `src` into `out` (+ sidecar), check it is static, and verify it against PyTorch."""
+    import onnxsim
+
+    meta = read_sidecar(src)
+    started = time.perf_counter()
+    proto, ok = onnxsim.simplify(onnx.load(str(src)))
+    if not ok:
+        raise KitError(f"onnxsim could not validate the simplified {src}; keep the raw export and report it")
+    assert_static(proto, out)
+    onnx.checker.check_model(proto)
+    verification = verify_onnx(proto, meta, threads=threads) if verify else {"skipped": True}
+    data = proto.SerializeToString()
+    summary = {**graph_summary(proto), "bytes": len(data)}
+    side = dict(meta, kind="onnx-simplified", source=str(src), source_sha256=meta["sha256"], sha256=sha256_bytes(data),
+                onnxsim=onnxsim.__version__, simplify_seconds=round(time.perf_counter() - started, 2),
+                verification=verification, **summary)
+    atomic_write_json(sidecar_path(out), side)  # sidecar first, the .onnx (make target) last
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
+    side["summary_line"] = summary_line(summary, out)
+    return side

@@ -1,0 +1,297 @@
+"""Ascend backend: chip detection (npu-smi), OM compilation (atc) and OM inference (ais_bench).
+
+Why: the kit drives the vendor tools with exactly the documented command lines, checks their
+results the robust way (exit code + produced file; last `throughput` token) and keeps the kit's
+atomic-artifact rule: a killed atc or ais_bench run never leaves an .om, a run folder or a
+summary that looks finished.
+"""
+from __future__ import annotations
+
+import collections
+import glob
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from semask.core.errors import KitError
+from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
+from semask.core.fsio import atomic_write_json, atomic_write_text, check_free_space, ensure_writable_dir, sha256_file
+
+TAIL_LINES = 20
+_CHIP_ROW = re.compile(r"^\|\s*(\d+)\s+([A-Za-z0-9][A-Za-z0-9_-]*)\s*\|\s*[A-Za-z]")
+_DRIVER = re.compile(r"Version:\s*([0-9A-Za-z.\-]+)")
+
+
+# ---------------------------------------------------------------- npu-smi
+
+def npu_smi_info() -> str:
+    """Text of `npu-smi info`; KitError when the tool is missing or fails."""
+    exe = shutil.which("npu-smi")
+    if exe is None:
+        raise KitError("npu-smi is not on PATH (no Ascend driver here?); pass SOC=Ascend310P3 (or your chip) instead of SOC=auto")
+    proc = subprocess.run([exe, "info"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise KitError(f"`npu-smi info` failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}; "
+                       "check the driver, or pass SOC=Ascend310P3 (or your chip)")
+    return proc.stdout
+
+
+def parse_chip_name(text: str, device: int = 0) -> str:
+    """The chip Name of the NPU row for `device`, e.g. `| 0  310P3 | OK ...` -> '310P3'."""
+    for line in text.splitlines():
+        found = _CHIP_ROW.match(line)
+        if found and int(found.group(1)) == device:
+            return found.group(2)
+    raise KitError(f"cannot find NPU {device}'s chip name in `npu-smi info` output; pass SOC=Ascend310P3 (or your chip)")
+
+
+def parse_driver_version(text: str) -> str | None:
+    """The `Version:` field of the npu-smi banner (the driver version)."""
+    found = _DRIVER.search(text)
+    return found.group(1) if found else None
+
+
+def resolve_soc(soc: str, device: int = 0) -> tuple[str, str]:
+    """(soc_version, how it was found); SOC=auto reads npu-smi -> 'Ascend' + chip name."""
+    if soc != "auto":
+        return soc, "given"
+    return "Ascend" + parse_chip_name(npu_smi_info(), device), "npu-smi"
+
+
+def cann_version(env: dict[str, str] | None = None) -> str | None:
+    """CANN toolkit version from $ASCEND_TOOLKIT_HOME (version.cfg / *install.info), else None."""
+    env = dict(os.environ if env is None else env)
+    home = env.get("ASCEND_TOOLKIT_HOME") or env.get("ASCEND_HOME_PATH")
+    if not home:
+        return None
+    candidates = [os.path.join(home, "version.cfg")] + sorted(glob.glob(os.path.join(home, "*", "version.cfg")))
+    candidates += sorted(glob.glob(os.path.join(home, "*", "ascend_toolkit_install.info")))
+    for path in candidates:
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if "version" in line.lower():
+                found = re.search(r"(\d+\.\d+[\w.]*)", line)
+                if found:
+                    return found.group(1)
+    return None
+
+
+# ---------------------------------------------------------------- process helper
+
+def run_streamed(cmd: Sequence[str], cwd: Path | str | None = None) -> tuple[int, str]:
+    """Run `cmd`, echoing its merged output live; return (exit code, full output)."""
+    try:
+        proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace", bufsize=1)
+    except FileNotFoundError:
+        raise KitError(f"cannot run {cmd[0]}: not found") from None
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    return proc.wait(), "".join(lines)
+
+
+def _tail(text: str, n: int = TAIL_LINES) -> str:
+    return "\n".join(collections.deque(text.splitlines(), maxlen=n))
+
+
+# ---------------------------------------------------------------- atc
+
+def atc_command(onnx: Path | str, out_stem: Path | str, batch_size: int, height: int, width: int,
+                soc: str, precision: str, extra: Sequence[str] = ()) -> list[str]:
+    """The exact documented atc command line the kit issues."""
+    return ["atc", "--framework=5", f"--model={onnx}", f"--output={out_stem}", "--input_format=NCHW",
+            f"--input_shape=image:{batch_size},3,{height},{width}", f"--soc_version={soc}",
+            f"--precision_mode={precision}", "--log=error", *extra]
+
+
+def sidecar_path(om: Path | str) -> Path:
+    return Path(om).with_suffix(".json")
+
+
+def _find_om(scratch: Path, stem: str) -> Path | None:
+    """`<stem>.om`, or the documented `<stem>_<os>_<arch>.om` variant."""
+    plain = scratch / f"{stem}.om"
+    if plain.is_file():
+        return plain
+    variants = sorted(scratch.glob(f"{glob.escape(stem)}_*.om"))
+    return variants[0] if len(variants) == 1 else None
+
+
+def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height: int, width: int, soc: str,
+               precision: str = "force_fp16", input_dtype: str = "float32", extra: Sequence[str] = (),
+               device: int = 0) -> dict[str, Any]:
+    """Compile ONNX -> OM with atc in a scratch folder, rename the .om, write its JSON sidecar."""
+    from semask.runtime.ort import onnx_io
+
+    onnx, output_om = Path(onnx).resolve(), Path(output_om).resolve()
+    if output_om.suffix != ".om":
+        raise KitError(f"--output-om {output_om} must end in .om")
+    inputs, outputs = onnx_io(onnx)
+    want = (batch_size, 3, height, width)
+    if len(inputs) != 1 or inputs[0].name != "image" or inputs[0].shape != want:
+        got = [(i.name, list(i.shape)) for i in inputs]
+        raise KitError(f"{onnx} has inputs {got} but atc is asked for image:{batch_size},3,{height},{width}; "
+                       "export the ONNX for this BATCH_SIZE/size or fix the variables")
+    if inputs[0].dtype.name != input_dtype:
+        raise KitError(f"{onnx} input is {inputs[0].dtype.name} but --input-dtype {input_dtype}; use the matching ONNX")
+    if shutil.which("atc") is None:
+        raise KitError(f"atc is not on PATH; run `source {os.environ.get('ASCEND_SET_ENV', DEFAULT_SET_ENV)}` "
+                       "(CANN toolkit) first, or use BACKEND=ort")
+    soc_version, soc_source = resolve_soc(soc, device)
+    ensure_writable_dir(output_om.parent, "OM folder")
+    side = sidecar_path(output_om)
+    if side.exists():
+        side.unlink()
+    scratch = Path(tempfile.mkdtemp(prefix=f".{output_om.stem}.atc-", dir=output_om.parent))
+    try:
+        cmd = atc_command(onnx, scratch / output_om.stem, batch_size, height, width, soc_version, precision, extra)
+        print("+ " + shlex.join(cmd), flush=True)
+        start = time.time()
+        code, text = run_streamed(cmd, cwd=scratch)
+        atomic_write_text(output_om.with_suffix(".atc.log"), text)
+        built = _find_om(scratch, output_om.stem)
+        if code != 0 or built is None:
+            why = f"exit code {code}" if code != 0 else f"exit 0 but no {output_om.stem}.om was written"
+            raise KitError(f"atc failed for {onnx} ({why}); last lines of its output:\n{_tail(text)}\n"
+                           f"(full log: {output_om.with_suffix('.atc.log')})")
+        info = {
+            "om": str(output_om), "om_sha256": sha256_file(built), "onnx": str(onnx), "onnx_sha256": sha256_file(onnx),
+            "command": cmd, "command_line": shlex.join(cmd), "soc_version": soc_version, "soc_source": soc_source,
+            "precision_mode": precision, "batch_size": batch_size, "height": height, "width": width,
+            "input_dtype": input_dtype, "atc_om_name": built.name, "seconds": round(time.time() - start, 3),
+            "atc_version": _atc_version(text), "cann_version": cann_version(),
+            "outputs": [{"name": o.name, "shape": list(o.shape), "dtype": o.dtype.name} for o in outputs],
+        }
+        # the .om is the make target: publish it after its sidecar, so a run killed in between never leaves
+        # an .om that make takes as done but ais_infer refuses (sidecar missing)
+        atomic_write_json(side, info)
+        os.replace(built, output_om)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return info
+
+
+def _atc_version(text: str) -> str | None:
+    found = re.search(r"(?i)\bATC version[:\s]+(\S+)", text)
+    return found.group(1) if found else None
+
+
+def read_sidecar(om: Path | str, batch_size: int) -> dict[str, Any]:
+    """The sidecar atc_compile wrote, checked against `batch_size` (refuses a mismatch)."""
+    om = Path(om)
+    if not om.is_file():
+        raise KitError(f"OM model {om} does not exist; run the atc step (make om) first")
+    side = sidecar_path(om)
+    if not side.is_file():
+        raise KitError(f"{side} is missing, so the batch size of {om} is unknown; compile it with tools/atc_compile.py")
+    info = json.loads(side.read_text())
+    if int(info.get("batch_size", -1)) != batch_size:
+        raise KitError(f"{om} was compiled for batch size {info.get('batch_size')} (see {side}) but BATCH_SIZE={batch_size}; "
+                       "compile an OM for this batch size or fix BATCH_SIZE")
+    return info
+
+
+# ---------------------------------------------------------------- ais_bench
+
+def ais_bench_command() -> list[str]:
+    """`python -m ais_bench` of this interpreter, unless $AIS_BENCH gives another command."""
+    override = os.environ.get("AIS_BENCH")
+    return shlex.split(override) if override else [sys.executable, "-m", "ais_bench"]
+
+
+def _per_image_output_bytes(info: dict[str, Any]) -> int | None:
+    import numpy as np
+
+    total = 0
+    for out in info.get("outputs", []):
+        if not out["shape"] or any(not isinstance(d, int) or d is None for d in out["shape"]):
+            return None
+        total += int(np.prod(out["shape"])) * np.dtype(out["dtype"]).itemsize
+    return total // int(info["batch_size"]) if total else None
+
+
+def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dirname: str, batch_size: int,
+              device: int = 0) -> dict[str, Any]:
+    """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`."""
+    import numpy as np
+
+    from semask.runtime import batching  # numpy-based; imported here so env checks work without numpy
+
+    info = read_sidecar(om, batch_size)
+    files = batching.list_input_files(input_dir)
+    in_bytes = batch_size * 3 * info["height"] * info["width"] * np.dtype(info["input_dtype"]).itemsize
+    batching.files_per_batch(in_bytes, files[0])
+    batching.check_sizes(files, batching.file_nbytes(files[0]))
+    out_root = ensure_writable_dir(Path(output_dir))
+    per_image = _per_image_output_bytes(info)
+    if per_image:
+        check_free_space(out_root, per_image * len(files), "ais_bench inference")
+    final_dir, final_summary = out_root / dirname, out_root / f"{dirname}_summary.json"
+    if final_summary.exists():
+        final_summary.unlink()
+    for stale in out_root.glob(f"{glob.escape(dirname)}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
+    tmp_name = f"{dirname}.partial-{os.getpid()}"
+    cmd = [*ais_bench_command(), "--model", str(om), "--input", str(input_dir), "--output", str(output_dir),
+           "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", str(batch_size), "--device", str(device)]
+    print("+ " + shlex.join(cmd), flush=True)
+    tmp_dir, tmp_summary = out_root / tmp_name, out_root / f"{tmp_name}_summary.json"
+    try:
+        code, text = run_streamed(cmd)
+        if code != 0 or not tmp_summary.is_file():
+            raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
+        result = json.loads(tmp_summary.read_text())
+        old_prefix, new_prefix = os.path.join(str(output_dir), tmp_name), os.path.join(str(output_dir), dirname)
+        for entry in result.get("filesinfo", {}).values():
+            entry["outfiles"] = [new_prefix + p[len(old_prefix):] if p.startswith(old_prefix) else p
+                                 for p in entry["outfiles"]]
+        result["backend"] = "ascend"
+        result["om"] = str(om)
+        result["soc_version"] = info.get("soc_version")
+        if final_dir.exists():
+            trash = out_root / f"{dirname}.partial-old-{os.getpid()}"
+            os.replace(final_dir, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp_dir, final_dir)
+        atomic_write_json(final_summary, result)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        if tmp_summary.exists():
+            tmp_summary.unlink()
+    return result
+
+
+def ais_perf(om: Path | str, batch_size: int, loop: int, device: int = 0) -> dict[str, Any]:
+    """Pure-inference `ais_bench --loop`: parse throughput + NPU_compute_time stats from its log."""
+    from semask.runtime import ais_summary as summary
+    info = read_sidecar(om, batch_size)
+    cmd = [*ais_bench_command(), "--model", str(om), "--loop", str(loop), "--batchsize", str(batch_size),
+           "--device", str(device)]
+    print("+ " + shlex.join(cmd), flush=True)
+    code, text = run_streamed(cmd)
+    if code != 0:
+        raise KitError(f"ais_bench --loop failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
+    thr = summary.parse_throughput(text)
+    stats = summary.parse_compute_stats(text) or {}
+    return {
+        "backend": "ascend", "device": device, "om": str(om), "soc_version": info.get("soc_version"),
+        "precision_mode": info.get("precision_mode"), "batch_size": batch_size, "loop": loop, "data": "zero",
+        "throughput": thr, "throughput_definition": "1000*batch_size/mean(NPU_compute_time ms), from ais_bench",
+        "latency_ms": {"mean": stats.get("mean"), "p50": stats.get("median"), "p90": None,
+                       "p99": stats.get("percentile(99%)"), "min": stats.get("min"), "max": stats.get("max")},
+        "npu_compute_time": stats, "command": cmd, "e2e": None,
+    }

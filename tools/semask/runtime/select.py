@@ -1,0 +1,56 @@
+"""Choose the inference backend: Ascend (atc + ais_bench) when usable, else ONNX Runtime.
+
+Why: one Makefile serves Ascend hosts and plain machines; BACKEND=auto must pick the right
+path and say why, and BACKEND=ascend on a machine that cannot run it must fail with the fix.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from semask.runtime.ascend import ais_bench_command
+from semask.spec import BACKENDS, DEFAULT_SET_ENV  # noqa: F401 (BACKENDS re-exported)
+from semask.core.errors import KitError
+
+
+
+def default_set_env() -> str:
+    return os.environ.get("ASCEND_SET_ENV") or DEFAULT_SET_ENV
+
+
+def ais_bench_works() -> bool:
+    """`<ais_bench> --help` exits 0 (the package and its aclruntime import)."""
+    try:
+        proc = subprocess.run([*ais_bench_command(), "--help"], capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+def select_backend(requested: str = "auto", set_env: str | None = None) -> tuple[str, str]:
+    """('ascend' | 'ort', reason). BACKEND=ascend that cannot work is a KitError with the fix."""
+    set_env = set_env or default_set_env()
+    if requested not in BACKENDS:
+        raise KitError(f"BACKEND={requested!r} is not one of {', '.join(BACKENDS)}")
+    if requested == "ort":
+        return "ort", "BACKEND=ort: using ONNX Runtime"
+    atc = shutil.which("atc")
+    if requested == "ascend":
+        if atc is None:
+            raise KitError(f"BACKEND=ascend but atc is not on PATH; run `source {set_env}` (CANN toolkit, "
+                           "ASCEND_SET_ENV) in this shell first, or use BACKEND=ort")
+        if not ais_bench_works():
+            raise KitError(f"BACKEND=ascend but `{' '.join(ais_bench_command())} --help` fails; install ais_bench + "
+                           "aclruntime with env/install_ascend_extras.sh (after sourcing set_env.sh), or use BACKEND=ort")
+        return "ascend", f"BACKEND=ascend: atc at {atc}, ais_bench works"
+    if not Path(set_env).is_file():
+        return "ort", f"BACKEND=auto: no CANN set_env.sh at {set_env}, using ONNX Runtime"
+    if atc is None:
+        return "ort", (f"BACKEND=auto: {set_env} exists but atc is not on PATH (run `source {set_env}` to use Ascend), "
+                       "using ONNX Runtime")
+    if not ais_bench_works():
+        return "ort", ("BACKEND=auto: CANN and atc found but ais_bench does not run (install it with "
+                       "env/install_ascend_extras.sh), using ONNX Runtime")
+    return "ascend", f"BACKEND=auto: CANN set_env.sh at {set_env}, atc at {atc} and ais_bench found, using Ascend"

@@ -1,0 +1,1 @@
+"""The cross-check against upstream SeMask-FPN running in its own pinned environment."""

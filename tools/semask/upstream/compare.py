@@ -1,0 +1,361 @@
+"""Crosscheck: run the pinned upstream SeMask-FPN beside the kit's model and prove they agree.
+
+In the kit's process: pick N images (Cityscapes val frames when present, else synthetic ones),
+normalise them with the kit's preprocessing, run `semask.model` with the shared checkpoint, have
+`semask.upstream_worker` run upstream on the same inputs inside env/upstream/venv (its own
+interpreter: mmseg 0.11 fork + mmcv 1.3.0), optionally run the kit's ONNX as a third column,
+compare with `semask.agreement` (upstream = reference) and write the JSON report.
+
+The check fails when max_abs_diff > ATOL (1e-4) or any disagreeing pixel has an upstream top-2
+margin > MARGIN (1e-3); see `semask.agreement` for the figures.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from semask.upstream.agreement import ATOL, MARGIN, Agreement
+from semask.model.checkpoint import DEFAULT_SEED
+from semask.core.errors import KitError
+from semask.spec import MODELS, UPSTREAM_CONFIGS, UPSTREAM_FPN_DIR
+from semask.core.fsio import atomic_write_json, natural_key
+from semask.upstream.worker import peak_rss_mb
+
+ROOT = Path(__file__).resolve().parents[3]
+UPSTREAM_PYTHON = ROOT / "env" / "upstream" / "venv" / "bin" / "python"
+REDUCED_CONFIG = ROOT / "tests" / "fixtures" / "config_reduced.json"
+FPN_DIR = UPSTREAM_FPN_DIR
+
+WEIGHT_SEED = DEFAULT_SEED  # seed of WEIGHTS=random, the same as the pipeline's
+
+
+# ----------------------------------------------------------------------------------------------
+# Inputs
+# ----------------------------------------------------------------------------------------------
+def normalise_bgr(bgr: np.ndarray) -> np.ndarray:
+    """uint8 BGR HxWx3 -> normalised float32 (1,3,H,W) RGB with the kit's own preprocessing."""
+    from semask.data.bins import to_nchw
+
+    return to_nchw(np.ascontiguousarray(bgr), "float32")
+
+
+def synthetic_bgr(index: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A deterministic street-like uint8 BGR image: sky/road gradient, random boxes, texture noise."""
+    rng = np.random.default_rng([seed, index, height, width])
+    img = np.empty((height, width, 3), dtype=np.float32)
+    horizon = int(height * rng.uniform(0.35, 0.55))
+    rows = np.arange(height, dtype=np.float32)[:, None, None] / max(height - 1, 1)
+    img[:] = rng.uniform(60, 200, 3) * (1 - rows) + rng.uniform(20, 120, 3) * rows
+    img[horizon:] = rng.uniform(40, 110, 3)
+    for _ in range(int(rng.integers(12, 30))):
+        h = int(rng.integers(max(2, height // 40), max(3, height // 3)))
+        w = int(rng.integers(max(2, width // 60), max(3, width // 5)))
+        y = int(rng.integers(0, max(1, height - h)))
+        x = int(rng.integers(0, max(1, width - w)))
+        img[y:y + h, x:x + w] = rng.uniform(0, 255, 3)
+    img += rng.normal(0.0, 8.0, size=(height, width, 1)).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def cityscapes_images(data_root: Path | None, num: int) -> list[Path]:
+    """The first `num` val images (natural order of the stem) under DATA_ROOT/leftImg8bit/val, or []."""
+    if data_root is None:
+        return []
+    img_root = Path(data_root) / "leftImg8bit" / "val"
+    if not img_root.is_dir():
+        return []
+    files = sorted(img_root.glob("*/*_leftImg8bit.png"), key=lambda p: natural_key(p.name))
+    return files[:num]
+
+
+def read_bgr(path: Path) -> np.ndarray:
+    from semask.data.bins import read_bgr as kit_read_bgr
+
+    try:
+        return kit_read_bgr(path)
+    except (OSError, ValueError) as exc:
+        raise KitError(f"cannot read image {path} ({exc}); is it a valid PNG?") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Weights
+# ----------------------------------------------------------------------------------------------
+def kit_load(model: Any, path: Path) -> None:
+    """Load a checkpoint into the kit's model with the kit's own strict loader."""
+    from semask.model.checkpoint import load_weights
+
+    load_weights(model, path, quiet=True)
+
+
+def make_random_checkpoint(model: Any, path: Path, seed: int) -> str:
+    """Write the kit's seeded random weights for `model` as a plain state-dict .pth; return the generator.
+
+    Uses semask.checkpoint.random_state_dict (the golden-vector recipe; export_onnx.py --weights random
+    makes the same tensors for the same seed). gamma and mlp_res are zero-initialised upstream; they
+    must be non-zero here or the semantic attention would not be exercised.
+    """
+    import torch
+
+    from semask.model.checkpoint import random_state_dict
+
+    state = random_state_dict(model, seed)
+    if not _semantic_attention_live(state):
+        raise KitError("the random weights leave gamma/mlp_res at zero; the semantic attention would not be tested")
+    torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, path)
+    return "semask.checkpoint.random_state_dict"
+
+
+def _semantic_attention_live(state: "dict[str, Any]") -> bool:
+    keys = [k for k in state if k.endswith(".gamma") or ".mlp_res." in k]
+    return bool(keys) and all(bool(state[k].abs().sum() > 0) for k in keys)
+
+
+# ----------------------------------------------------------------------------------------------
+# Upstream half (a subprocess in env/upstream/venv running semask.upstream_worker)
+# ----------------------------------------------------------------------------------------------
+def upstream_commit(clone: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+class _UpstreamUnpickling(Exception):
+    """The upstream worker's mmcv loader could not unpickle the checkpoint (torch weights_only)."""
+
+
+def upstream_fpn_dir(upstream: Path) -> Path:
+    upstream = Path(upstream).resolve()
+    fpn = upstream / FPN_DIR
+    if not (fpn / "mmseg" / "__init__.py").is_file():
+        raise KitError(f"UPSTREAM={upstream} is not a SeMask-Segmentation clone (no {FPN_DIR}/mmseg); "
+                       "run `make upstream` or pass --upstream DIR pointing at the clone root")
+    return fpn
+
+
+def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequence[Path], out_dir: Path,
+                 python: Path | None = None, image_files: Sequence[str] | None = None,
+                 threads: int | None = None) -> dict:
+    """Run the upstream half in env/upstream/venv; logits land in out_dir/upstream_<i>.npy."""
+    fpn = upstream_fpn_dir(upstream)
+    python = Path(python or os.environ.get("UPSTREAM_PYTHON") or UPSTREAM_PYTHON)
+    if not python.exists():
+        raise KitError(f"upstream interpreter {python} is missing; build it with `bash env/upstream/setup.sh` "
+                       "(make upstream-env) or set UPSTREAM_PYTHON")
+    spec: dict[str, Any] = {"fpn_dir": str(fpn), "weights": str(Path(weights).resolve()),
+                            "out_dir": str(Path(out_dir).resolve()), "inputs": [str(Path(p).resolve()) for p in inputs], "threads": threads,
+                            "image_files": [str(Path(f).resolve()) for f in image_files] if image_files else None}
+    if model_name == "reduced":
+        spec["model_cfg"] = json.loads(REDUCED_CONFIG.read_text())["model"]
+        spec["config_file"] = None
+    else:
+        config_file = fpn / "configs" / UPSTREAM_CONFIGS[model_name]
+        if not config_file.is_file():
+            raise KitError(f"upstream config {config_file} is missing; is UPSTREAM={upstream} at the pinned commit?")
+        spec["config_file"] = str(config_file)
+    spec_path = Path(out_dir) / "spec.json"
+    spec_path.write_text(json.dumps(spec, indent=2))
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT / "tools"), str(ROOT)]))
+    proc = subprocess.run([str(python), "-m", "semask.upstream.worker", "--worker", str(spec_path)], env=env,
+                          cwd=str(out_dir), capture_output=True, text=True)
+    if proc.returncode == 3 and (Path(out_dir) / "upstream_unpickling.txt").exists():
+        raise _UpstreamUnpickling((Path(out_dir) / "upstream_unpickling.txt").read_text())
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise KitError(f"the upstream worker ({python}) failed with exit code {proc.returncode}:\n{tail}")
+    info = json.loads((Path(out_dir) / "upstream.json").read_text())
+    info["config_file"] = spec["config_file"] or "tests/fixtures/config_reduced.json:model"
+    info["interpreter"] = str(python)
+    return info
+
+
+# ----------------------------------------------------------------------------------------------
+# ONNX column and the whole check
+# ----------------------------------------------------------------------------------------------
+def run_onnx(onnx_path: Path, inputs: Sequence[Path]) -> tuple[list[np.ndarray], dict]:
+    """Run the kit's ONNX on the same inputs; returns per-image (K,H,W) logits or (H,W) labels.
+
+    `inputs` are the normalised float32 .npy files; a graph whose input is uint8 (raw pixels) gets
+    the raw RGB planes from the `raw_<i>.npy` file beside each of them.
+    """
+    import onnxruntime as ort
+
+    if not Path(onnx_path).is_file():
+        raise KitError(f"ONNX={onnx_path} does not exist; export it first (make onnx) or drop --onnx")
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    ins = sess.get_inputs()
+    if len(ins) != 1:
+        raise KitError(f"ONNX={onnx_path} has {len(ins)} inputs; the kit's exporter writes one ('image')")
+    name, shape, raw = ins[0].name, ins[0].shape, ins[0].type == "tensor(uint8)"
+    out_names = [o.name for o in sess.get_outputs()]
+    out_name = "output" if "output" in out_names else out_names[0]
+    batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else 1
+    outs, times = [], []
+    for p in inputs:
+        p = Path(p)
+        x = np.load(p.with_name(p.name.replace("input_", "raw_")) if raw else p)
+        for axis, want in ((2, shape[2]), (3, shape[3])):
+            if isinstance(want, int) and want > 0 and want != x.shape[axis]:
+                raise KitError(f"ONNX={onnx_path} takes {shape[2]}x{shape[3]} inputs but the crosscheck runs "
+                               f"{x.shape[2]}x{x.shape[3]}; pass matching --height/--width")
+        feed = np.repeat(x, batch, axis=0) if batch > 1 else x  # a static batch: same image in every slot
+        t = time.perf_counter()
+        y = np.asarray(sess.run([out_name], {name: feed})[0])[0]
+        times.append(time.perf_counter() - t)
+        if y.ndim == 3 and y.shape[0] == 1 and y.dtype.kind in "iu":
+            y = y[0]  # (1,H,W) labels
+        outs.append(y)
+    return outs, {"path": str(onnx_path), "input": name, "input_dtype": "uint8" if raw else "float32",
+                  "output": out_name, "seconds_per_image": times,
+                  "output_kind": "labels" if outs and outs[0].ndim == 2 else "logits"}
+
+
+def crosscheck(upstream: Path, model_name: str, weights: str, num: int, height: int, width: int,
+               data_root: Path | None, onnx: Path | None, out_json: Path, seed: int = WEIGHT_SEED,
+               atol: float = ATOL, margin: float = MARGIN, threads: int | None = None,
+               log=print) -> dict:
+    """Run both sides (and optionally ONNX) on the same N images, compare, write OUT_JSON; raise on failure."""
+    if model_name not in MODELS:
+        raise KitError(f"MODEL={model_name!r} is unknown; choose one of: {', '.join(MODELS)}")
+    upstream_fpn_dir(upstream)
+    if weights != "random" and not Path(weights).is_file():
+        raise KitError(f"WEIGHTS={weights} does not exist; run `make weights` or use --weights random")
+    import torch
+
+    from semask.model.network import build_model
+
+    commit = upstream_commit(Path(upstream))
+    from semask.spec import UPSTREAM_COMMIT
+
+    if commit is not None and commit != UPSTREAM_COMMIT:
+        raise KitError(f"UPSTREAM={upstream} is at {commit}, not the pinned {UPSTREAM_COMMIT}; "
+                       f"run `git -C {upstream} checkout {UPSTREAM_COMMIT}` (make upstream)")
+    if threads:
+        torch.set_num_threads(threads)
+    threads = torch.get_num_threads()
+    report: dict[str, Any] = {"model": model_name, "weights": weights, "num": num, "height": height, "width": width,
+                              "upstream": {"dir": str(upstream), "commit": commit or "unknown (not a git clone)"}}
+    with tempfile.TemporaryDirectory(prefix="crosscheck.") as tmp:
+        tmp = Path(tmp)
+        # Inputs: real Cityscapes val frames when present, else deterministic synthetic ones.
+        files = cityscapes_images(data_root, num)
+        if data_root is not None and not files:
+            print(f"note: no Cityscapes images under {data_root}/leftImg8bit/val; using synthetic images",
+                  file=sys.stderr)
+        if files and len(files) < num:
+            raise KitError(f"DATA_ROOT={data_root} has only {len(files)} val images; lower --num")
+        inputs = []
+        for i in range(num):
+            bgr = read_bgr(files[i]) if files else synthetic_bgr(i, height, width)
+            if bgr.shape[:2] != (height, width):
+                raise KitError(f"{files[i]} is {bgr.shape[1]}x{bgr.shape[0]}, not {width}x{height}; "
+                               "pass matching --height/--width")
+            inputs.append(tmp / f"input_{i}.npy")
+            np.save(inputs[-1], normalise_bgr(bgr))
+            if onnx is not None:  # raw RGB planes, for an ONNX that takes uint8 pixels
+                np.save(tmp / f"raw_{i}.npy", np.ascontiguousarray(bgr[:, :, ::-1].transpose(2, 0, 1)[None]))
+        report["inputs"] = {"kind": "cityscapes" if files else "synthetic",
+                            "files": [str(f) for f in files] if files else None}
+
+        # Kit model and the shared checkpoint.
+        kit = build_model(model_name).eval()
+        if weights == "random":
+            ckpt = tmp / "random_weights.pth"
+            report["weights_generator"] = make_random_checkpoint(kit, ckpt, seed)
+            report["weights_seed"] = seed
+        else:
+            ckpt = Path(weights)
+            if not ckpt.is_file():
+                raise KitError(f"WEIGHTS={weights} does not exist; run `make weights` or use --weights random")
+        kit_load(kit, ckpt)
+
+        log(f"kit: {model_name} on {num} image(s) at {height}x{width} ({threads} threads)")
+        kit_times = []
+        for i, p in enumerate(inputs):
+            x = torch.from_numpy(np.load(p))
+            t = time.perf_counter()
+            with torch.no_grad():
+                y = kit(x)
+            kit_times.append(time.perf_counter() - t)
+            np.save(tmp / f"kit_{i}.npy", y[0].numpy().astype(np.float32, copy=False))
+            del y
+        report["kit"] = {"seconds_per_image": kit_times, "peak_rss_mb": peak_rss_mb(), "threads": threads,
+                         "torch": torch.__version__,
+                         "num_parameters": int(sum(p.numel() for p in kit.parameters()))}
+        del kit
+        log(f"kit: {_fmt_times(kit_times)}, peak RSS {report['kit']['peak_rss_mb']:.0f} MB")
+
+        log("upstream: building from its own config in env/upstream/venv")
+        images = [str(f) for f in files] or None
+        try:
+            up = run_upstream(Path(upstream), model_name, ckpt, inputs, tmp, image_files=images, threads=threads)
+        except _UpstreamUnpickling:
+            # mmcv 1.3's torch.load (weights_only under torch 2.13) refused the checkpoint's meta: hand
+            # upstream the same tensors as a plain state dict, extracted by the kit's code-free reader.
+            from semask.model.checkpoint import read_state_dict
+
+            plain = tmp / "weights_state_dict.pth"
+            torch.save(read_state_dict(ckpt), plain)
+            log("upstream: mmcv's loader refused the checkpoint's meta under torch 2.13; retrying with its state_dict")
+            up = run_upstream(Path(upstream), model_name, plain, inputs, tmp, image_files=images, threads=threads)
+            up["weights_note"] = "upstream loaded the checkpoint's state_dict re-saved as a plain .pth"
+        report["upstream"].update(up)
+        log(f"upstream: {_fmt_times(up['seconds_per_image'])}, peak RSS {up['peak_rss_mb']:.0f} MB")
+        pre = [p["max_abs_diff"] for p in up.get("preprocess_max_abs_diff") or []]
+        if pre:
+            shown = "not compared (upstream's pipeline resizes these frames)" if None in pre else f"{max(pre):.3g}"
+            log(f"preprocessing: kit vs upstream test pipeline, max abs diff {shown}")
+        if up["int_buffer_mismatches"]:
+            raise KitError(f"the checkpoint's integer buffers differ from what upstream constructs: "
+                           f"{up['int_buffer_mismatches'][:5]}")
+
+        onnx_outs = None
+        if onnx is not None:
+            onnx_outs, report["onnx"] = run_onnx(Path(onnx), inputs)
+            log(f"onnx: {report['onnx']['output_kind']}, {_fmt_times(report['onnx']['seconds_per_image'])}")
+
+        kit_agree = Agreement(atol=atol, margin=margin)
+        onnx_agree = Agreement(atol=atol, margin=margin) if onnx_outs is not None else None
+        for i in range(num):
+            ref = np.load(tmp / f"upstream_{i}.npy", mmap_mode="r")
+            kit_agree.add(ref, np.load(tmp / f"kit_{i}.npy", mmap_mode="r"))
+            if onnx_agree is not None:
+                onnx_agree.add(ref, onnx_outs[i])
+        report["kit_vs_upstream"] = kit_agree.summary()
+        if onnx_agree is not None:
+            report["onnx_vs_upstream"] = onnx_agree.summary()
+    failures = [f"kit vs upstream: {f}" for f in kit_agree.failures()]
+    # Only comparable where upstream's pipeline keeps the frame size (2048x1024 frames at 1024x2048).
+    pre = [p["max_abs_diff"] for p in report["upstream"].get("preprocess_max_abs_diff") or []]
+    if any(d is not None and d > atol for d in pre):
+        failures.append(f"kit preprocessing vs upstream test pipeline: max abs differences {pre} > {atol:g}")
+    if onnx_agree is not None:
+        failures += [f"onnx vs upstream: {f}" for f in onnx_agree.failures()]
+    report["passed"] = not failures
+    atomic_write_json(out_json, report)
+    for label, agree in (("kit ", kit_agree), ("onnx", onnx_agree)):
+        if agree is not None:
+            diff = "n/a (labels)" if agree.max_abs_diff is None else f"{agree.max_abs_diff:.3g}"
+            log(f"{label} vs upstream: max abs logit diff {diff}, label agreement {agree.label_agreement:.6%}, "
+                f"disagreeing pixels {agree.disagree} (margin > {margin:g}: {agree.disagree_margin_share:.2%})")
+    if failures:
+        raise KitError("crosscheck FAILED (" + "; ".join(failures) + f"); details in {out_json}")
+    log(f"crosscheck passed; report {out_json}")
+    return report
+
+
+def _fmt_times(times: Iterable[float]) -> str:
+    times = list(times)
+    return f"{sum(times) / max(len(times), 1):.1f} s/image" if times else "no images"
+
