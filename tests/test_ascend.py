@@ -136,7 +136,7 @@ def test_ais_infer_killed_run_leaves_nothing_done(models, standins, tmp_path, mo
 def test_om_batch_mismatch_refused(models, standins, tmp_path):
     om = tmp_path / "tiny_bs4.om"
     _compile(models[4], om)
-    with pytest.raises(KitError, match=r"tiny_bs4.om was compiled for batch size 4.*BATCH_SIZE=1"):
+    with pytest.raises(KitError, match=r"tiny_bs4.om was compiled for batch size 4.*BS=1"):
         ascend.ais_perf(om, 1, loop=2)
     om.with_suffix(".json").unlink()
     with pytest.raises(KitError, match="tiny_bs4.json is missing"):

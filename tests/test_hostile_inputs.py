@@ -120,7 +120,7 @@ def test_onnx_for_another_batch_size(ref, tmp_path):
                            "--output", str(out), "--output-dirname", "r", "--batch-size", "2"],
                           cwd=ph.ROOT, env=ph.clean_env(), capture_output=True, text=True)
     assert proc.returncode == 2
-    assert_one_error(proc, str(model), "BATCH_SIZE=2", "export an ONNX for batch size 2")
+    assert_one_error(proc, str(model), "BS=2", "export an ONNX for batch size 2")
     assert not out.exists()
 
 
@@ -134,7 +134,7 @@ def test_om_for_another_batch_size(tmp_path, tmp_path_factory):
                           cwd=ph.ROOT, env={**asc["env"], "PYTHONPATH": "tools:tests/standins"},
                           capture_output=True, text=True)
     assert proc.returncode == 2
-    assert_one_error(proc, str(om), "compiled for batch size 4", "BATCH_SIZE=2", "compile an OM for this batch size")
+    assert_one_error(proc, str(om), "compiled for batch size 4", "BS=2", "compile an OM for this batch size")
     assert not out.exists() and len(asc["log"].read_text().splitlines()) == calls  # ais_bench never started
 
 

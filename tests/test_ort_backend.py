@@ -81,7 +81,7 @@ def test_resume_skips_verified_batches(models, bins, tmp_path):
 
 
 def test_wrong_batch_size_refused(models, bins, tmp_path):
-    with pytest.raises(KitError, match=r"tiny_bs4\.onnx.*BATCH_SIZE=2"):
+    with pytest.raises(KitError, match=r"tiny_bs4\.onnx.*BS=2"):
         ort_backend.infer_folder(models[4], bins[0].parent, tmp_path / "o", "run", 2, progress=False)
 
 

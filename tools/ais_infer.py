@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--input", default=None, help="bins folder (infer mode)")
     p.add_argument("--output", default=None, help="output root folder (infer mode)")
     p.add_argument("--output-dirname", default=None, help="run folder name (default: timestamp)")
-    p.add_argument("--batch-size", required=True, type=positive_int("BATCH_SIZE"))
+    p.add_argument("--batch-size", required=True, type=positive_int("BS"))
     p.add_argument("--device", default=0, type=int)
     p.add_argument("--loop", default=None, type=positive_int("LOOP"), help="perf mode: pure-inference runs")
     p.add_argument("--out-json", default=None, help="perf mode: result JSON")

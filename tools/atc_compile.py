@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--onnx", required=True, help="simplified static-shape ONNX (input 'image')")
     p.add_argument("--output-om", required=True, help="final .om path")
-    p.add_argument("--batch-size", required=True, type=positive_int("BATCH_SIZE"))
+    p.add_argument("--batch-size", required=True, type=positive_int("BS"))
     p.add_argument("--height", required=True, type=positive_int("HEIGHT"))
     p.add_argument("--width", required=True, type=positive_int("WIDTH"))
     p.add_argument("--soc", required=True, help="SOC, e.g. Ascend310P3, or 'auto' (read npu-smi info)")

@@ -20,7 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--input", required=True, help="folder of per-image .bin/.npy files (not recursive)")
     p.add_argument("--output", required=True, help="output root folder (OUT_DIR)")
     p.add_argument("--output-dirname", default=None, help="run folder name under OUT_DIR (default: timestamp)")
-    p.add_argument("--batch-size", required=True, type=positive_int("BATCH_SIZE"))
+    p.add_argument("--batch-size", required=True, type=positive_int("BS"))
     p.add_argument("--provider", default="cpu", choices=sorted(ort_backend.PROVIDERS), help="ORT_PROVIDER")
     p.add_argument("--device", default=0, type=int, help="device id for cuda/cann")
     p.add_argument("--threads", default=None, type=positive_int("THREADS"), help="ORT intra-op threads")

@@ -15,7 +15,7 @@ from semask.runtime.ort import PROVIDERS
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", required=True, help="static-batch ONNX model")
-    p.add_argument("--batch-size", required=True, type=positive_int("BATCH_SIZE"))
+    p.add_argument("--batch-size", required=True, type=positive_int("BS"))
     p.add_argument("--loop", required=True, type=positive_int("LOOP"), help="timed runs")
     p.add_argument("--warmup", default=1, type=int, help="untimed warm-up runs")
     p.add_argument("--provider", default="cpu", choices=sorted(PROVIDERS), help="ORT_PROVIDER")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import io
-import json
 import time
 import warnings
 from pathlib import Path
@@ -21,9 +20,10 @@ from torch import nn
 
 from semask.model.checkpoint import load_weights
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_path, atomic_write_json, sha256_bytes
+from semask.core.fsio import atomic_path, sha256_bytes
 from semask.model.network import build_model, input_normalizer
-from semask.spec import ATOL, DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, MARGIN, OUTPUT_KINDS
+from semask.runtime.onnx_io import read_sidecar, write_sidecar
+from semask.spec import ATOL, DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, MARGIN, NUM_CLASSES, OUTPUT_KINDS
 
 INPUT_NAME, OUTPUT_NAME = "image", "output"
 TORCH_LABEL_DTYPES = {name: getattr(torch, name) for name in LABEL_DTYPES}
@@ -42,13 +42,6 @@ class ExportWrapper(nn.Module):
         if self.output == "logits":
             return logits
         return logits.argmax(dim=1).to(TORCH_LABEL_DTYPES[self.label_dtype])  # (B, H, W)
-
-
-def artifact_stem(model: str, batch_size: int, height: int, width: int, input_dtype: str, output: str,
-                  label_dtype: str) -> str:
-    """File stem carrying everything that makes two exports differ."""
-    out = "logits" if output == "logits" else label_dtype
-    return f"semask_{model}_bs{batch_size}_{height}x{width}_{input_dtype}_{out}"
 
 
 def check_options(batch_size: int, height: int, width: int, input_dtype: str, output: str, label_dtype: str,
@@ -131,28 +124,17 @@ def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, h
         "input": {"name": INPUT_NAME, "shape": [batch_size, 3, height, width], "dtype": input_dtype,
                   "layout": "NCHW", "normalized": input_dtype == "float32"},
         "output": {"name": OUTPUT_NAME, "kind": output,
-                   "shape": [batch_size, 19, height, width] if output == "logits" else [batch_size, height, width],
+                   "shape": [batch_size, NUM_CLASSES, height, width] if output == "logits" else [batch_size, height, width],
                    "dtype": "float32" if output == "logits" else label_dtype},
         "torch": torch.__version__, "onnx": onnx.__version__, "export_seconds": round(time.perf_counter() - started, 2),
         "sha256": sha256_bytes(data), **graph_summary(proto), "bytes": len(data),
     }
     # The .onnx is the make target: publish it after its sidecar, so a run killed in between never
     # leaves an ONNX that make takes as done but the simplify step cannot use (sidecar missing).
-    atomic_write_json(sidecar_path(out), meta)
+    write_sidecar(out, meta)
     with atomic_path(out) as tmp:
         tmp.write_bytes(data)
     return meta
-
-
-def sidecar_path(onnx_path: Path) -> Path:
-    return Path(onnx_path).with_suffix(".json")
-
-
-def read_sidecar(onnx_path: Path) -> Dict[str, Any]:
-    side = sidecar_path(onnx_path)
-    if not side.is_file():
-        raise KitError(f"{side} is missing (it describes {onnx_path}); re-run the export step (`make onnx`)")
-    return json.loads(side.read_text())
 
 
 def _with_logits_output(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -207,7 +189,7 @@ def simplify_onnx(src: Path, out: Path, verify: bool = True, threads: int = 0) -
     """onnxsim `src` into `out` (+ sidecar), check it is static, and verify it against PyTorch."""
     import onnxsim
 
-    meta = read_sidecar(src)
+    meta = read_sidecar(src, "re-run the export step (`make onnx`)")
     started = time.perf_counter()
     proto, ok = onnxsim.simplify(onnx.load(str(src)))
     if not ok:
@@ -220,7 +202,7 @@ def simplify_onnx(src: Path, out: Path, verify: bool = True, threads: int = 0) -
     side = dict(meta, kind="onnx-simplified", source=str(src), source_sha256=meta["sha256"], sha256=sha256_bytes(data),
                 onnxsim=onnxsim.__version__, simplify_seconds=round(time.perf_counter() - started, 2),
                 verification=verification, **summary)
-    atomic_write_json(sidecar_path(out), side)  # sidecar first, the .onnx (make target) last
+    write_sidecar(out, side)  # sidecar first, the .onnx (make target) last
     with atomic_path(out) as tmp:
         tmp.write_bytes(data)
     side["summary_line"] = summary_line(summary, out)

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 from semask.core.errors import KitError
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import atomic_write_json, atomic_write_text, check_free_space, ensure_writable_dir, sha256_file
+from semask.runtime.onnx_io import read_sidecar, sidecar_path, write_sidecar
 
 TAIL_LINES = 20
 _CHIP_ROW = re.compile(r"^\|\s*(\d+)\s+([A-Za-z0-9][A-Za-z0-9_-]*)\s*\|\s*[A-Za-z]")
@@ -118,10 +119,6 @@ def atc_command(onnx: Path | str, out_stem: Path | str, batch_size: int, height:
             f"--precision_mode={precision}", "--log=error", *extra]
 
 
-def sidecar_path(om: Path | str) -> Path:
-    return Path(om).with_suffix(".json")
-
-
 def _find_om(scratch: Path, stem: str) -> Path | None:
     """`<stem>.om`, or the documented `<stem>_<os>_<arch>.om` variant."""
     plain = scratch / f"{stem}.om"
@@ -135,7 +132,7 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
                precision: str = "force_fp16", input_dtype: str = "float32", extra: Sequence[str] = (),
                device: int = 0) -> dict[str, Any]:
     """Compile ONNX -> OM with atc in a scratch folder, rename the .om, write its JSON sidecar."""
-    from semask.runtime.ort import onnx_io
+    from semask.runtime.onnx_io import onnx_io
 
     onnx, output_om = Path(onnx).resolve(), Path(output_om).resolve()
     if output_om.suffix != ".om":
@@ -145,7 +142,7 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     if len(inputs) != 1 or inputs[0].name != "image" or inputs[0].shape != want:
         got = [(i.name, list(i.shape)) for i in inputs]
         raise KitError(f"{onnx} has inputs {got} but atc is asked for image:{batch_size},3,{height},{width}; "
-                       "export the ONNX for this BATCH_SIZE/size or fix the variables")
+                       "export the ONNX for this BS/size or fix the variables")
     if inputs[0].dtype.name != input_dtype:
         raise KitError(f"{onnx} input is {inputs[0].dtype.name} but --input-dtype {input_dtype}; use the matching ONNX")
     if shutil.which("atc") is None:
@@ -178,7 +175,7 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
         }
         # the .om is the make target: publish it after its sidecar, so a run killed in between never leaves
         # an .om that make takes as done but ais_infer refuses (sidecar missing)
-        atomic_write_json(side, info)
+        write_sidecar(output_om, info)
         os.replace(built, output_om)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -190,18 +187,15 @@ def _atc_version(text: str) -> str | None:
     return found.group(1) if found else None
 
 
-def read_sidecar(om: Path | str, batch_size: int) -> dict[str, Any]:
+def om_sidecar(om: Path | str, batch_size: int) -> dict[str, Any]:
     """The sidecar atc_compile wrote, checked against `batch_size` (refuses a mismatch)."""
     om = Path(om)
     if not om.is_file():
         raise KitError(f"OM model {om} does not exist; run the atc step (make om) first")
-    side = sidecar_path(om)
-    if not side.is_file():
-        raise KitError(f"{side} is missing, so the batch size of {om} is unknown; compile it with tools/atc_compile.py")
-    info = json.loads(side.read_text())
+    info = read_sidecar(om, "so its batch size is unknown; compile it with tools/atc_compile.py")
     if int(info.get("batch_size", -1)) != batch_size:
-        raise KitError(f"{om} was compiled for batch size {info.get('batch_size')} (see {side}) but BATCH_SIZE={batch_size}; "
-                       "compile an OM for this batch size or fix BATCH_SIZE")
+        raise KitError(f"{om} was compiled for batch size {info.get('batch_size')} (see {sidecar_path(om)}) but BS={batch_size}; "
+                       "compile an OM for this batch size or fix BS")
     return info
 
 
@@ -231,7 +225,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
 
     from semask.runtime import batching  # numpy-based; imported here so env checks work without numpy
 
-    info = read_sidecar(om, batch_size)
+    info = om_sidecar(om, batch_size)
     files = batching.list_input_files(input_dir)
     in_bytes = batch_size * 3 * info["height"] * info["width"] * np.dtype(info["input_dtype"]).itemsize
     batching.files_per_batch(in_bytes, files[0])
@@ -278,7 +272,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
 def ais_perf(om: Path | str, batch_size: int, loop: int, device: int = 0) -> dict[str, Any]:
     """Pure-inference `ais_bench --loop`: parse throughput + NPU_compute_time stats from its log."""
     from semask.runtime import ais_summary as summary
-    info = read_sidecar(om, batch_size)
+    info = om_sidecar(om, batch_size)
     cmd = [*ais_bench_command(), "--model", str(om), "--loop", str(loop), "--batchsize", str(batch_size),
            "--device", str(device)]
     print("+ " + shlex.join(cmd), flush=True)

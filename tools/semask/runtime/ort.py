@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,64 +21,11 @@ from semask.runtime import ais_summary as summary
 from semask.core.errors import KitError
 from semask.spec import ORT_PROVIDERS
 from semask.core.fsio import atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir
+from semask.runtime.onnx_io import TensorSpec, single_input
 
 # the kit's provider names (semask.spec.ORT_PROVIDERS) -> ORT's
 PROVIDERS = {name: f"{name.upper()}ExecutionProvider" for name in ORT_PROVIDERS}
 PROVIDER_PACKAGES = {"cpu": "onnxruntime", "cuda": "onnxruntime-gpu", "cann": "onnxruntime-cann"}
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """Name, static shape (None for a symbolic dim) and numpy dtype of a model input/output."""
-
-    name: str
-    shape: tuple[int | None, ...]
-    dtype: np.dtype
-
-    @property
-    def nbytes(self) -> int | None:
-        if any(d is None for d in self.shape):
-            return None
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
-
-
-def _spec(value_info: Any) -> TensorSpec:
-    from onnx import helper
-
-    ttype = value_info.type.tensor_type
-    dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in ttype.shape.dim)
-    return TensorSpec(value_info.name, dims, np.dtype(helper.tensor_dtype_to_np_dtype(ttype.elem_type)))
-
-
-def onnx_io(model: Path | str) -> tuple[list[TensorSpec], list[TensorSpec]]:
-    """Graph inputs (minus initializers) and outputs of an ONNX file, without its weights' data."""
-    import onnx
-
-    model = Path(model)
-    if not model.is_file():
-        raise KitError(f"ONNX model {model} does not exist; run the export step first")
-    try:
-        proto = onnx.load(str(model), load_external_data=False)
-    except Exception as exc:  # protobuf decode errors have no common type
-        raise KitError(f"cannot read ONNX model {model}: {exc}; re-export it") from None
-    inits = {i.name for i in proto.graph.initializer}
-    inputs = [_spec(v) for v in proto.graph.input if v.name not in inits]
-    outputs = [_spec(v) for v in proto.graph.output]
-    return inputs, outputs
-
-
-def single_input(model: Path | str, batch_size: int) -> tuple[TensorSpec, list[TensorSpec]]:
-    """The model's one input, checked against `batch_size` (static batch dim required)."""
-    inputs, outputs = onnx_io(model)
-    if len(inputs) != 1:
-        raise KitError(f"{model} has {len(inputs)} inputs ({[i.name for i in inputs]}); the kit expects one (image)")
-    spec = inputs[0]
-    if not spec.shape or spec.shape[0] != batch_size or spec.nbytes is None:
-        raise KitError(
-            f"{model} input {spec.name!r} has shape {list(spec.shape)} but BATCH_SIZE={batch_size}; "
-            f"export an ONNX for batch size {batch_size} (one static-shape model per batch size) or fix BATCH_SIZE"
-        )
-    return spec, outputs
 
 
 def provider_entry(provider: str, device: int) -> tuple[str, dict[str, Any]]:
