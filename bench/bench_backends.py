@@ -5,7 +5,7 @@ definition), across models (one per batch size) and intra-op thread counts.
     .venv/bin/python bench/bench_backends.py --model A_bs1_sim.onnx --model A_bs4_sim.onnx \
         [--threads 1 --threads 0] [--loop 5] [--input BINS_DIR] [--out bench/out/backends.json]
 
-threads 0 = ORT default. Writes one JSON with every measurement (see semask.perf.run_perf).
+threads 0 = ORT default. Writes one JSON with every measurement (see semask.runtime.ort.run_perf).
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from semask.runtime import perf  # noqa: E402
+from semask.runtime import ort  # noqa: E402
 from semask.core.fsio import atomic_write_json  # noqa: E402
-from semask.runtime.ort import onnx_io  # noqa: E402
+from semask.runtime.onnx_io import onnx_io  # noqa: E402
 
 
 def main() -> int:
@@ -34,9 +34,9 @@ def main() -> int:
     for model in args.model:
         batch_size = onnx_io(model)[0][0].shape[0]
         for threads in args.threads or [0]:
-            r = perf.run_perf(model, batch_size, args.loop, args.warmup, "cpu", 0, threads or None, args.input)
+            r = ort.run_perf(model, batch_size, args.loop, args.warmup, "cpu", 0, threads or None, args.input)
             r.pop("compute_time_list", None)
-            print(perf.result_line(r) + f" (threads {threads or 'default'})", flush=True)
+            print(ort.result_line(r) + f" (threads {threads or 'default'})", flush=True)
             runs.append(r)
     atomic_write_json(args.out, {"host": {"machine": platform.machine(), "processor": platform.processor(),
                                           "python": platform.python_version()}, "runs": runs})

@@ -42,11 +42,9 @@ def worker(kind: str, model: str, hw: tuple[int, int], onnx_path: str, runs: int
             with torch.no_grad():
                 net(xt)
     else:
-        import onnxruntime as ort
+        from semask.runtime.ort import make_session
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        sess = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
+        sess = make_session(onnx_path, "cpu", threads=threads)
 
         def call():
             sess.run(None, {"image": x})

@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 import tiny_onnx  # noqa: E402
 
-from semask.runtime import perf  # noqa: E402
+from semask.runtime import ort  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def model(tmp_path_factory):
 
 
 def test_perf_zero_data(model):
-    r = perf.run_perf(model, 4, loop=5, warmup=1)
+    r = ort.run_perf(model, 4, loop=5, warmup=1)
     assert r["data"] == "zero" and r["e2e"] is None and len(r["compute_time_list"]) == 5
     assert set(r["latency_ms"]) == {"mean", "p50", "p90", "p99", "min", "max"}
     assert r["throughput"] == pytest.approx(4000 / r["latency_ms"]["mean"])

@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from semask.runtime import perf
+from semask.runtime import ort
 from semask.core.cli import positive_int, run
 from semask.core.fsio import atomic_write_json, ensure_writable_dir
-from semask.runtime.ort import PROVIDERS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,7 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
     p.add_argument("--loop", required=True, type=positive_int("LOOP"), help="timed runs")
     p.add_argument("--warmup", default=1, type=int, help="untimed warm-up runs")
-    p.add_argument("--provider", default="cpu", choices=sorted(PROVIDERS), help="ORT_PROVIDER")
+    p.add_argument("--provider", default="cpu", choices=sorted(ort.PROVIDERS), help="ORT_PROVIDER")
     p.add_argument("--device", default=0, type=int)
     p.add_argument("--threads", default=None, type=positive_int("THREADS"))
     p.add_argument("--input", default=None, help="bins folder: time on real data and add an e2e pass")
@@ -26,10 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out_json)
     ensure_writable_dir(out.parent)
-    result = perf.run_perf(args.model, args.batch_size, args.loop, max(0, args.warmup), args.provider,
+    result = ort.run_perf(args.model, args.batch_size, args.loop, max(0, args.warmup), args.provider,
                            args.device, args.threads, args.input, scratch_parent=out.parent)
     atomic_write_json(out, result)
-    print(perf.result_line(result))
+    print(ort.result_line(result))
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -34,14 +35,18 @@ def load_json(path: Path) -> Any:
 
 
 class Journal:
-    """Append-only record of finished files; a torn last line (killed run) is ignored on load."""
+    """Append-only record of finished work, one JSON line each under a header line naming the settings.
+
+    The one journal of the kit (labels, bins and ONNX Runtime batches): a torn last line (killed
+    run) is ignored on load, and a journal written with other settings is not trusted at all.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    def load(self, header: dict) -> dict[str, dict]:
+    def load(self, header: dict) -> dict[Any, dict]:
         """Records by key, only if the journal was written with the same `header` (same settings)."""
-        records: dict[str, dict] = {}
+        records: dict[Any, dict] = {}
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except OSError:
@@ -62,18 +67,24 @@ class Journal:
         return records
 
     def start(self, header: dict, keep: Iterable[dict]) -> None:
-        """Begin a journal for this run, carrying over records that are still valid."""
+        """Begin a journal for this run (atomically), carrying over records that are still valid."""
         lines = [json.dumps({"header": header})] + [json.dumps(r) for r in keep]
         atomic_write_text(self.path, "\n".join(lines) + "\n")
         self._fh = open(self.path, "a", encoding="utf-8")
 
     def add(self, record: dict) -> None:
+        """Append one record and fsync it: after a crash, a record on disk means its file was finished."""
         self._fh.write(json.dumps(record) + "\n")
         self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Stop appending and keep the journal (a run whose journal is its only record of progress)."""
+        self._fh.close()
 
     def finish(self) -> None:
         """Close and delete: the manifest now holds everything."""
-        self._fh.close()
+        self.close()
         self.path.unlink(missing_ok=True)
 
 

@@ -285,7 +285,6 @@ def ais_perf(om: Path | str, batch_size: int, loop: int, device: int = 0) -> dic
         "backend": "ascend", "device": device, "om": str(om), "soc_version": info.get("soc_version"),
         "precision_mode": info.get("precision_mode"), "batch_size": batch_size, "loop": loop, "data": "zero",
         "throughput": thr, "throughput_definition": "1000*batch_size/mean(NPU_compute_time ms), from ais_bench",
-        "latency_ms": {"mean": stats.get("mean"), "p50": stats.get("median"), "p90": None,
-                       "p99": stats.get("percentile(99%)"), "min": stats.get("min"), "max": stats.get("max")},
+        "latency_ms": summary.latency_block(stats),
         "npu_compute_time": stats, "command": cmd, "e2e": None,
     }

@@ -1,32 +1,40 @@
-"""ONNX Runtime backend that keeps ais_bench's contract (batching, output layout, summary).
+"""ONNX Runtime backend that keeps ais_bench's contract (batching, output layout, summary), and its
+pure-inference performance measured the way ais_bench measures the NPU.
 
 Why: on machines without an Ascend NPU the kit still produces predictions in exactly the
 layout the Ascend path produces, so the evaluation step does not care which backend ran.
-The run is resumable: finished batches go to a journal and are skipped (after checking their
-output files) on the next run; the summary json is written last.
+The run is resumable: finished batches go to a journal (semask.core.journal) and are skipped
+(after checking their output files) on the next run; the summary json is written last.
+`make_session` is the kit's one way to open an ONNX Runtime session (export verification and the
+crosscheck use it too).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import shutil
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from semask.runtime import batching
-from semask.runtime import ais_summary as summary
 from semask.core.errors import KitError
-from semask.spec import ORT_PROVIDERS
 from semask.core.fsio import atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir
+from semask.core.journal import Journal
+from semask.runtime import ais_summary as summary
+from semask.runtime import batching
 from semask.runtime.onnx_io import TensorSpec, single_input
+from semask.spec import ORT_PROVIDERS
 
 # the kit's provider names (semask.spec.ORT_PROVIDERS) -> ORT's
 PROVIDERS = {name: f"{name.upper()}ExecutionProvider" for name in ORT_PROVIDERS}
 PROVIDER_PACKAGES = {"cpu": "onnxruntime", "cuda": "onnxruntime-gpu", "cann": "onnxruntime-cann"}
 
+
+# ---------------------------------------------------------------- sessions
 
 def provider_entry(provider: str, device: int) -> tuple[str, dict[str, Any]]:
     """Map the kit's provider name to ORT's provider name + options; refuse one not installed."""
@@ -47,8 +55,9 @@ def provider_entry(provider: str, device: int) -> tuple[str, dict[str, Any]]:
     return name, options
 
 
-def make_session(model: Path | str, provider: str = "cpu", device: int = 0, threads: int | None = None) -> Any:
-    """An InferenceSession on the requested provider; refuses a silent fallback to CPU."""
+def make_session(model: Path | str | bytes, provider: str = "cpu", device: int = 0, threads: int | None = None) -> Any:
+    """The kit's one way to open ONNX Runtime: an InferenceSession on the requested provider that
+    refuses a silent fallback to CPU. `model` is a file, or a serialised graph (export's verification)."""
     import onnxruntime as ort
 
     name, options = provider_entry(provider, device)
@@ -59,9 +68,11 @@ def make_session(model: Path | str, provider: str = "cpu", device: int = 0, thre
     if name != "CPUExecutionProvider":
         providers.append("CPUExecutionProvider")
     try:
-        session = ort.InferenceSession(str(model), sess_options=opts, providers=providers)
+        session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=opts,
+                                       providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
-        raise KitError(f"onnxruntime cannot load {model} with {name}: {exc}") from None
+        what = "the in-memory graph" if isinstance(model, bytes) else model
+        raise KitError(f"onnxruntime cannot load {what} with {name}: {exc}") from None
     if session.get_providers()[0] != name:
         raise KitError(
             f"ORT_PROVIDER={provider}: onnxruntime fell back to {session.get_providers()[0]} "
@@ -78,45 +89,63 @@ def run_batch(session: Any, spec: TensorSpec, payload: bytes) -> tuple[list[np.n
     return outputs, (time.perf_counter() - start) * 1000.0
 
 
-class Journal:
-    """Append-only record of finished batches, tied to one run configuration (fingerprint)."""
-
-    def __init__(self, path: Path, fingerprint: dict[str, Any]):
-        self.path = path
-        self.fingerprint = fingerprint
-
-    def load(self) -> dict[int, dict[str, Any]]:
-        """Finished batches from a previous run of the same configuration ({} otherwise)."""
-        if not self.path.exists():
-            return {}
-        records: dict[int, dict[str, Any]] = {}
-        with open(self.path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-        try:
-            head = json.loads(lines[0]) if lines else None
-        except json.JSONDecodeError:
-            head = None
-        if head != {"fingerprint": self.fingerprint}:
-            return {}
-        for line in lines[1:]:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:  # torn last line of a killed run
+def write_batch_outputs(folder: Path, batch: batching.Batch, outputs: Sequence[np.ndarray],
+                        per_batch: int) -> list[list[Any]]:
+    """Split each output per image and write `<stem>_<i>.bin` (padding slots skipped, as ais_bench);
+    returns [name, bytes] per written file."""
+    written: list[list[Any]] = []
+    for out_index, array in enumerate(outputs):
+        for slot, piece in zip(batch.slots, batching.split_output(np.asarray(array), per_batch)):
+            if slot is None:
                 continue
-            records[int(rec["batch"])] = rec
-        return records
+            name = batching.output_name(slot, out_index)
+            data = np.ascontiguousarray(piece).tobytes()
+            atomic_write_bytes(folder / name, data)
+            written.append([name, len(data)])
+    return written
 
-    def start(self, keep: bool) -> None:
-        """Begin a journal (keeping the old records when resuming the same configuration)."""
-        if keep and self.path.exists():
-            return
-        atomic_write_bytes(self.path, (json.dumps({"fingerprint": self.fingerprint}) + "\n").encode())
 
-    def append(self, record: dict[str, Any]) -> None:
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+# ---------------------------------------------------------------- a folder of inputs, ais_bench style
+
+@dataclass(frozen=True)
+class FolderPlan:
+    """What one run over a bins folder does: the model's input, its outputs, the files and batches."""
+
+    spec: TensorSpec
+    outputs: list[TensorSpec]
+    files: list[Path]
+    per_batch: int
+    batches: list[batching.Batch]
+
+
+def plan_folder(model: Path, input_dir: Path | str, batch_size: int) -> FolderPlan:
+    """Check the model against BS and the folder's files against the model input; plan ais_bench's batches."""
+    spec, outputs = single_input(model, batch_size)
+    files = batching.list_input_files(input_dir)
+    per_batch = batching.files_per_batch(spec.nbytes, files[0])  # type: ignore[arg-type]
+    batching.check_sizes(files, batching.file_nbytes(files[0]))
+    batching.check_unique_stems(files)
+    batches = batching.plan_batches(files, per_batch)
+    print(f"[INFO] get filesperbatch files0 size:{batching.file_nbytes(files[0])} tensor0size:{spec.nbytes} "
+          f"filesperbatch:{per_batch} runcount:{len(batches)}")
+    return FolderPlan(spec, outputs, files, per_batch, batches)
+
+
+def _prepare_run_folder(plan: FolderPlan, output_dir: Path | str, dirname: str) -> tuple[Path, Path]:
+    """Create OUT_DIR/NAME, drop a previous summary (a rerun must not look finished until it is) and
+    .bin files this run does not produce; return (run folder, summary path)."""
+    out_root = ensure_writable_dir(Path(output_dir))
+    folder = ensure_writable_dir(out_root / dirname)
+    summary_path = Path(os.path.join(str(output_dir), dirname) + "_summary.json")
+    if summary_path.exists():
+        summary_path.unlink()
+    planned = {batching.output_name(f, i) for f in plan.files for i in range(len(plan.outputs))}
+    stray = [p for p in folder.iterdir() if p.is_file() and p.suffix == ".bin" and p.name not in planned]
+    if stray:  # another run's outputs would make this folder ambiguous for scoring
+        print(f"[INFO] removing {len(stray)} .bin file(s) in {folder} that this run does not produce")
+        for path in stray:
+            path.unlink()
+    return folder, summary_path
 
 
 def _verified(record: dict[str, Any], folder: Path) -> bool:
@@ -135,12 +164,53 @@ def _fingerprint(model: Path, files: Sequence[Path], batch_size: int, provider: 
             "inputs_sha256": names, "batch_size": batch_size, "provider": provider}
 
 
+def _resume(journal: Journal, header: dict[str, Any], plan: FolderPlan, folder: Path) -> dict[int, dict[str, Any]]:
+    """Start the journal, keeping the batches a previous run of the same configuration finished and whose
+    outputs are still intact; return those records by batch index."""
+    done = {i: r for i, r in journal.load(header).items()
+            if isinstance(i, int) and i < len(plan.batches) and _verified(r, folder)}
+    journal.start(header, done.values())
+    if done:
+        print(f"[INFO] resuming: {len(done)} of {len(plan.batches)} batches already done and verified in {folder}")
+    return done
+
+
 def out_bytes_per_file(outputs: Sequence[TensorSpec], per_batch: int) -> int | None:
     """Bytes written per input file (sum over outputs), or None when a shape is symbolic."""
     sizes = [o.nbytes for o in outputs]
     if any(s is None for s in sizes):
         return None
     return sum(sizes) // per_batch  # type: ignore[arg-type]
+
+
+def _run_pending(session: Any, plan: FolderPlan, pending: list[batching.Batch], folder: Path, journal: Journal,
+                 bar: Any, warmup: int) -> dict[int, float]:
+    """Warm up on the first pending batch, then run, write and journal each pending batch; ms by index."""
+    first = batching.read_batch(pending[0])
+    for _ in range(warmup):
+        run_batch(session, plan.spec, first)
+    compute: dict[int, float] = {}
+    for batch in pending:
+        results, ms = run_batch(session, plan.spec, batching.read_batch(batch))
+        written = write_batch_outputs(folder, batch, results, plan.per_batch)
+        journal.add({"key": batch.index, "outfiles": written, "compute_ms": ms})
+        compute[batch.index] = ms
+        bar.update(len(batch.real_files))
+    return compute
+
+
+def _filesinfo(plan: FolderPlan, input_dir: Path | str, prefix: str) -> dict[str, dict[str, list[str]]]:
+    """ais_bench's filesinfo: per real slot (sample id) its input path and output paths, joined as it joins them."""
+    info: dict[str, dict[str, list[str]]] = {}
+    for batch in plan.batches:
+        for j, slot in enumerate(batch.slots):
+            if slot is None:
+                continue
+            info[str(batch.index * plan.per_batch + j)] = {
+                "infiles": [os.path.join(str(input_dir), slot.name)],
+                "outfiles": [os.path.join(prefix, batching.output_name(slot, i)) for i in range(len(plan.outputs))],
+            }
+    return info
 
 
 def infer_folder(
@@ -157,87 +227,112 @@ def infer_folder(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every file of `input_dir` through the model, ais_bench style; returns the summary."""
-    model = Path(model)
-    spec, outputs = single_input(model, batch_size)
-    files = batching.list_input_files(input_dir)
-    per_batch = batching.files_per_batch(spec.nbytes, files[0])  # type: ignore[arg-type]
-    batching.check_sizes(files, batching.file_nbytes(files[0]))
-    batching.check_unique_stems(files)
-    batches = batching.plan_batches(files, per_batch)
-    print(f"[INFO] get filesperbatch files0 size:{batching.file_nbytes(files[0])} tensor0size:{spec.nbytes} "
-          f"filesperbatch:{per_batch} runcount:{len(batches)}")
-
-    out_root = ensure_writable_dir(Path(output_dir))
-    folder = ensure_writable_dir(out_root / dirname)
-    prefix = os.path.join(str(output_dir), dirname)
-    summary_path = Path(prefix + "_summary.json")
-    if summary_path.exists():  # a rerun must not look finished until it is
-        summary_path.unlink()
-
-    planned = {batching.output_name(f, i) for f in files for i in range(len(outputs))}
-    stray = [p for p in folder.iterdir() if p.is_file() and p.suffix == ".bin" and p.name not in planned]
-    if stray:  # another run's outputs would make this folder ambiguous for scoring
-        print(f"[INFO] removing {len(stray)} .bin file(s) in {folder} that this run does not produce")
-        for path in stray:
-            path.unlink()
-
-    journal = Journal(out_root / f".{dirname}.journal.jsonl", _fingerprint(model, files, batch_size, provider))
-    previous = journal.load()
-    done = {i: r for i, r in previous.items() if i < len(batches) and _verified(r, folder)}
-    journal.start(keep=bool(previous))
-    pending = [b for b in batches if b.index not in done]
-    if done:
-        print(f"[INFO] resuming: {len(done)} of {len(batches)} batches already done and verified in {folder}")
-
-    per_file = out_bytes_per_file(outputs, per_batch)
-    if per_file is not None and pending:
-        check_free_space(folder, sum(len(b.real_files) for b in pending) * per_file, "onnxruntime inference")
-
     from tqdm import tqdm
 
-    session = make_session(model, provider, device, threads) if pending else None
-    if session is not None:
-        first = batching.read_batch(pending[0])
-        for _ in range(warmup):
-            run_batch(session, spec, first)
-    bar = tqdm(total=len(files), initial=sum(len(batches[i].real_files) for i in done), unit="img",
+    model = Path(model)
+    plan = plan_folder(model, input_dir, batch_size)
+    folder, summary_path = _prepare_run_folder(plan, output_dir, dirname)
+    journal = Journal(Path(output_dir) / f".{dirname}.journal.jsonl")
+    done = _resume(journal, _fingerprint(model, plan.files, batch_size, provider), plan, folder)
+    pending = [b for b in plan.batches if b.index not in done]
+    per_file = out_bytes_per_file(plan.outputs, plan.per_batch)
+    compute = {i: float(r["compute_ms"]) for i, r in done.items()}
+    bar = tqdm(total=len(plan.files), initial=sum(len(plan.batches[i].real_files) for i in done), unit="img",
                desc=f"onnxruntime[{provider}] bs{batch_size}", disable=not progress, dynamic_ncols=True)
-    compute: dict[int, float] = {i: float(r["compute_ms"]) for i, r in done.items()}
     try:
-        for batch in pending:
-            results, ms = run_batch(session, spec, batching.read_batch(batch))
-            written = []
-            for out_index, array in enumerate(results):
-                pieces = batching.split_output(np.asarray(array), per_batch)
-                for slot, piece in zip(batch.slots, pieces):
-                    if slot is None:  # padding slot: ais_bench skips its output
-                        continue
-                    name = batching.output_name(slot, out_index)
-                    data = np.ascontiguousarray(piece).tobytes()
-                    atomic_write_bytes(folder / name, data)
-                    written.append([name, len(data)])
-            journal.append({"batch": batch.index, "outfiles": written, "compute_ms": ms})
-            compute[batch.index] = ms
-            bar.update(len(batch.real_files))
+        if pending:
+            if per_file is not None:
+                check_free_space(folder, sum(len(b.real_files) for b in pending) * per_file, "onnxruntime inference")
+            session = make_session(model, provider, device, threads)
+            compute.update(_run_pending(session, plan, pending, folder, journal, bar, warmup))
     finally:
         bar.close()
-
-    filesinfo: dict[str, dict[str, list[str]]] = {}
-    n_out = len(outputs)
-    for batch in batches:
-        for j, slot in enumerate(batch.slots):
-            if slot is None:
-                continue
-            filesinfo[str(batch.index * per_batch + j)] = {
-                "infiles": [os.path.join(str(input_dir), slot.name)],
-                "outfiles": [os.path.join(prefix, batching.output_name(slot, i)) for i in range(n_out)],
-            }
-    times = [compute[b.index] for b in batches]
+        journal.close()
     result = summary.build_summary(
-        filesinfo, argv, times, batch_size,
+        _filesinfo(plan, input_dir, os.path.join(str(output_dir), dirname)), argv,
+        [compute[b.index] for b in plan.batches], batch_size,
         extra={"provider": PROVIDERS[provider], "backend": "onnxruntime", "resumed_batches": len(done)},
     )
     for line in summary.summary_lines(result, batch_size):
         print(line)
     atomic_write_json(summary_path, result)
     return result
+
+
+# ---------------------------------------------------------------- performance (ais_bench's definition)
+
+def _e2e_pass(session: Any, spec: TensorSpec, files: list[Path], per_batch: int, scratch: Path) -> dict[str, Any]:
+    """Read -> run -> split -> write for `files`; outputs go to `scratch` (deleted afterwards)."""
+    start = time.perf_counter()
+    for batch in batching.plan_batches(files, per_batch):
+        outputs, _ = run_batch(session, spec, batching.read_batch(batch))
+        write_batch_outputs(scratch, batch, outputs, per_batch)
+    seconds = time.perf_counter() - start
+    return {"images": len(files), "seconds": seconds, "images_per_s": len(files) / seconds if seconds > 0 else None}
+
+
+def run_perf(
+    model: Path | str,
+    batch_size: int,
+    loop: int,
+    warmup: int = 1,
+    provider: str = "cpu",
+    device: int = 0,
+    threads: int | None = None,
+    input_dir: Path | str | None = None,
+    scratch_parent: Path | str | None = None,
+) -> dict[str, Any]:
+    """Warm up, time LOOP runs on zero (or the first real) batch, then the optional e2e pass.
+
+    Throughput is 1000*BS/mean(compute ms), as `ais_bench --loop N` reports the NPU, so the two
+    backends' headline numbers compare; the e2e pass shows what a user actually gets in images/s.
+    """
+    spec, _ = single_input(model, batch_size)
+    files: list[Path] = []
+    if input_dir is not None:
+        files = batching.list_input_files(input_dir)
+        per_batch = batching.files_per_batch(spec.nbytes, files[0])  # type: ignore[arg-type]
+        batching.check_sizes(files, batching.file_nbytes(files[0]))
+        payload = batching.read_batch(batching.plan_batches(files, per_batch)[0])
+    else:
+        per_batch = batch_size
+        payload = bytes(spec.nbytes)  # type: ignore[arg-type]
+    session = make_session(model, provider, device, threads)
+    for _ in range(warmup):
+        run_batch(session, spec, payload)
+    times = [run_batch(session, spec, payload)[1] for _ in range(loop)]
+
+    e2e = None
+    if files:
+        count = min(len(files), max(loop * per_batch, per_batch))
+        scratch = Path(tempfile.mkdtemp(prefix=".perf-e2e-", dir=scratch_parent))
+        try:
+            e2e = _e2e_pass(session, spec, files[:count], per_batch, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "backend": "onnxruntime",
+        "provider": PROVIDERS[provider],
+        "model": str(model),
+        "batch_size": batch_size,
+        "loop": loop,
+        "warmup": warmup,
+        "threads": threads,
+        "cpu_count": os.cpu_count(),
+        "data": "real" if files else "zero",
+        "throughput": summary.throughput(batch_size, times),
+        "throughput_definition": "1000*batch_size/mean(compute_ms), as ais_bench",
+        "latency_ms": summary.latency_block(summary.time_stats(times, percentiles=(90, 99))),
+        "compute_time_list": times,
+        "e2e": e2e,
+    }
+
+
+def result_line(result: dict[str, Any]) -> str:
+    """One human line for the console."""
+    lat = result["latency_ms"]
+    e2e = result.get("e2e")
+    tail = f", e2e {e2e['images_per_s']:.2f} img/s over {e2e['images']} images" if e2e else ""
+    return (f"perf {result['backend']}[{result.get('provider', result.get('device', ''))}] bs{result['batch_size']}: "
+            f"throughput {result['throughput']:.2f} img/s, latency mean {lat['mean']:.2f} ms "
+            f"p50 {lat['p50']:.2f} p99 {lat['p99']:.2f}{tail}")
