@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-import numpy as np
 import onnx
 import torch
 from torch import nn
@@ -151,10 +150,12 @@ def _with_logits_output(proto: onnx.ModelProto) -> onnx.ModelProto:
 def verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int = 1, threads: int = 0) -> Dict[str, Any]:
     """Run the graph with ONNX Runtime and the model with PyTorch on the same batch and compare.
 
-    Checks logits within 1e-4 and labels equal wherever the top-1/top-2 margin exceeds 1e-3. PyTorch
-    evaluates the first and last batch element (distinct images) to bound the cost at large BS.
+    The crosscheck's rule (semask.upstream.agreement, PyTorch as the reference): logits within ATOL,
+    and labels equal wherever the reference's top-1/top-2 margin exceeds MARGIN. PyTorch evaluates
+    the first and last batch element (distinct images) to bound the cost at large BS.
     """
-    import onnxruntime as ort
+    from semask.runtime.ort import make_session
+    from semask.upstream.agreement import Agreement
 
     bs, h, w = meta["batch_size"], meta["height"], meta["width"]
     model = build_model(meta["model"])
@@ -162,24 +163,19 @@ def verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int = 1, thr
     x = _example_input(bs, h, w, meta["input"]["dtype"], seed=seed)
     labels_graph = meta["output"]["kind"] == "labels"
     graph = _with_logits_output(proto) if labels_graph else proto
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    session = ort.InferenceSession(graph.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    outs = session.run(None, {INPUT_NAME: x.numpy()})
+    outs = make_session(graph.SerializeToString(), "cpu", threads=threads).run(None, {INPUT_NAME: x.numpy()})
     ort_logits = outs[1] if labels_graph else outs[0]
-    worst, flips = 0.0, 0
-    for i in sorted({0, bs - 1}):
+    logits_check, labels_check = Agreement(atol=ATOL, margin=MARGIN), Agreement(atol=ATOL, margin=MARGIN)
+    checked = sorted({0, bs - 1})
+    for i in checked:
         xi = x[i:i + 1]
         with torch.no_grad():
             ref = model(input_normalizer(xi) if meta["input"]["dtype"] == "uint8" else xi)[0].numpy()
-        worst = max(worst, float(np.abs(ort_logits[i] - ref).max()))
-        top2 = np.sort(ref, axis=0)[-2:]
-        confident = (top2[1] - top2[0]) > MARGIN
-        got = outs[0][i] if labels_graph else ort_logits[i].argmax(axis=0)
-        flips += int((got != ref.argmax(axis=0))[confident].sum())
-    result = {"max_abs_logit_diff": worst, "confident_label_mismatches": flips, "checked_batch_items": sorted({0, bs - 1})}
-    if worst > ATOL or flips:
+        logits_check.add(ref, ort_logits[i])
+        labels_check.add(ref, outs[0][i] if labels_graph else ort_logits[i].argmax(axis=0))
+    worst, flips = float(logits_check.max_abs_diff), labels_check.disagree_over_margin
+    result = {"max_abs_logit_diff": worst, "confident_label_mismatches": flips, "checked_batch_items": checked}
+    if not worst <= ATOL or flips:
         raise KitError(f"ONNX Runtime disagrees with PyTorch: max |logit diff| {worst:.3g} (limit {ATOL}), "
                        f"{flips} confident label mismatches; do not deploy this graph (please report it)")
     return result

@@ -189,11 +189,11 @@ def run_onnx(onnx_path: Path, inputs: Sequence[Path]) -> tuple[list[np.ndarray],
     `inputs` are the normalised float32 .npy files; a graph whose input is uint8 (raw pixels) gets
     the raw RGB planes from the `raw_<i>.npy` file beside each of them.
     """
-    import onnxruntime as ort
+    from semask.runtime.ort import make_session
 
     if not Path(onnx_path).is_file():
         raise KitError(f"ONNX={onnx_path} does not exist; export it first (make onnx) or drop --onnx")
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    sess = make_session(onnx_path, "cpu")
     ins = sess.get_inputs()
     if len(ins) != 1:
         raise KitError(f"ONNX={onnx_path} has {len(ins)} inputs; the kit's exporter writes one ('image')")
