@@ -11,7 +11,19 @@ from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from PIL import Image
 
 from semask.data.cityscapes import CITIES, discover, png_header
-from semask.data.synthetic import make_synthetic
+from semask.data.synthetic import frame_image, frame_name, make_synthetic
+
+
+def test_frame_image_is_the_written_frame_and_deterministic(tmp_path):
+    """The crosscheck's synthetic inputs are the demo set's images (one generator)."""
+    make_synthetic(tmp_path / "ds", 2, 64, 128, seed=3, jobs=1)
+    frames, _ = discover(tmp_path / "ds")
+    written = {f.fid: cv2.imread(str(f.image), cv2.IMREAD_COLOR) for f in frames}
+    for i in range(2):
+        img = frame_image(i, 64, 128, seed=3)
+        assert img.shape == (64, 128, 3) and img.dtype == np.uint8
+        assert np.array_equal(img, written[frame_name(i)[1]])
+    assert not np.array_equal(frame_image(0, 64, 128), frame_image(1, 64, 128))
 
 
 def test_layout_naming_and_content(tmp_path):

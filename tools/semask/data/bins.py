@@ -20,10 +20,9 @@ import numpy as np
 
 from semask import spec
 from semask.data import cityscapes
-from semask.data.cityscapes import MEAN_RGB as MEAN, STD_RGB as STD, Frame, load_frames
+from semask.data.cityscapes import MEAN_RGB as MEAN, STD_RGB as STD, Frame, check_out_of_data_root, load_frames
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
-from semask.data.labels import check_out_of_data_root
 from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
 
 DTYPES = {"float32": np.float32, "uint8": np.uint8}

@@ -101,15 +101,23 @@ def missing_dataset_message(data_root: Path) -> str:
     )
 
 
-def discover(data_root: Path, split: str = SPLIT) -> tuple[list[Frame], list[Path]]:
+def check_out_of_data_root(data_root: Path, out: Path) -> None:
+    """The kit never writes into DATA_ROOT."""
+    root, dest = data_root.resolve(), out.resolve()
+    if dest == root or root in dest.parents:
+        raise KitError(f"output folder {out} is inside DATA_ROOT={data_root}; the kit never writes into DATA_ROOT, choose another --out")
+
+
+def discover(data_root: Path, split: str = SPLIT, need_labels: bool = True) -> tuple[list[Frame], list[Path]]:
     """List the frames under DATA_ROOT/leftImg8bit/<split>; return (frames in natural order, stray files).
 
     Stray files are everything in the image folders that does not follow the Cityscapes naming,
     and annotation files without an image; the caller warns about them and never uses them.
+    `need_labels=False` (the crosscheck: images only) accepts a DATA_ROOT without gtFine.
     """
     img_root = data_root / "leftImg8bit" / split
     gt_root = data_root / "gtFine" / split
-    if not img_root.is_dir() or not gt_root.is_dir():
+    if not img_root.is_dir() or (need_labels and not gt_root.is_dir()):
         raise KitError(missing_dataset_message(data_root))
     frames: list[Frame] = []
     stray: list[Path] = []
@@ -127,7 +135,7 @@ def discover(data_root: Path, split: str = SPLIT) -> tuple[list[Frame], list[Pat
             frames.append(Frame(fid, city_dir.name, path, gt_dir / f"{fid}{POLYGONS_SUFFIX}",
                                 gt_dir / f"{fid}{LABEL_IDS_SUFFIX}"))
     known = {f.fid for f in frames}
-    for city_dir in sorted(p for p in gt_root.iterdir() if p.is_dir()):
+    for city_dir in sorted(p for p in gt_root.iterdir() if p.is_dir()) if gt_root.is_dir() else ():
         for path in city_dir.iterdir():
             suffix = next((s for s in _KNOWN_GT_SUFFIXES if path.name.endswith(s)), None)
             if suffix is None or path.name[: -len(suffix)] not in known:

@@ -8,8 +8,6 @@ labelIds.png through the cityscapesscripts id -> trainId table.
 from __future__ import annotations
 
 import json
-import os
-import zipfile
 from pathlib import Path
 
 import cv2
@@ -18,7 +16,8 @@ from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.helpers.labels import labels as CS_LABELS, name2label
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 
-from semask.data.cityscapes import IGNORE_INDEX, PACKAGES, TRAIN_IDS_SUFFIX, Frame, load_frames, missing_dataset_message
+from semask.data.cityscapes import IGNORE_INDEX, NUM_CLASSES, TRAIN_IDS_SUFFIX, Frame, check_out_of_data_root, load_frames
+from semask.data.download import ensure_dataset
 from semask.core.errors import KitError
 from semask.spec import LABEL_MODES
 from semask.core.fsio import atomic_write_bytes, ensure_writable_dir, sha256_bytes, sha256_file
@@ -38,10 +37,10 @@ def train_id_lut() -> np.ndarray:
 
 
 def train_to_label_id() -> np.ndarray:
-    """256-entry table trainId -> labelId (0..18 to the official ids, anything else -> 0 'unlabeled')."""
+    """256-entry table trainId -> labelId (0..NUM_CLASSES-1 to the official ids, anything else -> 0 'unlabeled')."""
     table = np.zeros(256, np.uint8)
     for label in CS_LABELS:
-        if 0 <= label.trainId < 19 and not label.ignoreInEval:
+        if 0 <= label.trainId < NUM_CLASSES and not label.ignoreInEval:
             table[label.trainId] = label.id
     return table
 
@@ -92,43 +91,6 @@ def _convert(task: dict) -> dict:
         return {"key": task["key"], "error": f"{src}: {type(exc).__name__}: {exc}"}
     return {"key": task["key"], "city": task["city"], "image": task["image"], "label": task["label"],
             "sha256": sha256_bytes(data), "source_sha256": src_sha, "written": True}
-
-
-def download_cityscapes(data_root: Path) -> None:
-    """Fetch and unzip the two val packages with cityscapesscripts' downloader (needs credentials)."""
-    import requests  # noqa: F401  (a cityscapesscripts dependency)
-    from cityscapesscripts.download import downloader
-
-    session = requests.Session()
-    form = {"username": os.environ["CITYSCAPES_USERNAME"], "password": os.environ["CITYSCAPES_PASSWORD"], "submit": "Login"}
-    response = session.post("https://www.cityscapes-dataset.com/login", data=form, allow_redirects=False)
-    if response.status_code != 302:
-        raise KitError("Cityscapes login failed for CITYSCAPES_USERNAME; check CITYSCAPES_USERNAME/CITYSCAPES_PASSWORD")
-    ensure_writable_dir(data_root, "DATA_ROOT")
-    try:
-        downloader.download_packages(session=session, package_names=list(PACKAGES), destination_path=str(data_root), resume=True)
-    except Exception as exc:  # the downloader raises bare Exception
-        raise KitError(f"downloading {', '.join(PACKAGES)} into {data_root} failed: {exc}") from None
-    for name in PACKAGES:
-        with zipfile.ZipFile(data_root / name) as archive:
-            archive.extractall(data_root)
-
-
-def ensure_dataset(data_root: Path) -> None:
-    """Download when the layout is absent and credentials are set; otherwise say what to download."""
-    if (data_root / "leftImg8bit").is_dir() and (data_root / "gtFine").is_dir():
-        return
-    if os.environ.get("CITYSCAPES_USERNAME") and os.environ.get("CITYSCAPES_PASSWORD"):
-        download_cityscapes(data_root)
-        return
-    raise KitError(missing_dataset_message(data_root))
-
-
-def check_out_of_data_root(data_root: Path, out: Path) -> None:
-    """The kit never writes into DATA_ROOT."""
-    root, dest = data_root.resolve(), out.resolve()
-    if dest == root or root in dest.parents:
-        raise KitError(f"output folder {out} is inside DATA_ROOT={data_root}; the kit never writes into DATA_ROOT, choose another --out")
 
 
 def prepare_labels(data_root: Path, out: Path, limit: int | None = None, mode: str = "polygons",

@@ -94,6 +94,16 @@ def render_frame(rng: np.random.Generator, height: int, width: int) -> tuple[dic
     return polygons, ids, bgr
 
 
+def frame_rng(index: int, seed: int = 0) -> np.random.Generator:
+    """The random stream of the index-th frame: a frame depends on (seed, index) only."""
+    return np.random.default_rng([seed, index])
+
+
+def frame_image(index: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """BGR uint8 image of the index-th frame, exactly what `write_frame` writes (the crosscheck's inputs)."""
+    return render_frame(frame_rng(index, seed), height, width)[2]
+
+
 def _write_png(path: Path, array: np.ndarray) -> None:
     with atomic_path(path, suffix=".tmp.png") as tmp:
         if not cv2.imwrite(str(tmp), array):
@@ -102,9 +112,8 @@ def _write_png(path: Path, array: np.ndarray) -> None:
 
 def write_frame(out: Path, index: int, height: int, width: int, seed: int, split: str = "val") -> str:
     """Write image, polygons and labelIds of the index-th frame; deterministic for (seed, index)."""
-    rng = np.random.default_rng([seed, index])
     city, fid = frame_name(index)
-    polygons, ids, bgr = render_frame(rng, height, width)
+    polygons, ids, bgr = render_frame(frame_rng(index, seed), height, width)
     img_dir = out / "leftImg8bit" / split / city
     gt_dir = out / "gtFine" / split / city
     _write_png(img_dir / f"{fid}{IMAGE_SUFFIX}", bgr)
