@@ -1,4 +1,4 @@
-"""semask.agreement and semask.crosscheck: the comparison on synthetic arrays, inputs, random weights,
+"""semask.upstream.agreement and semask.upstream.compare: the comparison on synthetic arrays, inputs, random weights,
 and (when an upstream clone and env/upstream/venv exist) the real upstream-vs-kit run on the reduced config."""
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from conftest import FIXTURES, ROOT
 from semask.upstream import agreement as ag
 from semask.upstream import compare as cc
 from semask.core.errors import KitError
+from semask.data.synthetic import frame_image
 
 
 def logits(shape=(19, 70, 40), seed=0) -> np.ndarray:
@@ -106,14 +107,6 @@ def test_normalise_bgr_is_the_cityscapes_normalisation():
     np.testing.assert_allclose(x[0, :, 1, 2], -mean / std, rtol=1e-6)
 
 
-def test_synthetic_images_are_deterministic_and_structured():
-    a = cc.synthetic_bgr(0, 64, 128)
-    assert a.shape == (64, 128, 3) and a.dtype == np.uint8
-    assert np.array_equal(a, cc.synthetic_bgr(0, 64, 128))
-    assert not np.array_equal(a, cc.synthetic_bgr(1, 64, 128))
-    assert a.std() > 10  # not flat
-
-
 def test_cityscapes_images_natural_order(tmp_path):
     assert cc.cityscapes_images(None, 3) == []
     assert cc.cityscapes_images(tmp_path, 3) == []
@@ -133,7 +126,7 @@ def test_random_checkpoint_is_seeded_and_exercises_the_semantic_attention(tmp_pa
 
     model = build_model("reduced")
     assert not cc._semantic_attention_live(model.state_dict())  # gamma / mlp_res start at zero
-    assert cc.make_random_checkpoint(model, tmp_path / "a.pth", 7) == "semask.checkpoint.random_state_dict"
+    assert cc.make_random_checkpoint(model, tmp_path / "a.pth", 7) == "semask.model.checkpoint.random_state_dict"
     cc.make_random_checkpoint(model, tmp_path / "b.pth", 7)
     cc.make_random_checkpoint(model, tmp_path / "c.pth", 8)
     a, b, c = (torch.load(tmp_path / f"{n}.pth", weights_only=True) for n in "abc")
@@ -144,6 +137,38 @@ def test_random_checkpoint_is_seeded_and_exercises_the_semantic_attention(tmp_pa
     cc.kit_load(model, tmp_path / "a.pth")
     assert torch.equal(model.state_dict()["backbone.layers.0.semantic_layer.class_injection.0.gamma"],
                        a["backbone.layers.0.semantic_layer.class_injection.0.gamma"])
+
+
+def test_reduced_upstream_config_is_the_golden_vectors_config():
+    """The crosscheck builds upstream's `reduced` model from the kit's preset; it must be the golden config."""
+    from semask.model.network import PRESETS
+    from semask.upstream.model_cfg import mmseg_model_cfg
+
+    assert mmseg_model_cfg(PRESETS["reduced"]) == json.loads((FIXTURES / "config_reduced.json").read_text())["model"]
+
+
+def test_crosscheck_options_are_checked_before_any_work(tmp_path):
+    opts = cc.CrosscheckOptions(tmp_path, "huge", "random", 1, 64, 128, tmp_path / "cc.json")
+    with pytest.raises(KitError, match="MODEL='huge' is unknown"):
+        cc.crosscheck(opts, log=lambda m: None)
+    (tmp_path / cc.FPN_DIR / "mmseg").mkdir(parents=True)
+    (tmp_path / cc.FPN_DIR / "mmseg" / "__init__.py").write_text("")
+    opts = cc.CrosscheckOptions(tmp_path, "reduced", str(tmp_path / "no.pth"), 1, 64, 128, tmp_path / "cc.json")
+    with pytest.raises(KitError, match="WEIGHTS=.*no.pth does not exist"):
+        cc.crosscheck(opts, log=lambda m: None)
+    assert not (tmp_path / "cc.json").exists()
+
+
+def test_kit_side_writes_inputs_and_logits(tmp_path):
+    """The kit's half without upstream: synthetic inputs, seeded random checkpoint, logits per image."""
+    opts = cc.CrosscheckOptions(tmp_path, "reduced", "random", 2, 64, 128, tmp_path / "cc.json", onnx=tmp_path / "m")
+    inputs, files = cc.write_inputs(opts, tmp_path)
+    assert files == [] and [p.name for p in inputs] == ["input_0.npy", "input_1.npy"]
+    assert np.load(tmp_path / "raw_1.npy").shape == (1, 3, 64, 128)
+    report: dict = {}
+    ckpt = cc.run_kit(opts, inputs, tmp_path, report, log=lambda m: None)
+    assert ckpt == tmp_path / "random_weights.pth" and report["weights_seed"] == cc.WEIGHT_SEED
+    assert np.load(tmp_path / "kit_0.npy").shape == (19, 64, 128) and len(report["kit"]["seconds_per_image"]) == 2
 
 
 def test_cli_names_a_missing_upstream(tmp_path):
@@ -204,7 +229,8 @@ def test_crosscheck_cli_reduced_random_weights(tmp_path):
 @needs_upstream
 def test_crosscheck_tiny_builds_from_the_upstream_cityscapes_config(tmp_path):
     """The Cityscapes config path (SyncBN -> BN override, mmcv load_checkpoint) at a small input size."""
-    report = cc.crosscheck(UPSTREAM, "tiny", "random", 1, 64, 128, None, None, tmp_path / "cc.json", log=lambda m: None)
+    report = cc.crosscheck(cc.CrosscheckOptions(UPSTREAM, "tiny", "random", 1, 64, 128, tmp_path / "cc.json"),
+                            log=lambda m: None)
     assert report["passed"]
     assert report["upstream"]["syncbn_replaced"] >= 1
     assert report["upstream"]["config_file"].endswith(cc.UPSTREAM_CONFIGS["tiny"])
@@ -219,9 +245,9 @@ def test_crosscheck_reads_cityscapes_frames_and_runs_upstream_pipeline(tmp_path)
     city = tmp_path / "cs" / "leftImg8bit" / "val" / "lindau"
     city.mkdir(parents=True)
     for i in range(2):
-        cv2.imwrite(str(city / f"lindau_000000_{19 + i:06d}_leftImg8bit.png"), cc.synthetic_bgr(i, 64, 128, seed=3))
-    report = cc.crosscheck(UPSTREAM, "tiny", "random", 2, 64, 128, tmp_path / "cs", None, tmp_path / "cc.json",
-                           log=lambda m: None)
+        cv2.imwrite(str(city / f"lindau_000000_{19 + i:06d}_leftImg8bit.png"), frame_image(i, 64, 128, seed=3))
+    report = cc.crosscheck(cc.CrosscheckOptions(UPSTREAM, "tiny", "random", 2, 64, 128, tmp_path / "cc.json",
+                                                data_root=tmp_path / "cs"), log=lambda m: None)
     assert report["passed"] and report["inputs"]["kind"] == "cityscapes" and len(report["inputs"]["files"]) == 2
     # upstream's own test pipeline ran on the same files (it rescales 128x64 frames to 2048x1024)
     assert [p["upstream_shape"] for p in report["upstream"]["preprocess_max_abs_diff"]] == [[1, 3, 1024, 2048]] * 2
@@ -280,7 +306,7 @@ def test_crosscheck_mmcv_checkpoint_whose_meta_torch_refuses(tmp_path):
     ckpt = tmp_path / "mmcv.pth"
     torch.save({"state_dict": random_state_dict(build_model("reduced"), 3),
                 "meta": {"args": argparse.Namespace(a=1), "iter": 80000}}, ckpt)
-    report = cc.crosscheck(UPSTREAM, "reduced", str(ckpt), 1, 64, 128, None, None, tmp_path / "cc.json",
+    report = cc.crosscheck(cc.CrosscheckOptions(UPSTREAM, "reduced", str(ckpt), 1, 64, 128, tmp_path / "cc.json"),
                            log=lambda m: None)
     assert report["passed"] and "plain .pth" in report["upstream"]["weights_note"]
 
@@ -295,6 +321,6 @@ def test_crosscheck_mmcv_checkpoint_loads_with_upstreams_loader(tmp_path):
 
     ckpt = tmp_path / "mmcv.pth"
     torch.save({"state_dict": random_state_dict(build_model("reduced"), 4), "meta": {"iter": 80000}}, ckpt)
-    report = cc.crosscheck(UPSTREAM, "reduced", str(ckpt), 1, 64, 128, None, None, tmp_path / "cc.json",
+    report = cc.crosscheck(cc.CrosscheckOptions(UPSTREAM, "reduced", str(ckpt), 1, 64, 128, tmp_path / "cc.json"),
                            log=lambda m: None)
     assert report["passed"] and "weights_note" not in report["upstream"]

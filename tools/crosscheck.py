@@ -38,9 +38,10 @@ def main(argv=None) -> int:
                     help="a label may differ only where the upstream top-1 minus top-2 margin is <= this")
     ap.add_argument("--threads", type=positive_int("THREADS"), default=None, help="torch threads on both sides")
     args = ap.parse_args(argv)
-    cc.crosscheck(args.upstream, args.model, args.weights, args.num, args.height, args.width, args.data_root,
-                  args.onnx, args.out_json, seed=args.seed, atol=args.atol, margin=args.margin, threads=args.threads,
-                  log=lambda msg: print(msg, flush=True))
+    opts = cc.CrosscheckOptions(args.upstream, args.model, args.weights, args.num, args.height, args.width,
+                                args.out_json, data_root=args.data_root, onnx=args.onnx, seed=args.seed, atol=args.atol,
+                                margin=args.margin, threads=args.threads)
+    cc.crosscheck(opts, log=lambda msg: print(msg, flush=True))
     return 0
 
 

@@ -1,13 +1,14 @@
 """Crosscheck: run the pinned upstream SeMask-FPN beside the kit's model and prove they agree.
 
-In the kit's process: pick N images (Cityscapes val frames when present, else synthetic ones),
-normalise them with the kit's preprocessing, run `semask.model` with the shared checkpoint, have
-`semask.upstream_worker` run upstream on the same inputs inside env/upstream/venv (its own
-interpreter: mmseg 0.11 fork + mmcv 1.3.0), optionally run the kit's ONNX as a third column,
-compare with `semask.agreement` (upstream = reference) and write the JSON report.
+In the kit's process: pick N images (Cityscapes val frames when present, else the synthetic
+generator's frames), normalise them with the kit's preprocessing, run `semask.model` with the
+shared checkpoint, have `semask.upstream.worker` run upstream on the same inputs inside
+env/upstream/venv (its own interpreter: mmseg 0.11 fork + mmcv 1.3.0), optionally run the kit's
+ONNX as a third column, compare with `semask.upstream.agreement` (upstream = reference) and write
+the JSON report.
 
-The check fails when max_abs_diff > ATOL (1e-4) or any disagreeing pixel has an upstream top-2
-margin > MARGIN (1e-3); see `semask.agreement` for the figures.
+The check fails when max_abs_diff > ATOL or any disagreeing pixel has an upstream top-2 margin >
+MARGIN (semask.spec); see `semask.upstream.agreement` for the figures.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -26,12 +28,12 @@ from semask.upstream.agreement import ATOL, MARGIN, Agreement
 from semask.model.checkpoint import DEFAULT_SEED
 from semask.core.errors import KitError
 from semask.spec import MODELS, UPSTREAM_CONFIGS, UPSTREAM_FPN_DIR
-from semask.core.fsio import atomic_write_json, natural_key
+from semask.core.fsio import atomic_write_json
+from semask.data.synthetic import frame_image
 from semask.upstream.worker import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[3]
 UPSTREAM_PYTHON = ROOT / "env" / "upstream" / "venv" / "bin" / "python"
-REDUCED_CONFIG = ROOT / "tests" / "fixtures" / "config_reduced.json"
 FPN_DIR = UPSTREAM_FPN_DIR
 
 WEIGHT_SEED = DEFAULT_SEED  # seed of WEIGHTS=random, the same as the pipeline's
@@ -47,33 +49,14 @@ def normalise_bgr(bgr: np.ndarray) -> np.ndarray:
     return to_nchw(np.ascontiguousarray(bgr), "float32")
 
 
-def synthetic_bgr(index: int, height: int, width: int, seed: int = 0) -> np.ndarray:
-    """A deterministic street-like uint8 BGR image: sky/road gradient, random boxes, texture noise."""
-    rng = np.random.default_rng([seed, index, height, width])
-    img = np.empty((height, width, 3), dtype=np.float32)
-    horizon = int(height * rng.uniform(0.35, 0.55))
-    rows = np.arange(height, dtype=np.float32)[:, None, None] / max(height - 1, 1)
-    img[:] = rng.uniform(60, 200, 3) * (1 - rows) + rng.uniform(20, 120, 3) * rows
-    img[horizon:] = rng.uniform(40, 110, 3)
-    for _ in range(int(rng.integers(12, 30))):
-        h = int(rng.integers(max(2, height // 40), max(3, height // 3)))
-        w = int(rng.integers(max(2, width // 60), max(3, width // 5)))
-        y = int(rng.integers(0, max(1, height - h)))
-        x = int(rng.integers(0, max(1, width - w)))
-        img[y:y + h, x:x + w] = rng.uniform(0, 255, 3)
-    img += rng.normal(0.0, 8.0, size=(height, width, 1)).astype(np.float32)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 def cityscapes_images(data_root: Path | None, num: int) -> list[Path]:
-    """The first `num` val images (natural order of the stem) under DATA_ROOT/leftImg8bit/val, or []."""
-    if data_root is None:
+    """The first `num` val images (the kit's LIMIT rule) under DATA_ROOT/leftImg8bit/val, or [] when absent."""
+    from semask.data.cityscapes import discover, select_first
+
+    if data_root is None or not (Path(data_root) / "leftImg8bit" / "val").is_dir():
         return []
-    img_root = Path(data_root) / "leftImg8bit" / "val"
-    if not img_root.is_dir():
-        return []
-    files = sorted(img_root.glob("*/*_leftImg8bit.png"), key=lambda p: natural_key(p.name))
-    return files[:num]
+    frames, _ = discover(Path(data_root), need_labels=False)
+    return [frame.image for frame in select_first(frames, num)]
 
 
 def read_bgr(path: Path) -> np.ndarray:
@@ -98,7 +81,7 @@ def kit_load(model: Any, path: Path) -> None:
 def make_random_checkpoint(model: Any, path: Path, seed: int) -> str:
     """Write the kit's seeded random weights for `model` as a plain state-dict .pth; return the generator.
 
-    Uses semask.checkpoint.random_state_dict (the golden-vector recipe; export_onnx.py --weights random
+    Uses semask.model.checkpoint.random_state_dict (the golden-vector recipe; export_onnx.py --weights random
     makes the same tensors for the same seed). gamma and mlp_res are zero-initialised upstream; they
     must be non-zero here or the semantic attention would not be exercised.
     """
@@ -110,7 +93,7 @@ def make_random_checkpoint(model: Any, path: Path, seed: int) -> str:
     if not _semantic_attention_live(state):
         raise KitError("the random weights leave gamma/mlp_res at zero; the semantic attention would not be tested")
     torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, path)
-    return "semask.checkpoint.random_state_dict"
+    return "semask.model.checkpoint.random_state_dict"
 
 
 def _semantic_attention_live(state: "dict[str, Any]") -> bool:
@@ -119,7 +102,7 @@ def _semantic_attention_live(state: "dict[str, Any]") -> bool:
 
 
 # ----------------------------------------------------------------------------------------------
-# Upstream half (a subprocess in env/upstream/venv running semask.upstream_worker)
+# Upstream half (a subprocess in env/upstream/venv running semask.upstream.worker)
 # ----------------------------------------------------------------------------------------------
 def upstream_commit(clone: Path) -> str | None:
     try:
@@ -151,12 +134,15 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
     python = Path(python or os.environ.get("UPSTREAM_PYTHON") or UPSTREAM_PYTHON)
     if not python.exists():
         raise KitError(f"upstream interpreter {python} is missing; build it with `bash env/upstream/setup.sh` "
-                       "(make upstream-env) or set UPSTREAM_PYTHON")
+                       "(`make crosscheck` runs it) or set UPSTREAM_PYTHON")
     spec: dict[str, Any] = {"fpn_dir": str(fpn), "weights": str(Path(weights).resolve()),
                             "out_dir": str(Path(out_dir).resolve()), "inputs": [str(Path(p).resolve()) for p in inputs], "threads": threads,
                             "image_files": [str(Path(f).resolve()) for f in image_files] if image_files else None}
-    if model_name == "reduced":
-        spec["model_cfg"] = json.loads(REDUCED_CONFIG.read_text())["model"]
+    if model_name not in UPSTREAM_CONFIGS:  # `reduced`: no upstream file; built from the kit's preset
+        from semask.model.network import PRESETS
+        from semask.upstream.model_cfg import mmseg_model_cfg
+
+        spec["model_cfg"] = mmseg_model_cfg(PRESETS[model_name])
         spec["config_file"] = None
     else:
         config_file = fpn / "configs" / UPSTREAM_CONFIGS[model_name]
@@ -175,7 +161,7 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise KitError(f"the upstream worker ({python}) failed with exit code {proc.returncode}:\n{tail}")
     info = json.loads((Path(out_dir) / "upstream.json").read_text())
-    info["config_file"] = spec["config_file"] or "tests/fixtures/config_reduced.json:model"
+    info["config_file"] = spec["config_file"] or f"semask.upstream.model_cfg.mmseg_model_cfg(PRESETS[{model_name!r}])"
     info["interpreter"] = str(python)
     return info
 
@@ -221,137 +207,188 @@ def run_onnx(onnx_path: Path, inputs: Sequence[Path]) -> tuple[list[np.ndarray],
                   "output_kind": "labels" if outs and outs[0].ndim == 2 else "logits"}
 
 
-def crosscheck(upstream: Path, model_name: str, weights: str, num: int, height: int, width: int,
-               data_root: Path | None, onnx: Path | None, out_json: Path, seed: int = WEIGHT_SEED,
-               atol: float = ATOL, margin: float = MARGIN, threads: int | None = None,
-               log=print) -> dict:
-    """Run both sides (and optionally ONNX) on the same N images, compare, write OUT_JSON; raise on failure."""
-    if model_name not in MODELS:
-        raise KitError(f"MODEL={model_name!r} is unknown; choose one of: {', '.join(MODELS)}")
-    upstream_fpn_dir(upstream)
-    if weights != "random" and not Path(weights).is_file():
-        raise KitError(f"WEIGHTS={weights} does not exist; run `make weights` or use --weights random")
+@dataclass(frozen=True)
+class CrosscheckOptions:
+    """One crosscheck run: tools/crosscheck.py's flags."""
+
+    upstream: Path
+    model: str
+    weights: str
+    num: int
+    height: int
+    width: int
+    out_json: Path
+    data_root: Path | None = None
+    onnx: Path | None = None
+    seed: int = WEIGHT_SEED
+    atol: float = ATOL
+    margin: float = MARGIN
+    threads: int | None = None
+
+
+def check_options(opts: CrosscheckOptions) -> str | None:
+    """Refuse an unknown model, a missing clone or checkpoint, or a clone off the pin; return its commit."""
+    from semask.spec import UPSTREAM_COMMIT
+
+    if opts.model not in MODELS:
+        raise KitError(f"MODEL={opts.model!r} is unknown; choose one of: {', '.join(MODELS)}")
+    upstream_fpn_dir(opts.upstream)
+    if opts.weights != "random" and not Path(opts.weights).is_file():
+        raise KitError(f"WEIGHTS={opts.weights} does not exist; run `make weights` or use --weights random")
+    commit = upstream_commit(Path(opts.upstream))
+    if commit is not None and commit != UPSTREAM_COMMIT:
+        raise KitError(f"UPSTREAM={opts.upstream} is at {commit}, not the pinned {UPSTREAM_COMMIT}; "
+                       f"run `git -C {opts.upstream} checkout {UPSTREAM_COMMIT}` (make upstream)")
+    return commit
+
+
+def write_inputs(opts: CrosscheckOptions, tmp: Path) -> tuple[list[Path], list[Path]]:
+    """Save the N normalised inputs (and raw RGB planes for an ONNX column) as .npy; return (inputs, source files).
+
+    Real Cityscapes val frames when DATA_ROOT has them, else the synthetic generator's frames.
+    """
+    files = cityscapes_images(opts.data_root, opts.num)
+    if opts.data_root is not None and not files:
+        print(f"note: no Cityscapes images under {opts.data_root}/leftImg8bit/val; using synthetic images",
+              file=sys.stderr)
+    if files and len(files) < opts.num:
+        raise KitError(f"DATA_ROOT={opts.data_root} has only {len(files)} val images; lower --num")
+    inputs = []
+    for i in range(opts.num):
+        bgr = read_bgr(files[i]) if files else frame_image(i, opts.height, opts.width)
+        if bgr.shape[:2] != (opts.height, opts.width):
+            raise KitError(f"{files[i]} is {bgr.shape[1]}x{bgr.shape[0]}, not {opts.width}x{opts.height}; "
+                           "pass matching --height/--width")
+        inputs.append(tmp / f"input_{i}.npy")
+        np.save(inputs[-1], normalise_bgr(bgr))
+        if opts.onnx is not None:  # raw RGB planes, for an ONNX that takes uint8 pixels
+            np.save(tmp / f"raw_{i}.npy", np.ascontiguousarray(bgr[:, :, ::-1].transpose(2, 0, 1)[None]))
+    return inputs, files
+
+
+def run_kit(opts: CrosscheckOptions, inputs: Sequence[Path], tmp: Path, report: dict, log: Callable) -> Path:
+    """Build the kit's model, load (or make) the shared checkpoint, save its logits as kit_<i>.npy; return the checkpoint."""
     import torch
 
     from semask.model.network import build_model
 
-    commit = upstream_commit(Path(upstream))
-    from semask.spec import UPSTREAM_COMMIT
-
-    if commit is not None and commit != UPSTREAM_COMMIT:
-        raise KitError(f"UPSTREAM={upstream} is at {commit}, not the pinned {UPSTREAM_COMMIT}; "
-                       f"run `git -C {upstream} checkout {UPSTREAM_COMMIT}` (make upstream)")
-    if threads:
-        torch.set_num_threads(threads)
+    kit = build_model(opts.model).eval()
+    if opts.weights == "random":
+        ckpt = tmp / "random_weights.pth"
+        report["weights_generator"] = make_random_checkpoint(kit, ckpt, opts.seed)
+        report["weights_seed"] = opts.seed
+    else:
+        ckpt = Path(opts.weights)
+    kit_load(kit, ckpt)
     threads = torch.get_num_threads()
-    report: dict[str, Any] = {"model": model_name, "weights": weights, "num": num, "height": height, "width": width,
-                              "upstream": {"dir": str(upstream), "commit": commit or "unknown (not a git clone)"}}
-    with tempfile.TemporaryDirectory(prefix="crosscheck.") as tmp:
-        tmp = Path(tmp)
-        # Inputs: real Cityscapes val frames when present, else deterministic synthetic ones.
-        files = cityscapes_images(data_root, num)
-        if data_root is not None and not files:
-            print(f"note: no Cityscapes images under {data_root}/leftImg8bit/val; using synthetic images",
-                  file=sys.stderr)
-        if files and len(files) < num:
-            raise KitError(f"DATA_ROOT={data_root} has only {len(files)} val images; lower --num")
-        inputs = []
-        for i in range(num):
-            bgr = read_bgr(files[i]) if files else synthetic_bgr(i, height, width)
-            if bgr.shape[:2] != (height, width):
-                raise KitError(f"{files[i]} is {bgr.shape[1]}x{bgr.shape[0]}, not {width}x{height}; "
-                               "pass matching --height/--width")
-            inputs.append(tmp / f"input_{i}.npy")
-            np.save(inputs[-1], normalise_bgr(bgr))
-            if onnx is not None:  # raw RGB planes, for an ONNX that takes uint8 pixels
-                np.save(tmp / f"raw_{i}.npy", np.ascontiguousarray(bgr[:, :, ::-1].transpose(2, 0, 1)[None]))
-        report["inputs"] = {"kind": "cityscapes" if files else "synthetic",
-                            "files": [str(f) for f in files] if files else None}
+    log(f"kit: {opts.model} on {opts.num} image(s) at {opts.height}x{opts.width} ({threads} threads)")
+    times = []
+    for i, p in enumerate(inputs):
+        x = torch.from_numpy(np.load(p))
+        t = time.perf_counter()
+        with torch.no_grad():
+            y = kit(x)
+        times.append(time.perf_counter() - t)
+        np.save(tmp / f"kit_{i}.npy", y[0].numpy().astype(np.float32, copy=False))
+        del y
+    report["kit"] = {"seconds_per_image": times, "peak_rss_mb": peak_rss_mb(), "threads": threads,
+                     "torch": torch.__version__, "num_parameters": int(sum(p.numel() for p in kit.parameters()))}
+    log(f"kit: {_fmt_times(times)}, peak RSS {report['kit']['peak_rss_mb']:.0f} MB")
+    return ckpt
 
-        # Kit model and the shared checkpoint.
-        kit = build_model(model_name).eval()
-        if weights == "random":
-            ckpt = tmp / "random_weights.pth"
-            report["weights_generator"] = make_random_checkpoint(kit, ckpt, seed)
-            report["weights_seed"] = seed
-        else:
-            ckpt = Path(weights)
-            if not ckpt.is_file():
-                raise KitError(f"WEIGHTS={weights} does not exist; run `make weights` or use --weights random")
-        kit_load(kit, ckpt)
 
-        log(f"kit: {model_name} on {num} image(s) at {height}x{width} ({threads} threads)")
-        kit_times = []
-        for i, p in enumerate(inputs):
-            x = torch.from_numpy(np.load(p))
-            t = time.perf_counter()
-            with torch.no_grad():
-                y = kit(x)
-            kit_times.append(time.perf_counter() - t)
-            np.save(tmp / f"kit_{i}.npy", y[0].numpy().astype(np.float32, copy=False))
-            del y
-        report["kit"] = {"seconds_per_image": kit_times, "peak_rss_mb": peak_rss_mb(), "threads": threads,
-                         "torch": torch.__version__,
-                         "num_parameters": int(sum(p.numel() for p in kit.parameters()))}
-        del kit
-        log(f"kit: {_fmt_times(kit_times)}, peak RSS {report['kit']['peak_rss_mb']:.0f} MB")
+def run_upstream_side(opts: CrosscheckOptions, ckpt: Path, inputs: Sequence[Path], files: Sequence[Path], tmp: Path,
+                      log: Callable) -> dict:
+    """The upstream worker on the same inputs and checkpoint (retrying with a plain state dict if mmcv refuses it)."""
+    import torch
 
-        log("upstream: building from its own config in env/upstream/venv")
-        images = [str(f) for f in files] or None
-        try:
-            up = run_upstream(Path(upstream), model_name, ckpt, inputs, tmp, image_files=images, threads=threads)
-        except _UpstreamUnpickling:
-            # mmcv 1.3's torch.load (weights_only under torch 2.13) refused the checkpoint's meta: hand
-            # upstream the same tensors as a plain state dict, extracted by the kit's code-free reader.
-            from semask.model.checkpoint import read_state_dict
+    log("upstream: building from its own config in env/upstream/venv")
+    images = [str(f) for f in files] or None
+    threads = torch.get_num_threads()
+    try:
+        up = run_upstream(Path(opts.upstream), opts.model, ckpt, inputs, tmp, image_files=images, threads=threads)
+    except _UpstreamUnpickling:
+        # mmcv 1.3's torch.load (weights_only under torch 2.13) refused the checkpoint's meta: hand
+        # upstream the same tensors as a plain state dict, extracted by the kit's code-free reader.
+        from semask.model.checkpoint import read_state_dict
 
-            plain = tmp / "weights_state_dict.pth"
-            torch.save(read_state_dict(ckpt), plain)
-            log("upstream: mmcv's loader refused the checkpoint's meta under torch 2.13; retrying with its state_dict")
-            up = run_upstream(Path(upstream), model_name, plain, inputs, tmp, image_files=images, threads=threads)
-            up["weights_note"] = "upstream loaded the checkpoint's state_dict re-saved as a plain .pth"
-        report["upstream"].update(up)
-        log(f"upstream: {_fmt_times(up['seconds_per_image'])}, peak RSS {up['peak_rss_mb']:.0f} MB")
-        pre = [p["max_abs_diff"] for p in up.get("preprocess_max_abs_diff") or []]
-        if pre:
-            shown = "not compared (upstream's pipeline resizes these frames)" if None in pre else f"{max(pre):.3g}"
-            log(f"preprocessing: kit vs upstream test pipeline, max abs diff {shown}")
-        if up["int_buffer_mismatches"]:
-            raise KitError(f"the checkpoint's integer buffers differ from what upstream constructs: "
-                           f"{up['int_buffer_mismatches'][:5]}")
+        plain = tmp / "weights_state_dict.pth"
+        torch.save(read_state_dict(ckpt), plain)
+        log("upstream: mmcv's loader refused the checkpoint's meta under torch 2.13; retrying with its state_dict")
+        up = run_upstream(Path(opts.upstream), opts.model, plain, inputs, tmp, image_files=images, threads=threads)
+        up["weights_note"] = "upstream loaded the checkpoint's state_dict re-saved as a plain .pth"
+    log(f"upstream: {_fmt_times(up['seconds_per_image'])}, peak RSS {up['peak_rss_mb']:.0f} MB")
+    pre = [p["max_abs_diff"] for p in up.get("preprocess_max_abs_diff") or []]
+    if pre:
+        shown = "not compared (upstream's pipeline resizes these frames)" if None in pre else f"{max(pre):.3g}"
+        log(f"preprocessing: kit vs upstream test pipeline, max abs diff {shown}")
+    if up["int_buffer_mismatches"]:
+        raise KitError(f"the checkpoint's integer buffers differ from what upstream constructs: "
+                       f"{up['int_buffer_mismatches'][:5]}")
+    return up
 
-        onnx_outs = None
-        if onnx is not None:
-            onnx_outs, report["onnx"] = run_onnx(Path(onnx), inputs)
-            log(f"onnx: {report['onnx']['output_kind']}, {_fmt_times(report['onnx']['seconds_per_image'])}")
 
-        kit_agree = Agreement(atol=atol, margin=margin)
-        onnx_agree = Agreement(atol=atol, margin=margin) if onnx_outs is not None else None
-        for i in range(num):
-            ref = np.load(tmp / f"upstream_{i}.npy", mmap_mode="r")
-            kit_agree.add(ref, np.load(tmp / f"kit_{i}.npy", mmap_mode="r"))
-            if onnx_agree is not None:
-                onnx_agree.add(ref, onnx_outs[i])
-        report["kit_vs_upstream"] = kit_agree.summary()
+def compare_columns(opts: CrosscheckOptions, tmp: Path, onnx_outs: list[np.ndarray] | None
+                    ) -> tuple[Agreement, Agreement | None]:
+    """Agreement of the kit (and the ONNX) with upstream's logits, image by image."""
+    kit_agree = Agreement(atol=opts.atol, margin=opts.margin)
+    onnx_agree = Agreement(atol=opts.atol, margin=opts.margin) if onnx_outs is not None else None
+    for i in range(opts.num):
+        ref = np.load(tmp / f"upstream_{i}.npy", mmap_mode="r")
+        kit_agree.add(ref, np.load(tmp / f"kit_{i}.npy", mmap_mode="r"))
         if onnx_agree is not None:
-            report["onnx_vs_upstream"] = onnx_agree.summary()
+            onnx_agree.add(ref, onnx_outs[i])  # type: ignore[index]
+    return kit_agree, onnx_agree
+
+
+def verdict(opts: CrosscheckOptions, report: dict, kit_agree: Agreement, onnx_agree: Agreement | None) -> list[str]:
+    """Every reason the check fails (empty when it passes)."""
     failures = [f"kit vs upstream: {f}" for f in kit_agree.failures()]
     # Only comparable where upstream's pipeline keeps the frame size (2048x1024 frames at 1024x2048).
     pre = [p["max_abs_diff"] for p in report["upstream"].get("preprocess_max_abs_diff") or []]
-    if any(d is not None and d > atol for d in pre):
-        failures.append(f"kit preprocessing vs upstream test pipeline: max abs differences {pre} > {atol:g}")
+    if any(d is not None and d > opts.atol for d in pre):
+        failures.append(f"kit preprocessing vs upstream test pipeline: max abs differences {pre} > {opts.atol:g}")
     if onnx_agree is not None:
         failures += [f"onnx vs upstream: {f}" for f in onnx_agree.failures()]
+    return failures
+
+
+def crosscheck(opts: CrosscheckOptions, log: Callable[[str], Any] = print) -> dict:
+    """Run both sides (and optionally ONNX) on the same N images, compare, write OUT_JSON; raise on failure."""
+    commit = check_options(opts)
+    import torch
+
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    report: dict[str, Any] = {"model": opts.model, "weights": opts.weights, "num": opts.num, "height": opts.height,
+                              "width": opts.width,
+                              "upstream": {"dir": str(opts.upstream), "commit": commit or "unknown (not a git clone)"}}
+    with tempfile.TemporaryDirectory(prefix="crosscheck.") as tmp_name:
+        tmp = Path(tmp_name)
+        inputs, files = write_inputs(opts, tmp)
+        report["inputs"] = {"kind": "cityscapes" if files else "synthetic",
+                            "files": [str(f) for f in files] if files else None}
+        ckpt = run_kit(opts, inputs, tmp, report, log)
+        report["upstream"].update(run_upstream_side(opts, ckpt, inputs, files, tmp, log))
+        onnx_outs = None
+        if opts.onnx is not None:
+            onnx_outs, report["onnx"] = run_onnx(Path(opts.onnx), inputs)
+            log(f"onnx: {report['onnx']['output_kind']}, {_fmt_times(report['onnx']['seconds_per_image'])}")
+        kit_agree, onnx_agree = compare_columns(opts, tmp, onnx_outs)
+    report["kit_vs_upstream"] = kit_agree.summary()
+    if onnx_agree is not None:
+        report["onnx_vs_upstream"] = onnx_agree.summary()
+    failures = verdict(opts, report, kit_agree, onnx_agree)
     report["passed"] = not failures
-    atomic_write_json(out_json, report)
+    atomic_write_json(opts.out_json, report)
     for label, agree in (("kit ", kit_agree), ("onnx", onnx_agree)):
         if agree is not None:
             diff = "n/a (labels)" if agree.max_abs_diff is None else f"{agree.max_abs_diff:.3g}"
             log(f"{label} vs upstream: max abs logit diff {diff}, label agreement {agree.label_agreement:.6%}, "
-                f"disagreeing pixels {agree.disagree} (margin > {margin:g}: {agree.disagree_margin_share:.2%})")
+                f"disagreeing pixels {agree.disagree} (margin > {opts.margin:g}: {agree.disagree_margin_share:.2%})")
     if failures:
-        raise KitError("crosscheck FAILED (" + "; ".join(failures) + f"); details in {out_json}")
-    log(f"crosscheck passed; report {out_json}")
+        raise KitError("crosscheck FAILED (" + "; ".join(failures) + f"); details in {opts.out_json}")
+    log(f"crosscheck passed; report {opts.out_json}")
     return report
 
 
