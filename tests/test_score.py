@@ -11,7 +11,7 @@ import pytest
 
 from semask.core.errors import KitError
 from semask.data.labels import prepare_labels
-from semask.evaluate.scoring import score
+from semask.evaluate.scoring import ScoreOptions, score
 from semask.data.synthetic import make_synthetic
 
 H, W = 64, 128
@@ -63,7 +63,8 @@ def test_layouts_agree_and_report(prepared, tmp_path):
     reports = []
     for layout in ("ais_bench", "ais_infer", "bare"):
         run = write_run(prepared, tmp_path / layout, layout)
-        reports.append(score(run, labels, tmp_path / f"{layout}.json", "int32", tmp_path / f"{layout}.md", jobs=1))
+        opts = ScoreOptions(run, labels, tmp_path / f"{layout}.json", "int32", tmp_path / f"{layout}.md", jobs=1)
+        reports.append(score(opts))
     assert reports[0]["predictions"]["summary"].endswith("_summary.json")
     assert reports[1]["predictions"]["summary"].endswith("sumary.json") and reports[2]["predictions"]["summary"] is None
     for r in reports[1:]:
@@ -79,17 +80,17 @@ def test_layouts_agree_and_report(prepared, tmp_path):
 def test_summary_json_as_pred_and_filesinfo_mapping(prepared, tmp_path):
     _, labels, _ = prepared
     run = write_run(prepared, tmp_path / "p", out_names=lambda i, stem: f"input{i}_output_0.bin")
-    by_summary = score(run.parent / f"{run.name}_summary.json", labels, tmp_path / "r.json", jobs=1)
+    by_summary = score(ScoreOptions(run.parent / f"{run.name}_summary.json", labels, tmp_path / "r.json", jobs=1))
     assert by_summary["num_images"] == N
     perfect = write_run(prepared, tmp_path / "perfect", noise=False)
-    assert score(perfect, labels, tmp_path / "p.json", jobs=2)["mIoU"] == pytest.approx(100.0)
+    assert score(ScoreOptions(perfect, labels, tmp_path / "p.json", jobs=2))["mIoU"] == pytest.approx(100.0)
 
 
 def test_int32_and_uint8_predictions(prepared, tmp_path):
     _, labels, _ = prepared
-    ref = score(write_run(prepared, tmp_path / "i32"), labels, tmp_path / "a.json", jobs=1)
+    ref = score(ScoreOptions(write_run(prepared, tmp_path / "i32"), labels, tmp_path / "a.json", jobs=1))
     for dtype, name in ((np.int32, "int32"), (np.uint8, "uint8")):
-        r = score(write_run(prepared, tmp_path / name, dtype=dtype), labels, tmp_path / f"{name}.json", name, jobs=1)
+        r = score(ScoreOptions(write_run(prepared, tmp_path / name, dtype=dtype), labels, tmp_path / f"{name}.json", name, jobs=1))
         assert r["per_class"] == ref["per_class"]
 
 
@@ -97,7 +98,7 @@ def test_wrong_size_prediction(prepared, tmp_path, root):
     _, labels, _ = prepared
     run = write_run(prepared, tmp_path / "p", dtype=np.int32)  # int32 files read as int64
     with pytest.raises(KitError, match=rf"is {H * W * 4} bytes, expected {H * W * 8}"):
-        score(run, labels, tmp_path / "r.json", "int64", jobs=1)
+        score(ScoreOptions(run, labels, tmp_path / "r.json", "int64", jobs=1))
     victim = sorted(run.glob("*.bin"))[0]
     victim.write_bytes(victim.read_bytes()[:-4])
     proc = subprocess.run([sys.executable, "tools/score.py", "--pred", str(run), "--labels", str(labels),
@@ -111,11 +112,11 @@ def test_two_runs_in_one_folder(prepared, tmp_path):
     run = write_run(prepared, tmp_path / "p")
     (run / "frankfurt_000999_000001_leftImg8bit_0.bin").write_bytes(b"\0" * (H * W * 8))
     with pytest.raises(KitError, match=r"not in 2024_01_02-03_04_05_summary.json .*another run"):
-        score(run, labels, tmp_path / "r.json", jobs=1)
+        score(ScoreOptions(run, labels, tmp_path / "r.json", jobs=1))
     run2 = write_run(prepared, tmp_path / "q")
     (run2 / "sumary.json").write_text((run2.parent / f"{run2.name}_summary.json").read_text())
     with pytest.raises(KitError, match="two summary files"):
-        score(run2, labels, tmp_path / "r.json", jobs=1)
+        score(ScoreOptions(run2, labels, tmp_path / "r.json", jobs=1))
 
 
 def test_coverage_missing_extra_and_limit(prepared, tmp_path):
@@ -124,11 +125,11 @@ def test_coverage_missing_extra_and_limit(prepared, tmp_path):
     run = write_run(prepared, tmp_path / "p", layout="bare", entries=entries[1:])
     (run / "lindau_000999_000001_leftImg8bit_0.bin").write_bytes(b"\0" * (H * W * 8))
     with pytest.raises(KitError) as err:
-        score(run, labels, tmp_path / "r.json", jobs=1)
+        score(ScoreOptions(run, labels, tmp_path / "r.json", jobs=1))
     msg = str(err.value)
     assert f"1 labelled image(s) have no prediction: {entries[0]['stem']}_leftImg8bit" in msg
     assert "1 prediction(s) have no label: lindau_000999_000001_leftImg8bit_0.bin" in msg
-    r = score(run, labels, tmp_path / "r.json", limit=3, jobs=1)
+    r = score(ScoreOptions(run, labels, tmp_path / "r.json", limit=3, jobs=1))
     assert r["num_images"] == 2 and r["images"] == [e["stem"] + "_leftImg8bit" for e in entries[1:3]]
 
 
@@ -141,7 +142,7 @@ def test_stray_dataset_files_never_scored(prepared, tmp_path, capsys):
     labels = tmp_path / "labels"
     prepare_labels(copy, labels, limit=N, size=(H, W), jobs=1)
     assert "ignoring stray file" in capsys.readouterr().err
-    r = score(write_run(prepared, tmp_path / "p"), labels, tmp_path / "r.json", jobs=1)
+    r = score(ScoreOptions(write_run(prepared, tmp_path / "p"), labels, tmp_path / "r.json", jobs=1))
     assert r["num_images"] == N and not any("(1)" in s for s in r["images"])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +24,6 @@ from semask.data.labels import read_manifest
 from semask.evaluate.panels import write_panel
 from semask.core.parallel import imap
 from semask.spec import DEFAULT_LABEL_DTYPE, LABEL_DTYPES
-
 
 
 def _listing(items: Sequence[str], cap: int = 30) -> str:
@@ -135,28 +135,48 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def score(pred: Path, labels_dir: Path, out_json: Path, label_dtype: str = DEFAULT_LABEL_DTYPE, out_md: Path | None = None,
-          height: int | None = None, width: int | None = None, limit: int | None = None, jobs: int | None = None,
-          panels: int = 0, data_root: Path | None = None, panel_dir: Path | None = None,
-          provenance: Sequence[Path] = (), title: str | None = None) -> dict:
-    """Pair, check, accumulate, write the reports (and panels); return the report dict."""
-    if label_dtype not in LABEL_DTYPES:
-        raise KitError(f"--label-dtype={label_dtype!r}: choose one of {', '.join(LABEL_DTYPES)}")
-    if panels and (data_root is None or panel_dir is None):
+@dataclass(frozen=True)
+class ScoreOptions:
+    """One scoring run: tools/score.py's flags (pred folder, labels folder, outputs, panels, provenance)."""
+
+    pred: Path
+    labels_dir: Path
+    out_json: Path
+    label_dtype: str = DEFAULT_LABEL_DTYPE
+    out_md: Path | None = None
+    height: int | None = None
+    width: int | None = None
+    limit: int | None = None
+    jobs: int | None = None
+    panels: int = 0
+    data_root: Path | None = None
+    panel_dir: Path | None = None
+    provenance: Sequence[Path] = ()
+    title: str | None = None
+
+
+def check_options(opts: ScoreOptions) -> None:
+    """Refuse a bad dtype, panels without their folders, or an unwritable report folder before reading anything."""
+    if opts.label_dtype not in LABEL_DTYPES:
+        raise KitError(f"--label-dtype={opts.label_dtype!r}: choose one of {', '.join(LABEL_DTYPES)}")
+    if opts.panels and (opts.data_root is None or opts.panel_dir is None):
         raise KitError("--panels needs --data-root (for the images) and --panel-dir (where panels go)")
-    for target in [out_json, out_md] + ([panel_dir / "x"] if panels else []):
+    for target in [opts.out_json, opts.out_md] + ([Path(opts.panel_dir) / "x"] if opts.panels else []):
         if target is not None:
             ensure_writable_dir(Path(target).parent, "report folder")
-    extra_provenance = load_provenance(provenance)
-    manifest = read_manifest(labels_dir)
-    preds = predictions.load(pred)
-    pairs = pair(manifest["images"], preds, limit)
-    size = (height or manifest.get("height"), width or manifest.get("width"))
+
+
+def _size(opts: ScoreOptions, manifest: dict, first_label: Path) -> tuple[int, int]:
+    """(H, W) of the predictions: the flags, else the labels manifest, else the first label PNG."""
+    size = (opts.height or manifest.get("height"), opts.width or manifest.get("width"))
     if not all(size):
-        gt0 = cv2.imread(str(Path(labels_dir) / pairs[0][0]["label"]), cv2.IMREAD_UNCHANGED)
+        gt0 = cv2.imread(str(first_label), cv2.IMREAD_UNCHANGED)
         size = gt0.shape[:2] if gt0 is not None else size
-    check_sizes(pairs, size, label_dtype)
-    tasks = [(str(Path(labels_dir) / e["label"]), str(p), label_dtype, tuple(size)) for e, p in pairs]
+    return size  # type: ignore[return-value]
+
+
+def accumulate(tasks: list[tuple[str, str, str, tuple[int, int]]], jobs: int | None) -> np.ndarray:
+    """The summed confusion matrix over all images, in parallel; one KitError naming every unreadable image."""
     matrix, errors = metrics.empty_matrix(), []
     for counts, error in imap(_score_one, tasks, jobs, "score"):
         if error:
@@ -165,17 +185,32 @@ def score(pred: Path, labels_dir: Path, out_json: Path, label_dtype: str = DEFAU
             matrix += counts
     if errors:
         raise KitError(f"{len(errors)} image(s) could not be scored: {'; '.join(errors[:20])}")
+    return matrix
+
+
+def score(opts: ScoreOptions) -> dict:
+    """Pair, check, accumulate, write the reports (and panels); return the report dict."""
+    check_options(opts)
+    labels_dir = Path(opts.labels_dir)
+    extra_provenance = load_provenance(opts.provenance)
+    manifest = read_manifest(labels_dir)
+    preds = predictions.load(opts.pred)
+    pairs = pair(manifest["images"], preds, opts.limit)
+    size = _size(opts, manifest, labels_dir / pairs[0][0]["label"])
+    check_sizes(pairs, size, opts.label_dtype)
+    matrix = accumulate([(str(labels_dir / e["label"]), str(p), opts.label_dtype, tuple(size)) for e, p in pairs],
+                        opts.jobs)
     result = metrics.summarize(matrix)
     if result["invalid_prediction_pixels"]:
         print(f"warning: {result['invalid_prediction_pixels']} predicted pixels are outside 0..18 "
               "(counted as wrong); is --label-dtype right?", file=sys.stderr)
-    labels_json = Path(labels_dir) / "labels.json"
+    labels_json = labels_dir / "labels.json"
     inputs = {"labels_manifest": str(labels_json), "labels_manifest_sha256": sha256_file(labels_json),
               "label_mode": manifest.get("mode"), "pred_folder": str(preds.folder),
               "pred_summary": str(preds.summary) if preds.summary else None, "pred_layout": preds.layout,
-              "label_dtype": label_dtype, "limit": limit}
+              "label_dtype": opts.label_dtype, "limit": opts.limit}
     report = {
-        "title": title or f"SeMask-FPN Cityscapes val ({preds.folder.name})",
+        "title": opts.title or f"SeMask-FPN Cityscapes val ({preds.folder.name})",
         "mIoU": result["mIoU"], "aAcc": result["aAcc"], "mAcc": result["mAcc"],
         "per_class": result["per_class"], "num_images": len(pairs),
         "height": int(size[0]), "width": int(size[1]),
@@ -187,11 +222,12 @@ def score(pred: Path, labels_dir: Path, out_json: Path, label_dtype: str = DEFAU
                              "cols": "predicted train id 0..18, then 'outside 0..18'", "counts": matrix.tolist()},
         "provenance": {**extra_provenance, "score": inputs},
     }
-    if panels:
-        report["panels"] = _write_panels(pairs[:panels], Path(labels_dir), Path(data_root), Path(panel_dir), label_dtype, size)
-    atomic_write_json(out_json, report)
-    if out_md is not None:
-        atomic_write_text(out_md, markdown(report))
+    if opts.panels:
+        report["panels"] = _write_panels(pairs[:opts.panels], labels_dir, Path(opts.data_root), Path(opts.panel_dir),
+                                         opts.label_dtype, size)
+    atomic_write_json(opts.out_json, report)
+    if opts.out_md is not None:
+        atomic_write_text(opts.out_md, markdown(report))
     return report
 
 
