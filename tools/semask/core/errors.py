@@ -1,6 +1,6 @@
 """One exception type for every mistake a user can make.
 
-Tools catch it at the top (see `semask.cli.run`) and print a one-line message that names the
+Tools catch it at the top (see `semask.core.cli.run`) and print a one-line message that names the
 file or variable and says what to do, then exit non-zero. Anything else is a bug and keeps its
 traceback.
 """

@@ -1,8 +1,8 @@
 """SeMask-FPN (SeMask Swin backbone + BranchFPN head), eval mode, in one readable file.
 
 Written from the test-time data flow of the upstream model (Picsart-AI-Research/SeMask-Segmentation
-@ f12cf00, folder SeMask-FPN) as documented in `shared/semask/ARCHITECTURE.md`; golden vectors
-from the upstream code prove it equal (tests/test_model_golden.py). Parameter names match the
+@ f12cf00, folder SeMask-FPN: the SeMask Swin backbone and the BranchFPN head); golden vectors from
+the upstream code (tests/fixtures/vectors_reduced_*.npz) prove it equal (tests/test_model_golden.py). Parameter names match the
 upstream segmentor's state_dict key for key, so official checkpoints load unchanged.
 
 Export-friendly by construction: every spatial size is a Python int derived from the input size,
@@ -55,7 +55,7 @@ PRESETS: Dict[str, SeMaskConfig] = {
     "small": SeMaskConfig(96, (2, 2, 18, 2), (3, 6, 12, 24), 7, 7, upstream_config=UPSTREAM_CONFIGS["small"]),
     "base": SeMaskConfig(128, (2, 2, 18, 2), (4, 8, 16, 32), 12, 12, upstream_config=UPSTREAM_CONFIGS["base"]),
     "large": SeMaskConfig(192, (2, 2, 18, 2), (6, 12, 24, 48), 12, 12, upstream_config=UPSTREAM_CONFIGS["large"]),
-    # shared/semask/config_reduced.json (golden vectors); tests check these numbers against it.
+    # tests/fixtures/config_reduced.json (golden vectors); tests check these numbers against it.
     "reduced": SeMaskConfig(32, (2, 2, 2, 2), (1, 2, 4, 8), 7, 7, head_channels=32),
 }
 
