@@ -173,7 +173,8 @@ def run_precheck(onnx: Path, soc: str, workdir: Path) -> dict[str, Any]:
     text = proc.stdout + proc.stderr
     codes = [ln.strip() for ln in text.splitlines() if _ECODE.search(ln)]
     if not report.is_file():
-        if proc.returncode != 0 and not codes:
+        # an atc without the pre-check rejects the --mode value itself (or fails with no E-code at all)
+        if proc.returncode != 0 and (not codes or any("--mode" in ln for ln in codes)):
             return {"available": False, "exit_code": proc.returncode, "command": cmd, "error_lines": codes,
                     "reason": f"atc --mode=3 failed (exit {proc.returncode}) and wrote no report; older CANN may lack "
                               f"the pre-check: {text.strip().splitlines()[-1] if text.strip() else 'no output'}"}
