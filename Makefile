@@ -11,9 +11,10 @@ MAKEFLAGS += --no-builtin-rules --no-print-directory
 # ------------------------------------------------------------------------------ vocabulary
 # Model names, dtype choices and defaults, the upstream pin and the artifact stem come from one
 # place, tools/semask/spec.py, through a generated makefile that make rebuilds when spec.py changes
-# (on the first pass it does not exist yet: the checks below wait for the restart).
+# (while it is missing or older than spec.py, make rebuilds it and restarts: the checks below wait).
 SPEC_MK := .make/spec.mk
 -include $(SPEC_MK)
+SPEC_FRESH := $(if $(SPEC_STEM),$(shell [ $(SPEC_MK) -nt tools/semask/spec.py ] && echo yes))
 $(SPEC_MK): tools/semask/spec.py
 	@mkdir -p $(@D)
 	@PYTHONPATH=tools $(if $(wildcard $(PYTHON)),$(PYTHON),python3) -m semask.spec --make > $@.$$$$.tmp && mv $@.$$$$.tmp $@
@@ -31,7 +32,9 @@ INPUT_DTYPE  ?= $(SPEC_DEFAULT_INPUT_DTYPE)
 LABEL_DTYPE  ?= $(SPEC_DEFAULT_LABEL_DTYPE)
 LABELS       ?= polygons
 SOC          ?= auto
-PRECISION    ?= force_fp16
+PRECISION    ?= $(SPEC_DEFAULT_PRECISION)
+PRECISION_V2 ?=
+OP_SELECT_IMPLMODE ?=
 DEVICE       ?= 0
 LOOP         ?= 100
 ORT_PROVIDER ?= cpu
@@ -61,8 +64,8 @@ HOST_PY := $(if $(wildcard $(PYTHON)),$(PYTHON),python3)
 ASCEND_SRC := if [ -f $(call q,$(ASCEND_SET_ENV)) ]; then set +u; . $(call q,$(ASCEND_SET_ENV)) >/dev/null 2>&1; set -u; fi;
 
 # ------------------------------------------------------------------------------ checks (pipeline verbs only)
-CONFIG_GOALS := all perf table weights labels bins onnx om preds report crosscheck
-NEEDS_CONFIG := $(if $(SPEC_STEM),$(filter $(CONFIG_GOALS) $(A)/%,$(MAKECMDGOALS)))
+CONFIG_GOALS := all perf table weights labels bins onnx om preds report crosscheck atc-check
+NEEDS_CONFIG := $(if $(SPEC_FRESH),$(filter $(CONFIG_GOALS) $(A)/%,$(MAKECMDGOALS)))
 
 posint = $(shell [[ $(call q,$(1)) =~ ^[1-9][0-9]*$$ ]] && echo ok)
 need_posint = $(if $(call posint,$($(1))),,$(error $(1)=$($(1)) is not a positive integer; use e.g. $(1)=$(2)))
@@ -74,7 +77,16 @@ $(call need_posint,HEIGHT,1024)
 $(call need_posint,WIDTH,2048)
 $(call need_posint,LOOP,100)
 $(if $(LIMIT),$(call need_posint,LIMIT,10))
-$(if $(shell [[ $(call q,$(DEVICE)) =~ ^[0-9]+$$ ]] && echo ok),,$(error DEVICE=$(DEVICE) is not a device id; use e.g. DEVICE=0))
+$(if $(shell [[ $(call q,$(DEVICE)) =~ ^[0-9]+$$ ]] && (( 10#$(DEVICE) <= $(SPEC_DEVICE_MAX) )) && echo ok),,$(error DEVICE=$(DEVICE) is not a device id 0-$(SPEC_DEVICE_MAX) (what ais_bench accepts); use e.g. DEVICE=0))
+$(if $(filter auto $(SPEC_SOC_VERSIONS),$(SOC)),,$(error SOC=$(SOC) is not a documented atc --soc_version; use SOC=auto (read from npu-smi) or one of: $(SPEC_SOC_VERSIONS)))
+$(call choose,PRECISION,$(SPEC_ATC_PRECISION_MODES))
+$(if $(PRECISION_V2),$(call choose,PRECISION_V2,$(SPEC_ATC_PRECISION_MODES_V2)))
+$(if $(OP_SELECT_IMPLMODE),$(call choose,OP_SELECT_IMPLMODE,$(SPEC_OP_SELECT_IMPLMODES)))
+ifneq ($(PRECISION_V2),)
+ifneq ($(filter command% environment%,$(origin PRECISION)),)
+$(error PRECISION=$(PRECISION) and PRECISION_V2=$(PRECISION_V2) cannot be combined (atc refuses --precision_mode with --precision_mode_v2); unset one of them)
+endif
+endif
 $(call choose,MODEL,$(SPEC_MODELS))
 $(call choose,BACKEND,$(SPEC_BACKENDS))
 $(call choose,INPUT_DTYPE,$(SPEC_INPUT_DTYPES))
@@ -92,13 +104,25 @@ ifeq ($(wildcard $(WEIGHTS)),)
 $(error WEIGHTS=$(WEIGHTS) does not exist; give an existing .pth/.npz, WEIGHTS=random, or leave WEIGHTS unset to download the official file)
 endif
 endif
+BACKEND_RESOLVED := $(shell $(ASCEND_SRC) $(HOST_PY) tools/select_backend.py --backend $(BACKEND) --set-env $(call q,$(ASCEND_SET_ENV)))
+ifeq ($(BACKEND_RESOLVED),)
+$(error BACKEND=$(BACKEND) could not be used (see the message above))
+endif
+ifeq ($(BACKEND_RESOLVED),ascend)
+# ais_bench (2024+) refuses paths with other characters; checked on the resolved path, before anything is written
+A_REAL := $(shell realpath -m $(call q,$(A)))
+ifneq ($(shell re='^[$(SPEC_AIS_PATH_CHARS)]+$$'; [[ $(call q,$(A_REAL)) =~ $$re ]] && echo ok),ok)
+$(error ARTIFACTS=$(A) (resolved: $(A_REAL)) has characters ais_bench rejects; with BACKEND=ascend its path may only use [$(SPEC_AIS_PATH_CHARS)], e.g. ARTIFACTS=artifacts)
+endif
+endif
 ARTIFACTS_OK := $(shell mkdir -p $(call q,$(A)) 2>&1 && { [ -w $(call q,$(A)) ] && echo ok || echo no write permission; })
 ifneq ($(ARTIFACTS_OK),ok)
 $(error ARTIFACTS=$(A) is not a writable folder ($(ARTIFACTS_OK)); set ARTIFACTS to a folder you can write)
 endif
-BACKEND_RESOLVED := $(shell $(ASCEND_SRC) $(HOST_PY) tools/select_backend.py --backend $(BACKEND) --set-env $(call q,$(ASCEND_SET_ENV)))
-ifeq ($(BACKEND_RESOLVED),)
-$(error BACKEND=$(BACKEND) could not be used (see the message above))
+ifneq ($(filter atc-check,$(MAKECMDGOALS)),)
+ifneq ($(BACKEND_RESOLVED),ascend)
+$(error make atc-check needs atc: BACKEND=$(BACKEND) resolved to $(BACKEND_RESOLVED); source the CANN set_env.sh (ASCEND_SET_ENV) or pass BACKEND=ascend)
+endif
 endif
 ifeq ($(BACKEND_RESOLVED),ascend)
 SOC_RESOLVED := $(shell $(ASCEND_SRC) $(HOST_PY) tools/detect_soc.py --soc $(SOC) --device $(DEVICE))
@@ -114,14 +138,18 @@ LIMIT_ARG  := $(if $(LIMIT),--limit $(LIMIT),)
 STEM       := $(SPEC_STEM)
 ONNX_RAW   := $(A)/onnx/$(STEM).onnx
 ONNX_SIM   := $(A)/onnx/$(STEM)_sim.onnx
-OM         := $(A)/om/$(STEM)_$(SOC_RESOLVED)_$(PRECISION).om
+ONNX_ATC   := $(A)/onnx/$(STEM)_sim_atc.onnx
+# every atc knob that changes the compiled model is in its name
+OM_TAG     := $(SOC_RESOLVED)_$(if $(PRECISION_V2),v2-$(PRECISION_V2),$(PRECISION))$(if $(OP_SELECT_IMPLMODE),_$(OP_SELECT_IMPLMODE))
+OM         := $(A)/om/$(STEM)_$(OM_TAG).om
+ATC_CHECK  := $(A)/om/$(STEM)_$(SOC_RESOLVED).atc_check.json
 LABELS_DIR := $(A)/labels/$(LABELS)_$(LIMIT_TAG)
 LABELS_JSON := $(LABELS_DIR)/labels.json
 BINS_DIR   := $(A)/bins/$(HEIGHT)x$(WIDTH)_$(INPUT_DTYPE)_$(LIMIT_TAG)
 BINS       := $(BINS_DIR)/manifest.json
 ifeq ($(BACKEND_RESOLVED),ascend)
 MODEL_FILE := $(OM)
-RUN        := ascend_$(STEM)_$(SOC_RESOLVED)_$(PRECISION)_$(LIMIT_TAG)
+RUN        := ascend_$(STEM)_$(OM_TAG)_$(LIMIT_TAG)
 PROVIDER   := ais_bench
 else
 MODEL_FILE := $(ONNX_SIM)
@@ -151,15 +179,20 @@ endif
 
 VARS := MODEL=$(MODEL) BS=$(BS) HEIGHT=$(HEIGHT) WIDTH=$(WIDTH) INPUT_DTYPE=$(INPUT_DTYPE) \
         LABEL_DTYPE=$(LABEL_DTYPE) LABELS=$(LABELS) SOC=$(SOC_RESOLVED) PRECISION=$(PRECISION) \
+        PRECISION_V2=$(PRECISION_V2) OP_SELECT_IMPLMODE=$(OP_SELECT_IMPLMODE) \
         BACKEND=$(BACKEND_RESOLVED) ORT_PROVIDER=$(ORT_PROVIDER) LIMIT=$(LIMIT) LOOP=$(LOOP) DEVICE=$(DEVICE)
 PROV_VARS := $(foreach v,$(VARS),--var $(v)) --var $(call q,WEIGHTS=$(WEIGHTS)) --var $(call q,DATA_ROOT=$(DATA_ROOT))
 PROV_FILES := --file $(call q,weights=$(WEIGHTS)) --file onnx=$(ONNX_SIM) $(if $(filter ascend,$(BACKEND_RESOLVED)),--file om=$(OM))
 COMMAND := make $(MAKECMDGOALS) $(MAKEOVERRIDES)
 SMOKE_FLAG := $(if $(SMOKE),--smoke)
+# Ascend steps write 0750 folders / 0640 files (the newest ais_bench refuses looser ones)
+ASCEND_UMASK := $(if $(filter ascend,$(BACKEND_RESOLVED)),umask 027;)
+ATC_PRECISION_ARGS := $(if $(PRECISION_V2),--precision-v2 $(PRECISION_V2),--precision $(PRECISION)) \
+                      $(if $(OP_SELECT_IMPLMODE),--op-select-implmode $(OP_SELECT_IMPLMODE))
 
 # ------------------------------------------------------------------------------ verbs
 .PHONY: help all perf demo demo-run clean distclean env test bench weights labels bins onnx om preds report \
-        upstream crosscheck table
+        upstream crosscheck table atc-check
 
 help:
 	@echo "SeMask-FPN inference kit"
@@ -175,13 +208,16 @@ help:
 	@echo "  make distclean     clean, and remove downloads (weights, upstream clone) and the venvs"
 	@echo "  make table         print the results table of the last run again"
 	@echo "  steps: weights labels bins onnx om preds report upstream crosscheck"
+	@echo "  make atc-check     (Ascend) atc's pre-check of the graph: unsupported ops and why"
 	@echo
 	@echo "variables (default):"
 	@echo "  BS=1  MODEL=$(SPEC_DEFAULT_MODEL) ($(SPEC_MODELS))  BACKEND=auto ($(SPEC_BACKENDS))"
 	@echo "  WEIGHTS=data/weights/semask_\$$(MODEL).pth (downloaded) | <path> | random"
 	@echo "  DATA_ROOT=data/cityscapes  HEIGHT=1024  WIDTH=2048  LIMIT=(all images)"
 	@echo "  INPUT_DTYPE=$(SPEC_DEFAULT_INPUT_DTYPE) ($(SPEC_INPUT_DTYPES))  LABEL_DTYPE=$(SPEC_DEFAULT_LABEL_DTYPE) ($(SPEC_LABEL_DTYPES))  LABELS=polygons ($(SPEC_LABEL_MODES))"
-	@echo "  SOC=auto (read from npu-smi)  PRECISION=force_fp16  DEVICE=0  LOOP=100"
+	@echo "  SOC=auto (read from npu-smi)  PRECISION=force_fp16 ($(SPEC_ATC_PRECISION_MODES))"
+	@echo "  PRECISION_V2= (instead of PRECISION: $(SPEC_ATC_PRECISION_MODES_V2))  OP_SELECT_IMPLMODE= ($(SPEC_OP_SELECT_IMPLMODES))"
+	@echo "  DEVICE=0 (0-$(SPEC_DEVICE_MAX))  LOOP=100"
 	@echo "  ORT_PROVIDER=cpu ($(SPEC_ORT_PROVIDERS))  ARTIFACTS=artifacts  PYTHON=.venv/bin/python"
 	@echo "  ASCEND_SET_ENV=/usr/local/Ascend/ascend-toolkit/set_env.sh  UPSTREAM_REPO=<url or local mirror>"
 
@@ -238,7 +274,7 @@ $(VENV_STAMP): env/requirements.txt
 	touch $@
 
 $(A)/onnx $(A)/om $(A)/preds $(A)/reports $(A)/perf $(A)/env data/weights:
-	mkdir -p $@
+	$(ASCEND_UMASK) mkdir -p $@
 
 $(ENV_JSON): | $(PY_DEP) $(A)/env
 	$(if $(filter ascend,$(BACKEND_RESOLVED)),$(ASCEND_SRC)) $(PY) tools/check_env.py --out $@ --backend $(BACKEND_RESOLVED) --need all
@@ -259,7 +295,7 @@ $(LABELS_JSON): $(STATE)/data_root.txt $(LABELS_CODE) | $(PY_DEP) $(ENV_JSON)
 
 # labels first: prepare validates the dataset (and downloads it when credentials are set)
 $(BINS): $(STATE)/data_root.txt $(BINS_CODE) | $(PY_DEP) $(ENV_JSON) $(LABELS_JSON)
-	$(PY) tools/preprocess.py --data-root $(call q,$(DATA_ROOT)) --out $(BINS_DIR) --dtype $(INPUT_DTYPE) \
+	$(ASCEND_UMASK) $(PY) tools/preprocess.py --data-root $(call q,$(DATA_ROOT)) --out $(BINS_DIR) --dtype $(INPUT_DTYPE) \
 	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
 	touch $@
 
@@ -273,19 +309,27 @@ $(ONNX_RAW): $(MODEL_CODE) $(WEIGHTS_DEP) $(STATE)/weights_$(MODEL).txt | $(PY_D
 $(ONNX_SIM): $(ONNX_RAW)
 	$(PY) tools/export_onnx.py --simplify $< --out $@
 
-$(OM): $(ONNX_SIM) | $(A)/om
-	$(ASCEND_SRC) $(PY) tools/atc_compile.py --onnx $< --output-om $@ --batch-size $(BS) --height $(HEIGHT) \
-	    --width $(WIDTH) --soc $(SOC) --precision $(PRECISION) --input-dtype $(INPUT_DTYPE) --device $(DEVICE)
+# the graph atc gets: the simplified ONNX with Resize half_pixel -> pytorch_half_pixel and int32 Gather
+# indices, verified against PyTorch (the ORT path keeps running $(ONNX_SIM) unchanged)
+$(ONNX_ATC): $(ONNX_SIM) tools/semask/model/ascend_graph.py tools/atc_graph.py
+	$(PY) tools/atc_graph.py --onnx $< --out $@
+
+$(OM): $(ONNX_ATC) | $(A)/om
+	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_compile.py --onnx $< --output-om $@ --batch-size $(BS) --height $(HEIGHT) \
+	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE)
+
+atc-check: $(ONNX_ATC) | $(A)/om
+	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE) --out $(ATC_CHECK)
 
 ifeq ($(BACKEND_RESOLVED),ascend)
 $(PRED_SUMMARY): $(OM) $(BINS) | $(A)/preds
-	$(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --input $(BINS_DIR) --output $(A)/preds \
+	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --input $(BINS_DIR) --output $(A)/preds \
 	    --output-dirname $(RUN) --batch-size $(BS) --device $(DEVICE)
 
 $(PERF_JSON): $(OM) | $(A)/perf
 	$(PY) tools/provenance.py --out $(@:.json=.provenance.json) --backend ascend --provider $(PROVIDER) \
 	    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
-	$(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) --out-json $@
+	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) --out-json $@
 else
 $(PRED_SUMMARY): $(ONNX_SIM) $(BINS) | $(A)/preds
 	$(PY) tools/infer_ort.py --model $(ONNX_SIM) --input $(BINS_DIR) --output $(A)/preds \

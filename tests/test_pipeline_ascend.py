@@ -15,7 +15,8 @@ def run(tmp_path_factory):
 
 
 def _compile_calls(run):
-    return [a for a in ph.standin_calls(run["log"], "atc") if a[1:] != ["--version"]]
+    return [a for a in ph.standin_calls(run["log"], "atc")
+            if a[1:] != ["--version"] and not any(x.startswith("--mode=") for x in a)]
 
 
 def test_auto_picks_ascend_and_soc_from_npu_smi(run):
@@ -33,7 +34,7 @@ def test_atc_command_line_and_om_name(run):
     [argv] = _compile_calls(run)
     stem = argv[3].split("=", 1)[1]
     assert stem.endswith(f"/{om.stem}") and f"/om/.{om.stem}.atc-" in stem  # scratch folder beside the .om
-    sim = (arts / "onnx" / f"{ph.STEM}_sim.onnx").resolve()
+    sim = (arts / "onnx" / f"{ph.STEM}_sim_atc.onnx").resolve()  # the ATC-friendly copy of _sim.onnx
     assert argv == ["atc", "--framework=5", f"--model={sim}", f"--output={stem}", "--input_format=NCHW",
                     f"--input_shape=image:{ph.BS},3,{ph.H},{ph.W}", f"--soc_version={ph.SOC}",
                     "--precision_mode=force_fp16", "--log=error"]
@@ -100,3 +101,40 @@ def test_second_make_all_on_ascend_runs_nothing(run):
     after = [json.loads(x) for x in run["log"].read_text().splitlines()[before:]]
     # parse-time detection only (ais_bench --help, npu-smi info, atc --version); no compile, no inference
     assert all(c["argv"][1:] in (["info"], ["--version"]) or c["argv"][3:] == ["--help"] for c in after), after
+
+
+def test_ascend_outputs_have_the_modes_ais_bench_wants(run):
+    """The newest ais_bench refuses an --output beyond 0o750; the kit's Ascend steps write 0750/0640."""
+    arts = run["artifacts"]
+    mode = lambda p: oct(p.stat().st_mode & 0o777)  # noqa: E731
+    assert mode(arts / "preds") == "0o750" and mode(arts / "preds" / ph.ASCEND_RUN) == "0o750"
+    assert {mode(p) for p in (arts / "preds" / ph.ASCEND_RUN).iterdir()} == {"0o640"}
+    assert mode(arts / "preds" / f"{ph.ASCEND_RUN}_summary.json") == "0o640"
+    assert mode(arts / "om") == "0o750" and {mode(p) for p in (arts / "om").iterdir()} == {"0o640"}
+    bins = arts / "bins" / f"{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
+    assert mode(bins) == "0o750" and {mode(p) for p in bins.glob("*.bin")} == {"0o640"}
+    assert {mode(p) for p in (arts / "perf").glob("*_loop3.json")} == {"0o640"}
+
+
+def test_atc_graph_and_placement_recorded_and_warned(run):
+    arts = run["artifacts"]
+    atc_side = ph.read_json(arts / "onnx" / f"{ph.STEM}_sim_atc.json")
+    assert atc_side["ascend_graph"]["resize_half_pixel_to_pytorch_half_pixel"] == {"rewritten": 7, "kept": []}
+    assert atc_side["ascend_graph"]["gather_indices_int32"]["converted"] > 0
+    assert atc_side["verification"]["confident_label_mismatches"] == 0
+    # the ORT path's graph is untouched: still torch 2's half_pixel
+    import onnx
+    sim = onnx.load(str(arts / "onnx" / f"{ph.STEM}_sim.onnx"))
+    modes = [a.s for n in sim.graph.node if n.op_type == "Resize" for a in n.attribute
+             if a.name == "coordinate_transformation_mode"]
+    assert modes == [b"half_pixel"] * 7
+    om_side = ph.read_json(arts / "om" / f"{ph.STEM}_{ph.SOC}_force_fp16.json")
+    # the recorded fixture (tests/fixtures/atc_om_semask_reduced.json): 9 AI Core, 1 AI CPU, 3 other
+    placement = om_side["placement"]
+    assert (placement["ai_core"], placement["ai_cpu"], placement["other"]) == (9, 1, 3)
+    assert placement["ai_cpu_ops"] == [{"name": "/ArgMax", "type": "ArgMaxV2", "kernel_lib": "aicpu_ascend_kernel"}]
+    assert any(c[1] == "--mode=1" and c[2].startswith("--om=") and c[3].startswith("--json=")
+               for c in ph.standin_calls(run["log"], "atc"))
+    assert "op placement: 9 AI Core, 1 AI CPU, 3 other; on AI CPU: /ArgMax (ArgMaxV2)" in run["all"].stdout
+    warning = "WARNING: 1 op(s) of this .om run on AI CPU"
+    assert warning in run["all"].stdout and warning in run["perf"].stdout

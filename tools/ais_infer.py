@@ -13,7 +13,8 @@ from typing import Sequence
 from semask.runtime import ascend
 from semask.core.cli import positive_int, run
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_write_json
+from semask.runtime.ascend_fs import write_private_json
+from semask.runtime.ascend_knobs import check_device
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output", default=None, help="output root folder (infer mode)")
     p.add_argument("--output-dirname", default=None, help="run folder name (default: timestamp)")
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
-    p.add_argument("--device", default=0, type=int)
+    p.add_argument("--device", default=0, type=check_device, help="NPU id 0-255")
     p.add_argument("--loop", default=None, type=positive_int("LOOP"), help="perf mode: pure-inference runs")
     p.add_argument("--out-json", default=None, help="perf mode: result JSON")
     args = p.parse_args(argv)
@@ -31,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.out_json:
             raise KitError("perf mode (--loop) needs --out-json FILE")
         result = ascend.ais_perf(args.om, args.batch_size, args.loop, args.device)
-        atomic_write_json(args.out_json, result)
+        write_private_json(args.out_json, result)  # 0640, like everything the Ascend steps write
         lat = result["latency_ms"]
         print(f"perf ascend[{result['soc_version']}] bs{args.batch_size}: throughput {result['throughput']:.2f} img/s, "
               f"NPU compute mean {lat['mean']} ms p99 {lat['p99']} ms")

@@ -2,7 +2,8 @@
 """Compile a simplified ONNX into an Ascend .om with atc (exact documented command line).
 
 Extra atc flags go in one quoted string: --extra='--op_select_implmode=high_precision'.
-Writes FILE.om, FILE.json (sidecar: command, soc, precision, batch size, sha256s) and FILE.atc.log.
+Writes FILE.om, FILE.json (sidecar: command, soc, precision, batch size, sha256s, op placement from
+`atc --mode=1`) and FILE.atc.log, all 0640 in a 0750 folder (what ais_bench accepts).
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import sys
 from typing import Sequence
 
 from semask.runtime import ascend
+from semask.runtime.ascend_knobs import check_device
+from semask.spec import DEFAULT_PRECISION
 from semask.core.cli import positive_int, run
 
 
@@ -36,15 +39,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--height", required=True, type=positive_int("HEIGHT"))
     p.add_argument("--width", required=True, type=positive_int("WIDTH"))
     p.add_argument("--soc", required=True, help="SOC, e.g. Ascend310P3, or 'auto' (read npu-smi info)")
-    p.add_argument("--precision", default="force_fp16", help="atc --precision_mode (default force_fp16)")
+    p.add_argument("--precision", default=None, help=f"atc --precision_mode (default {DEFAULT_PRECISION})")
+    p.add_argument("--precision-v2", default=None, help="atc --precision_mode_v2 (instead of --precision)")
+    p.add_argument("--op-select-implmode", default=None, help="atc --op_select_implmode: high_performance|high_precision")
     p.add_argument("--input-dtype", default="float32", choices=["float32", "uint8"])
-    p.add_argument("--device", default=0, type=int, help="NPU whose chip SOC=auto reads")
+    p.add_argument("--device", default=0, type=check_device, help="NPU (0-255) whose chip SOC=auto reads")
     p.add_argument("--extra", action="append", default=[], help="extra atc flags (one quoted string; repeatable)")
     args = p.parse_args(_join_extra(list(sys.argv[1:] if argv is None else argv)))
     extra = [tok for chunk in args.extra for tok in shlex.split(chunk)]
+    precision = args.precision or (None if args.precision_v2 else DEFAULT_PRECISION)
     info = ascend.compile_om(args.onnx, args.output_om, args.batch_size, args.height, args.width, args.soc,
-                             args.precision, args.input_dtype, extra, args.device)
-    print(f"om: {info['om']} (soc {info['soc_version']}, {info['precision_mode']}, bs{info['batch_size']})")
+                             precision, args.input_dtype, extra, args.device, precision_v2=args.precision_v2,
+                             op_select_implmode=args.op_select_implmode)
+    mode = info["precision_mode"] or f"v2 {info['precision_mode_v2']}"
+    print(f"om: {info['om']} (soc {info['soc_version']}, {mode}, bs{info['batch_size']})")
     return 0
 
 

@@ -3,6 +3,13 @@
 
 Env: STANDIN_ATC_OS_ARCH=1 writes `<output>_linux_<arch>.om` (documented naming variant);
 STANDIN_ATC_FAIL=<text> fails with that E-code text.
+
+Also the documented side modes: `--mode=1 --om=X.om --json=X.json` writes the recorded OM JSON fixture
+(tests/fixtures/atc_om_semask_reduced.json, or $STANDIN_ATC_OM_JSON) with this .om's soc_version;
+`--mode=3` pre-checks an ONNX and writes a report (--check_report, default ./check_result.json) in a
+layout assumed by the stand-in: {"result", "op": [{"op_name", "op_type", "result", "reason"}]}; ONNX op
+types listed in $STANDIN_ATC_UNSUPPORTED fail it. STANDIN_ATC_OLD_CANN=1 rejects modes 1 and 3, as a
+release without them would.
 """
 from __future__ import annotations
 
@@ -17,6 +24,54 @@ from standin_log import log_call  # noqa: E402
 OM_MAGIC = b"SEMASK-STANDIN-OM v1\n"
 FAILED = "ATC run failed, Please check the detail log, Try 'atc --help' for more information"
 LOG_LEVELS = ("debug", "info", "warning", "error", "null")
+PRECISION_MODES = ("force_fp16", "allow_fp32_to_fp16", "must_keep_origin_dtype", "allow_mix_precision", "force_fp32",
+                   "cube_fp16in_fp32out", "allow_mix_precision_fp16", "allow_mix_precision_bf16", "allow_fp32_to_bf16")
+PRECISION_MODES_V2 = ("fp16", "origin", "cube_fp16in_fp32out", "mixed_float16", "mixed_bfloat16", "cube_hif8", "mixed_hif8")
+IMPLMODES = ("high_performance", "high_precision")
+FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures",
+                       "atc_om_semask_reduced.json")
+
+
+def om_to_json(opts: dict[str, str]) -> None:
+    """--mode=1: the recorded OM JSON, carrying this .om's soc_version."""
+    if not opts.get("om") or not opts.get("json"):
+        fail("E10054: The requied parameter [--om] or [--json] for ATC is empty.")
+    with open(opts["om"], "rb") as fh:
+        data = fh.read()
+    if not data.startswith(OM_MAGIC):
+        fail(f"E19999: Inner Error! [{opts['om']}] is not an offline model")
+    header = json.loads(data[len(OM_MAGIC):].split(b"\n", 1)[0])
+    with open(os.environ.get("STANDIN_ATC_OM_JSON") or FIXTURE) as fh:
+        model = json.load(fh)
+    for attr in model.get("attr", []):
+        if attr.get("key") == "soc_version":
+            attr["value"] = {"s": header["soc_version"]}
+    with open(opts["json"], "w") as fh:
+        json.dump(model, fh, indent=1)
+    print("ATC run success, welcome to the next use.")
+
+
+def precheck(opts: dict[str, str]) -> None:
+    """--mode=3: report every node whose ONNX op type is in $STANDIN_ATC_UNSUPPORTED."""
+    import onnx
+
+    if opts.get("framework") != "5" or not opts.get("model") or not opts.get("soc_version"):
+        fail("E10054: The requied parameter [--framework], [--model] or [--soc_version] for ATC is empty.")
+    model = onnx.load(opts["model"], load_external_data=False)
+    unsupported = {t for t in os.environ.get("STANDIN_ATC_UNSUPPORTED", "").split(",") if t}
+    ops = [{"op_name": n.name, "op_type": n.op_type,
+            "result": "failed" if n.op_type in unsupported else "success",
+            "reason": f"No supported Ops kernel and engine are found for [{n.name}], optype [{n.op_type}]"
+            if n.op_type in unsupported else ""} for n in model.graph.node]
+    bad = [o for o in ops if o["result"] == "failed"]
+    with open(opts.get("check_report") or "check_result.json", "w") as fh:
+        json.dump({"model": opts["model"], "result": "failed" if bad else "success", "op": ops}, fh, indent=1)
+    if bad:
+        print(FAILED)
+        for o in bad:
+            print(f"EZ3003: {o['reason']}")
+        sys.exit(1)
+    print("ATC run success, welcome to the next use.")
 
 
 def parse(argv: list[str]) -> dict[str, str]:
@@ -48,6 +103,11 @@ def main(argv: list[str]) -> None:
     if "version" in opts:
         print("ATC version: 7.0.0.standin")
         return
+    if opts.get("mode", "0") != "0":
+        if os.environ.get("STANDIN_ATC_OLD_CANN") or opts["mode"] not in ("1", "3"):
+            fail(f"E10001: Value [{opts['mode']}] for parameter [--mode] is invalid. Reason: this release supports 0 only.")
+        om_to_json(opts) if opts["mode"] == "1" else precheck(opts)
+        return
     if opts.get("framework") != "5":
         if "framework" not in opts:
             fail("E10007: [--framework] is required. The value must be [0(Caffe) or 1(MindSpore) or 3(TensorFlow) or 5(Onnx)].")
@@ -61,6 +121,14 @@ def main(argv: list[str]) -> None:
         fail("E10054: The requied parameter [--soc_version] for ATC is empty.")
     if opts.get("log", "null") not in LOG_LEVELS:
         fail(f"E10010: Failed to set log level [{opts['log']}].")
+    if "precision_mode" in opts and "precision_mode_v2" in opts:
+        fail("E10001: Value for parameter [--precision_mode_v2] is invalid. Reason: it cannot be used with --precision_mode.")
+    if opts.get("precision_mode", "force_fp16") not in PRECISION_MODES:
+        fail(f"E10001: Value [{opts['precision_mode']}] for parameter [--precision_mode] is invalid.")
+    if opts.get("precision_mode_v2", "fp16") not in PRECISION_MODES_V2:
+        fail(f"E10001: Value [{opts['precision_mode_v2']}] for parameter [--precision_mode_v2] is invalid.")
+    if opts.get("op_select_implmode", "high_performance") not in IMPLMODES:
+        fail(f"E10001: Value [{opts['op_select_implmode']}] for parameter [--op_select_implmode] is invalid.")
     if os.environ.get("STANDIN_ATC_FAIL"):
         fail(os.environ["STANDIN_ATC_FAIL"])
     import onnx

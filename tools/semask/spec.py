@@ -51,6 +51,39 @@ ORT_PROVIDERS: tuple[str, ...] = ("cpu", "cuda", "cann")
 DEFAULT_SET_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 DEFAULT_OPSET = 11
 
+# ---------------------------------------------------------------- Ascend toolchain vocabulary (TOOLS.md §2, §3, §8)
+# atc --precision_mode values documented from CANN 6 to 9 (force_fp16 is atc's default for inference).
+ATC_PRECISION_MODES: tuple[str, ...] = (
+    "force_fp16", "allow_fp32_to_fp16", "must_keep_origin_dtype", "allow_mix_precision", "force_fp32",
+    "cube_fp16in_fp32out", "allow_mix_precision_fp16", "allow_mix_precision_bf16", "allow_fp32_to_bf16",
+)
+DEFAULT_PRECISION = "force_fp16"
+# atc --precision_mode_v2 values (newer CANN; cannot be combined with --precision_mode).
+ATC_PRECISION_MODES_V2: tuple[str, ...] = (
+    "fp16", "origin", "cube_fp16in_fp32out", "mixed_float16", "mixed_bfloat16", "cube_hif8", "mixed_hif8",
+)
+OP_SELECT_IMPLMODES: tuple[str, ...] = ("high_performance", "high_precision")
+# --soc_version names: 'Ascend' + the chip Name npu-smi shows (documented chip families 310, 310B, 310P, 910,
+# 910B, 910_93, 950). SOC=auto reads the chip from npu-smi instead.
+SOC_VERSIONS: tuple[str, ...] = (
+    "Ascend310", "Ascend310B1", "Ascend310B2", "Ascend310B3", "Ascend310B4",
+    "Ascend310P1", "Ascend310P3", "Ascend310P5", "Ascend310P7",
+    "Ascend310P3vir01", "Ascend310P3vir02", "Ascend310P3vir04", "Ascend310P3vir08",
+    "Ascend910", "Ascend910A", "Ascend910B", "Ascend910ProA", "Ascend910ProB", "Ascend910PremiumA",
+    "Ascend910B1", "Ascend910B2", "Ascend910B2C", "Ascend910B3", "Ascend910B4", "Ascend910B4-1",
+    "Ascend910_9391", "Ascend910_9392", "Ascend910_9381", "Ascend910_9382", "Ascend910_9372", "Ascend910_9362",
+    "Ascend950", "Ascend950DT", "Ascend950PR",
+)
+SOC_AUTO = "auto"
+DEVICE_MAX = 255  # ais_bench --device accepts 0..255
+# Path characters the newest ais_bench accepts for --model/--input/--output (its PATH_WHITE_LIST_REGEX).
+AIS_PATH_CHARS = "_A-Za-z0-9/.-"
+# ais_bench distribution names across eras: Ascend/tools wheel, ait (2024), msit.
+AIS_BENCH_DISTS: tuple[str, ...] = ("ais_bench", "ait-benchmark", "msit-benchmark")
+# Modes the kit gives what it hands to (or gets from) ais_bench: the newest ais_bench refuses an --output
+# folder beyond 0o750 and inputs that are group/other-writable.
+ASCEND_DIR_MODE, ASCEND_FILE_MODE = 0o750, 0o640
+
 # ---------------------------------------------------------------- agreement tolerances
 ATOL = 1e-4    # max |logit difference| allowed between two implementations
 MARGIN = 1e-3  # labels may differ only where the reference's top-2 logit margin is at most this
@@ -83,6 +116,13 @@ def make_assignments() -> str:
         "BACKENDS": words(BACKENDS),
         "ORT_PROVIDERS": words(ORT_PROVIDERS),
         "DEFAULT_SET_ENV": DEFAULT_SET_ENV,
+        "ATC_PRECISION_MODES": words(ATC_PRECISION_MODES),
+        "DEFAULT_PRECISION": DEFAULT_PRECISION,
+        "ATC_PRECISION_MODES_V2": words(ATC_PRECISION_MODES_V2),
+        "OP_SELECT_IMPLMODES": words(OP_SELECT_IMPLMODES),
+        "SOC_VERSIONS": words(SOC_VERSIONS),
+        "DEVICE_MAX": str(DEVICE_MAX),
+        "AIS_PATH_CHARS": AIS_PATH_CHARS,
         "NATIVE_HEIGHT": str(NATIVE_HEIGHT),
         "NATIVE_WIDTH": str(NATIVE_WIDTH),
         # STEM is evaluated by make against the run's variables

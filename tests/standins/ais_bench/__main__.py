@@ -2,6 +2,14 @@
 
 Written independently of the kit's own batching code so the two cross-check each other.
 Env: STANDIN_AIS_CRASH_AFTER=N exits(1) after N batches (simulates a killed run).
+STANDIN_AIS_ERA = 2025-12 (default, the strictest) | 2024-06 | 2023-06 picks which release's rules apply
+(TOOLS.md §8.1):
+  2025-12  --output must not be over 0o750 (checked while parsing: `permission should not be over 0o750`,
+           exit 2); .om, input folder and files: no symlink, characters [_A-Za-z0-9/.-], not group/other-
+           writable, owned by the user; writes folders 0750 and files 0640.
+  2024-06  the same input rules; chmods the output folder 0750; without pkg_resources its version check
+           raises UnboundLocalError.
+  2023-06  no path rules; without pkg_resources it warns three times and falls back to run_mode tensor.
 """
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 import time
 
@@ -20,6 +29,50 @@ from standin_log import log_call  # noqa: E402
 
 OM_MAGIC = b"SEMASK-STANDIN-OM v1\n"
 PADDING = "padding_infer_fake_file"
+ERA = os.environ.get("STANDIN_AIS_ERA", "2025-12")
+STRICT = ERA >= "2024"
+PATH_BAD = re.compile(r"[^_A-Za-z0-9/.-]")
+READ_NOT_PERMITTED = stat.S_IWGRP | stat.S_IWOTH
+WRITE_NOT_PERMITTED = stat.S_IWGRP | stat.S_IWOTH | stat.S_IROTH | stat.S_IXOTH
+
+
+class PathRefused(Exception):
+    pass
+
+
+def check_path(path: str, write: bool = False) -> None:
+    """The path-security rules of ais_bench 2024+ for one input (write=False) or the output folder."""
+    full = os.path.abspath(path)
+    if PATH_BAD.search(full):
+        raise PathRefused(f"path contains illegal char, legal chars include A-Z a-z 0-9 _ - / . ({full})")
+    if not os.path.exists(full):
+        return
+    if os.path.islink(full):
+        raise PathRefused(f"path :{full} is a soft link, not supported, please import file(or directory) directly")
+    st = os.stat(full)
+    if st.st_uid != os.getuid() and st.st_gid not in os.getgroups():
+        raise PathRefused(f"current user isn't path:{full}'s owner or ownergroup")
+    mode = stat.S_IMODE(st.st_mode)
+    if write and mode & WRITE_NOT_PERMITTED:
+        raise PathRefused(f"The file {full} is group writable, or is others writable, as export file(or directory), "
+                          "permission should not be over 0o750(rwxr-x---)")
+    if not write and mode & READ_NOT_PERMITTED:
+        raise PathRefused(f"The file {full} is group writable, or is others writable, as import file(or directory), "
+                          "permission should not be over 0o755(rwxr-xr-x)")
+
+
+def version_check(args: argparse.Namespace) -> None:
+    """Every era reads aclruntime's version through pkg_resources; what happens without it differs."""
+    try:
+        import pkg_resources  # noqa: F401
+        return
+    except ImportError:
+        pass
+    if ERA.startswith("2024"):
+        raise UnboundLocalError("local variable 'aclruntime_version' referenced before assignment")
+    for _ in range(3):
+        print("[WARNING] aclruntime version:None is lower please update aclruntime follow any one method")
+    args.run_mode = "tensor"
 
 
 def str2bool(v: str) -> bool:
@@ -44,6 +97,13 @@ def nonneg(v: str) -> int:
     return i
 
 
+def device_id(v: str) -> int:
+    i = int(v)
+    if not 0 <= i <= 255:
+        raise argparse.ArgumentTypeError(f"{v} of device is invalid. valid value range is [0, 255]")
+    return i
+
+
 def get_args() -> argparse.Namespace:
     p = argparse.ArgumentParser()
     p.add_argument("--model", "-m", required=True)
@@ -53,7 +113,7 @@ def get_args() -> argparse.Namespace:
     p.add_argument("--outfmt", default="BIN", choices=["NPY", "BIN", "TXT"])
     p.add_argument("--loop", "-l", type=positive, default=1)
     p.add_argument("--debug", type=str2bool, default=False)
-    p.add_argument("--device", "-d", type=nonneg, default=0)
+    p.add_argument("--device", "-d", type=device_id, default=0)
     p.add_argument("--dymBatch", type=int, default=0)
     p.add_argument("--dymHW", default=None)
     p.add_argument("--dymDims", default=None)
@@ -69,6 +129,19 @@ def get_args() -> argparse.Namespace:
     p.add_argument("--display_all_summary", type=str2bool, default=False)
     p.add_argument("--warmup_count", type=nonneg, default=1)
     args = p.parse_args()
+    if ERA >= "2025" and args.output:
+        try:
+            check_path(args.output, write=True)
+        except PathRefused as exc:
+            print(f"[ERROR] {exc}")
+            p.error(f"argument --output/-o: invalid check_output_path_legality value: '{args.output}'")
+    if STRICT:
+        for path in [args.model] + (args.input.split(",") if args.input else []):
+            try:
+                check_path(path)
+            except PathRefused as exc:
+                print(f"[ERROR] {exc}")
+                p.error(f"argument: invalid path value: '{path}'")
     if args.output_dirname and not args.output:
         raise RuntimeError("error bad parameters --output_dirname")
     if (args.profiler or args.dump) and not args.output:
@@ -83,7 +156,11 @@ def natural_key(name: str) -> list:
 def files_in(folder: str) -> list[str]:
     names = sorted(n for n in os.listdir(folder)
                    if n.endswith((".bin", ".BIN", ".npy", ".NPY")) and os.path.isfile(os.path.join(folder, n)))
-    return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
+    files = [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
+    if STRICT:
+        for f in files:
+            check_path(f)
+    return files
 
 
 def file_bytes(path: str) -> bytes:
@@ -123,12 +200,16 @@ def save(array: np.ndarray, path_no_ext: str, fmt: str) -> str:
     else:
         path = path_no_ext + ".bin"
         array.tofile(path)
+    if STRICT:
+        os.chmod(path, 0o640)
     return path
 
 
 def main() -> None:
     log_call("ais_bench", [sys.executable, "-m", "ais_bench", *sys.argv[1:]])
     args = get_args()
+    import aclruntime  # noqa: F401  (the real tool imports its C++ backend first)
+    version_check(args)
     print("[INFO] acl init success")
     print(f"[INFO] open device {args.device} success")
     session = load_om(args.model)
@@ -143,12 +224,21 @@ def main() -> None:
     prefix = None
     if args.output:
         prefix = os.path.join(args.output, args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S"))
-        os.makedirs(prefix, exist_ok=True)
+        if STRICT:
+            os.makedirs(prefix, mode=0o750, exist_ok=True)
+            os.chmod(prefix, 0o750)
+            if ERA.startswith("2024"):
+                os.chmod(args.output, 0o750)
+        else:
+            os.makedirs(prefix, exist_ok=True)
         print(f"[INFO] output path:{prefix}")
     crash_after = int(os.environ.get("STANDIN_AIS_CRASH_AFTER", "0"))
 
     if args.input:
-        files = files_in(args.input.split(",")[0])
+        try:
+            files = files_in(args.input.split(",")[0])
+        except PathRefused as exc:
+            raise RuntimeError(f"[ERROR] {exc}") from None
         fsize = len(file_bytes(files[0]))
         if tensor_size % fsize != 0:
             raise RuntimeError(f"[ERROR] arg0 tensorsize: {tensor_size} filesize: {fsize} not match")
@@ -224,6 +314,8 @@ def main() -> None:
                 "throughput": thr, "npu_compute_time_list": times, "pid": os.getpid()}
         with open(prefix + "_summary.json", "w") as fh:
             json.dump(info, fh)
+        if STRICT:
+            os.chmod(prefix + "_summary.json", 0o640)
     print("[INFO] unload model success, model Id is 1")
     print("[INFO] end to destroy context")
     print(f"[INFO] end to reset device is {args.device}")

@@ -87,9 +87,14 @@ def ascend_info() -> dict[str, Any]:
     from semask.runtime import ascend
     info: dict[str, Any] = {"set_env": None, "cann_version": ascend.cann_version(), "atc": shutil.which("atc"),
                             "npu_smi": shutil.which("npu-smi"), "driver_version": None, "chips": [],
-                            "ais_bench": _dist_version("ais_bench"), "aclruntime": _dist_version("aclruntime"),
+                            "ais_bench": None, "ais_bench_dist": None, "aclruntime": _dist_version("aclruntime"),
                             "ais_bench_importable": importlib.util.find_spec("ais_bench") is not None}
     from semask.runtime.select import default_set_env
+    from semask.spec import AIS_BENCH_DISTS
+
+    # the tool has been published as ais_bench, ait-benchmark and msit-benchmark
+    dist = next((d for d in AIS_BENCH_DISTS if _dist_version(d)), None)
+    info["ais_bench"], info["ais_bench_dist"] = (_dist_version(dist), dist) if dist else (None, None)
 
     info["set_env"] = default_set_env() if Path(default_set_env()).is_file() else None
     if info["cann_version"] is None and info["atc"]:
@@ -146,9 +151,15 @@ def check_environment(backend: str = "ort", need: str = "all") -> dict[str, Any]
         if a["atc"] is None and need in ("export", "all"):
             raise KitError("BACKEND=ascend but atc is not on PATH; `source /usr/local/Ascend/ascend-toolkit/set_env.sh` "
                            "(or $ASCEND_SET_ENV) first")
-        if not a["ais_bench_importable"] and need in ("infer", "all"):
-            raise KitError(f"BACKEND=ascend but ais_bench is not installed for {sys.executable}; "
-                           "run `bash env/install_ascend_extras.sh` after sourcing set_env.sh")
+        if need in ("infer", "all"):
+            from semask.runtime.ascend_probe import probe
+            from semask.runtime.select import default_set_env
+
+            found = probe(default_set_env())
+            a["probe"] = {"ok": found.ok, "failed": found.failed, "message": found.message, "python": found.python,
+                          "versions": found.versions}
+            if not found.ok:
+                raise KitError(f"BACKEND=ascend but the ais_bench check '{found.failed}' failed: {found.message}")
     elif backend != "ort":
         raise KitError(f"BACKEND={backend!r} must be ascend or ort here (run tools/select_backend.py to resolve auto)")
     mismatched = [f"{n} {p['version']} (pinned {p['pinned']})" for n, p in packages.items() if p["matches_pin"] is False]

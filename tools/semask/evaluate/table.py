@@ -72,6 +72,9 @@ def render(report_path: Optional[Path] = None, summary_path: Optional[Path] = No
     header = []
     if smoke:
         header.append("SMOKE RUN: synthetic images and random weights; the mIoU below means nothing, it only shows the pipeline works.")
+    from semask.runtime.atc_report import provenance_warning  # AI CPU fallback of the .om (issue 10)
+    if provenance_warning(prov):
+        header.append(provenance_warning(prov))
     if prov.get("variables", {}).get("WEIGHTS") == "random" and not smoke:
         header.append("WARNING: WEIGHTS=random, not a trained model" + (": the mIoU is meaningless." if report else "."))
     return "\n".join(header + lines) + "\n"

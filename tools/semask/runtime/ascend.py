@@ -23,8 +23,8 @@ from typing import Any, Sequence
 
 from semask.core.errors import KitError
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
-from semask.core.fsio import atomic_write_json, atomic_write_text, check_free_space, ensure_writable_dir, sha256_file
-from semask.runtime.onnx_io import read_sidecar, sidecar_path, write_sidecar
+from semask.core.fsio import check_free_space, sha256_file
+from semask.runtime.onnx_io import read_sidecar, sidecar_path
 
 TAIL_LINES = 20
 _CHIP_ROW = re.compile(r"^\|\s*(\d+)\s+([A-Za-z0-9][A-Za-z0-9_-]*)\s*\|\s*[A-Za-z]")
@@ -112,11 +112,14 @@ def _tail(text: str, n: int = TAIL_LINES) -> str:
 # ---------------------------------------------------------------- atc
 
 def atc_command(onnx: Path | str, out_stem: Path | str, batch_size: int, height: int, width: int,
-                soc: str, precision: str, extra: Sequence[str] = ()) -> list[str]:
-    """The exact documented atc command line the kit issues."""
+                soc: str, precision: str | None, extra: Sequence[str] = (), precision_v2: str | None = None,
+                op_select_implmode: str | None = None) -> list[str]:
+    """The exact documented atc command line the kit issues (--precision_mode_v2 replaces --precision_mode)."""
+    mode = f"--precision_mode_v2={precision_v2}" if precision_v2 else f"--precision_mode={precision}"
+    implmode = [f"--op_select_implmode={op_select_implmode}"] if op_select_implmode else []
     return ["atc", "--framework=5", f"--model={onnx}", f"--output={out_stem}", "--input_format=NCHW",
             f"--input_shape=image:{batch_size},3,{height},{width}", f"--soc_version={soc}",
-            f"--precision_mode={precision}", "--log=error", *extra]
+            mode, *implmode, "--log=error", *extra]
 
 
 def _find_om(scratch: Path, stem: str) -> Path | None:
@@ -129,11 +132,18 @@ def _find_om(scratch: Path, stem: str) -> Path | None:
 
 
 def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height: int, width: int, soc: str,
-               precision: str = "force_fp16", input_dtype: str = "float32", extra: Sequence[str] = (),
-               device: int = 0) -> dict[str, Any]:
-    """Compile ONNX -> OM with atc in a scratch folder, rename the .om, write its JSON sidecar."""
+               precision: str | None = "force_fp16", input_dtype: str = "float32", extra: Sequence[str] = (),
+               device: int = 0, precision_v2: str | None = None, op_select_implmode: str | None = None
+               ) -> dict[str, Any]:
+    """Compile ONNX -> OM with atc in a scratch folder, rename the .om (0640), write its JSON sidecar
+    with the op placement atc reports for it."""
+    from semask.runtime import ascend_fs, ascend_knobs, atc_report
     from semask.runtime.onnx_io import onnx_io
 
+    precision = None if precision_v2 else precision
+    ascend_knobs.check_precision(precision, precision_v2)
+    ascend_knobs.check_implmode(op_select_implmode)
+    ascend_knobs.check_soc(soc)
     onnx, output_om = Path(onnx).resolve(), Path(output_om).resolve()
     if output_om.suffix != ".om":
         raise KitError(f"--output-om {output_om} must end in .om")
@@ -149,17 +159,18 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
         raise KitError(f"atc is not on PATH; run `source {os.environ.get('ASCEND_SET_ENV', DEFAULT_SET_ENV)}` "
                        "(CANN toolkit) first, or use BACKEND=ort")
     soc_version, soc_source = resolve_soc(soc, device)
-    ensure_writable_dir(output_om.parent, "OM folder")
+    ascend_fs.private_dir(output_om.parent, "OM folder")
     side = sidecar_path(output_om)
     if side.exists():
         side.unlink()
     scratch = Path(tempfile.mkdtemp(prefix=f".{output_om.stem}.atc-", dir=output_om.parent))
     try:
-        cmd = atc_command(onnx, scratch / output_om.stem, batch_size, height, width, soc_version, precision, extra)
+        cmd = atc_command(onnx, scratch / output_om.stem, batch_size, height, width, soc_version, precision, extra,
+                          precision_v2, op_select_implmode)
         print("+ " + shlex.join(cmd), flush=True)
         start = time.time()
         code, text = run_streamed(cmd, cwd=scratch)
-        atomic_write_text(output_om.with_suffix(".atc.log"), text)
+        ascend_fs.write_private_text(output_om.with_suffix(".atc.log"), text)
         built = _find_om(scratch, output_om.stem)
         if code != 0 or built is None:
             why = f"exit code {code}" if code != 0 else f"exit 0 but no {output_om.stem}.om was written"
@@ -168,14 +179,18 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
         info = {
             "om": str(output_om), "om_sha256": sha256_file(built), "onnx": str(onnx), "onnx_sha256": sha256_file(onnx),
             "command": cmd, "command_line": shlex.join(cmd), "soc_version": soc_version, "soc_source": soc_source,
-            "precision_mode": precision, "batch_size": batch_size, "height": height, "width": width,
+            "precision_mode": precision, "precision_mode_v2": precision_v2,
+            "op_select_implmode": op_select_implmode, "batch_size": batch_size, "height": height, "width": width,
             "input_dtype": input_dtype, "atc_om_name": built.name, "seconds": round(time.time() - start, 3),
             "atc_version": _atc_version(text), "cann_version": cann_version(),
             "outputs": [{"name": o.name, "shape": list(o.shape), "dtype": o.dtype.name} for o in outputs],
+            "placement": atc_report.placement(built, scratch),
         }
+        print(atc_report.placement_line(info["placement"]), flush=True)
         # the .om is the make target: publish it after its sidecar, so a run killed in between never leaves
         # an .om that make takes as done but ais_infer refuses (sidecar missing)
-        write_sidecar(output_om, info)
+        ascend_fs.write_private_json(side, info)
+        os.chmod(built, ascend_fs.ASCEND_FILE_MODE)
         os.replace(built, output_om)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -225,12 +240,18 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
 
     from semask.runtime import batching  # numpy-based; imported here so env checks work without numpy
 
+    from semask.runtime import ascend_fs
+
+    # ais_bench (2024+) refuses symlinks, odd characters and loose modes: hand it real, tight paths
+    om, input_dir, output_dir = ascend_fs.real(om), ascend_fs.real(input_dir), ascend_fs.real(output_dir)
     info = om_sidecar(om, batch_size)
     files = batching.list_input_files(input_dir)
+    ascend_fs.prepare_inputs(om, input_dir, [Path(f) for f in files])
+    ascend_fs.check_chars(output_dir, "the preds folder")
     in_bytes = batch_size * 3 * info["height"] * info["width"] * np.dtype(info["input_dtype"]).itemsize
     batching.files_per_batch(in_bytes, files[0])
     batching.check_sizes(files, batching.file_nbytes(files[0]))
-    out_root = ensure_writable_dir(Path(output_dir))
+    out_root = ascend_fs.private_dir(output_dir, "preds folder")
     per_image = _per_image_output_bytes(info)
     if per_image:
         check_free_space(out_root, per_image * len(files), "ais_bench inference")
@@ -256,12 +277,13 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
         result["backend"] = "ascend"
         result["om"] = str(om)
         result["soc_version"] = info.get("soc_version")
+        ascend_fs.private_tree(tmp_dir)
         if final_dir.exists():
             trash = out_root / f"{dirname}.partial-old-{os.getpid()}"
             os.replace(final_dir, trash)
             shutil.rmtree(trash, ignore_errors=True)
         os.replace(tmp_dir, final_dir)
-        atomic_write_json(final_summary, result)
+        ascend_fs.write_private_json(final_summary, result)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         if tmp_summary.exists():
@@ -272,6 +294,10 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
 def ais_perf(om: Path | str, batch_size: int, loop: int, device: int = 0) -> dict[str, Any]:
     """Pure-inference `ais_bench --loop`: parse throughput + NPU_compute_time stats from its log."""
     from semask.runtime import ais_summary as summary
+    from semask.runtime.ascend_fs import check_chars, real
+
+    om = real(om)
+    check_chars(om, "the .om")
     info = om_sidecar(om, batch_size)
     cmd = [*ais_bench_command(), "--model", str(om), "--loop", str(loop), "--batchsize", str(batch_size),
            "--device", str(device)]
@@ -283,7 +309,8 @@ def ais_perf(om: Path | str, batch_size: int, loop: int, device: int = 0) -> dic
     stats = summary.parse_compute_stats(text) or {}
     return {
         "backend": "ascend", "device": device, "om": str(om), "soc_version": info.get("soc_version"),
-        "precision_mode": info.get("precision_mode"), "batch_size": batch_size, "loop": loop, "data": "zero",
+        "precision_mode": info.get("precision_mode"), "precision_mode_v2": info.get("precision_mode_v2"),
+        "op_select_implmode": info.get("op_select_implmode"), "batch_size": batch_size, "loop": loop, "data": "zero",
         "throughput": thr, "throughput_definition": "1000*batch_size/mean(NPU_compute_time ms), from ais_bench",
         "latency_ms": summary.latency_block(stats),
         "npu_compute_time": stats, "command": cmd, "e2e": None,

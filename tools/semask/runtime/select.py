@@ -2,6 +2,7 @@
 
 Why: one Makefile serves Ascend hosts and plain machines; BACKEND=auto must pick the right
 path and say why, and BACKEND=ascend on a machine that cannot run it must fail with the fix.
+Both run the deeper probe (semask.runtime.ascend_probe) at parse time, before any export or compile.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from semask.runtime.ascend import ais_bench_command
+from semask.runtime.ascend_probe import probe
 from semask.spec import BACKENDS, DEFAULT_SET_ENV  # noqa: F401 (BACKENDS re-exported)
 from semask.core.errors import KitError
 
@@ -41,16 +43,25 @@ def select_backend(requested: str = "auto", set_env: str | None = None) -> tuple
         if atc is None:
             raise KitError(f"BACKEND=ascend but atc is not on PATH; run `source {set_env}` (CANN toolkit, "
                            "ASCEND_SET_ENV) in this shell first, or use BACKEND=ort")
+        found = probe(set_env)
+        if not found.ok:
+            raise KitError(f"BACKEND=ascend but the ais_bench check '{found.failed}' failed: {found.message}; "
+                           "or use BACKEND=ort")
         if not ais_bench_works():
             raise KitError(f"BACKEND=ascend but `{' '.join(ais_bench_command())} --help` fails; install ais_bench + "
                            "aclruntime with env/install_ascend_extras.sh (after sourcing set_env.sh), or use BACKEND=ort")
-        return "ascend", f"BACKEND=ascend: atc at {atc}, ais_bench works"
+        return "ascend", f"BACKEND=ascend: atc at {atc}, ais_bench works ({found.version_line()})"
     if not Path(set_env).is_file():
         return "ort", f"BACKEND=auto: no CANN set_env.sh at {set_env}, using ONNX Runtime"
     if atc is None:
         return "ort", (f"BACKEND=auto: {set_env} exists but atc is not on PATH (run `source {set_env}` to use Ascend), "
                        "using ONNX Runtime")
+    found = probe(set_env)
+    if not found.ok:
+        return "ort", (f"BACKEND=auto: CANN and atc found but the ais_bench check '{found.failed}' failed: "
+                       f"{found.message}; using ONNX Runtime")
     if not ais_bench_works():
         return "ort", ("BACKEND=auto: CANN and atc found but ais_bench does not run (install it with "
                        "env/install_ascend_extras.sh), using ONNX Runtime")
-    return "ascend", f"BACKEND=auto: CANN set_env.sh at {set_env}, atc at {atc} and ais_bench found, using Ascend"
+    return "ascend", (f"BACKEND=auto: CANN set_env.sh at {set_env}, atc at {atc} and ais_bench found "
+                      f"({found.version_line()}), using Ascend")

@@ -1,0 +1,127 @@
+"""Prove the ais_bench path works before any export or compile: imports and versions in ais_bench's own Python.
+
+Why: `ais_bench --help` succeeds even when inference will fail. aclruntime (the C++ extension over
+AscendCL) may not import; without pkg_resources the 2023 ais_bench silently drops to its `tensor` run mode
+and the 2024 one crashes with UnboundLocalError; the 2024+ releases import attrs. Each check runs in the
+interpreter that runs ais_bench, and a failure names the check and its fix. Versions are read under every
+distribution name the tool has had (ais_bench, ait-benchmark, msit-benchmark).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from semask.spec import AIS_BENCH_DISTS
+
+# Runs inside ais_bench's interpreter: standard library only, prints one JSON object.
+_SNIPPET = r"""
+import importlib, importlib.metadata as md, importlib.util, json, sys, warnings
+warnings.simplefilter("ignore")
+dists = json.loads(sys.argv[1])
+out = {"python": sys.executable, "imports": {}, "versions": {}}
+def try_import(name):
+    try:
+        importlib.import_module(name)
+        return None
+    except BaseException as exc:
+        return f"{type(exc).__name__}: {exc}"
+out["imports"]["ais_bench"] = None if importlib.util.find_spec("ais_bench") else "ModuleNotFoundError: No module named 'ais_bench'"
+for name in ("aclruntime", "pkg_resources", "attrs"):
+    out["imports"][name] = try_import(name)
+for dist in dists + ["aclruntime"]:
+    try:
+        out["versions"][dist] = md.version(dist)
+    except Exception:
+        out["versions"][dist] = None
+print(json.dumps(out))
+"""
+
+
+@dataclass
+class Probe:
+    """What the probe found: ok, the failed check (None when ok), its message, versions, the interpreter."""
+
+    ok: bool
+    failed: str | None
+    message: str
+    python: str
+    versions: dict[str, Any] = field(default_factory=dict)
+
+    def version_line(self) -> str:
+        ais = self.versions.get("ais_bench") or "?"
+        return f"ais_bench {ais} ({self.versions.get('ais_bench_dist') or 'no distribution'}), " \
+               f"aclruntime {self.versions.get('aclruntime') or '?'}"
+
+
+def ais_bench_interpreter(cmd: list[str]) -> str:
+    """The Python that runs `cmd`: `X -m ais_bench` -> X; a script -> its shebang's python; else this one."""
+    if len(cmd) >= 3 and cmd[1] == "-m":
+        return shutil.which(cmd[0]) or cmd[0]
+    exe = shutil.which(cmd[0]) if cmd else None
+    if exe:
+        try:
+            with open(exe, "rb") as fh:
+                first = fh.readline().decode(errors="replace").strip()
+        except OSError:
+            first = ""
+        if first.startswith("#!") and "python" in first:
+            parts = first[2:].split()
+            if parts and os.path.basename(parts[0]) == "env" and len(parts) > 1:
+                return shutil.which(parts[1]) or parts[1]
+            return parts[0]
+    return sys.executable
+
+
+def _pins() -> dict[str, str]:
+    from semask.core.envcheck import pinned_versions
+    return pinned_versions()
+
+
+def fix_for(check: str, python: str, detail: str, set_env: str) -> str:
+    pins = _pins()
+    setuptools = pins.get("setuptools", "80.10.2")
+    attrs = pins.get("attrs", "26.1.0")
+    fixes = {
+        "run": f"cannot run {python}: {detail}; set AIS_BENCH or PYTHON to a working interpreter",
+        "ais_bench": f"ais_bench is not installed for {python}; run `bash env/install_ascend_extras.sh` "
+                     f"after `source {set_env}`",
+        "aclruntime": f"aclruntime does not import in {python} ({detail}); `source {set_env}` in this shell "
+                      "(AscendCL's libraries must be on LD_LIBRARY_PATH), and install it with "
+                      "`bash env/install_ascend_extras.sh` if it is missing",
+        "pkg_resources": f"pkg_resources is not importable in {python} ({detail}): ais_bench reads its and "
+                         "aclruntime's versions with it (the 2023 release then falls back to its slow `tensor` mode, "
+                         f"the 2024 one crashes), and setuptools >= 81 no longer ships it; fix: "
+                         f"`{python} -m pip install 'setuptools=={setuptools}'`",
+        "attrs": f"attrs is not importable in {python} ({detail}); ais_bench 2024+ imports it; fix: "
+                 f"`{python} -m pip install 'attrs=={attrs}'`",
+    }
+    return fixes[check]
+
+
+def probe(set_env: str, cmd: list[str] | None = None, timeout: float = 120) -> Probe:
+    """Run the checks in ais_bench's interpreter; the first failing check decides the message."""
+    from semask.runtime.ascend import ais_bench_command
+
+    cmd = cmd or ais_bench_command()
+    python = ais_bench_interpreter(cmd)
+    try:
+        proc = subprocess.run([python, "-c", _SNIPPET, json.dumps(list(AIS_BENCH_DISTS))], capture_output=True,
+                              text=True, timeout=timeout)
+        found = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+        detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return Probe(False, "run", fix_for("run", python, detail, set_env), python)
+    raw = found["versions"]
+    dist = next((d for d in AIS_BENCH_DISTS if raw.get(d)), None)
+    versions = {"ais_bench": raw.get(dist) if dist else None, "ais_bench_dist": dist,
+                "aclruntime": raw.get("aclruntime"), "by_dist": raw}
+    for check in ("ais_bench", "aclruntime", "pkg_resources", "attrs"):
+        error = found["imports"].get(check)
+        if error:
+            return Probe(False, check, fix_for(check, python, error, set_env), python, versions)
+    return Probe(True, None, "ais_bench, aclruntime, pkg_resources and attrs import", python, versions)
