@@ -22,6 +22,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from semask.upstream import checks
 from semask.upstream.agreement import ATOL, MARGIN, Agreement
 from semask.model.checkpoint import DEFAULT_SEED
 from semask.core.errors import KitError
@@ -319,6 +320,8 @@ def crosscheck(upstream: Path, model_name: str, weights: str, num: int, height: 
         if up["int_buffer_mismatches"]:
             raise KitError(f"the checkpoint's integer buffers differ from what upstream constructs: "
                            f"{up['int_buffer_mismatches'][:5]}")
+        # Model-free steps, exact: preprocessing and labels vs upstream's own code (semask.upstream.checks).
+        report["exact"], exact_failed = checks.crosscheck_hook(Path(upstream), height, width, tmp, files, log)
 
         onnx_outs = None
         if onnx is not None:
@@ -336,6 +339,7 @@ def crosscheck(upstream: Path, model_name: str, weights: str, num: int, height: 
         if onnx_agree is not None:
             report["onnx_vs_upstream"] = onnx_agree.summary()
     failures = [f"kit vs upstream: {f}" for f in kit_agree.failures()]
+    failures += exact_failed
     # Only comparable where upstream's pipeline keeps the frame size (2048x1024 frames at 1024x2048).
     pre = [p["max_abs_diff"] for p in report["upstream"].get("preprocess_max_abs_diff") or []]
     if any(d is not None and d > atol for d in pre):
