@@ -286,7 +286,8 @@ $(UPSTREAM_STAMP): | $(PY_DEP)
 	$(PY) tools/fetch_upstream.py --dest $(UPSTREAM_DIR) --repo $(call q,$(UPSTREAM_REPO)) --commit $(SPEC_UPSTREAM_COMMIT)
 
 LABELS_CODE := tools/semask/data/labels.py tools/prepare_cityscapes.py
-BINS_CODE := tools/semask/data/bins.py tools/semask/data/cityscapes.py tools/semask/spec.py tools/preprocess.py
+BINS_CODE := tools/semask/data/bins.py tools/semask/data/cityscapes.py tools/semask/data/normalise.py tools/semask/spec.py \
+             tools/preprocess.py
 SCORE_CODE := tools/semask/evaluate/scoring.py tools/semask/evaluate/metrics.py tools/semask/evaluate/predictions.py tools/score.py
 $(LABELS_JSON): $(STATE)/data_root.txt $(LABELS_CODE) | $(PY_DEP) $(ENV_JSON)
 	$(PY) tools/prepare_cityscapes.py --data-root $(call q,$(DATA_ROOT)) --out $(LABELS_DIR) --labels $(LABELS) \
@@ -300,7 +301,7 @@ $(BINS): $(STATE)/data_root.txt $(BINS_CODE) | $(PY_DEP) $(ENV_JSON) $(LABELS_JS
 	touch $@
 
 MODEL_CODE := tools/semask/model/network.py tools/semask/spec.py tools/semask/model/checkpoint.py tools/semask/model/export.py \
-              tools/export_onnx.py
+              tools/export_onnx.py tools/semask/data/normalise.py
 $(ONNX_RAW): $(MODEL_CODE) $(WEIGHTS_DEP) $(STATE)/weights_$(MODEL).txt | $(PY_DEP) $(ENV_JSON) $(A)/onnx
 	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
 	    --height $(HEIGHT) --width $(WIDTH) --input-dtype $(INPUT_DTYPE) --label-dtype $(LABEL_DTYPE) \

@@ -81,16 +81,46 @@ def test_variants_export_and_verify(tmp_path, fixtures, input_dtype, output, lab
     assert sess.get_outputs()[0].type == expected_out
 
 
-def test_uint8_graph_normalises_like_preprocess(tmp_path, fixtures):
-    raw = tmp_path / "u.onnx"
-    export_onnx("reduced", str(fixtures / "weights_reduced.npz"), raw, 1, 64, 128, input_dtype="uint8", output="logits")
-    pixels = np.random.default_rng(0).integers(0, 256, (1, 3, 64, 128), dtype=np.uint8)
-    got = ort.InferenceSession(str(raw), providers=["CPUExecutionProvider"]).run(None, {"image": pixels})[0]
-    model = build_model("reduced")
-    load_weights(model, fixtures / "weights_reduced.npz")
-    with torch.no_grad():
-        ref = model(input_normalizer(torch.from_numpy(pixels))).numpy()
-    assert np.abs(got - ref).max() < 1e-4
+def test_uint8_graph_logits_bit_identical_to_float32_bins_path(tmp_path, fixtures):
+    """Same image: the uint8 graph (raw pixels) and the float32 graph fed the float32 bin give the same
+    logits bit for bit, raw and simplified, and the in-graph lookup is ATC-friendly (opset 11 Gather)."""
+    from semask.data.bins import to_nchw
+    from semask.data.normalise import normalise_table
+
+    weights = str(fixtures / "weights_reduced.npz")
+    sessions = {}
+    for dtype in ("uint8", "float32"):
+        export_onnx("reduced", weights, tmp_path / f"{dtype}.onnx", 1, 64, 128, input_dtype=dtype, output="logits")
+        simplify_onnx(tmp_path / f"{dtype}.onnx", tmp_path / f"{dtype}_sim.onnx", verify=False)
+        for kind in ("", "_sim"):
+            sessions[dtype + kind] = ort.InferenceSession(str(tmp_path / f"{dtype}{kind}.onnx"),
+                                                          providers=["CPUExecutionProvider"])
+    bgr = np.random.default_rng(0).integers(0, 256, (64, 128, 3), dtype=np.uint8)  # every value in every channel
+    pixels, bins = to_nchw(bgr, "uint8"), to_nchw(bgr, "float32")
+    for kind in ("", "_sim"):
+        got = sessions["uint8" + kind].run(None, {"image": pixels})[0]
+        ref = sessions["float32" + kind].run(None, {"image": bins})[0]
+        assert got.dtype == ref.dtype == np.float32 and int((got != ref).sum()) == 0, kind
+    # PyTorch: the normaliser hands the model the bins' bits
+    assert input_normalizer(torch.from_numpy(pixels)).numpy().tobytes() == bins.tobytes()
+    # the graph's lookup: Cast(uint8) -> Add(non-negative channel offsets) -> Gather on the 768-entry table
+    proto = onnx.load(str(tmp_path / "uint8_sim.onnx"))
+    assert proto.opset_import[0].version == 11
+    consts = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    consts.update({n.output[0]: onnx.numpy_helper.to_array(n.attribute[0].t) for n in proto.graph.node
+                   if n.op_type == "Constant"})
+    users = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    (cast,) = users["image"]
+    (add,) = users[cast.output[0]]
+    (gather,) = users[add.output[0]]
+    assert (cast.op_type, add.op_type, gather.op_type) == ("Cast", "Add", "Gather")
+    assert cast.attribute[0].i in (onnx.TensorProto.INT32, onnx.TensorProto.INT64)
+    offsets = consts[next(i for i in add.input if i != cast.output[0])]
+    assert offsets.reshape(-1).tolist() == [0, 256, 512]  # indices stay in [0, 768): never negative
+    assert gather.input[1] == add.output[0] and consts[gather.input[0]].tobytes() == normalise_table().tobytes()
 
 
 def test_bad_options_are_refused(tmp_path, fixtures):

@@ -165,3 +165,18 @@ def test_output_rules(dataset, tmp_path):
         ro.mkdir(mode=0o500)
         with pytest.raises(KitError, match="not writable"):
             prepare_labels(dataset, ro, limit=8, size=(H, W))
+
+
+def test_pillow_is_pinned_alike_in_both_envs_and_recorded(dataset, tmp_path, root):
+    """Pillow fills the polygons: one pin for the kit and env/upstream, and labels.json says which drew them."""
+    import PIL
+
+    from semask.core.envcheck import pinned_versions
+
+    kit = pinned_versions(root / "env" / "requirements.txt")["pillow"]
+    upstream = pinned_versions(root / "env" / "upstream" / "requirements.txt")["pillow"]
+    assert kit == upstream
+    prepare_labels(dataset, tmp_path / "poly", limit=2, mode="polygons", size=(H, W), jobs=1)
+    prepare_labels(dataset, tmp_path / "lut", limit=2, mode="lut", size=(H, W), jobs=1)
+    assert json.loads((tmp_path / "poly" / "labels.json").read_text())["pillow"] == PIL.__version__
+    assert json.loads((tmp_path / "lut" / "labels.json").read_text())["pillow"] is None  # no drawing in lut mode

@@ -1,4 +1,10 @@
-"""preprocess: upstream-identical float32 bins, uint8 layout, resize rule, resumability, LIMIT."""
+"""preprocess: upstream-identical float32 bins, uint8 layout, resize rule, resumability, LIMIT.
+
+The float32 references are an independent transcription of upstream's arithmetic, not the kit's
+code: mmseg's Normalize keeps mean/std as float32 (np.array(..., dtype=np.float32)); mmcv 1.3.0's
+imnormalize works from those in float64 and stores float32; Resize is mmcv.imrescale (rescale_size
+rounding, cv2 INTER_LINEAR).
+"""
 import json
 import shutil
 import subprocess
@@ -12,12 +18,14 @@ from PIL import Image
 from semask.data.cityscapes import discover, select_first
 from semask.core.errors import KitError
 from semask.core.fsio import sha256_file
-from semask.data.bins import mmcv_normalise, preprocess, rescaled_size
+from semask.data.bins import mmcv_normalise, preprocess, rescaled_size, to_nchw
+from semask.data.normalise import normalise_table
 from semask.data.synthetic import make_synthetic
 
 H, W = 64, 128
-MEAN = np.array([123.675, 116.28, 103.53])
-STD = np.array([58.395, 57.12, 57.375])
+# img_norm_cfg of SeMask's Cityscapes config, stored as float32 the way mmseg's Normalize stores it
+MEAN32 = np.array([123.675, 116.28, 103.53], dtype=np.float32)
+STD32 = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +35,26 @@ def dataset(tmp_path_factory):
     return root
 
 
-def reference_float32(path):
-    """mmcv.imnormalize's arithmetic written out in numpy: float32 image minus the mean rounded to
-    float32 (OpenCV converts the scalar to the image depth), then times 1/std in float64, rounded."""
-    rgb = np.asarray(Image.open(path).convert("RGB")).astype(np.float32)
-    centred = rgb - MEAN.astype(np.float32)
-    out = (centred.astype(np.float64) * (1.0 / STD)).astype(np.float32)
-    return out.transpose(2, 0, 1)[None]
+def upstream_normalise(rgb_uint8):
+    """Upstream's arithmetic on an RGB uint8 HxWx3 image: float32 mean/std, float64 compute, float32 out."""
+    mean64, stdinv64 = MEAN32.astype(np.float64), 1.0 / STD32.astype(np.float64)
+    return ((rgb_uint8.astype(np.float64) - mean64) * stdinv64).astype(np.float32)
+
+
+def upstream_rescale(bgr, height, width):
+    """mmcv.imrescale(img, (W, H)) written out: rescale_size's keep-ratio factor, round half up, INTER_LINEAR."""
+    h, w = bgr.shape[:2]
+    factor = min(max(height, width) / max(h, w), min(height, width) / min(h, w))
+    size = (int(w * float(factor) + 0.5), int(h * float(factor) + 0.5))
+    return cv2.resize(bgr, size, interpolation=cv2.INTER_LINEAR)
+
+
+def reference_float32(path, height=None, width=None):
+    """(1, 3, H, W) reference bin of an image file: cv2 decode (BGR), upstream rescale, upstream normalise."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if height is not None:
+        bgr = upstream_rescale(bgr, height, width)
+    return upstream_normalise(bgr[:, :, ::-1]).transpose(2, 0, 1)[None]
 
 
 def _mtimes(folder):
@@ -52,9 +73,68 @@ def test_float32_bit_identical_to_mmcv_arithmetic(dataset, tmp_path):
         got = np.fromfile(path, np.float32).reshape(1, 3, H, W)
         ref = reference_float32(dataset / entry["source"])
         assert got.tobytes() == ref.tobytes()
+        rgb = np.asarray(Image.open(dataset / entry["source"]).convert("RGB"))  # a second decoder
+        assert got.tobytes() == upstream_normalise(rgb).transpose(2, 0, 1)[None].tobytes()
         bgr = cv2.imread(str(dataset / entry["source"]))
         assert got.tobytes() == mmcv_normalise(bgr).transpose(2, 0, 1)[None].tobytes()
     assert sorted(p.name for p in out.iterdir()) == sorted([e["name"] for e in manifest["files"]] + ["manifest.json"])
+
+
+def mmcv_imnormalize_transcribed(bgr, mean, std):
+    """mmcv 1.3.0 imnormalize + imnormalize_ (to_rgb=True), line by line, with mmseg's float32 mean/std."""
+    img = bgr.copy().astype(np.float32)
+    mean = np.float64(mean.reshape(1, -1))
+    stdinv = 1 / np.float64(std.reshape(1, -1))
+    cv2.cvtColor(img, cv2.COLOR_BGR2RGB, img)
+    cv2.subtract(img, mean, img)
+    cv2.multiply(img, stdinv, img)
+    return img
+
+
+def test_table_covers_every_input_value_exactly():
+    """768 possible outputs: equal to both transcriptions, so every image's float32 bin is upstream's."""
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)  # 1 x 256 x 3 BGR, b=g=r
+    numpy_ref = upstream_normalise(ramp[:, :, ::-1])[0].T
+    cv2_ref = mmcv_imnormalize_transcribed(ramp, MEAN32, STD32)[0].T
+    assert numpy_ref.tobytes() == cv2_ref.tobytes()
+    table = normalise_table()
+    assert table.shape == (3, 256) and table.dtype == np.float32 and not table.flags.writeable
+    assert table.tobytes() == numpy_ref.tobytes()
+    # the float64-decimal mean/std the kit used before differs in 23 R and 61 G entries, never in B
+    old = ((np.arange(256.0)[None] - MEAN32[:, None]) / np.array([58.395, 57.12, 57.375])[:, None]).astype(np.float32)
+    assert (old != table).sum(axis=1).tolist() == [23, 61, 0]
+
+
+def test_one_table_value_by_hand():
+    """R = 8, worked by hand: float32(123.675) = 8105165/65536 = 123.67500305175781 and
+    float32(58.395) = 15307899/262144 = 58.39500045776367; 8 - 123.67500305175781 = -115.67500305175781
+    (exact); times 1/58.39500045776367 = 0.01712475369742118 gives -1.98090593620979...; the float32
+    neighbours are -1.9809058904647827 (4.6e-8 away) and -1.9809060096740723 (7.3e-8 away).
+    The float64-decimal formula (-115.675... / 58.395 = -1.98090596...) rounds to the other one."""
+    assert float(normalise_table()[0, 8]) == -1.9809058904647827
+    bgr = np.array([[[0, 0, 8]]], np.uint8)
+    assert float(to_nchw(bgr, "float32")[0, 0, 0, 0]) == -1.9809058904647827
+
+
+@pytest.mark.parametrize("src,dst", [
+    ((64, 128), (64, 128)),        # native: no resize
+    ((1000, 2000), (512, 1024)),   # keep-ratio down-scale, factor 0.512
+    ((333, 667), (256, 512)),      # rescale_size rounds 256.1 -> 256 and 512.3 -> 512
+    ((1025, 2051), (1024, 2048)),  # odd sizes down to the native model input
+])
+def test_float32_bins_equal_upstream_at_odd_sizes(tmp_path, src, dst):
+    """Noisy frames (every value appears) through preprocess() vs the independent reference."""
+    root = tmp_path / "data"
+    make_synthetic(root, 1, *src, seed=3, jobs=1)
+    frame = select_first(discover(root)[0], 1)[0]
+    noise = np.random.default_rng(src).integers(0, 256, (*src, 3), dtype=np.uint8)
+    assert cv2.imwrite(str(frame.image), noise)
+    out = tmp_path / "bins"
+    preprocess(root, out, "float32", *dst, limit=1, jobs=1)
+    got = np.fromfile(out / f"{frame.stem}.bin", np.float32).reshape(1, 3, *dst)
+    ref = reference_float32(frame.image, *dst)
+    assert ref.shape == got.shape
+    assert int((got != ref).sum()) == 0
 
 
 def test_uint8_layout(dataset, tmp_path):

@@ -10,6 +10,7 @@ STAMP="$VENV/.setup.stamp"
 PYTHON="${PYTHON:-python3.11}"
 MMCV_VERSION="1.3.0"
 TIMM_VERSION="0.4.12"
+CITYSCAPESSCRIPTS_VERSION="2.3.0"
 BUILD_SETUPTOOLS="69.5.1"
 RUNTIME_SETUPTOOLS="80.9.0"
 
@@ -39,6 +40,9 @@ pip_install -r "$REQ"
 # timm without its deps: its torchvision requirement would pull a wheel that does not load here;
 # patches/upstream_compat.py provides the torchvision stub the import chain needs.
 pip_install --no-deps "timm==$TIMM_VERSION"
+# cityscapesscripts for upstream's label converter, without its deps: its `typing` backport and GUI
+# extras are not needed for json2labelImg (Pillow, numpy and pyquaternion are pinned above).
+pip_install --no-deps "cityscapesscripts==$CITYSCAPESSCRIPTS_VERSION"
 # mmcv 1.3.0 pure Python (no mmcv.ops): its sdist builds only with setuptools<70 and
 # --no-build-isolation, but torch 2.13 requires setuptools>=77, so swap for this one build.
 if ! "$PY" -c "import mmcv, sys; sys.exit(mmcv.__version__ != '$MMCV_VERSION')" 2>/dev/null; then
@@ -47,7 +51,7 @@ if ! "$PY" -c "import mmcv, sys; sys.exit(mmcv.__version__ != '$MMCV_VERSION')" 
 fi
 pip_install "setuptools==$RUNTIME_SETUPTOOLS"
 ROOT="$(cd "$HERE/../.." && pwd)"
-PYTHONPATH="$ROOT" PYTHONDONTWRITEBYTECODE=1 "$PY" -c "import patches.upstream_compat as c; c.apply(); import mmcv, timm.models.layers, timm, torch, numpy; print('upstream env:', 'mmcv', mmcv.__version__, 'timm', timm.__version__, 'torch', torch.__version__, 'numpy', numpy.__version__)" \
+PYTHONPATH="$ROOT" PYTHONDONTWRITEBYTECODE=1 "$PY" -c "import patches.upstream_compat as c; c.apply(); import mmcv, timm.models.layers, timm, torch, numpy, PIL; from cityscapesscripts.preparation.json2labelImg import json2labelImg; print('upstream env:', 'mmcv', mmcv.__version__, 'timm', timm.__version__, 'torch', torch.__version__, 'numpy', numpy.__version__, 'pillow', PIL.__version__)" \
     || { echo "error: import check failed in $VENV; see above" >&2; exit 2; }
 echo "$want" > "$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"
 echo "env/upstream/venv ready"

@@ -30,6 +30,7 @@ PACKAGES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "onnxruntime": (("onnxruntime", "onnxruntime-gpu", "onnxruntime-cann"), frozenset({"export", "infer"})),
     "opencv": (("opencv-python-headless", "opencv-python", "opencv-contrib-python-headless"), frozenset({"infer"})),
     "cityscapesscripts": (("cityscapesscripts",), frozenset({"infer"})),
+    "pillow": (("pillow", "Pillow"), frozenset({"infer"})),  # draws the label polygons: pinned in both envs
     "gdown": (("gdown",), frozenset({"export"})),
     "tqdm": (("tqdm",), frozenset({"export", "infer"})),
     "psutil": (("psutil",), frozenset()),

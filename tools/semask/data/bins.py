@@ -1,12 +1,12 @@
 """Images -> one raw NCHW `.bin` per frame (flat folder, as ais_bench reads it) + manifest.json last.
 
 float32 bins reproduce upstream's test pipeline bit for bit: mmcv keep-ratio rescale toward
-(W, H) with cv2 INTER_LINEAR (the identity for frames already H x W), then mmcv.imnormalize with
-to_rgb. imnormalize's arithmetic on uint8 input is: float32 image, cv2.subtract of the float64 mean
-(OpenCV converts the scalar to float32 and subtracts in float32), then cv2.multiply by the float64
-1/std (computed in float64, rounded to float32). Every output value therefore depends only on the
-channel and the uint8 input value, so we evaluate exactly those cv2 calls once on all 256 values
-per channel and apply the table with cv2.LUT: identical bits, a fraction of the cost.
+(W, H) with cv2 INTER_LINEAR (the identity for frames already H x W), then upstream's
+normalisation (mmseg Normalize's float32 mean/std, mmcv.imnormalize's float64 arithmetic). That
+arithmetic lives in `semask.data.normalise` as a (3, 256) table of every possible output value,
+applied here with cv2.LUT: identical bits, a fraction of the cost. tests/test_preprocess.py proves
+it against an independent transcription of upstream's arithmetic; `make crosscheck` against
+upstream's own pipeline ("preprocess: bit-identical").
 """
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ import numpy as np
 
 from semask import spec
 from semask.data import cityscapes
-from semask.data.cityscapes import MEAN_RGB as MEAN, STD_RGB as STD, Frame, check_out_of_data_root, load_frames
+from semask.data.cityscapes import Frame, check_out_of_data_root, load_frames
+from semask.data import normalise
+from semask.data.normalise import UPSTREAM_MEAN, UPSTREAM_STD, mmcv_imnormalize, normalise_table
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
 from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
@@ -29,21 +31,9 @@ DTYPES = {"float32": np.float32, "uint8": np.uint8}
 MANIFEST = "manifest.json"
 
 
-def mmcv_normalise(bgr: np.ndarray, mean=MEAN, std=STD) -> np.ndarray:
-    """mmcv.imnormalize(img, mean, std, to_rgb=True) as the exact sequence of cv2 calls (HWC float32 RGB)."""
-    img = bgr.copy().astype(np.float32)
-    mean64 = np.float64(np.asarray(mean).reshape(1, -1))
-    stdinv = 1 / np.float64(np.asarray(std).reshape(1, -1))
-    cv2.cvtColor(img, cv2.COLOR_BGR2RGB, img)
-    cv2.subtract(img, mean64, img)
-    cv2.multiply(img, stdinv, img)
-    return img
-
-
-def normalise_table(mean=MEAN, std=STD) -> np.ndarray:
-    """(3, 256) float32: the normalised value of every uint8 input per RGB channel, via `mmcv_normalise`."""
-    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)  # 1 x 256 x 3, same in B,G,R
-    return np.ascontiguousarray(mmcv_normalise(ramp, mean, std)[0].T)
+def mmcv_normalise(bgr: np.ndarray, mean: np.ndarray = UPSTREAM_MEAN, std: np.ndarray = UPSTREAM_STD) -> np.ndarray:
+    """mmcv.imnormalize(img, mean, std, to_rgb=True) with upstream's float32 mean/std (HWC float32 RGB)."""
+    return mmcv_imnormalize(bgr, mean, std)
 
 
 _TABLE = normalise_table()
@@ -147,8 +137,9 @@ def preprocess(data_root: Path, out: Path, dtype: str = "float32", height: int =
     frames = load_frames(data_root, limit, None, need_labels=False)
     ensure_writable_dir(out, "bins output folder")
     per_file = 3 * height * width * np.dtype(DTYPES[dtype]).itemsize
+    code = code_fingerprint(__file__, cityscapes.__file__, spec.__file__, normalise.__file__)
     header = {"dtype": dtype, "shape": [1, 3, height, width], "height": height, "width": width,
-              "data_root": str(data_root.resolve()), "code": code_fingerprint(__file__, cityscapes.__file__, spec.__file__)}
+              "data_root": str(data_root.resolve()), "code": code}
     prev = previous_records(out, MANIFEST, header, "files", "name")
     names = {bin_name(f) for f in frames}
     _drop_stale(out, prev, names)

@@ -4,10 +4,17 @@ Two ways to make them, recorded in labels.json because they are not guaranteed p
 (cityscapesScripts issue #29): 'polygons' renders the polygon JSON with cityscapesscripts'
 createLabelImage(..., 'trainIds'), the routine upstream's converter uses; 'lut' maps the shipped
 labelIds.png through the cityscapesscripts id -> trainId table.
+
+createLabelImage fills polygons with Pillow's ImageDraw, and Pillow versions fill polygon edges
+differently (10.4.0 vs 13.0.0: a few pixels per 256x512 frame). Both envs pin the same Pillow
+(env/requirements.txt, env/upstream/requirements.txt) and labels.json records the one used, so
+'polygons' labels equal upstream's converter output pixel for pixel (`make crosscheck`: "labels:
+identical").
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import cv2
@@ -25,6 +32,24 @@ from semask.core.journal import code_fingerprint, is_verified, load_json, previo
 
 MODES = LABEL_MODES
 MANIFEST = "labels.json"
+
+
+def pillow_version() -> str:
+    """The Pillow that draws the polygons (recorded in labels.json: it decides the edge pixels)."""
+    import PIL
+
+    return PIL.__version__
+
+
+def warn_unpinned_pillow() -> None:
+    """Labels equal upstream's converter only with the Pillow both envs pin: say so when it is another."""
+    from semask.core.envcheck import pinned_versions
+
+    pinned, found = pinned_versions().get("pillow"), pillow_version()
+    if pinned and found != pinned:
+        print(f"warning: Pillow {found} is installed but env/requirements.txt pins {pinned}; polygon edges may "
+              f"differ from upstream's converter by a few pixels per frame; run `make env` to install {pinned}",
+              file=sys.stderr)
 
 
 def train_id_lut() -> np.ndarray:
@@ -104,7 +129,9 @@ def prepare_labels(data_root: Path, out: Path, limit: int | None = None, mode: s
     frames = load_frames(data_root, limit, size, need_labels=True)
     ensure_writable_dir(out, "labels output folder")
     header = {"mode": mode, "data_root": str(data_root.resolve()), "height": size[0], "width": size[1],
-              "code": code_fingerprint(__file__)}
+              "code": code_fingerprint(__file__), "pillow": pillow_version() if mode == "polygons" else None}
+    if mode == "polygons":
+        warn_unpinned_pillow()
     prev = previous_records(out, MANIFEST, header, "images", "stem")
     tasks = [_task(frame, data_root, out, mode, size, prev.get(frame.fid)) for frame in frames]
     return run_journaled(_convert, tasks, jobs, "labels", out=out, manifest=MANIFEST, header=header,

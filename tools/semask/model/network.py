@@ -438,10 +438,19 @@ def num_parameters(model: nn.Module) -> int:
 
 
 def input_normalizer(x_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 RGB NCHW -> normalised float32, for graphs that take raw pixels."""
-    mean = torch.tensor(MEAN_RGB, dtype=torch.float32).reshape(1, 3, 1, 1)
-    stdinv = torch.tensor([1.0 / s for s in STD_RGB], dtype=torch.float32).reshape(1, 3, 1, 1)
-    return (x_uint8.float() - mean) * stdinv
+    """uint8 RGB NCHW -> normalised float32 by looking every pixel up in upstream's table.
+
+    Why a lookup and not (x - mean) / std: the table is `semask.data.normalise.normalise_table()`,
+    the very values the float32 bins are made of, so a uint8 graph feeds the model the same bits
+    as the float32-bins path (arithmetic in the graph was one float32 step off for 45/89/80 of 256
+    values per channel). Exported as Cast(uint8 -> int64) + Add(channel offset c*256) + Gather
+    on the flat 768-entry table: opset 11, indices always in [0, 768), nothing data-dependent.
+    """
+    from semask.data.normalise import normalise_table  # lazy: cv2 only when a uint8 graph is built
+
+    table = torch.from_numpy(normalise_table().copy()).reshape(-1).to(x_uint8.device)  # (768,) = 3 x 256
+    offset = torch.arange(0, 3 * 256, 256, dtype=torch.int64, device=x_uint8.device).reshape(1, 3, 1, 1)
+    return table[x_uint8.to(torch.int64) + offset]
 
 
 __all__ = ["PRESETS", "SeMaskConfig", "SeMaskFPN", "build_model", "num_parameters", "window_plan",

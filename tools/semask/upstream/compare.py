@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from semask.upstream import checks
 from semask.upstream.agreement import ATOL, MARGIN, Agreement
 from semask.model.checkpoint import DEFAULT_SEED
 from semask.core.errors import KitError
@@ -341,9 +342,11 @@ def compare_columns(opts: CrosscheckOptions, tmp: Path, onnx_outs: list[np.ndarr
     return kit_agree, onnx_agree
 
 
-def verdict(opts: CrosscheckOptions, report: dict, kit_agree: Agreement, onnx_agree: Agreement | None) -> list[str]:
+def verdict(opts: CrosscheckOptions, report: dict, kit_agree: Agreement, onnx_agree: Agreement | None,
+            exact_failed: Sequence[str] = ()) -> list[str]:
     """Every reason the check fails (empty when it passes)."""
     failures = [f"kit vs upstream: {f}" for f in kit_agree.failures()]
+    failures += list(exact_failed)
     # Only comparable where upstream's pipeline keeps the frame size (2048x1024 frames at 1024x2048).
     pre = [p["max_abs_diff"] for p in report["upstream"].get("preprocess_max_abs_diff") or []]
     if any(d is not None and d > opts.atol for d in pre):
@@ -370,6 +373,9 @@ def crosscheck(opts: CrosscheckOptions, log: Callable[[str], Any] = print) -> di
                             "files": [str(f) for f in files] if files else None}
         ckpt = run_kit(opts, inputs, tmp, report, log)
         report["upstream"].update(run_upstream_side(opts, ckpt, inputs, files, tmp, log))
+        # Model-free steps, exact: preprocessing and labels vs upstream's own code (semask.upstream.checks).
+        report["exact"], exact_failed = checks.crosscheck_hook(Path(opts.upstream), opts.height, opts.width, tmp,
+                                                               files, log)
         onnx_outs = None
         if opts.onnx is not None:
             onnx_outs, report["onnx"] = run_onnx(Path(opts.onnx), inputs)
@@ -378,7 +384,7 @@ def crosscheck(opts: CrosscheckOptions, log: Callable[[str], Any] = print) -> di
     report["kit_vs_upstream"] = kit_agree.summary()
     if onnx_agree is not None:
         report["onnx_vs_upstream"] = onnx_agree.summary()
-    failures = verdict(opts, report, kit_agree, onnx_agree)
+    failures = verdict(opts, report, kit_agree, onnx_agree, exact_failed)
     report["passed"] = not failures
     atomic_write_json(opts.out_json, report)
     for label, agree in (("kit ", kit_agree), ("onnx", onnx_agree)):
