@@ -247,15 +247,15 @@ def infer_folder(
     if per_file is not None and pending:
         check_free_space(folder, sum(len(b.real_files) for b in pending) * per_file, "onnxruntime inference")
 
-    from tqdm import tqdm
+    from semask.core.progress import Progress
 
     session = make_session(model, provider, device, threads) if pending else None
     if session is not None:
         first = batching.read_batch(pending[0])
         for _ in range(warmup):
             run_batch(session, spec, first)
-    bar = tqdm(total=len(files), initial=sum(len(batches[i].real_files) for i in done), unit="img",
-               desc=f"onnxruntime[{provider}] bs{batch_size}", disable=not progress, dynamic_ncols=True)
+    bar = Progress(len(files), f"infer onnxruntime[{provider}] bs{batch_size}",
+                   initial=sum(len(batches[i].real_files) for i in done), enabled=progress)
     compute: dict[int, float] = {i: float(r["compute_ms"]) for i, r in done.items()}
     try:
         for batch in pending:
