@@ -36,7 +36,12 @@ PRECISION    ?= $(SPEC_DEFAULT_PRECISION)
 PRECISION_V2 ?=
 OP_SELECT_IMPLMODE ?=
 DEVICE       ?= 0
-LOOP         ?= 100
+LOOP         ?= auto
+PERF_SECONDS ?= 60
+BS_LIST      ?= 1 4 8
+PRECISIONS   ?= force_fp16
+ACCURACY_EACH_BS ?=
+FORCE        ?=
 ORT_PROVIDER ?= cpu
 ARTIFACTS    ?= artifacts
 PYTHON       ?= .venv/bin/python
@@ -45,6 +50,10 @@ UPSTREAM_REPO  ?= $(SPEC_UPSTREAM_REPO_URL)
 UPSTREAM_DIR   ?= data/upstream/SeMask-Segmentation
 SMOKE        ?=
 DEMO_IMAGES  ?= 4
+DEMO_MODEL   ?= small
+DEMO_WEIGHTS ?= random
+DEMO_HEIGHT  ?= 1024
+DEMO_WIDTH   ?= 2048
 
 A := $(ARTIFACTS)
 
@@ -64,7 +73,7 @@ HOST_PY := $(if $(wildcard $(PYTHON)),$(PYTHON),python3)
 ASCEND_SRC := if [ -f $(call q,$(ASCEND_SET_ENV)) ]; then set +u; . $(call q,$(ASCEND_SET_ENV)) >/dev/null 2>&1; set -u; fi;
 
 # ------------------------------------------------------------------------------ checks (pipeline verbs only)
-CONFIG_GOALS := all perf table weights labels bins onnx om preds report crosscheck atc-check
+CONFIG_GOALS := all perf weights labels bins onnx om preds report crosscheck atc-check reproduce paths
 NEEDS_CONFIG := $(if $(SPEC_FRESH),$(filter $(CONFIG_GOALS) $(A)/%,$(MAKECMDGOALS)))
 
 posint = $(shell [[ $(call q,$(1)) =~ ^[1-9][0-9]*$$ ]] && echo ok)
@@ -75,7 +84,13 @@ ifneq ($(NEEDS_CONFIG),)
 $(call need_posint,BS,4)
 $(call need_posint,HEIGHT,1024)
 $(call need_posint,WIDTH,2048)
-$(call need_posint,LOOP,100)
+$(if $(filter auto,$(LOOP)),,$(call need_posint,LOOP,100))
+$(call need_posint,PERF_SECONDS,60)
+ifneq ($(filter reproduce,$(MAKECMDGOALS)),)
+$(if $(strip $(BS_LIST)),,$(error BS_LIST is empty; use e.g. BS_LIST="1 4 8"))
+$(foreach b,$(BS_LIST),$(if $(call posint,$(b)),,$(error BS_LIST=$(BS_LIST): $(b) is not a positive integer; use e.g. BS_LIST="1 4 8")))
+$(if $(strip $(PRECISIONS)),,$(error PRECISIONS is empty; use e.g. PRECISIONS=force_fp16))
+endif
 $(if $(LIMIT),$(call need_posint,LIMIT,10))
 $(if $(shell [[ $(call q,$(DEVICE)) =~ ^[0-9]+$$ ]] && (( 10#$(DEVICE) <= $(SPEC_DEVICE_MAX) )) && echo ok),,$(error DEVICE=$(DEVICE) is not a device id 0-$(SPEC_DEVICE_MAX) (what ais_bench accepts); use e.g. DEVICE=0))
 $(if $(filter auto $(SPEC_SOC_VERSIONS),$(SOC)),,$(error SOC=$(SOC) is not a documented atc --soc_version; use SOC=auto (read from npu-smi) or one of: $(SPEC_SOC_VERSIONS)))
@@ -149,16 +164,19 @@ BINS_DIR   := $(A)/bins/$(HEIGHT)x$(WIDTH)_$(INPUT_DTYPE)_$(LIMIT_TAG)
 BINS       := $(BINS_DIR)/manifest.json
 ifeq ($(BACKEND_RESOLVED),ascend)
 MODEL_FILE := $(OM)
-RUN        := ascend_$(STEM)_$(OM_TAG)_$(LIMIT_TAG)
+RUN_NAME   := ascend_$(STEM)_$(OM_TAG)_$(LIMIT_TAG)
 PROVIDER   := ais_bench
 else
 MODEL_FILE := $(ONNX_SIM)
-RUN        := ort-$(ORT_PROVIDER)_$(STEM)_$(LIMIT_TAG)
+RUN_NAME   := ort-$(ORT_PROVIDER)_$(STEM)_$(LIMIT_TAG)
 PROVIDER   := $(ORT_PROVIDER)
 endif
-PRED_SUMMARY := $(A)/preds/$(RUN)_summary.json
-REPORT     := $(A)/reports/$(RUN).json
-PERF_JSON  := $(A)/perf/$(RUN)_loop$(LOOP).json
+PRED_SUMMARY := $(A)/preds/$(RUN_NAME)_summary.json
+REPORT     := $(A)/reports/$(RUN_NAME).json
+# LOOP=auto fits the timed runs into PERF_SECONDS (at least 3 after warm-up): the budget names the file
+LOOP_TAG   := $(if $(filter auto,$(LOOP)),auto$(PERF_SECONDS)s,$(LOOP))
+PERF_JSON  := $(A)/perf/$(RUN_NAME)_loop$(LOOP_TAG).json
+REPRO_DIR  := $(A)/reports/reproduce_$(if $(filter ascend,$(BACKEND_RESOLVED)),ascend-$(SOC_RESOLVED),ort-$(ORT_PROVIDER))_$(MODEL)_$(HEIGHT)x$(WIDTH)_$(INPUT_DTYPE)_$(LIMIT_TAG)
 ENV_JSON   := $(A)/env/env_$(BACKEND_RESOLVED).json
 WEIGHTS_DEP := $(filter-out random,$(WEIGHTS))
 UPSTREAM_STAMP := $(UPSTREAM_DIR).stamp
@@ -176,11 +194,17 @@ ifneq ($(NEEDS_CONFIG),)
 $(call stamp,$(STATE)/weights_$(MODEL).txt,$(if $(WEIGHTS_DEP),$(shell realpath -m $(call q,$(WEIGHTS))),random))
 $(call stamp,$(STATE)/data_root.txt,$(shell realpath -m $(call q,$(DATA_ROOT))) files:$(DATA_LISTING))
 endif
+# reports/latest names the run `make table` reprints: set when `make all` (or `make report`) is asked for,
+# rewritten only when it changes, so an up-to-date `make all` leaves the tree untouched
+ifneq ($(and $(NEEDS_CONFIG),$(filter all report,$(MAKECMDGOALS))),)
+$(call stamp,$(A)/reports/latest,$(patsubst $(A)/%,%,$(REPORT)))
+endif
 
 VARS := MODEL=$(MODEL) BS=$(BS) HEIGHT=$(HEIGHT) WIDTH=$(WIDTH) INPUT_DTYPE=$(INPUT_DTYPE) \
         LABEL_DTYPE=$(LABEL_DTYPE) LABELS=$(LABELS) SOC=$(SOC_RESOLVED) PRECISION=$(PRECISION) \
         PRECISION_V2=$(PRECISION_V2) OP_SELECT_IMPLMODE=$(OP_SELECT_IMPLMODE) \
-        BACKEND=$(BACKEND_RESOLVED) ORT_PROVIDER=$(ORT_PROVIDER) LIMIT=$(LIMIT) LOOP=$(LOOP) DEVICE=$(DEVICE)
+        BACKEND=$(BACKEND_RESOLVED) ORT_PROVIDER=$(ORT_PROVIDER) LIMIT=$(LIMIT) LOOP=$(LOOP) DEVICE=$(DEVICE) \
+        PERF_SECONDS=$(PERF_SECONDS)
 PROV_VARS := $(foreach v,$(VARS),--var $(v)) --var $(call q,WEIGHTS=$(WEIGHTS)) --var $(call q,DATA_ROOT=$(DATA_ROOT))
 PROV_FILES := --file $(call q,weights=$(WEIGHTS)) --file onnx=$(ONNX_SIM) $(if $(filter ascend,$(BACKEND_RESOLVED)),--file om=$(OM))
 COMMAND := make $(MAKECMDGOALS) $(MAKEOVERRIDES)
@@ -192,7 +216,7 @@ ATC_PRECISION_ARGS := $(if $(PRECISION_V2),--precision-v2 $(PRECISION_V2),--prec
 
 # ------------------------------------------------------------------------------ verbs
 .PHONY: help all perf demo demo-run clean distclean env test bench weights labels bins onnx om preds report \
-        upstream crosscheck table atc-check
+        upstream crosscheck table tables reproduce paths atc-check
 
 help:
 	@echo "SeMask-FPN inference kit"
@@ -200,13 +224,15 @@ help:
 	@echo "verbs:"
 	@echo "  make all BS=4      weights -> labels -> bins -> ONNX -> onnxsim -> (atc) -> infer -> score -> table"
 	@echo "  make perf BS=8     pure-inference throughput of that batch size"
+	@echo "  make reproduce     the published table: BS_LIST x PRECISIONS, mIoU + fps beside the published figures"
 	@echo "  make demo          the whole pipeline on synthetic data with random weights (no downloads)"
 	@echo "  make env           create .venv from env/requirements.txt and check the environment"
 	@echo "  make test          run the test suite"
 	@echo "  make bench         run the benchmarks in bench/ (writes bench/out/)"
 	@echo "  make clean         remove \$$(ARTIFACTS), keep downloads and data"
 	@echo "  make distclean     clean, and remove downloads (weights, upstream clone) and the venvs"
-	@echo "  make table         print the results table of the last run again"
+	@echo "  make table         print the results table of the last run again (RUN=<name>: another run)"
+	@echo "  make tables        one table of every run under \$$(ARTIFACTS)"
 	@echo "  steps: weights labels bins onnx om preds report upstream crosscheck"
 	@echo "  make atc-check     (Ascend) atc's pre-check of the graph: unsupported ops and why"
 	@echo
@@ -217,17 +243,38 @@ help:
 	@echo "  INPUT_DTYPE=$(SPEC_DEFAULT_INPUT_DTYPE) ($(SPEC_INPUT_DTYPES))  LABEL_DTYPE=$(SPEC_DEFAULT_LABEL_DTYPE) ($(SPEC_LABEL_DTYPES))  LABELS=polygons ($(SPEC_LABEL_MODES))"
 	@echo "  SOC=auto (read from npu-smi)  PRECISION=force_fp16 ($(SPEC_ATC_PRECISION_MODES))"
 	@echo "  PRECISION_V2= (instead of PRECISION: $(SPEC_ATC_PRECISION_MODES_V2))  OP_SELECT_IMPLMODE= ($(SPEC_OP_SELECT_IMPLMODES))"
-	@echo "  DEVICE=0 (0-$(SPEC_DEVICE_MAX))  LOOP=100"
+	@echo "  DEVICE=0 (0-$(SPEC_DEVICE_MAX))  LOOP=auto (fits PERF_SECONDS=60, >= 3)"
+	@echo "  reproduce: BS_LIST=\"1 4 8\"  PRECISIONS=force_fp16  ACCURACY_EACH_BS=(empty)  FORCE=(empty)"
 	@echo "  ORT_PROVIDER=cpu ($(SPEC_ORT_PROVIDERS))  ARTIFACTS=artifacts  PYTHON=.venv/bin/python"
 	@echo "  ASCEND_SET_ENV=/usr/local/Ascend/ascend-toolkit/set_env.sh  UPSTREAM_REPO=<url or local mirror>"
 
 all: $(REPORT)
 
 perf: $(PERF_JSON)
-	@$(PY) tools/results_table.py --perf $(PERF_JSON) --provenance $(PERF_JSON:.json=.provenance.json)
+	@$(PY) tools/results_table.py --perf $(PERF_JSON) --provenance $(PERF_JSON:.json=.provenance.json) \
+	    --artifacts $(call q,$(A))
 
-table:
-	@$(PY) tools/results_table.py --report $(REPORT) --summary $(PRED_SUMMARY) $(SMOKE_FLAG)
+# the last run (reports/latest), or RUN=<name>; needs no pipeline variables
+table: | $(PY_DEP)
+	@$(PY) tools/results_table.py --artifacts $(call q,$(A)) $(if $(RUN),--run $(call q,$(RUN)))
+
+tables: | $(PY_DEP)
+	@$(PY) tools/results_table.py --artifacts $(call q,$(A)) --all
+
+# every (BS, precision) through the file targets below, run by recursive make: artifacts are reused
+SUBMAKE := $(MAKE)
+reproduce: | $(PY_DEP)
+	@$(PY) tools/reproduce.py --make $(call q,$(SUBMAKE)) --artifacts $(call q,$(A)) --out-dir $(call q,$(REPRO_DIR)) \
+	    --backend $(BACKEND_RESOLVED) --bs-list $(call q,$(BS_LIST)) --precisions $(call q,$(PRECISIONS)) \
+	    $(if $(ACCURACY_EACH_BS),--accuracy-each-bs) --model $(MODEL) --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG) \
+	    --data-root $(call q,$(DATA_ROOT)) --provider $(ORT_PROVIDER) --loop $(LOOP) --perf-seconds $(PERF_SECONDS) \
+	    $(if $(FORCE),--force) --command $(call q,$(COMMAND)) $(PROV_VARS) --var BS_LIST=$(call q,$(BS_LIST)) \
+	    --var PRECISIONS=$(call q,$(PRECISIONS)) --var ACCURACY_EACH_BS=$(call q,$(ACCURACY_EACH_BS))
+
+# the file targets of the current variables, for tools/reproduce.py
+paths:
+	@printf '%s\n' $(call q,RUN_NAME=$(RUN_NAME)) $(call q,REPORT=$(REPORT)) $(call q,PERF_JSON=$(PERF_JSON)) \
+	    $(call q,PRED_SUMMARY=$(PRED_SUMMARY)) $(call q,MODEL_FILE=$(MODEL_FILE))
 
 weights: $(WEIGHTS_DEP)
 labels: $(LABELS_JSON)
@@ -257,12 +304,14 @@ distclean: clean
 DEMO_A := $(ARTIFACTS)/demo
 DEMO_DATA := $(DEMO_A)/cityscapes
 demo: $(DEMO_DATA)/.complete
-	$(MAKE) all ARTIFACTS=$(DEMO_A) MODEL=small WEIGHTS=random DATA_ROOT=$(DEMO_DATA) LIMIT=$(DEMO_IMAGES) \
-	    BACKEND=ort ORT_PROVIDER=cpu HEIGHT=1024 WIDTH=2048 BS=$(BS) SMOKE=1
+	$(MAKE) all ARTIFACTS=$(DEMO_A) MODEL=$(DEMO_MODEL) WEIGHTS=$(DEMO_WEIGHTS) DATA_ROOT=$(DEMO_DATA) LIMIT=$(DEMO_IMAGES) \
+	    BACKEND=ort ORT_PROVIDER=cpu HEIGHT=$(DEMO_HEIGHT) WIDTH=$(DEMO_WIDTH) BS=$(BS) SMOKE=1
+	@mkdir -p $(call q,$(A)/reports) && { printf 'demo/'; cat $(call q,$(DEMO_A)/reports/latest); } > $(call q,$(A)/reports/latest.tmp) \
+	    && mv $(call q,$(A)/reports/latest.tmp) $(call q,$(A)/reports/latest)
 
 $(DEMO_DATA)/.complete: | $(PY_DEP)
 	rm -rf $(DEMO_DATA).partial
-	$(PY) tools/make_synthetic_cityscapes.py --out $(DEMO_DATA).partial --num $(DEMO_IMAGES) --height 1024 --width 2048
+	$(PY) tools/make_synthetic_cityscapes.py --out $(DEMO_DATA).partial --num $(DEMO_IMAGES) --height $(DEMO_HEIGHT) --width $(DEMO_WIDTH)
 	rm -rf $(DEMO_DATA) && mv $(DEMO_DATA).partial $(DEMO_DATA)
 	touch $@
 
@@ -325,21 +374,22 @@ atc-check: $(ONNX_ATC) | $(A)/om
 ifeq ($(BACKEND_RESOLVED),ascend)
 $(PRED_SUMMARY): $(OM) $(BINS) | $(A)/preds
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN) --batch-size $(BS) --device $(DEVICE)
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --device $(DEVICE)
 
 $(PERF_JSON): $(OM) | $(A)/perf
 	$(PY) tools/provenance.py --out $(@:.json=.provenance.json) --backend ascend --provider $(PROVIDER) \
 	    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
-	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) --out-json $@
+	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) \
+	    --seconds $(PERF_SECONDS) --out-json $@
 else
 $(PRED_SUMMARY): $(ONNX_SIM) $(BINS) | $(A)/preds
 	$(PY) tools/infer_ort.py --model $(ONNX_SIM) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICE)
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICE)
 
 $(PERF_JSON): $(ONNX_SIM) | $(A)/perf
 	$(PY) tools/provenance.py --out $(@:.json=.provenance.json) --backend ort --provider $(PROVIDER) \
 	    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
-	$(PY) tools/perf.py --model $(ONNX_SIM) --batch-size $(BS) --loop $(LOOP) --provider $(ORT_PROVIDER) \
+	$(PY) tools/perf.py --model $(ONNX_SIM) --batch-size $(BS) --loop $(LOOP) --seconds $(PERF_SECONDS) --provider $(ORT_PROVIDER) \
 	    --device $(DEVICE) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --out-json $@
 endif
 

@@ -109,7 +109,8 @@ def test_cli_prints_ais_bench_summary(models, bins, tmp_path, root):
     assert "[INFO] -----------------Performance Summary------------------" in r.stdout
     assert "[INFO] NPU_compute_time (ms): min = " in r.stdout
     assert "[INFO] throughput 1000*batchsize.mean(1)/NPU_compute_time.mean(" in r.stdout
-    assert "img/s" in r.stderr
+    # stdout is a pipe here: plain progress lines instead of a tqdm bar
+    assert "infer onnxruntime[cpu] bs1 7/7 (100 %) " in r.stdout and "[infer] done in " in r.stdout
     s = json.loads((tmp_path / "o" / "r1_summary.json").read_text())
     assert s["args"][0].endswith("infer_ort.py") and len(s["filesinfo"]) == 7
     bad = subprocess.run([sys.executable, str(root / "tools" / "infer_ort.py"), "--model", str(models[1]),

@@ -31,7 +31,15 @@ def test_perf_cli_real_data_with_e2e(model, tmp_path, root):
                           "--loop", "3", "--input", str(bins[0].parent), "--out-json", str(out)],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("perf onnxruntime[CPUExecutionProvider] bs4: throughput ")
+    assert any(ln.startswith("perf onnxruntime[CPUExecutionProvider] bs4: throughput ") for ln in res.stdout.splitlines())
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("[perf] start") and lines[-2].startswith("[perf] done in ")
+    assert lines[1].startswith("perf estimate: one bs4 run took ") and "LOOP=3 timed runs (LOOP given)" in lines[1]
     r = json.loads(out.read_text())
     assert r["data"] == "real" and r["e2e"]["images"] == 6 and r["e2e"]["images_per_s"] > 0
     assert [p.name for p in out.parent.iterdir()] == ["r.json"]  # e2e scratch removed
+
+
+def test_perf_loop_auto_fits_the_budget_with_a_floor_of_three(model):
+    r = ort.run_perf(model, 4, loop=None, warmup=1, budget_seconds=0.0)
+    assert r["loop"] == 3 and len(r["compute_time_list"]) == 3 and r["loop_chosen_by"] == "PERF_SECONDS=0"

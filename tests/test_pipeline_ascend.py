@@ -70,9 +70,10 @@ def test_perf_json_throughput_and_table(run):
     assert len(printed) == 1 and perf["throughput"] == float(printed[0].split()[-1])
     assert perf["throughput"] == pytest.approx(1000 * ph.BS / perf["npu_compute_time"]["mean"])
     assert perf["soc_version"] == ph.SOC and perf["loop"] == 3 and perf["batch_size"] == ph.BS
-    row = next(r for r in out.splitlines() if r.startswith(f"| {ph.SOC} |"))
-    assert [c.strip() for c in row.strip("|").split("|")] == [
-        ph.SOC, "ascend/ais_bench", str(ph.BS), "-", "-", f"{perf['throughput']:.2f}", str(perf_json)]
+    row = next(r for r in out.splitlines() if f"| ascend/ais_bench | {ph.SOC} |" in r and "published" not in r)
+    assert [c.strip() for c in row.strip("|").split("|")][3:] == [
+        "- (no data: perf loop)", "ascend/ais_bench", ph.SOC, "force_fp16", str(ph.BS), "-",
+        f"{perf['throughput']:.2f}", f"{perf['throughput']:.2f}", str(perf_json)]
     prov = ph.read_json(perf_json.with_name(perf_json.stem + ".provenance.json"))
     assert prov["backend"] == "ascend" and prov["variables"]["SOC"] == ph.SOC and prov["variables"]["LOOP"] == "3"
 
@@ -87,11 +88,13 @@ def test_all_table_and_same_miou_and_bytes_as_ort(run, tmp_path_factory):
     summary = ph.read_json(run["artifacts"] / "preds" / f"{ph.ASCEND_RUN}_summary.json")
     assert summary["backend"] == "ascend" and all(
         f"/{ph.ASCEND_RUN}/" in e["outfiles"][0] for e in summary["filesinfo"].values())
-    row = next(r for r in run["all"].stdout.splitlines() if r.startswith(f"| {ph.SOC} |"))
+    row = next(r for r in run["all"].stdout.splitlines() if f"| ascend/ais_bench | {ph.SOC} |" in r and "published" not in r)
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:5] == [ph.SOC, "ascend/ais_bench", str(ph.BS), f"Cityscapes val subset ({ph.N_IMAGES} images)",
-                         f"{report['mIoU']:.2f}"]
-    assert cells[5] == f"{summary['throughput']:.2f}"
+    assert cells[3:9] == [f"synthetic ({ph.N_IMAGES})", "ascend/ais_bench", ph.SOC, "force_fp16", str(ph.BS),
+                          f"{report['mIoU']:.2f}"]
+    assert cells[9] == f"{summary['throughput']:.2f}"
+    md = (run["artifacts"] / "reports" / f"{ph.ASCEND_RUN}.md").read_text()
+    assert "written by ais_bench" in md
 
 
 def test_second_make_all_on_ascend_runs_nothing(run):

@@ -116,13 +116,16 @@ def test_report_json_markdown_panels(run):
     assert report["height"] == ph.H and report["width"] == ph.W and report["invalid_prediction_pixels"] == 0
     md = (arts / "reports" / f"{ph.ORT_RUN}.md").read_text()
     assert f"mIoU {report['mIoU']:.2f}" in md and "| class | IoU | Acc |" in md
+    assert "written by ONNX Runtime (CPUExecutionProvider)" in md and "ais_bench" not in md
+    first = report["images"][0].rsplit("_leftImg8bit", 1)[0]
+    assert f"![{first}_panel]({ph.ORT_RUN}_panels/{first}_panel.png)" in md
     assert all(f"| {name} |" in md for name in CLASSES)
     panels = sorted((arts / "reports" / f"{ph.ORT_RUN}_panels").iterdir())
     assert [p.name for p in panels] == [f"{s.rsplit('_leftImg8bit', 1)[0]}_panel.png" for s in report["images"][:3]]
     assert report["panels"] == [str(p) for p in panels]
     for p in panels:
         img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        assert img is not None and img.shape[0] >= ph.H and img.shape[1] >= ph.W
+        assert img is not None and img.shape[0] >= ph.H and 4 * ph.W <= img.shape[1] <= 1920
 
 
 def test_printed_results_table(run):
@@ -131,10 +134,23 @@ def test_printed_results_table(run):
     table = (arts / "reports" / f"{ph.ORT_RUN}.table.md").read_text()
     assert table in out and out.rstrip().endswith(table.rstrip())
     rows = [r for r in table.splitlines() if r.startswith("|")]
-    assert rows[0] == "| chip / device | backend | BS | dataset | mIoU | fps | report |"
+    assert rows[0] == ("| model | input | weights | dataset | backend/provider | chip | precision | BS | mIoU | fps¹ | "
+                       "real img/s² | run |")
     cells = [c.strip() for c in rows[2].strip("|").split("|")]
-    assert cells[1:] == ["ort/cpu", "4", f"Cityscapes val subset ({ph.N_IMAGES} images)", f"{report['mIoU']:.2f}",
-                         f"{summary['throughput']:.2f}", str(ph.report_path(arts))]
-    assert "(cpu, " in cells[0]
-    assert any(r.startswith("| published: Ascend310P3") for r in rows)
+    real = 1000 * ph.N_IMAGES / sum(summary["npu_compute_time_list"])  # 7 images, 8 slots: padding excluded
+    assert cells[:2] == ["reduced test model (reduced)", f"{ph.H}x{ph.W}"]
+    assert cells[2].startswith("weights_reduced.npz (sha256 ") and "official" not in cells[2]
+    assert cells[3:5] == [f"synthetic ({ph.N_IMAGES})", "onnxruntime/cpu"] and cells[5].endswith(" cores)")
+    assert cells[6:] == ["fp32", "4", f"{report['mIoU']:.2f}", f"{summary['throughput']:.2f}", f"{real:.2f}",
+                         str(ph.report_path(arts))]
+    assert "ais_bench" not in rows[2] and "SYNTHETIC DATA" in table
+    assert any("| Ascend310P3 | force_fp16 | 8 | 76.54 | 4.13 |" in r for r in rows)
     assert re.search(r"^mIoU \d+\.\d\d  aAcc ", out, re.M)
+
+
+def test_progress_lines_when_stdout_is_not_a_terminal(run):
+    out = run["proc"].stdout
+    for step in ("export", "onnxsim", "verify", "infer", "score"):
+        assert re.search(rf"^\[{step}\] start", out, re.M) and re.search(rf"^\[{step}\] done in \d", out, re.M), step
+    assert re.search(r"^infer onnxruntime\[cpu\] bs4 7/7 \(100 %\) \d+\.\d s/img", out, re.M)
+    assert re.search(r"^labels \d/7 \(\d+ %\) \d+\.\d s/img, ~\d+ s left$", out, re.M)

@@ -7,12 +7,14 @@ Uses `python -m ais_bench` of this interpreter unless $AIS_BENCH names another c
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Sequence
 
 from semask.runtime import ascend
 from semask.core.cli import positive_int, run
 from semask.core.errors import KitError
+from semask.core.progress import loop_arg, step
 from semask.runtime.ascend_fs import write_private_json
 from semask.runtime.ascend_knobs import check_device
 
@@ -25,13 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output-dirname", default=None, help="run folder name (default: timestamp)")
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
     p.add_argument("--device", default=0, type=check_device, help="NPU id 0-255")
-    p.add_argument("--loop", default=None, type=positive_int("LOOP"), help="perf mode: pure-inference runs")
+    p.add_argument("--loop", default=None, type=loop_arg, help="perf mode: pure-inference runs, or auto")
+    p.add_argument("--seconds", default=60.0, type=float, help="PERF_SECONDS: time budget of --loop auto")
     p.add_argument("--out-json", default=None, help="perf mode: result JSON")
     args = p.parse_args(argv)
-    if args.loop is not None:
+    perf_mode = args.out_json is not None or "--loop" in list(sys.argv[1:] if argv is None else argv)
+    if perf_mode:
         if not args.out_json:
             raise KitError("perf mode (--loop) needs --out-json FILE")
-        result = ascend.ais_perf(args.om, args.batch_size, args.loop, args.device)
+        with step("perf", f"ais_bench bs{args.batch_size} LOOP={args.loop or 'auto'}"):
+            result = ascend.ais_perf(args.om, args.batch_size, args.loop, args.device, args.seconds)
         write_private_json(args.out_json, result)  # 0640, like everything the Ascend steps write
         lat = result["latency_ms"]
         print(f"perf ascend[{result['soc_version']}] bs{args.batch_size}: throughput {result['throughput']:.2f} img/s, "
@@ -40,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (args.input and args.output):
         raise KitError("infer mode needs --input BINS_DIR and --output OUT_DIR (or give --loop N for perf mode)")
     dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
-    ascend.ais_infer(args.om, args.input, args.output, dirname, args.batch_size, args.device)
+    with step("infer", f"ais_bench bs{args.batch_size} {args.input}"):
+        ascend.ais_infer(args.om, args.input, args.output, dirname, args.batch_size, args.device)
     return 0
 
 

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from semask.core.cli import positive_int, run
+from semask.core.progress import step
 from semask.model.export import export_onnx, simplify_onnx, summary_line
 from semask.spec import DEFAULT_INPUT_DTYPE, DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, OUTPUT_KINDS
 
@@ -37,7 +38,9 @@ def main(argv=None) -> int:
     if not a.model or not a.weights:
         p.error("--model and --weights are required unless --simplify is given")
     raw = a.out if a.no_simplify else a.out.with_name(a.out.stem + "_raw.onnx")
-    meta = export_onnx(a.model, a.weights, raw, a.batch_size, a.height, a.width, a.opset, a.input_dtype, a.output, a.label_dtype)
+    with step("export", f"{a.model} bs{a.batch_size} {a.height}x{a.width} -> {raw}"):
+        meta = export_onnx(a.model, a.weights, raw, a.batch_size, a.height, a.width, a.opset, a.input_dtype,
+                           a.output, a.label_dtype)
     print(summary_line(meta, raw), f"| exported in {meta['export_seconds']} s")
     if not a.no_simplify:
         side = simplify_onnx(raw, a.out, verify=not a.no_verify, threads=a.threads)

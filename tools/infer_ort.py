@@ -12,6 +12,7 @@ from typing import Sequence
 
 from semask.runtime import ort as ort_backend
 from semask.core.cli import positive_int, run
+from semask.core.progress import step
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,11 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import time
 
     dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
-    ort_backend.infer_folder(
-        args.model, args.input, args.output, dirname, args.batch_size, provider=args.provider,
-        device=args.device, threads=args.threads, warmup=max(0, args.warmup),
-        argv=list(sys.argv if argv is None else ["infer_ort.py", *argv]), progress=not args.no_progress,
-    )
+    with step("infer", f"onnxruntime[{args.provider}] bs{args.batch_size} {args.input}"):
+        ort_backend.infer_folder(
+            args.model, args.input, args.output, dirname, args.batch_size, provider=args.provider,
+            device=args.device, threads=args.threads, warmup=max(0, args.warmup),
+            argv=list(sys.argv if argv is None else ["infer_ort.py", *argv]), progress=not args.no_progress,
+        )
     return 0
 
 

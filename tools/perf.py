@@ -9,13 +9,15 @@ from typing import Sequence
 from semask.runtime import ort
 from semask.core.cli import positive_int, run
 from semask.core.fsio import atomic_write_json, ensure_writable_dir
+from semask.core.progress import loop_arg, step
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", required=True, help="static-batch ONNX model")
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
-    p.add_argument("--loop", required=True, type=positive_int("LOOP"), help="timed runs")
+    p.add_argument("--loop", required=True, type=loop_arg, help="timed runs, or auto (fit --seconds, at least 3)")
+    p.add_argument("--seconds", default=60.0, type=float, help="PERF_SECONDS: time budget of --loop auto")
     p.add_argument("--warmup", default=1, type=int, help="untimed warm-up runs")
     p.add_argument("--provider", default="cpu", choices=sorted(ort.PROVIDERS), help="ORT_PROVIDER")
     p.add_argument("--device", default=0, type=int)
@@ -25,8 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out_json)
     ensure_writable_dir(out.parent)
-    result = ort.run_perf(args.model, args.batch_size, args.loop, max(0, args.warmup), args.provider,
-                           args.device, args.threads, args.input, scratch_parent=out.parent)
+    with step("perf", f"onnxruntime[{args.provider}] bs{args.batch_size} LOOP={args.loop or 'auto'}"):
+        result = ort.run_perf(args.model, args.batch_size, args.loop, max(0, args.warmup), args.provider,
+                              args.device, args.threads, args.input, scratch_parent=out.parent,
+                              budget_seconds=args.seconds)
     atomic_write_json(out, result)
     print(ort.result_line(result))
     return 0

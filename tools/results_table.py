@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Print the results table (measured row, then the published reference rows)."""
+"""Print a results table: of one run's files, of the last run (`make table`), of a named run
+(`make table RUN=<name>`), or of every run under ARTIFACTS (`make tables`)."""
 import argparse
 from pathlib import Path
 
 from semask.core.cli import run
-from semask.evaluate.table import render
+from semask.evaluate import table as t
 
 
 def main(argv=None) -> int:
@@ -15,8 +16,23 @@ def main(argv=None) -> int:
     p.add_argument("--provenance", type=Path, help="provenance JSON when there is no report")
     p.add_argument("--smoke", action="store_true", help="mark the table as a smoke run")
     p.add_argument("--out", type=Path, help="also write the table here")
+    p.add_argument("--artifacts", type=Path, help="ARTIFACTS: with --report/--perf, record this run as the last one; "
+                                                   "alone, print the last run (or --run NAME, or --all)")
+    p.add_argument("--run", default=None, help="RUN: a run name under ARTIFACTS (see --all)")
+    p.add_argument("--all", action="store_true", help="one table of every run under ARTIFACTS")
     a = p.parse_args(argv)
-    table = render(a.report, a.summary, a.perf, a.provenance, a.smoke)
+    if a.report or a.perf:
+        table = t.render(a.report, a.summary, a.perf, a.provenance, a.smoke)
+        if a.artifacts:
+            t.write_latest(a.artifacts, a.report or a.perf)
+    elif a.artifacts and a.all:
+        table = t.render_all(a.artifacts)
+    elif a.artifacts:
+        path = t.resolve_run(a.artifacts, a.run)
+        print(f"run: {path}")
+        table = t.render_run(path)
+    else:
+        p.error("give --report/--perf, or --artifacts (with --run NAME or --all)")
     print(table, end="")
     if a.out:
         from semask.core.fsio import atomic_write_text

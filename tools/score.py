@@ -10,6 +10,7 @@ from typing import Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from semask.core.cli import positive_int, run  # noqa: E402
+from semask.core.progress import step  # noqa: E402
 from semask.evaluate.scoring import ScoreOptions, score, summary_line  # noqa: E402
 from semask.spec import DEFAULT_LABEL_DTYPE, LABEL_DTYPES  # noqa: E402
 
@@ -35,9 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--provenance", type=Path, nargs="*", default=[], help="JSON files merged into the report's provenance")
     parser.add_argument("--title", default=None)
     args = parser.parse_args(argv)
-    report = score(ScoreOptions(args.pred, args.labels, args.out_json, args.label_dtype, args.out_md, args.height,
-                                args.width, args.limit, args.jobs, args.panels, args.data_root, args.panel_dir,
-                                args.provenance, args.title))
+    with step("score", str(args.pred)):
+        report = score(ScoreOptions(args.pred, args.labels, args.out_json, args.label_dtype, args.out_md, args.height,
+                                    args.width, args.limit, args.jobs, args.panels, args.data_root, args.panel_dir,
+                                    args.provenance, args.title))
     print(summary_line(report))
     return 0
 

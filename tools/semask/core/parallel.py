@@ -10,7 +10,7 @@ import signal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterator, Sequence, TypeVar
 
-from tqdm import tqdm
+from semask.core.progress import Progress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,7 +24,7 @@ def resolve_jobs(jobs: int | None, count: int) -> int:
 def imap(fn: Callable[[T], R], items: Sequence[T], jobs: int | None, desc: str) -> Iterator[R]:
     """Yield fn(item) for every item in order, using a process pool when jobs > 1."""
     jobs = resolve_jobs(jobs, len(items))
-    bar = tqdm(total=len(items), desc=desc, unit="img", disable=None, leave=False)
+    bar = Progress(len(items), desc)
     try:
         if jobs == 1:
             for item in items:

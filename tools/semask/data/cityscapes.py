@@ -37,6 +37,9 @@ CITIES: tuple[str, ...] = tuple(VAL_CITY_COUNTS)
 DOWNLOAD_URL = "https://www.cityscapes-dataset.com/downloads/"
 PACKAGES: tuple[str, ...] = ("gtFine_trainvaltest.zip", "leftImg8bit_trainvaltest.zip")
 
+# Written into DATA_ROOT by the kit's synthetic generator: such data is labelled "synthetic", always.
+SYNTHETIC_MARKER = "SYNTHETIC_DATA_BY_SEMASK_KIT.json"
+
 IMAGE_SUFFIX = "_leftImg8bit.png"
 POLYGONS_SUFFIX = "_gtFine_polygons.json"
 LABEL_IDS_SUFFIX = "_gtFine_labelIds.png"

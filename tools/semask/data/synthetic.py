@@ -18,7 +18,7 @@ from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.helpers.labels import labels as CS_LABELS
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 
-from semask.data.cityscapes import CITIES, IMAGE_SUFFIX, LABEL_IDS_SUFFIX, POLYGONS_SUFFIX, frame_id
+from semask.data.cityscapes import CITIES, IMAGE_SUFFIX, LABEL_IDS_SUFFIX, POLYGONS_SUFFIX, SYNTHETIC_MARKER, frame_id
 from semask.core.fsio import atomic_path, atomic_write_json, ensure_writable_dir
 
 Point = list[int]
@@ -130,6 +130,10 @@ def make_synthetic(out: Path, num: int, height: int, width: int, seed: int = 0, 
                    jobs: int | None = None) -> list[str]:
     """Write `num` frames in the Cityscapes layout under `out`; return their frame ids."""
     out = ensure_writable_dir(Path(out), "synthetic dataset folder")
+    # first, so even a partly written set is never mistaken for real data
+    atomic_write_json(out / SYNTHETIC_MARKER, {"generator": "semask.data.synthetic (tools/make_synthetic_cityscapes.py)",
+                                               "note": "synthetic street scenes, not Cityscapes; any mIoU on them is a smoke test",
+                                               "num": num, "height": height, "width": width, "seed": seed, "split": split})
     tasks = [(out, i, height, width, seed, split) for i in range(num)]
     jobs = max(1, min(jobs or os.cpu_count() or 1, num))
     if jobs == 1:

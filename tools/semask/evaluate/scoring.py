@@ -21,7 +21,8 @@ from semask.data.cityscapes import CLASSES, frame_id_from_stem, image_stem
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir, natural_key, sha256_file
 from semask.data.labels import read_manifest
-from semask.evaluate.panels import write_panel
+from semask.evaluate.describe import dataset_facts, model_label, weights_label
+from semask.evaluate.panels import frame_miou, write_panel
 from semask.core.parallel import imap
 from semask.spec import DEFAULT_LABEL_DTYPE, LABEL_DTYPES
 
@@ -128,8 +129,12 @@ def markdown(report: dict) -> str:
         cls = report["per_class"][name]
         lines.append(f"| {name} | {_fmt(cls['IoU'])} | {_fmt(cls['Acc'])} |")
     lines.append(f"| **mean** | **{_fmt(report['mIoU'])}** | **{_fmt(report['mAcc'])}** |")
+    preds = report["predictions"]
     lines += ["", f"Labels: {report['labels']['mode']} ({report['labels']['manifest']}); "
-              f"predictions: {report['predictions']['layout']} in {report['predictions']['folder']}."]
+              f"predictions: written by {preds.get('writer') or 'the inference step'} in {preds['folder']}."]
+    if report.get("panels"):
+        first = Path(report["panels"][0])
+        lines += ["", f"![{first.stem}]({first.parent.name}/{first.name})"]
     if report["invalid_prediction_pixels"]:
         lines.append(f"Warning: {report['invalid_prediction_pixels']} predicted pixels were outside 0..18 (counted as wrong).")
     return "\n".join(lines) + "\n"
@@ -217,22 +222,43 @@ def score(opts: ScoreOptions) -> dict:
         "invalid_prediction_pixels": result["invalid_prediction_pixels"], "valid_pixels": result["valid_pixels"],
         "images": [image_stem(e["stem"]) for e, _ in pairs],
         "labels": {"manifest": str(labels_json), "mode": manifest.get("mode"), "data_root": manifest.get("data_root")},
-        "predictions": {"folder": str(preds.folder), "summary": inputs["pred_summary"], "layout": preds.layout},
+        "predictions": {"folder": str(preds.folder), "summary": inputs["pred_summary"], "layout": preds.layout,
+                        "writer": _writer(preds.summary)},
+        "dataset": dataset_facts([image_stem(e["stem"]) for e, _ in pairs], size[0], size[1], manifest.get("data_root")),
         "confusion_matrix": {"rows": "ground-truth train id 0..18",
                              "cols": "predicted train id 0..18, then 'outside 0..18'", "counts": matrix.tolist()},
         "provenance": {**extra_provenance, "score": inputs},
     }
     if opts.panels:
         report["panels"] = _write_panels(pairs[:opts.panels], labels_dir, Path(opts.data_root), Path(opts.panel_dir),
-                                         opts.label_dtype, size)
+                                         opts.label_dtype, size,
+                                         extra_provenance)
     atomic_write_json(opts.out_json, report)
     if opts.out_md is not None:
         atomic_write_text(opts.out_md, markdown(report))
     return report
 
 
+def _writer(summary: Path | None) -> str | None:
+    """The tool that wrote the predictions, from its summary (so no text names a tool that did not run)."""
+    if summary is None:
+        return None
+    try:
+        info = json.loads(Path(summary).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if info.get("backend") == "onnxruntime":
+        return f"ONNX Runtime ({info.get('provider', '?')})"
+    if info.get("backend") == "ascend" or "NPU_compute_time" in info:
+        return "ais_bench"
+    return None
+
+
 def _write_panels(pairs: list[tuple[dict, Path]], labels_dir: Path, data_root: Path, panel_dir: Path,
-                  dtype: str, size: tuple[int, int]) -> list[str]:
+                  dtype: str, size: tuple[int, int], prov: dict | None = None) -> list[str]:
+    prov = prov or {}
+    variables = prov.get("variables") or {}
+    who = f"{model_label(variables)} | weights: {weights_label(prov).replace('**', '')}" if variables else ""
     written = []
     for entry, pred_path in pairs:
         image_path = data_root / entry["image"]
@@ -241,6 +267,9 @@ def _write_panels(pairs: list[tuple[dict, Path]], labels_dir: Path, data_root: P
             raise KitError(f"panel image {image_path} cannot be read; is --data-root the DATA_ROOT the labels came from?")
         gt = read_label(labels_dir / entry["label"], size)
         out = panel_dir / f"{entry['stem']}_panel.png"
-        write_panel(out, image, gt, read_prediction(pred_path, dtype, size))
+        pred = read_prediction(pred_path, dtype, size)
+        miou = frame_miou(gt, pred)
+        title = [f"{image_stem(entry['stem'])} | mIoU of this frame: {_fmt(miou)}"] + ([who] if who else [])
+        write_panel(out, image, gt, pred, title)
         written.append(str(out))
     return written

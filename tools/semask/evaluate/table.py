@@ -1,4 +1,10 @@
-"""The results table `make all` and `make perf` end with, beside the published reference figures."""
+"""The results tables: one run (`make all`, `make perf`, `make table`), all runs (`make tables`).
+
+Every row says what its numbers belong to (model, input size, weights, dataset, backend/provider,
+chip, precision, BS) and gives both rates: fps as the tool defines it and real images per second.
+The published reference rows follow in the same columns. `reports/latest` under ARTIFACTS names the
+last run, so `make table` reprints it whatever the current variables are.
+"""
 from __future__ import annotations
 
 import json
@@ -6,13 +12,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from semask.core.errors import KitError
+from semask.core.fsio import atomic_write_text
+from semask.evaluate import describe as d
+from semask.evaluate.published import PUBLISHED, PublishedRow
 
-PUBLISHED = [
-    ("Ascend310P3 (ModelZoo kit, force_fp16)", "ascend", 1, "Cityscapes val (500)", 76.54, 4.72),
-    ("Ascend310P3 (ModelZoo kit, force_fp16)", "ascend", 4, "Cityscapes val (500)", 76.54, 4.37),
-    ("Ascend310P3 (ModelZoo kit, force_fp16)", "ascend", 8, "Cityscapes val (500)", 76.54, 4.13),
-    ("GPU (upstream SeMask-S, fp32)", "pytorch", 1, "Cityscapes val (500)", 77.13, None),
-]
+COLUMNS = ["model", "input", "weights", "dataset", "backend/provider", "chip", "precision", "BS", "mIoU",
+           d.FPS_HEADER, d.REAL_HEADER, "run"]
+LATEST = "latest"  # reports/latest: one line, the last run's JSON relative to ARTIFACTS
 
 
 def _read(path: Optional[Path], what: str) -> Optional[Dict[str, Any]]:
@@ -25,56 +31,158 @@ def _read(path: Optional[Path], what: str) -> Optional[Dict[str, Any]]:
 
 
 def device_name(prov: Dict[str, Any]) -> str:
-    variables = prov.get("variables", {})
-    if prov.get("backend") == "ascend":
-        return variables.get("SOC") or "Ascend"
-    provider = prov.get("provider") or "cpu"
-    cpu = prov.get("host", {}).get("cpu", "CPU")
-    return f"{cpu} ({provider}, {prov.get('host', {}).get('cores', '?')} cores)" if provider == "cpu" else provider
+    return d.chip_label(prov)
 
 
 def _row(cells: List[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
+    return "| " + " | ".join(c.replace("|", "/") for c in cells) + " |"
+
+
+def header_rows(columns: List[str] = COLUMNS) -> List[str]:
+    return [_row(columns), _row(["---"] * len(columns))]
+
+
+def published_cells(row: PublishedRow) -> List[str]:
+    """A published row in COLUMNS."""
+    miou = row.failure or d.fmt(row.miou)
+    fps = row.failure or d.fmt(row.fps)
+    return [f"{d.MODEL_NAMES[row.model]} ({row.model})", "1024x2048", f"semask_{row.model}.pth (official)",
+            "Cityscapes val (500)", row.backend, row.chip, row.precision, str(row.batch_size), miou, fps, "-",
+            f"published: {row.source}"]
+
+
+from semask.runtime.atc_report import provenance_warning  # noqa: E402
+
+
+def run_row(report: Optional[Dict[str, Any]], summary: Optional[Dict[str, Any]], perf: Optional[Dict[str, Any]],
+            prov: Dict[str, Any], where: str) -> Dict[str, Any]:
+    """The facts and cells of one measured run (a score report, a perf result, or both)."""
+    variables = prov.get("variables") or {}
+    miou = report.get("mIoU") if report else None
+    if perf is not None:
+        fps, real = perf.get("throughput"), d.perf_real_images_per_s(perf)
+    else:
+        fps, real = (summary or {}).get("throughput"), d.real_images_per_s(summary)
+    dataset = d.report_dataset_label(report) if report else "- (no data: perf loop)"
+    bs = variables.get("BS") or (perf or {}).get("batch_size") or "?"
+    cells = [d.model_label(variables), d.input_label(variables), d.weights_label(prov), dataset, d.backend_label(prov),
+             d.chip_label(prov), d.precision_label(prov), str(bs), d.fmt(miou), d.fmt(fps), d.fmt(real), where]
+    return {"cells": cells, "mIoU": miou, "fps": fps, "real_images_per_s": real, "dataset": dataset,
+            "weights_random": variables.get("WEIGHTS") == "random", "synthetic": dataset.startswith("synthetic"),
+            "placement_warning": provenance_warning(prov)}
+
+
+def banners(rows: List[Dict[str, Any]], smoke: bool = False) -> List[str]:
+    """Warnings that must be read before the numbers."""
+    lines = [r["placement_warning"] for r in rows if r.get("placement_warning")]  # AI CPU fallback of the .om
+    random = any(r["weights_random"] for r in rows)
+    synthetic = any(r["synthetic"] for r in rows)
+    if smoke or (random and synthetic):
+        lines.append("SMOKE RUN: synthetic images and random weights; the mIoU below means nothing, it only shows "
+                     "the pipeline works.")
+    elif random:
+        lines.append("WARNING: WEIGHTS=random, not a trained model" +
+                     (": the mIoU is meaningless." if any(r["mIoU"] is not None for r in rows) else "."))
+    elif synthetic:
+        lines.append("SYNTHETIC DATA: the frames come from the kit's generator, not Cityscapes; the mIoU is a smoke test.")
+    return lines
 
 
 def render(report_path: Optional[Path] = None, summary_path: Optional[Path] = None, perf_path: Optional[Path] = None,
            provenance_path: Optional[Path] = None, smoke: bool = False) -> str:
-    """Markdown table: measured row(s) first, then the published reference rows."""
+    """Markdown table: the measured row first, then the published reference rows, then the footnotes."""
     report = _read(report_path, "score report")
     summary = _read(summary_path, "inference summary")
+    if report is not None and summary is None:
+        summary = d.read_json((report.get("predictions") or {}).get("summary"))
     perf = _read(perf_path, "perf result")
     prov = (report or {}).get("provenance") or _read(provenance_path, "provenance") or {}
-    variables = prov.get("variables", {})
-    fps = None
-    if perf is not None:
-        fps = perf.get("throughput")
-    elif summary is not None:
-        fps = summary.get("throughput")
-    miou = f"{report['mIoU']:.2f}" if report else "-"
-    dataset = "-"
-    if report:
-        n = report["num_images"]
-        dataset = "Cityscapes val (500)" if n == 500 else f"Cityscapes val subset ({n} images)"
-    if smoke and report:
-        dataset = f"SYNTHETIC ({report['num_images']} images)"
-        miou += " (meaningless)"
-    backend = prov.get("backend", "?")
-    if prov.get("provider"):
-        backend += f"/{prov['provider']}"
-    lines = [
-        _row(["chip / device", "backend", "BS", "dataset", "mIoU", "fps", "report"]),
-        _row(["---"] * 7),
-        _row([device_name(prov), backend, str(variables.get("BS", "?")), dataset, miou,
-              f"{fps:.2f}" if isinstance(fps, (int, float)) else "-", str(report_path or perf_path or "-")]),
-    ]
-    for name, be, bs, ds, m, f in PUBLISHED:
-        lines.append(_row([f"published: {name}", be, str(bs), ds, f"{m:.2f}", f"{f:.2f}" if f else "-", "-"]))
-    header = []
-    if smoke:
-        header.append("SMOKE RUN: synthetic images and random weights; the mIoU below means nothing, it only shows the pipeline works.")
-    from semask.runtime.atc_report import provenance_warning  # AI CPU fallback of the .om (issue 10)
-    if provenance_warning(prov):
-        header.append(provenance_warning(prov))
-    if prov.get("variables", {}).get("WEIGHTS") == "random" and not smoke:
-        header.append("WARNING: WEIGHTS=random, not a trained model" + (": the mIoU is meaningless." if report else "."))
-    return "\n".join(header + lines) + "\n"
+    row = run_row(report, summary, perf, prov, str(report_path or perf_path or "-"))
+    lines = banners([row], smoke) + header_rows() + [_row(row["cells"])]
+    lines += [_row(published_cells(p)) for p in PUBLISHED]
+    return "\n".join(lines + ["", *d.FOOTNOTES]) + "\n"
+
+
+# ------------------------------------------------------------------------------ runs under ARTIFACTS
+def write_latest(artifacts: Path, target: Path) -> None:
+    """Point reports/latest at `target` (a run's JSON), relative to ARTIFACTS."""
+    artifacts = Path(artifacts)
+    rel = Path(target).resolve().relative_to(artifacts.resolve())
+    atomic_write_text(artifacts / "reports" / LATEST, rel.as_posix() + "\n")
+
+
+def resolve_run(artifacts: Path, run: Optional[str]) -> Path:
+    """The JSON of RUN (a name or a path), or of the last run when RUN is empty."""
+    artifacts = Path(artifacts)
+    if not run:
+        pointer = artifacts / "reports" / LATEST
+        if not pointer.is_file():
+            raise KitError(f"no run recorded under ARTIFACTS={artifacts} ({pointer} is missing); run `make all`, "
+                           "`make perf` or `make reproduce` first, or pick one with `make table RUN=<name>` "
+                           "(`make tables` lists them)")
+        target = artifacts / pointer.read_text().strip()
+        if not target.is_file():
+            raise KitError(f"the last run ({target}, named by {pointer}) has no result: it did not finish; rerun it, "
+                           "or pick another with `make table RUN=<name>` (`make tables` lists them)")
+        return target
+    candidates = [Path(run), artifacts / run, artifacts / "reports" / f"{run}.json",
+                  artifacts / "reports" / run / "reproduce.json", artifacts / "perf" / f"{run}.json"]
+    for path in candidates:
+        if path.is_file() and path.suffix == ".json":
+            return path
+    raise KitError(f"RUN={run} matches no run under ARTIFACTS={artifacts}; `make tables` lists the runs there")
+
+
+def kind_of(path: Path) -> str:
+    if path.name == "reproduce.json":
+        return "reproduce"
+    return "perf" if path.parent.name == "perf" else "report"
+
+
+def render_run(path: Path) -> str:
+    """The table of one run's JSON, whatever kind of run it was."""
+    kind = kind_of(path)
+    if kind == "reproduce":
+        from semask.evaluate import reproduce
+
+        return reproduce.render(_read(path, "reproduce result") or {})
+    if kind == "perf":
+        return render(perf_path=path, provenance_path=path.with_name(path.stem + ".provenance.json"))
+    return render(report_path=path)
+
+
+def list_runs(artifacts: Path) -> List[Path]:
+    """Every run JSON under ARTIFACTS (score reports, perf results, reproduce sweeps), oldest first."""
+    artifacts = Path(artifacts)
+    found = []
+    for path in artifacts.rglob("*.json"):
+        if path.name.endswith(".provenance.json"):
+            continue
+        if path.parent.name == "reports" or path.parent.name == "perf" or path.name == "reproduce.json":
+            found.append(path)
+    return sorted(found, key=lambda p: p.stat().st_mtime)
+
+
+def render_all(artifacts: Path) -> str:
+    """`make tables`: one row per single run (reproduce sweeps are listed by name; `make table RUN=` shows them)."""
+    runs = list_runs(artifacts)
+    if not runs:
+        raise KitError(f"no runs under ARTIFACTS={artifacts}; run `make all`, `make perf` or `make reproduce` first")
+    rows, sweeps = [], []
+    for path in runs:
+        kind = kind_of(path)
+        if kind == "reproduce":
+            sweeps.append(path)
+            continue
+        data = _read(path, f"{kind} result") or {}
+        if kind == "perf":
+            prov = _read(path.with_name(path.stem + ".provenance.json"), "provenance") or {}
+            rows.append(run_row(None, None, data, prov, str(path)))
+        elif "mIoU" in data:
+            rows.append(run_row(data, d.read_json((data.get("predictions") or {}).get("summary")), None,
+                                data.get("provenance") or {}, str(path)))
+    lines = header_rows() + [_row(r["cells"]) for r in rows]
+    if sweeps:
+        lines += ["", "`make reproduce` sweeps (`make table RUN=<name>` prints one):"]
+        lines += [f"- {p.parent.name} ({p.parent})" for p in sweeps]
+    return "\n".join(lines + ["", *d.FOOTNOTES]) + "\n"

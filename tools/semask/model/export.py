@@ -187,12 +187,18 @@ def simplify_onnx(src: Path, out: Path, verify: bool = True, threads: int = 0) -
 
     meta = read_sidecar(src, "re-run the export step (`make onnx`)")
     started = time.perf_counter()
-    proto, ok = onnxsim.simplify(onnx.load(str(src)))
+    from semask.core.progress import step
+
+    with step("onnxsim", str(src)):
+        proto, ok = onnxsim.simplify(onnx.load(str(src)))
     if not ok:
         raise KitError(f"onnxsim could not validate the simplified {src}; keep the raw export and report it")
     assert_static(proto, out)
     onnx.checker.check_model(proto)
-    verification = verify_onnx(proto, meta, threads=threads) if verify else {"skipped": True}
+    verification = {"skipped": True}
+    if verify:
+        with step("verify", "ONNX Runtime vs PyTorch on one batch"):
+            verification = verify_onnx(proto, meta, threads=threads)
     data = proto.SerializeToString()
     summary = {**graph_summary(proto), "bytes": len(data)}
     side = dict(meta, kind="onnx-simplified", source=str(src), source_sha256=meta["sha256"], sha256=sha256_bytes(data),

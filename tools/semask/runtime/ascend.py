@@ -169,7 +169,10 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
                           precision_v2, op_select_implmode)
         print("+ " + shlex.join(cmd), flush=True)
         start = time.time()
-        code, text = run_streamed(cmd, cwd=scratch)
+        from semask.core.progress import step
+
+        with step("atc", f"{onnx.name} -> {output_om.name}"):
+            code, text = run_streamed(cmd, cwd=scratch)
         ascend_fs.write_private_text(output_om.with_suffix(".atc.log"), text)
         built = _find_om(scratch, output_om.stem)
         if code != 0 or built is None:
@@ -291,14 +294,30 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     return result
 
 
-def ais_perf(om: Path | str, batch_size: int, loop: int, device: int = 0) -> dict[str, Any]:
-    """Pure-inference `ais_bench --loop`: parse throughput + NPU_compute_time stats from its log."""
+def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
+             budget_seconds: float = 60.0) -> dict[str, Any]:
+    """Pure-inference `ais_bench --loop`: parse throughput + NPU_compute_time stats from its log.
+
+    loop=None first runs `--loop 1` to time one batch, then fits LOOP into `budget_seconds` (at least 3).
+    """
     from semask.runtime import ais_summary as summary
+    from semask.core.progress import loop_for_budget, perf_estimate_line
     from semask.runtime.ascend_fs import check_chars, real
 
     om = real(om)
     check_chars(om, "the .om")
     info = om_sidecar(om, batch_size)
+    given = loop is not None
+    if loop is None:
+        probe = [*ais_bench_command(), "--model", str(om), "--loop", "1", "--batchsize", str(batch_size),
+                 "--device", str(device)]
+        print("+ " + shlex.join(probe), flush=True)
+        code, text = run_streamed(probe)
+        if code != 0:
+            raise KitError(f"ais_bench --loop 1 failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
+        per_run = float((summary.parse_compute_stats(text) or {}).get("mean") or 0.0) / 1000.0
+        loop = loop_for_budget(None, per_run, budget_seconds)
+        print(perf_estimate_line(f"bs{batch_size}", per_run, loop, given, budget_seconds), flush=True)
     cmd = [*ais_bench_command(), "--model", str(om), "--loop", str(loop), "--batchsize", str(batch_size),
            "--device", str(device)]
     print("+ " + shlex.join(cmd), flush=True)
@@ -311,6 +330,7 @@ def ais_perf(om: Path | str, batch_size: int, loop: int, device: int = 0) -> dic
         "backend": "ascend", "device": device, "om": str(om), "soc_version": info.get("soc_version"),
         "precision_mode": info.get("precision_mode"), "precision_mode_v2": info.get("precision_mode_v2"),
         "op_select_implmode": info.get("op_select_implmode"), "batch_size": batch_size, "loop": loop, "data": "zero",
+        "loop_chosen_by": "LOOP" if given else f"PERF_SECONDS={budget_seconds:g}",
         "throughput": thr, "throughput_definition": "1000*batch_size/mean(NPU_compute_time ms), from ais_bench",
         "latency_ms": summary.latency_block(stats),
         "npu_compute_time": stats, "command": cmd, "e2e": None,

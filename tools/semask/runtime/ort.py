@@ -227,7 +227,7 @@ def infer_folder(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every file of `input_dir` through the model, ais_bench style; returns the summary."""
-    from tqdm import tqdm
+    from semask.core.progress import Progress
 
     model = Path(model)
     plan = plan_folder(model, input_dir, batch_size)
@@ -237,8 +237,8 @@ def infer_folder(
     pending = [b for b in plan.batches if b.index not in done]
     per_file = out_bytes_per_file(plan.outputs, plan.per_batch)
     compute = {i: float(r["compute_ms"]) for i, r in done.items()}
-    bar = tqdm(total=len(plan.files), initial=sum(len(plan.batches[i].real_files) for i in done), unit="img",
-               desc=f"onnxruntime[{provider}] bs{batch_size}", disable=not progress, dynamic_ncols=True)
+    bar = Progress(len(plan.files), f"infer onnxruntime[{provider}] bs{batch_size}",
+                   initial=sum(len(plan.batches[i].real_files) for i in done), enabled=progress)
     try:
         if pending:
             if per_file is not None:
@@ -274,15 +274,19 @@ def _e2e_pass(session: Any, spec: TensorSpec, files: list[Path], per_batch: int,
 def run_perf(
     model: Path | str,
     batch_size: int,
-    loop: int,
+    loop: int | None,
     warmup: int = 1,
     provider: str = "cpu",
     device: int = 0,
     threads: int | None = None,
     input_dir: Path | str | None = None,
     scratch_parent: Path | str | None = None,
+    budget_seconds: float = 60.0,
 ) -> dict[str, Any]:
     """Warm up, time LOOP runs on zero (or the first real) batch, then the optional e2e pass.
+
+    loop=None fits the timed runs into `budget_seconds` (at least 3), from the warm-up's time; the
+    estimate is printed before the timed runs start.
 
     Throughput is 1000*BS/mean(compute ms), as `ais_bench --loop N` reports the NPU, so the two
     backends' headline numbers compare; the e2e pass shows what a user actually gets in images/s.
@@ -297,14 +301,25 @@ def run_perf(
     else:
         per_batch = batch_size
         payload = bytes(spec.nbytes)  # type: ignore[arg-type]
+    from semask.core.progress import Progress, loop_for_budget, perf_estimate_line
+
     session = make_session(model, provider, device, threads)
-    for _ in range(warmup):
-        run_batch(session, spec, payload)
-    times = [run_batch(session, spec, payload)[1] for _ in range(loop)]
+    warm_ms = [run_batch(session, spec, payload)[1] for _ in range(max(warmup, 1 if loop is None else 0))]
+    per_run = (max(warm_ms) if warm_ms else 0.0) / 1000.0
+    given = loop is not None
+    loop = loop_for_budget(loop, per_run, budget_seconds)
+    count = min(len(files), max(loop * per_batch, per_batch)) if files else 0
+    if warm_ms:
+        print(perf_estimate_line(f"bs{batch_size}", per_run, loop, given, budget_seconds,
+                                 per_run * count / max(per_batch, 1)), flush=True)
+    times = []
+    with Progress(loop, f"perf bs{batch_size}", unit="run") as bar:
+        for _ in range(loop):
+            times.append(run_batch(session, spec, payload)[1])
+            bar.update()
 
     e2e = None
     if files:
-        count = min(len(files), max(loop * per_batch, per_batch))
         scratch = Path(tempfile.mkdtemp(prefix=".perf-e2e-", dir=scratch_parent))
         try:
             e2e = _e2e_pass(session, spec, files[:count], per_batch, scratch)
@@ -316,6 +331,7 @@ def run_perf(
         "model": str(model),
         "batch_size": batch_size,
         "loop": loop,
+        "loop_chosen_by": "LOOP" if given else f"PERF_SECONDS={budget_seconds:g}",
         "warmup": warmup,
         "threads": threads,
         "cpu_count": os.cpu_count(),
