@@ -106,18 +106,7 @@ def test_upstream_half_failure_is_a_kit_error(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # real upstream (only where a clone and env/upstream/venv exist)
 # ---------------------------------------------------------------------------------------------
-def _upstream() -> Path | None:
-    clone = Path(os.environ.get("UPSTREAM_REPO") or ROOT / "data" / "upstream" / "SeMask-Segmentation")
-    return clone if (clone / cc.FPN_DIR / "mmseg").is_dir() else None
-
-
-UPSTREAM = _upstream()
-UPSTREAM_PY = Path(os.environ.get("UPSTREAM_PYTHON") or cc.UPSTREAM_PYTHON)
-needs_upstream = pytest.mark.skipif(
-    UPSTREAM is None or not UPSTREAM_PY.exists(),
-    reason=("needs an upstream clone (UPSTREAM_REPO or data/upstream/SeMask-Segmentation, `make upstream`) "
-            "and env/upstream/venv (`bash env/upstream/setup.sh`)"),
-)
+from upstream_helpers import UPSTREAM, UPSTREAM_PY, needs_upstream  # noqa: E402,F401
 
 
 @pytest.mark.slow

@@ -141,17 +141,9 @@ def loop_for_budget(loop: int | None, seconds_per_run: float, budget_seconds: fl
 
 def loop_arg(text: str) -> int | None:
     """argparse type for --loop: a positive integer, or 'auto' (None: fit the time budget)."""
-    from semask.core.errors import KitError
+    from semask.core.cli import positive_int
 
-    if text.strip().lower() == "auto":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise KitError(f"LOOP={text!r} is neither 'auto' nor a whole number >= 1") from None
-    if value < 1:
-        raise KitError(f"LOOP={value} must be >= 1 (or auto)")
-    return value
+    return None if text.strip().lower() == "auto" else positive_int("LOOP")(text)
 
 
 def perf_estimate_line(what: str, seconds_per_run: float, loop: int, given: bool, budget_seconds: float,

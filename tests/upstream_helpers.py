@@ -1,0 +1,25 @@
+"""Where the real upstream is available (a clone and env/upstream/venv), and the skip mark for tests
+that need it. CI has neither, so those tests skip with this reason."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from semask.upstream import compare as cc
+
+
+def _upstream() -> Path | None:
+    clone = Path(os.environ.get("UPSTREAM_REPO") or ROOT / "data" / "upstream" / "SeMask-Segmentation")
+    return clone if (clone / cc.FPN_DIR / "mmseg").is_dir() else None
+
+
+UPSTREAM = _upstream()
+UPSTREAM_PY = Path(os.environ.get("UPSTREAM_PYTHON") or cc.UPSTREAM_PYTHON)
+needs_upstream = pytest.mark.skipif(
+    UPSTREAM is None or not UPSTREAM_PY.exists(),
+    reason=("needs an upstream clone (UPSTREAM_REPO or data/upstream/SeMask-Segmentation, `make upstream`) "
+            "and env/upstream/venv (`bash env/upstream/setup.sh`)"),
+)
