@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 
 from semask import spec
-from semask.data import cityscapes
 from semask.data.cityscapes import MEAN_RGB as MEAN, STD_RGB as STD, Frame, load_frames
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
@@ -149,7 +148,7 @@ def preprocess(data_root: Path, out: Path, dtype: str = "float32", height: int =
     ensure_writable_dir(out, "bins output folder")
     per_file = 3 * height * width * np.dtype(DTYPES[dtype]).itemsize
     header = {"dtype": dtype, "shape": [1, 3, height, width], "height": height, "width": width,
-              "data_root": str(data_root.resolve()), "code": code_fingerprint(__file__, cityscapes.__file__, spec.__file__)}
+              "data_root": str(data_root.resolve()), "code": code_fingerprint(*spec.step_code_files("bins"))}
     prev = previous_records(out, MANIFEST, header, "files", "name")
     names = {bin_name(f) for f in frames}
     _drop_stale(out, prev, names)

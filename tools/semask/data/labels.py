@@ -18,9 +18,10 @@ from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.helpers.labels import labels as CS_LABELS, name2label
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 
-from semask.data.cityscapes import IGNORE_INDEX, PACKAGES, TRAIN_IDS_SUFFIX, Frame, load_frames, missing_dataset_message
+from semask.data.cityscapes import (IGNORE_INDEX, PACKAGES, TRAIN_IDS_SUFFIX, Frame, load_frames, missing_dataset_message,
+                                    png_header)
 from semask.core.errors import KitError
-from semask.spec import LABEL_MODES
+from semask.spec import LABEL_MODES, step_code_files
 from semask.core.fsio import atomic_write_bytes, ensure_writable_dir, sha256_bytes, sha256_file
 from semask.core.journal import code_fingerprint, is_verified, load_json, previous_records, run_journaled
 
@@ -116,6 +117,9 @@ def download_cityscapes(data_root: Path) -> None:
 
 def ensure_dataset(data_root: Path) -> None:
     """Download when the layout is absent and credentials are set; otherwise say what to download."""
+    if data_root.exists() and not data_root.is_dir():
+        raise KitError(f"DATA_ROOT={data_root} is a file, not a folder; set DATA_ROOT to the folder that holds "
+                       "leftImg8bit/ and gtFine/")
     if (data_root / "leftImg8bit").is_dir() and (data_root / "gtFine").is_dir():
         return
     if os.environ.get("CITYSCAPES_USERNAME") and os.environ.get("CITYSCAPES_PASSWORD"):
@@ -131,18 +135,34 @@ def check_out_of_data_root(data_root: Path, out: Path) -> None:
         raise KitError(f"output folder {out} is inside DATA_ROOT={data_root}; the kit never writes into DATA_ROOT, choose another --out")
 
 
+def native_size(frames: list[Frame]) -> tuple[int, int]:
+    """The dataset's size, read from the first image; every frame is then checked against it."""
+    try:
+        height, width = png_header(frames[0].image)[:2]
+    except (OSError, ValueError):
+        return (0, 0)  # validate_frames reports the broken file
+    return (height, width)
+
+
 def prepare_labels(data_root: Path, out: Path, limit: int | None = None, mode: str = "polygons",
-                   size: tuple[int, int] = (1024, 2048), jobs: int | None = None) -> dict:
-    """Validate DATA_ROOT, write labelTrainIds PNGs (skipping verified ones), then labels.json last."""
+                   size: tuple[int, int] | None = None, jobs: int | None = None) -> dict:
+    """Validate DATA_ROOT, write labelTrainIds PNGs (skipping verified ones), then labels.json last.
+
+    Labels are the dataset's native size (`size` None: that of the first image, and every frame must
+    match it): scoring compares at native size whatever size the model runs at.
+    """
     if mode not in MODES:
         raise KitError(f"--labels={mode!r}: choose one of {', '.join(MODES)}")
     data_root, out = Path(data_root), Path(out)
     ensure_dataset(data_root)
     check_out_of_data_root(data_root, out)
+    if size is None:
+        frames = load_frames(data_root, limit, None, need_labels=False)
+        size = native_size(frames)
     frames = load_frames(data_root, limit, size, need_labels=True)
     ensure_writable_dir(out, "labels output folder")
     header = {"mode": mode, "data_root": str(data_root.resolve()), "height": size[0], "width": size[1],
-              "code": code_fingerprint(__file__)}
+              "code": code_fingerprint(*step_code_files("labels"))}
     prev = previous_records(out, MANIFEST, header, "images", "stem")
     tasks = [_task(frame, data_root, out, mode, size, prev.get(frame.fid)) for frame in frames]
     return run_journaled(_convert, tasks, jobs, "labels", out=out, manifest=MANIFEST, header=header,
