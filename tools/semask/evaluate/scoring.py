@@ -17,6 +17,7 @@ import numpy as np
 from semask.evaluate import metrics
 from semask.evaluate import predictions
 from semask.data.cityscapes import CLASSES, frame_id_from_stem, image_stem
+from semask.core.manifest import verify_predictions
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir, natural_key, sha256_file
 from semask.data.labels import read_manifest
@@ -113,6 +114,24 @@ def load_provenance(files: Sequence[Path]) -> dict:
     return merged
 
 
+DEGENERATE_SHARE = 0.95
+
+
+def degenerate_warnings(matrix: np.ndarray) -> list[str]:
+    """A warning when one class takes more than 95% of the predicted (scored) pixels: garbage weights or
+    a broken graph give a plausible-looking mIoU otherwise."""
+    predicted = np.asarray(matrix, dtype=np.int64).sum(axis=0)[:len(CLASSES)]
+    total = int(np.asarray(matrix, dtype=np.int64).sum())
+    if not total:
+        return []
+    top = int(predicted.argmax())
+    share = predicted[top] / total
+    if share <= DEGENERATE_SHARE:
+        return []
+    return [f"degenerate predictions: '{CLASSES[top]}' covers {100 * share:.1f}% of the scored pixels "
+            f"(more than {100 * DEGENERATE_SHARE:.0f}%); check the weights and the model before trusting this mIoU"]
+
+
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
@@ -130,6 +149,7 @@ def markdown(report: dict) -> str:
     lines.append(f"| **mean** | **{_fmt(report['mIoU'])}** | **{_fmt(report['mAcc'])}** |")
     lines += ["", f"Labels: {report['labels']['mode']} ({report['labels']['manifest']}); "
               f"predictions: {report['predictions']['layout']} in {report['predictions']['folder']}."]
+    lines += [f"Warning: {w}" for w in report.get("warnings", [])]
     if report["invalid_prediction_pixels"]:
         lines.append(f"Warning: {report['invalid_prediction_pixels']} predicted pixels were outside 0..18 (counted as wrong).")
     return "\n".join(lines) + "\n"
@@ -156,6 +176,7 @@ def score(pred: Path, labels_dir: Path, out_json: Path, label_dtype: str = DEFAU
         gt0 = cv2.imread(str(Path(labels_dir) / pairs[0][0]["label"]), cv2.IMREAD_UNCHANGED)
         size = gt0.shape[:2] if gt0 is not None else size
     check_sizes(pairs, size, label_dtype)
+    verified = verify_predictions(preds.folder, [p for _, p in pairs], jobs)
     tasks = [(str(Path(labels_dir) / e["label"]), str(p), label_dtype, tuple(size)) for e, p in pairs]
     matrix, errors = metrics.empty_matrix(), []
     for counts, error in imap(_score_one, tasks, jobs, "score"):
@@ -173,13 +194,14 @@ def score(pred: Path, labels_dir: Path, out_json: Path, label_dtype: str = DEFAU
     inputs = {"labels_manifest": str(labels_json), "labels_manifest_sha256": sha256_file(labels_json),
               "label_mode": manifest.get("mode"), "pred_folder": str(preds.folder),
               "pred_summary": str(preds.summary) if preds.summary else None, "pred_layout": preds.layout,
-              "label_dtype": label_dtype, "limit": limit}
+              "label_dtype": label_dtype, "limit": limit, "pred_manifest_verified": verified}
     report = {
         "title": title or f"SeMask-FPN Cityscapes val ({preds.folder.name})",
         "mIoU": result["mIoU"], "aAcc": result["aAcc"], "mAcc": result["mAcc"],
         "per_class": result["per_class"], "num_images": len(pairs),
         "height": int(size[0]), "width": int(size[1]),
         "invalid_prediction_pixels": result["invalid_prediction_pixels"], "valid_pixels": result["valid_pixels"],
+        "warnings": degenerate_warnings(matrix),
         "images": [image_stem(e["stem"]) for e, _ in pairs],
         "labels": {"manifest": str(labels_json), "mode": manifest.get("mode"), "data_root": manifest.get("data_root")},
         "predictions": {"folder": str(preds.folder), "summary": inputs["pred_summary"], "layout": preds.layout},
@@ -187,6 +209,8 @@ def score(pred: Path, labels_dir: Path, out_json: Path, label_dtype: str = DEFAU
                              "cols": "predicted train id 0..18, then 'outside 0..18'", "counts": matrix.tolist()},
         "provenance": {**extra_provenance, "score": inputs},
     }
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if panels:
         report["panels"] = _write_panels(pairs[:panels], Path(labels_dir), Path(data_root), Path(panel_dir), label_dtype, size)
     atomic_write_json(out_json, report)

@@ -72,6 +72,7 @@ def render(report_path: Optional[Path] = None, summary_path: Optional[Path] = No
     header = []
     if smoke:
         header.append("SMOKE RUN: synthetic images and random weights; the mIoU below means nothing, it only shows the pipeline works.")
+    header += [f"WARNING: {w}" for w in (report or {}).get("warnings", [])]
     if prov.get("variables", {}).get("WEIGHTS") == "random" and not smoke:
         header.append("WARNING: WEIGHTS=random, not a trained model" + (": the mIoU is meaningless." if report else "."))
     return "\n".join(header + lines) + "\n"

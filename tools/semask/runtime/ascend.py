@@ -229,10 +229,12 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`."""
     import numpy as np
 
+    from semask.core import manifest
     from semask.runtime import batching  # numpy-based; imported here so env checks work without numpy
 
     info = read_sidecar(om, batch_size)
     files = batching.list_input_files(input_dir)
+    manifest.verify_inputs(Path(input_dir), files)
     in_bytes = batch_size * 3 * info["height"] * info["width"] * np.dtype(info["input_dtype"]).itemsize
     batching.files_per_batch(in_bytes, files[0])
     batching.check_sizes(files, batching.file_nbytes(files[0]))
@@ -267,6 +269,8 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
             os.replace(final_dir, trash)
             shutil.rmtree(trash, ignore_errors=True)
         os.replace(tmp_dir, final_dir)
+        outputs = [Path(p).name for entry in result.get("filesinfo", {}).values() for p in entry["outfiles"]]
+        manifest.write_preds_manifest(final_dir, manifest.hash_outputs(final_dir, outputs))
         atomic_write_json(final_summary, result)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)

@@ -21,7 +21,9 @@ from semask.runtime import batching
 from semask.runtime import ais_summary as summary
 from semask.core.errors import KitError
 from semask.spec import ORT_PROVIDERS
-from semask.core.fsio import atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir
+from semask.core import manifest
+from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir, sha256_bytes,
+                              sha256_file)
 
 # the kit's provider names (semask.spec.ORT_PROVIDERS) -> ORT's
 PROVIDERS = {name: f"{name.upper()}ExecutionProvider" for name in ORT_PROVIDERS}
@@ -173,18 +175,30 @@ class Journal:
             os.fsync(fh.fileno())
 
 
-def _verified(record: dict[str, Any], folder: Path) -> bool:
-    """A journaled batch counts as done only if each of its output files exists with its size."""
-    return all((folder / name).is_file() and (folder / name).stat().st_size == size
-               for name, size in record["outfiles"])
+def _verified(record: dict[str, Any], folder: Path, inputs: list[str]) -> bool:
+    """A journaled batch counts as done only if it ran on these inputs (sha256 from the bins manifest,
+    or size + mtime without one) and each of its output files still has its recorded size and sha256."""
+    if record.get("inputs") != inputs:
+        return False
+    for name, size, *sha in record["outfiles"]:
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != size or (sha and sha256_file(path) != sha[0]):
+            return False
+    return True
+
+
+def _input_ids(files: Sequence[Path], shas: dict[str, str] | None) -> dict[str, str]:
+    """What identifies each input's content: its manifest sha256, or size + mtime when there is no manifest."""
+    if shas is not None:
+        return {f.name: shas[f.name] for f in files}
+    return {f.name: f"{f.stat().st_size} {f.stat().st_mtime_ns}" for f in files}
 
 
 def _fingerprint(model: Path, files: Sequence[Path], batch_size: int, provider: str) -> dict[str, Any]:
     st = model.stat()
-    # size + mtime of every input too: bins rewritten under the same names (new data, fixed image)
-    # must not resume onto the old run's outputs
-    names = hashlib.sha256("\n".join(f"{f.resolve()} {f.stat().st_size} {f.stat().st_mtime_ns}"
-                                     for f in files).encode()).hexdigest()
+    # the inputs' names (the batch plan); their content is checked per batch (`_verified`), so a
+    # rewritten bin redoes only its batch
+    names = hashlib.sha256("\n".join(str(f.resolve()) for f in files).encode()).hexdigest()
     return {"model": str(model.resolve()), "model_size": st.st_size, "model_mtime_ns": st.st_mtime_ns,
             "inputs_sha256": names, "batch_size": batch_size, "provider": provider}
 
@@ -217,6 +231,7 @@ def infer_folder(
     per_batch = batching.files_per_batch(spec.nbytes, files[0])  # type: ignore[arg-type]
     batching.check_sizes(files, batching.file_nbytes(files[0]))
     batching.check_unique_stems(files)
+    input_ids = _input_ids(files, manifest.verify_inputs(Path(input_dir), files))
     batches = batching.plan_batches(files, per_batch)
     print(f"[INFO] get filesperbatch files0 size:{batching.file_nbytes(files[0])} tensor0size:{spec.nbytes} "
           f"filesperbatch:{per_batch} runcount:{len(batches)}")
@@ -237,9 +252,11 @@ def infer_folder(
 
     journal = Journal(out_root / f".{dirname}.journal.jsonl", _fingerprint(model, files, batch_size, provider))
     previous = journal.load()
-    done = {i: r for i, r in previous.items() if i < len(batches) and _verified(r, folder)}
+    batch_inputs = {b.index: [input_ids[f.name] for f in b.real_files] for b in batches}
+    done = {i: r for i, r in previous.items() if i < len(batches) and _verified(r, folder, batch_inputs[i])}
     journal.start(keep=bool(previous))
     pending = [b for b in batches if b.index not in done]
+    resumed = len(done)
     if done:
         print(f"[INFO] resuming: {len(done)} of {len(batches)} batches already done and verified in {folder}")
 
@@ -269,8 +286,10 @@ def infer_folder(
                     name = batching.output_name(slot, out_index)
                     data = np.ascontiguousarray(piece).tobytes()
                     atomic_write_bytes(folder / name, data)
-                    written.append([name, len(data)])
-            journal.append({"batch": batch.index, "outfiles": written, "compute_ms": ms})
+                    written.append([name, len(data), sha256_bytes(data)])
+            record = {"batch": batch.index, "outfiles": written, "compute_ms": ms, "inputs": batch_inputs[batch.index]}
+            journal.append(record)
+            done[batch.index] = record
             compute[batch.index] = ms
             bar.update(len(batch.real_files))
     finally:
@@ -289,9 +308,10 @@ def infer_folder(
     times = [compute[b.index] for b in batches]
     result = summary.build_summary(
         filesinfo, argv, times, batch_size,
-        extra={"provider": PROVIDERS[provider], "backend": "onnxruntime", "resumed_batches": len(done)},
+        extra={"provider": PROVIDERS[provider], "backend": "onnxruntime", "resumed_batches": resumed},
     )
     for line in summary.summary_lines(result, batch_size):
         print(line)
+    manifest.write_preds_manifest(folder, {name: (size, sha) for r in done.values() for name, size, sha in r["outfiles"]})
     atomic_write_json(summary_path, result)
     return result
