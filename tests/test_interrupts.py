@@ -201,7 +201,7 @@ def test_two_make_all_at_once_both_finish_with_the_reference(reference, tmp_path
 
 def test_rerun_after_interrupted_preprocess_redoes_only_the_missing(reference, tmp_path):
     """Case 7: after Ctrl-C in preprocess (journal of the finished bins, no manifest yet) the rerun writes only
-    the missing bin and inference redoes only the batch whose input changed, not everything."""
+    the missing bin, and inference, whose inputs are byte-identical again, redoes nothing."""
     arts = ph.copy_tree(reference["artifacts"], tmp_path / "artifacts", skip={"reports"})
     bins = arts / BINS
     man = ph.read_json(bins / "manifest.json")
@@ -212,7 +212,7 @@ def test_rerun_after_interrupted_preprocess_redoes_only_the_missing(reference, t
     (bins / man["files"][-1]["name"]).unlink()
     proc = ph.run_make(["all"], arts, reference["data"], ph.ort_vars())
     assert f"{ph.N_IMAGES} bins in {bins} (1 written)" in proc.stdout
-    assert "resuming: 1 of 2 batches already done and verified" in proc.stdout
+    assert "resuming: 2 of 2 batches already done and verified" in proc.stdout
     assert ph.read_json(bins / "manifest.json") == man
     assert ph.pred_files(arts) == ph.pred_files(reference["artifacts"])
     assert ph.read_json(ph.report_path(arts))["mIoU"] == reference["report"]["mIoU"]

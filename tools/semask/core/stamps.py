@@ -90,11 +90,10 @@ def _listed_files(kind: str, target: Path, data: dict) -> Iterable[tuple[Path, i
         return [(target.parent / e["label"], None) for e in data["images"]]
     if kind == "bins":
         return [(target.parent / f["name"], int(f["bytes"])) for f in data["files"]]
-    if kind == "preds":
-        out = []
-        for entry in data["filesinfo"].values():
-            out += [(Path(p), None) for p in entry["outfiles"]]
-        return out
+    if kind == "preds":  # `<run>_summary.json` beside `<run>/`; read by base name, as scoring does
+        folder = target.with_name(target.name[: -len("_summary.json")])
+        return [(folder / p.replace("\\", "/").split("/")[-1], None)
+                for entry in data["filesinfo"].values() for p in entry["outfiles"]]
     raise ValueError(f"unknown check kind {kind!r}")
 
 

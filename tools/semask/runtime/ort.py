@@ -196,10 +196,10 @@ def _input_ids(files: Sequence[Path], shas: dict[str, str] | None) -> dict[str, 
 
 def _fingerprint(model: Path, files: Sequence[Path], batch_size: int, provider: str) -> dict[str, Any]:
     st = model.stat()
-    # the inputs' names (the batch plan); their content is checked per batch (`_verified`), so a
-    # rewritten bin redoes only its batch
-    names = hashlib.sha256("\n".join(str(f.resolve()) for f in files).encode()).hexdigest()
-    return {"model": str(model.resolve()), "model_size": st.st_size, "model_mtime_ns": st.st_mtime_ns,
+    # names, not absolute paths (a moved or copied ARTIFACTS tree still resumes): the batch plan; the
+    # inputs' content is checked per batch (`_verified`), so a rewritten bin redoes only its batch
+    names = hashlib.sha256("\n".join(f.name for f in files).encode()).hexdigest()
+    return {"model": model.name, "model_size": st.st_size, "model_mtime_ns": st.st_mtime_ns,
             "inputs_sha256": names, "batch_size": batch_size, "provider": provider}
 
 
