@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -25,32 +26,53 @@ def _listing(items: Sequence[str], cap: int = 10) -> str:
     return "; ".join(items[:cap]) + (f"; ... (+{len(items) - cap} more)" if len(items) > cap else "")
 
 
-def mismatch(path: Path, size: int | None, sha256: str) -> str | None:
-    """Why `path` is not the recorded file (missing, size, content), or None when it is."""
+def identity(st: os.stat_result) -> str:
+    """mtime, ctime and inode: any write or replacement changes one of them (ctime cannot be set back)."""
+    return f"{st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}"
+
+
+def mismatch(path: Path, size: int | None, sha256: str, known: str | None = None) -> str | None:
+    """Why `path` is not the recorded file (missing, size, content), or None when it is. `known`: the
+    identity the file had when its sha256 was computed; unchanged, the content is too (no rehash)."""
     try:
-        actual = path.stat().st_size
+        st = path.stat()
     except OSError:
         return f"{path} is missing"
+    actual = st.st_size
     if size is not None and actual != size:
         return f"{path} has {actual} bytes, the manifest says {size}"
+    if known is not None and identity(st) == known:
+        return None
     if sha256_file(path) != sha256:
         return f"{path} has another sha256 than the manifest records"
     return None
 
 
-def _check(task: tuple[str, int | None, str]) -> str | None:
-    path, size, sha = task
+def _check(task: tuple[str, int | None, str, str | None]) -> str | None:
+    path, size, sha, known = task
     try:
-        return mismatch(Path(path), size, sha)
+        return mismatch(Path(path), size, sha, known)
     except OSError as exc:
         return f"{path} cannot be read ({exc.strerror})"
 
 
-def verify(records: Iterable[tuple[Path, int | None, str]], jobs: int | None, desc: str) -> list[str]:
-    """Mismatch messages of (path, size or None, sha256) records, checked in parallel."""
+def _unchanged(task: tuple[str, int | None, str, str | None]) -> bool:
+    path, size, _, known = task
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return known is not None and identity(st) == known and (size is None or st.st_size == size)
+
+
+def verify(records: Iterable[tuple], jobs: int | None, desc: str) -> list[str]:
+    """Mismatch messages of (path, size or None, sha256[, identity]) records, checked in parallel."""
     from semask.core.parallel import imap  # tqdm: only where files are checked
 
-    tasks = [(str(p), s, h) for p, s, h in records]
+    tasks = [(str(r[0]), r[1], r[2], r[3] if len(r) > 3 else None) for r in records]
+    tasks = [t for t in tasks if not _unchanged(t)]  # stat only, in this process: no pool when nothing changed
+    if not tasks:
+        return []
     return [m for m in imap(_check, tasks, jobs, desc) if m]
 
 
@@ -92,9 +114,18 @@ def preds_manifest_path(folder: Path) -> Path:
 
 
 def write_preds_manifest(folder: Path, files: Mapping[str, tuple[int, str]]) -> Path:
-    """Record size and sha256 of every prediction file (name -> (bytes, sha256)); written before the summary."""
+    """Record size and sha256 of every prediction file (name -> (bytes, sha256)); written before the summary.
+
+    Each entry also keeps the file's identity now (`identity`): scoring rehashes only files whose
+    identity changed since, which keeps verification cheap and still catches every write.
+    """
     path = preds_manifest_path(folder)
-    entries = [{"name": name, "bytes": size, "sha256": sha} for name, (size, sha) in sorted(files.items())]
+    entries = []
+    for name, (size, sha) in sorted(files.items()):
+        st = (Path(folder) / name).stat()
+        if st.st_size != size:
+            raise KitError(f"{Path(folder) / name} changed while inference was writing it; rerun inference")
+        entries.append({"name": name, "bytes": size, "sha256": sha, "identity": identity(st)})
     atomic_write_json(path, {"folder": Path(folder).name, "count": len(entries), "files": entries})
     return path
 
@@ -116,7 +147,7 @@ def verify_predictions(folder: Path, files: Sequence[Path], jobs: int | None = N
         return False
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        records = {f["name"]: (int(f["bytes"]), f["sha256"]) for f in data["files"]}
+        records = {f["name"]: (int(f["bytes"]), f["sha256"], f.get("identity")) for f in data["files"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise KitError(f"predictions manifest {path} is unreadable ({type(exc).__name__}); rerun inference") from None
     unknown = [str(f) for f in files if f.name not in records]
