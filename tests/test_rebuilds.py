@@ -288,3 +288,11 @@ def test_clean_keeps_provenance_clean(root):
     assert tracked.stdout == ""
     ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "artifacts/.semask-artifacts"])
     assert ignored.returncode == 0
+
+
+def test_make_table_prints_the_last_run_again(shared, tree):
+    """README: `make table` prints the table of the last run again, and changes nothing."""
+    before = ph.mtimes(tree)
+    proc = ph.run_make(["table"], tree, shared["data"], ph.ort_vars())
+    assert f"| {shared['report']['mIoU']:.2f} |" in proc.stdout and str(ph.report_path(tree)) in proc.stdout
+    assert ph.mtimes(tree) == before
