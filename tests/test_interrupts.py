@@ -216,3 +216,34 @@ def test_rerun_after_interrupted_preprocess_redoes_only_the_missing(reference, t
     assert ph.read_json(bins / "manifest.json") == man
     assert ph.pred_files(arts) == ph.pred_files(reference["artifacts"])
     assert ph.read_json(ph.report_path(arts))["mIoU"] == reference["report"]["mIoU"]
+
+
+def test_lock_lives_as_long_as_its_make_and_is_reentrant_for_it(tmp_path):
+    """The ARTIFACTS lock is held for the owning make's lifetime; that make (re-executed, or a recipe's
+    $(MAKE) below it) finds it already held, anyone else is refused with NOWAIT."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+
+    from semask.core.workspace import Refused, lock
+
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock(tmp_path, owner.pid, nowait=True)
+        lock(tmp_path, owner.pid, nowait=True)  # same make again: no wait, no refusal
+        with pytest.raises(Refused, match=f"another make \\(pid {owner.pid}\\) is running on ARTIFACTS={tmp_path}"):
+            lock(tmp_path, os.getpid(), nowait=True)
+    finally:
+        owner.kill()
+        owner.wait()
+    fd = os.open(tmp_path / ".lock", os.O_RDWR)
+    deadline = time.monotonic() + 10
+    while True:  # the holder lets go as soon as its make is gone
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            assert time.monotonic() < deadline, "the lock outlived its make"
+            time.sleep(0.05)
+    os.close(fd)

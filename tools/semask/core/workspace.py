@@ -95,6 +95,19 @@ def _wait_for_exit(pid: int) -> None:
         time.sleep(0.1)
 
 
+def _lineage(pid: int) -> set[str]:
+    """`pid` and its ancestors, as text (from /proc; just `pid` where /proc is absent)."""
+    found = set()
+    while pid > 1 and str(pid) not in found:
+        found.add(str(pid))
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            pid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return found
+
+
 def lock(artifacts: Path, owner_pid: int, nowait: bool) -> None:
     """Take the ARTIFACTS lock and leave a child process holding it until `owner_pid` (make) exits."""
     fd = os.open(artifacts / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
@@ -107,8 +120,8 @@ def lock(artifacts: Path, owner_pid: int, nowait: bool) -> None:
         except BlockingIOError:
             pass
         holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-        if holder == str(owner_pid):  # make re-executed itself (same pid) after updating an include
-            os.close(fd)
+        if holder in _lineage(owner_pid):  # make re-executed itself after updating an include (same pid),
+            os.close(fd)                   # or a recipe runs $(MAKE) on the same ARTIFACTS: already ours
             return
         if time.monotonic() < deadline:
             time.sleep(0.05)
