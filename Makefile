@@ -81,6 +81,9 @@ need_posint = $(if $(call posint,$($(1))),,$(error $(1)=$($(1)) is not a positiv
 choose = $(if $(filter $($(1)),$(2)),,$(error $(1)=$($(1)) is not one of: $(2)))
 
 ifneq ($(NEEDS_CONFIG),)
+ifneq ($(words $(A)),1)
+$(error ARTIFACTS=$(A) contains spaces, which make cannot use in file names; choose a path without spaces)
+endif
 $(call need_posint,BS,4)
 $(call need_posint,HEIGHT,1024)
 $(call need_posint,WIDTH,2048)
@@ -130,15 +133,21 @@ ifneq ($(shell re='^[$(SPEC_AIS_PATH_CHARS)]+$$'; [[ $(call q,$(A_REAL)) =~ $$re
 $(error ARTIFACTS=$(A) (resolved: $(A_REAL)) has characters ais_bench rejects; with BACKEND=ascend its path may only use [$(SPEC_AIS_PATH_CHARS)], e.g. ARTIFACTS=artifacts)
 endif
 endif
-ARTIFACTS_OK := $(shell mkdir -p $(call q,$(A)) 2>&1 && { [ -w $(call q,$(A)) ] && echo ok || echo no write permission; })
-ifneq ($(ARTIFACTS_OK),ok)
-$(error ARTIFACTS=$(A) is not a writable folder ($(ARTIFACTS_OK)); set ARTIFACTS to a folder you can write)
-endif
 ifneq ($(filter atc-check,$(MAKECMDGOALS)),)
 ifneq ($(BACKEND_RESOLVED),ascend)
 $(error make atc-check needs atc: BACKEND=$(BACKEND) resolved to $(BACKEND_RESOLVED); source the CANN set_env.sh (ASCEND_SET_ENV) or pass BACKEND=ascend)
 endif
 endif
+# make needs these answers to plan: refuse a DATA_ROOT inside ARTIFACTS, mark ARTIFACTS as the kit's, take
+# its lock for as long as this make runs (a second run waits; NOWAIT=1 refuses), and read the dataset's
+# native size (the labels' size; the ONNX resizes its logits back to it when HEIGHTxWIDTH differs).
+PREFLIGHT := $(shell PYTHONPATH=tools $(HOST_PY) -m semask.core.workspace preflight --artifacts $(call q,$(A)) \
+    --data-root $(call q,$(DATA_ROOT)) --owner-pid $$PPID $(if $(NOWAIT),--nowait) \
+    --default-native $(SPEC_NATIVE_HEIGHT)x$(SPEC_NATIVE_WIDTH))
+ifneq ($(firstword $(PREFLIGHT)),ok)
+$(error $(or $(patsubst error:,,$(PREFLIGHT)),the ARTIFACTS/DATA_ROOT check failed (see above)))
+endif
+NATIVE := $(word 2,$(PREFLIGHT))
 ifeq ($(BACKEND_RESOLVED),ascend)
 SOC_RESOLVED := $(shell $(ASCEND_SRC) $(HOST_PY) tools/detect_soc.py --soc $(SOC) --device $(DEVICE))
 ifeq ($(SOC_RESOLVED),)
@@ -150,7 +159,10 @@ endif
 # ------------------------------------------------------------------------------ artifact names
 LIMIT_TAG  := $(if $(LIMIT),first$(LIMIT),all)
 LIMIT_ARG  := $(if $(LIMIT),--limit $(LIMIT),)
-STEM       := $(SPEC_STEM)
+OUT_TAG    := $(if $(NATIVE),$(if $(filter $(HEIGHT)x$(WIDTH),$(NATIVE)),,_out$(NATIVE)))
+OUT_HEIGHT := $(if $(OUT_TAG),$(firstword $(subst x, ,$(NATIVE))),$(HEIGHT))
+OUT_WIDTH  := $(if $(OUT_TAG),$(lastword $(subst x, ,$(NATIVE))),$(WIDTH))
+STEM       := $(SPEC_STEM)$(OUT_TAG)
 ONNX_RAW   := $(A)/onnx/$(STEM).onnx
 ONNX_SIM   := $(A)/onnx/$(STEM)_sim.onnx
 ONNX_ATC   := $(A)/onnx/$(STEM)_sim_atc.onnx
@@ -181,23 +193,43 @@ ENV_JSON   := $(A)/env/env_$(BACKEND_RESOLVED).json
 WEIGHTS_DEP := $(filter-out random,$(WEIGHTS))
 UPSTREAM_STAMP := $(UPSTREAM_DIR).stamp
 
-# Inputs that are not in any file name are tracked by stamps rewritten at parse time only when
-# their content changes (move-if-change), so swapping WEIGHTS or DATA_ROOT rebuilds what it must.
-# The DATA_ROOT stamp also holds a hash of the val files' names, sizes and mtimes: replacing a bad
-# image or annotation re-runs labels and preprocess (both resumable: unchanged files are kept).
-DATA_LISTING = $(shell cd $(call q,$(DATA_ROOT)) 2>/dev/null && find leftImg8bit/val gtFine/val -type f -printf '%p %s %T@\n' 2>/dev/null | LC_ALL=C sort | sha256sum | cut -c1-64)
+# Inputs that are not in any file name, and outputs edited behind make's back, are tracked by stamps
+# (semask/core/stamps.py). Make refreshes them by remaking its include $(STAMPS_MK) on every run, before
+# it plans: the WEIGHTS and DATA_ROOT stamps change only when the identity (size, mtime, ctime, inode,
+# symlinks followed) of a file changes; a check stamp is touched when a finished step's manifest is
+# unreadable or a file it lists is missing or was changed after it, so that step is redone (resumed).
 STATE := $(A)/.state
-define stamp
-$(shell mkdir -p $(call q,$(dir $(1))) && { printf '%s\n' $(call q,$(2)) | cmp -s - $(call q,$(1)) || printf '%s\n' $(call q,$(2)) > $(call q,$(1)); })
-endef
+WEIGHTS_STAMP := $(STATE)/weights_$(MODEL).txt
+DATA_STAMP := $(STATE)/data_root.txt
+LABELS_CHECK := $(STATE)/check_labels_$(LABELS)_$(LIMIT_TAG).stamp
+BINS_CHECK := $(STATE)/check_bins_$(notdir $(BINS_DIR)).stamp
+PREDS_CHECK := $(STATE)/check_preds_$(RUN_NAME).stamp
 ifneq ($(NEEDS_CONFIG),)
-$(call stamp,$(STATE)/weights_$(MODEL).txt,$(if $(WEIGHTS_DEP),$(shell realpath -m $(call q,$(WEIGHTS))),random))
-$(call stamp,$(STATE)/data_root.txt,$(shell realpath -m $(call q,$(DATA_ROOT))) files:$(DATA_LISTING))
+STAMPS_MK := $(STATE)/stamps.mk
+-include $(STAMPS_MK)
+$(STAMPS_MK): FORCE
+	@PYTHONPATH=tools $(HOST_PY) -m semask.core.stamps --include $@ --weights $(WEIGHTS_STAMP) $(call q,$(WEIGHTS)) \
+	    --data-root $(DATA_STAMP) $(call q,$(DATA_ROOT)) --check labels $(LABELS_JSON) $(LABELS_CHECK) \
+	    --check bins $(BINS) $(BINS_CHECK) --check preds $(PRED_SUMMARY) $(PREDS_CHECK)
 endif
+.PHONY: FORCE
+FORCE:
+
+# A step that may leave its manifest unchanged refreshes its mtime, but never creates an empty one.
+refresh = $(PY) -c 'import json, os, sys; json.load(open(sys.argv[1])); os.utime(sys.argv[1])' $(1) \
+    || { echo "error: $(1) is missing or unreadable after its step; this is a kit bug, please report it" >&2; exit 1; }
+
+# The provenance record every measured number gets (one recipe for score and perf).
+define provenance
+$(PY) tools/provenance.py --out $(1) --backend $(BACKEND_RESOLVED) --provider $(PROVIDER) \
+    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
+endef
+
 # reports/latest names the run `make table` reprints: set when `make all` (or `make report`) is asked for,
 # rewritten only when it changes, so an up-to-date `make all` leaves the tree untouched
 ifneq ($(and $(NEEDS_CONFIG),$(filter all report,$(MAKECMDGOALS))),)
-$(call stamp,$(A)/reports/latest,$(patsubst $(A)/%,%,$(REPORT)))
+LATEST_REL := $(patsubst $(A)/%,%,$(REPORT))
+$(shell mkdir -p $(call q,$(A)/reports) && { printf '%s\n' $(call q,$(LATEST_REL)) | cmp -s - $(call q,$(A)/reports/latest) || printf '%s\n' $(call q,$(LATEST_REL)) > $(call q,$(A)/reports/latest); })
 endif
 
 VARS := MODEL=$(MODEL) BS=$(BS) HEIGHT=$(HEIGHT) WIDTH=$(WIDTH) INPUT_DTYPE=$(INPUT_DTYPE) \
@@ -286,6 +318,7 @@ report: $(REPORT)
 upstream: $(UPSTREAM_STAMP)
 
 env: $(VENV_STAMP)
+	PYTHONPATH=tools $(HOST_PY) -m semask.core.workspace mark --artifacts $(call q,$(A))
 	$(PY) tools/check_env.py --out $(A)/env/env_check.json --need all
 
 test: | $(PY_DEP)
@@ -295,14 +328,15 @@ bench: | $(PY_DEP)
 	$(PY) bench/run_all.py --out bench/out
 
 clean:
-	rm -rf $(call q,$(ARTIFACTS))
+	@PYTHONPATH=tools $(HOST_PY) -m semask.core.workspace clean --artifacts $(call q,$(ARTIFACTS)) \
+	    --data-root $(call q,$(DATA_ROOT)) --checkout $(call q,$(CURDIR))
 
 distclean: clean
 	rm -rf data/weights data/upstream .venv env/upstream/venv .make
 
 # ------------------------------------------------------------------------------ demo (no downloads)
 DEMO_A := $(ARTIFACTS)/demo
-DEMO_DATA := $(DEMO_A)/cityscapes
+DEMO_DATA := $(ARTIFACTS)/demo-data/cityscapes
 demo: $(DEMO_DATA)/.complete
 	$(MAKE) all ARTIFACTS=$(DEMO_A) MODEL=$(DEMO_MODEL) WEIGHTS=$(DEMO_WEIGHTS) DATA_ROOT=$(DEMO_DATA) LIMIT=$(DEMO_IMAGES) \
 	    BACKEND=ort ORT_PROVIDER=cpu HEIGHT=$(DEMO_HEIGHT) WIDTH=$(DEMO_WIDTH) BS=$(BS) SMOKE=1
@@ -310,17 +344,18 @@ demo: $(DEMO_DATA)/.complete
 	    && mv $(call q,$(A)/reports/latest.tmp) $(call q,$(A)/reports/latest)
 
 $(DEMO_DATA)/.complete: | $(PY_DEP)
+	PYTHONPATH=tools $(HOST_PY) -m semask.core.workspace mark --artifacts $(call q,$(ARTIFACTS))
 	rm -rf $(DEMO_DATA).partial
 	$(PY) tools/make_synthetic_cityscapes.py --out $(DEMO_DATA).partial --num $(DEMO_IMAGES) --height $(DEMO_HEIGHT) --width $(DEMO_WIDTH)
+	echo $(DEMO_IMAGES) > $(DEMO_DATA).partial/.complete
 	rm -rf $(DEMO_DATA) && mv $(DEMO_DATA).partial $(DEMO_DATA)
-	touch $@
 
 # ------------------------------------------------------------------------------ pipeline
 $(VENV_STAMP): env/requirements.txt
 	python3 -m venv .venv
 	.venv/bin/python -m pip install -q --upgrade pip
 	.venv/bin/python -m pip install -r env/requirements.txt
-	touch $@
+	.venv/bin/python -c 'import sys; print(sys.version)' > $@
 
 $(A)/onnx $(A)/om $(A)/preds $(A)/reports $(A)/perf $(A)/env data/weights:
 	$(ASCEND_UMASK) mkdir -p $@
@@ -334,27 +369,23 @@ data/weights/semask_%.pth: | $(PY_DEP) data/weights
 $(UPSTREAM_STAMP): | $(PY_DEP)
 	$(PY) tools/fetch_upstream.py --dest $(UPSTREAM_DIR) --repo $(call q,$(UPSTREAM_REPO)) --commit $(SPEC_UPSTREAM_COMMIT)
 
-LABELS_CODE := tools/semask/data/labels.py tools/prepare_cityscapes.py
-BINS_CODE := tools/semask/data/bins.py tools/semask/data/cityscapes.py tools/semask/data/normalise.py tools/semask/spec.py \
-             tools/preprocess.py
-SCORE_CODE := tools/semask/evaluate/scoring.py tools/semask/evaluate/metrics.py tools/semask/evaluate/predictions.py tools/score.py
-$(LABELS_JSON): $(STATE)/data_root.txt $(LABELS_CODE) | $(PY_DEP) $(ENV_JSON)
+# Each step's code comes from spec.STEP_CODE, the table its in-code fingerprint reads too.
+# Labels are always made at the dataset's native size (they do not depend on HEIGHT/WIDTH).
+$(LABELS_JSON): $(DATA_STAMP) $(LABELS_CHECK) $(SPEC_CODE_LABELS) | $(PY_DEP) $(ENV_JSON)
 	$(PY) tools/prepare_cityscapes.py --data-root $(call q,$(DATA_ROOT)) --out $(LABELS_DIR) --labels $(LABELS) \
-	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
-	touch $@
+	    $(LIMIT_ARG)
+	@$(call refresh,$@)
 
 # labels first: prepare validates the dataset (and downloads it when credentials are set)
-$(BINS): $(STATE)/data_root.txt $(BINS_CODE) | $(PY_DEP) $(ENV_JSON) $(LABELS_JSON)
+$(BINS): $(DATA_STAMP) $(BINS_CHECK) $(SPEC_CODE_BINS) | $(PY_DEP) $(ENV_JSON) $(LABELS_JSON)
 	$(ASCEND_UMASK) $(PY) tools/preprocess.py --data-root $(call q,$(DATA_ROOT)) --out $(BINS_DIR) --dtype $(INPUT_DTYPE) \
 	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
-	touch $@
+	@$(call refresh,$@)
 
-MODEL_CODE := tools/semask/model/network.py tools/semask/spec.py tools/semask/model/checkpoint.py tools/semask/model/export.py \
-              tools/export_onnx.py tools/semask/data/normalise.py
-$(ONNX_RAW): $(MODEL_CODE) $(WEIGHTS_DEP) $(STATE)/weights_$(MODEL).txt | $(PY_DEP) $(ENV_JSON) $(A)/onnx
+$(ONNX_RAW): $(SPEC_CODE_MODEL) $(WEIGHTS_DEP) $(WEIGHTS_STAMP) | $(PY_DEP) $(ENV_JSON) $(A)/onnx
 	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
 	    --height $(HEIGHT) --width $(WIDTH) --input-dtype $(INPUT_DTYPE) --label-dtype $(LABEL_DTYPE) \
-	    --out $@ --no-simplify
+	    $(if $(OUT_TAG),--out-height $(OUT_HEIGHT) --out-width $(OUT_WIDTH)) --out $@ --no-simplify
 
 $(ONNX_SIM): $(ONNX_RAW)
 	$(PY) tools/export_onnx.py --simplify $< --out $@
@@ -372,32 +403,29 @@ atc-check: $(ONNX_ATC) | $(A)/om
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE) --out $(ATC_CHECK)
 
 ifeq ($(BACKEND_RESOLVED),ascend)
-$(PRED_SUMMARY): $(OM) $(BINS) | $(A)/preds
+$(PRED_SUMMARY): $(OM) $(BINS) $(PREDS_CHECK) | $(A)/preds
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --input $(BINS_DIR) --output $(A)/preds \
 	    --output-dirname $(RUN_NAME) --batch-size $(BS) --device $(DEVICE)
 
 $(PERF_JSON): $(OM) | $(A)/perf
-	$(PY) tools/provenance.py --out $(@:.json=.provenance.json) --backend ascend --provider $(PROVIDER) \
-	    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
+	$(call provenance,$(@:.json=.provenance.json))
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) \
 	    --seconds $(PERF_SECONDS) --out-json $@
 else
-$(PRED_SUMMARY): $(ONNX_SIM) $(BINS) | $(A)/preds
+$(PRED_SUMMARY): $(ONNX_SIM) $(BINS) $(PREDS_CHECK) | $(A)/preds
 	$(PY) tools/infer_ort.py --model $(ONNX_SIM) --input $(BINS_DIR) --output $(A)/preds \
 	    --output-dirname $(RUN_NAME) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICE)
 
 $(PERF_JSON): $(ONNX_SIM) | $(A)/perf
-	$(PY) tools/provenance.py --out $(@:.json=.provenance.json) --backend ort --provider $(PROVIDER) \
-	    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
+	$(call provenance,$(@:.json=.provenance.json))
 	$(PY) tools/perf.py --model $(ONNX_SIM) --batch-size $(BS) --loop $(LOOP) --seconds $(PERF_SECONDS) --provider $(ORT_PROVIDER) \
 	    --device $(DEVICE) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --out-json $@
 endif
 
-$(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SCORE_CODE) | $(A)/reports
-	$(PY) tools/provenance.py --out $(@:.json=.provenance.json) --backend $(BACKEND_RESOLVED) --provider $(PROVIDER) \
-	    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
+$(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) | $(A)/reports
+	$(call provenance,$(@:.json=.provenance.json))
 	$(PY) tools/score.py --pred $(PRED_SUMMARY) --labels $(LABELS_DIR) --label-dtype $(LABEL_DTYPE) \
-	    --height $(HEIGHT) --width $(WIDTH) --out-json $@ --out-md $(@:.json=.md) \
+	    --height $(OUT_HEIGHT) --width $(OUT_WIDTH) --out-json $@ --out-md $(@:.json=.md) \
 	    --panels 3 --data-root $(call q,$(DATA_ROOT)) --panel-dir $(@:.json=_panels) \
 	    --provenance $(@:.json=.provenance.json)
 	$(PY) tools/results_table.py --report $@ --summary $(PRED_SUMMARY) $(SMOKE_FLAG) --out $(@:.json=.table.md)

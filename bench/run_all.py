@@ -21,6 +21,7 @@ def main() -> int:
     steps = [
         [sys.executable, "bench/bench_model.py", "--out", str(a.out)],
         [sys.executable, "bench/bench_data.py", "--num", str(a.images)],
+        [sys.executable, "bench/bench_verify.py", "--out", str(a.out)],
     ]
     failed = 0
     for cmd in steps:

@@ -123,7 +123,7 @@ def test_ais_infer_matches_ort_and_publishes_atomically(models, standins, tmp_pa
                     "--output", str(out), "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", "4",
                     "--device", "0"]
     assert tmp_name.startswith("run.partial-")
-    assert sorted(p.name for p in out.iterdir()) == ["run", "run_summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["run", "run_manifest.json", "run_summary.json"]
     ort_backend.infer_folder(models[4], bins[0].parent, tmp_path / "ort", "run", 4, progress=False)
     for f in sorted((tmp_path / "ort" / "run").iterdir()):
         assert np.array_equal(np.fromfile(out / "run" / f.name, np.int32), np.fromfile(f, np.int32)), f.name

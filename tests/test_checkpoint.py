@@ -105,3 +105,19 @@ def test_random_weights_are_seeded_loud_and_exercise_semantic_attention(capsys):
     assert all(float(g.abs()) > 0.1 for g in gammas)
     assert not torch.equal(random_state_dict(a, 1)["decode_head.conv_seg.weight"],
                            random_state_dict(a, 2)["decode_head.conv_seg.weight"])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_naming_the_first_key(tmp_path, fixtures, bad):
+    """Issue 11 case 5: NaN/Inf weights used to export and give a plausible-looking table."""
+    with np.load(fixtures / "weights_reduced.npz") as npz:
+        arrays = {k: np.array(npz[k]) for k in npz.files}
+    model = build_model("reduced")
+    keys = [k for k in model.state_dict() if arrays[k].dtype.kind == "f"]
+    first, later = keys[3], keys[-1]
+    arrays[first].flat[0] = bad
+    arrays[later].flat[-1] = bad
+    path = tmp_path / "broken.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(KitError, match=rf"WEIGHTS file {path} has non-finite values .* in '{first}' \(1 of "):
+        load_weights(model, path)

@@ -142,3 +142,40 @@ def test_cli_errors_are_one_line_and_nonzero(root, tmp_path, args, needle):
                            "--out", str(tmp_path / "x.onnx"), *args], cwd=root, capture_output=True, text=True)
     assert proc.returncode != 0
     assert needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_non_finite_logits_fail_verification(tmp_path, fixtures):
+    """Issue 11 case 5: finite but absurd weights overflow to Inf/NaN logits; the old check compared them
+    NaN-blind and reported max_abs_logit_diff 0.0."""
+    with np.load(fixtures / "weights_reduced.npz") as npz:
+        arrays = {k: np.array(npz[k]) for k in npz.files}
+    key = next(k for k in arrays if k.endswith("weight") and arrays[k].ndim == 4 and arrays[k].shape[0] == 19)
+    arrays[key] = arrays[key] * np.float32(3e38)
+    weights = tmp_path / "overflow.npz"
+    np.savez(weights, **arrays)
+    raw = tmp_path / "o.onnx"
+    export_onnx("reduced", str(weights), raw, batch_size=1, height=64, width=64)
+    with pytest.raises(KitError, match="non-finite logits"):
+        simplify_onnx(raw, tmp_path / "o_sim.onnx")
+    assert not (tmp_path / "o_sim.onnx").exists()
+
+
+def test_logits_resized_to_native_size_before_argmax(tmp_path, fixtures):
+    """Issue 11 case 6: at an input size other than the dataset's, the graph resizes the logits back
+    (bilinear, align_corners=False, as upstream's rescale=True) and argmaxes at the native size."""
+    raw = tmp_path / "r.onnx"
+    meta = export_onnx("reduced", str(fixtures / "weights_reduced.npz"), raw, batch_size=1, height=64, width=128,
+                       out_height=128, out_width=256)
+    assert meta["output"]["shape"] == [1, 128, 256]
+    side = simplify_onnx(raw, tmp_path / "r_sim.onnx")
+    assert side["verification"]["max_abs_logit_diff"] < 1e-4
+    x = torch.randn(1, 3, 64, 128, generator=torch.Generator().manual_seed(5))
+    model = build_model("reduced")
+    load_weights(model, fixtures / "weights_reduced.npz", quiet=True)
+    with torch.no_grad():  # by hand: model, then torch's own bilinear resize, then argmax
+        ref = torch.nn.functional.interpolate(model(x), size=(128, 256), mode="bilinear", align_corners=False)
+    got = ort.InferenceSession(str(tmp_path / "r_sim.onnx"), providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0]
+    top2 = ref[0].sort(dim=0).values[-2:]
+    confident = (top2[1] - top2[0]) > 1e-3
+    assert got.shape == (1, 128, 256)
+    assert (torch.from_numpy(got[0]).long() == ref[0].argmax(0))[confident].all()

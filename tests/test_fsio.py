@@ -41,3 +41,29 @@ def test_free_space_refusal_names_both_numbers(tmp_path):
 def test_natural_key_orders_like_ais_bench():
     names = ["a_10.bin", "A_2.bin", "a_1.bin"]
     assert sorted(names, key=natural_key) == ["a_1.bin", "A_2.bin", "a_10.bin"]
+
+
+def test_temp_file_of_a_live_writer_is_left_alone(tmp_path):
+    """Issue 11 case 3: two runs writing the same name must not delete each other's temp file."""
+    import subprocess
+    import sys
+
+    final = tmp_path / "model.onnx"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = tmp_path / f".model.onnx.{other.pid}-abc123.tmp.onnx"
+        live.write_bytes(b"in progress")
+        dead = tmp_path / ".model.onnx.k2j3x9ab.tmp.onnx"  # no pid: a killed run's leftover
+        dead.write_bytes(b"partial")
+        atomic_write_text(final, "done")
+        assert live.exists() and not dead.exists() and final.read_text() == "done"
+    finally:
+        other.kill()
+        other.wait()
+    atomic_write_text(final, "again")
+    assert not live.exists()
+    written = []
+    with atomic_path(final) as tmp:
+        written.append(tmp.name)
+        tmp.write_text("x")
+    assert written[0].startswith(f".model.onnx.{os.getpid()}-")

@@ -4,11 +4,13 @@ takes as done (after fixing the input, `make all` gives the reference result). A
 of preprocess and infer on a small tmpfs (skipped when it cannot be mounted)."""
 import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
 
 import cv2
+import numpy as np
 import pytest
 
 import pipeline_helpers as ph
@@ -60,6 +62,9 @@ DEFECTS = {  # name: (file, new content (None = delete), what the error says, th
     "wrong_aspect": (image, lambda p: resized_png(p, 48, 128), "image is 48x128, expected 64x128", REPLACE, LABELS),
     "wrong_size": (image, lambda p: resized_png(p, 32, 64), "image is 32x64, expected 64x128", REPLACE, LABELS),
     "missing_label": (polygons, None, "missing polygon annotation", REPLACE, LABELS),
+    # issue 11 case 7: used to be a traceback from inside cityscapesscripts
+    "polygon_not_a_list": (polygons, lambda p: json.dumps({**json.loads(p.read_text()), "objects": [
+        {"label": "road", "polygon": "oops"}]}).encode(), "'polygon' is not a list of [x, y] points", REPLACE, LABELS),
 }
 
 
@@ -173,7 +178,7 @@ def test_weights_of_the_wrong_variant(ref, tmp_path, tmp_path_factory):
 
 
 def test_artifacts_not_writable(ref, tmp_path):
-    blocker = tmp_path / "a regular file"
+    blocker = tmp_path / "a_regular_file"  # (ARTIFACTS with spaces is refused on its own)
     blocker.write_text("x")
     arts = blocker / "artifacts"
     proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(), check=False)
@@ -253,3 +258,129 @@ def test_ais_infer_refuses_without_disk_space(tmp_path, tmp_path_factory):
         assert not list((small / "preds").rglob("*.bin")) and not list((small / "preds").glob("*.json"))
     assert len(asc["log"].read_text().splitlines()) == calls
     json.loads(om.with_suffix(".json").read_text())  # the OM is untouched
+
+
+# ------------------------------------------------------------------------------ issue 11
+def test_input_bin_edited_after_preprocessing_is_refused_by_inference(ref, tmp_path):
+    """Case 2: a bin changed behind make's back (old mtime kept) is never fed to the model; the fix it names works."""
+    arts = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts", skip={"preds", "reports"})
+    victim = sorted((arts / BINS).glob("*.bin"))[2]
+    st = victim.stat()
+    data = bytearray(victim.read_bytes())
+    data[100:104] = b"\0\0\x80\x7f"  # one float becomes +Inf
+    victim.write_bytes(bytes(data))
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(), check=False)
+    assert_one_error(proc, str(victim), "changed after preprocessing", "rm <file>")
+    assert not (arts / "preds" / f"{ph.ORT_RUN}_summary.json").exists()
+    victim.unlink()
+    ph.run_make(["all"], arts, ref["data"], ph.ort_vars())
+    assert ph.pred_files(arts) == ph.pred_files(ref["artifacts"])
+    assert ph.read_json(ph.report_path(arts))["mIoU"] == ref["report"]["mIoU"]
+
+
+def test_nan_weights_are_refused_before_export(ref, tmp_path, tmp_path_factory):
+    """Case 5: NaN weights used to export, verify with max_abs_logit_diff 0.0 and print a plausible mIoU."""
+    with np.load(ph.ROOT / ph.GOLDEN_WEIGHTS) as npz:
+        arrays = {k: np.array(npz[k]) for k in npz.files}
+    key = sorted(k for k in arrays if arrays[k].dtype.kind == "f")[5]
+    arrays[key][...] = np.nan
+    weights = tmp_path / "nan.npz"
+    np.savez(weights, **arrays)
+    arts = ph.seeded_tree(tmp_path_factory, tmp_path / "artifacts")
+    proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(WEIGHTS=str(weights)), check=False)
+    assert_one_error(proc, f"WEIGHTS file {weights}", "non-finite", repr(key))
+    assert not ph.report_path(arts).exists()
+
+
+def test_data_root_that_is_a_file(ref, tmp_path):
+    """Case 7: used to say "unzip both into <the file>"."""
+    blocker = tmp_path / "cityscapes.zip"
+    blocker.write_bytes(b"PK")
+    proc = ph.run_make(["all"], tmp_path / "artifacts", blocker, ph.ort_vars(), check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    [line] = make_errors(proc)
+    assert f"DATA_ROOT={blocker} is a file, not a folder" in line and "unzip" not in line
+
+
+def test_artifacts_with_a_space_is_refused_in_one_line(ref, tmp_path):
+    """Case 7: used to give make's "circular dependency" noise and a junk folder."""
+    arts = tmp_path / "my artifacts"
+    proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(), check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    [line] = make_errors(proc)
+    assert f"ARTIFACTS={arts} contains spaces" in line and "circular" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_full_disk_during_export_is_one_line(ref, tmp_path, tmp_path_factory):
+    """Case 7: ENOSPC while writing the ONNX used to be a traceback; nothing half-written is kept."""
+    with tmpfs(tmp_path / "small", "3m") as small:
+        arts = small / "artifacts"
+        arts.mkdir()
+        shutil.copytree(ref["artifacts"] / "env", arts / "env")
+        proc = ph.run_make(["onnx"], arts, ref["data"], ph.ort_vars(), check=False)
+        assert_one_error(proc, "no space left on the device", "free some space")
+        assert "Traceback" not in proc.stderr
+        assert not [p for p in (arts / "onnx").iterdir() if p.suffix == ".onnx" or ".tmp" in p.name]
+
+
+def test_other_test_scale_on_native_size_frames_scores_at_native_size(tmp_path):
+    """Case 6: HEIGHT x WIDTH = 512x1024 on 1024x2048 frames. Labels stay native, the graph resizes its
+    logits back to 1024x2048 before the argmax (upstream's rescale=True), scoring compares at native
+    size; the mIoU equals an independent computation done by hand in PyTorch."""
+    import torch
+    from cityscapesscripts.helpers.labels import labels as cs_labels
+
+    from semask.model.checkpoint import load_weights
+    from semask.model.network import build_model
+
+    data = ph.make_dataset(tmp_path / "data", num=2, height=1024, width=2048, seed=4)
+    arts = tmp_path / "artifacts"
+    variables = ph.ort_vars(HEIGHT="512", WIDTH="1024", BS="1", LIMIT="2", LABELS="lut")
+    ph.run_make(["all"], arts, data, variables)
+    stem = "semask_reduced_bs1_512x1024_float32_int32_out1024x2048"
+    report = ph.read_json(ph.report_path(arts, f"ort-cpu_{stem}_first2"))
+    assert (report["height"], report["width"], report["num_images"]) == (1024, 2048, 2)
+
+    # by hand: cv2 resize to 512x1024, mmcv's normalisation written out, the model, torch's bilinear resize
+    # back to 1024x2048 (align_corners=False), argmax; ground truth = labelIds through cityscapesscripts' table
+    model = build_model("reduced")
+    load_weights(model, ph.ROOT / ph.GOLDEN_WEIGHTS, quiet=True)
+    lut = np.full(256, 255, np.int64)
+    for label in cs_labels:
+        if 0 <= label.id < 256 and 0 <= label.trainId < 255:
+            lut[label.id] = label.trainId
+    mean, std = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
+    counts = {"hand": (np.zeros(19), np.zeros(19)), "kit": (np.zeros(19), np.zeros(19))}
+    run = arts / "preds" / f"ort-cpu_{stem}_first2"
+    for image in sorted((data / "leftImg8bit" / "val").rglob("*_leftImg8bit.png"), key=lambda p: p.name):
+        bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
+        small = cv2.resize(bgr, (1024, 512), interpolation=cv2.INTER_LINEAR)
+        x = ((small[:, :, ::-1].astype(np.float32) - mean.astype(np.float32)) / std.astype(np.float32))
+        with torch.no_grad():
+            logits = model(torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)[None])))
+            logits = torch.nn.functional.interpolate(logits, size=(1024, 2048), mode="bilinear", align_corners=False)[0]
+        top2 = logits.sort(dim=0).values[-2:].numpy()
+        confident = (top2[1] - top2[0]) > 1e-3
+        hand = logits.argmax(0).numpy()
+        kit = np.fromfile(run / image.name.replace(".png", "_0.bin"), np.int32).reshape(1024, 2048)
+        assert (kit == hand)[confident].all() and confident.mean() > 0.99
+        ids = cv2.imread(str(image).replace("leftImg8bit/", "gtFine/").replace("_leftImg8bit.png", "_gtFine_labelIds.png"),
+                         cv2.IMREAD_UNCHANGED)
+        gt = lut[ids]
+        valid = gt != 255
+        for name, pred in (("hand", hand), ("kit", kit)):
+            inter, union = counts[name]
+            for c in range(19):
+                p, g = (pred == c) & valid, gt == c
+                inter[c] += (p & g).sum()
+                union[c] += (p | g).sum()
+
+    def miou(name):
+        inter, union = counts[name]
+        present = union > 0
+        return 100 * float((inter[present] / union[present]).mean())
+
+    assert report["mIoU"] == pytest.approx(miou("kit"), rel=1e-9, abs=1e-12)  # scored at native size
+    assert report["mIoU"] == pytest.approx(miou("hand"), abs=1e-3)  # = the by-hand PyTorch pipeline

@@ -58,7 +58,8 @@ def test_ais_bench_infer_and_perf_argv(run):
     assert infer[3:] == ["--model", om, "--input", bins, "--output", str(arts / "preds"), "--output_dirname", name,
                          "--outfmt", "BIN", "--batchsize", str(ph.BS), "--device", "0"]
     assert perf[3:] == ["--model", om, "--loop", "3", "--batchsize", str(ph.BS), "--device", "0"]
-    assert sorted(p.name for p in (arts / "preds").iterdir()) == [ph.ASCEND_RUN, f"{ph.ASCEND_RUN}_summary.json"]
+    assert sorted(p.name for p in (arts / "preds").iterdir()) == [ph.ASCEND_RUN, f"{ph.ASCEND_RUN}_manifest.json",
+                                                                 f"{ph.ASCEND_RUN}_summary.json"]
 
 
 def test_perf_json_throughput_and_table(run):

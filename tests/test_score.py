@@ -178,3 +178,42 @@ def test_cli_summary_line_provenance_panels(prepared, tmp_path, root):
     proc = subprocess.run([sys.executable, "tools/score.py", "--pred", str(tmp_path / "nope"), "--labels", str(labels),
                            "--out-json", str(out / "x.json")], cwd=root, capture_output=True, text=True)
     assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+def test_degenerate_predictions_are_flagged_in_report_markdown_and_table(prepared, tmp_path):
+    """Issue 11 case 5: a run that predicts one class almost everywhere gets a warning, not just a number."""
+    from semask.evaluate.table import render
+
+    _, labels, manifest = prepared
+    run = tmp_path / "p" / "run"
+    run.mkdir(parents=True)
+    filesinfo = {}
+    for i, entry in enumerate(manifest["images"]):
+        stem = entry["stem"] + "_leftImg8bit"
+        np.zeros((H, W), np.int32).tofile(run / f"{stem}_0.bin")  # everything 'road'
+        filesinfo[str(i)] = {"infiles": [f"./bins/{stem}.bin"], "outfiles": [f"./out/run/{stem}_0.bin"]}
+    (run.parent / "run_summary.json").write_text(json.dumps({"filesinfo": filesinfo}))
+    report = score(ScoreOptions(run, labels, tmp_path / "r.json", "int32", tmp_path / "r.md", jobs=1))
+    [warning] = report["warnings"]
+    assert "'road' covers 100.0% of the scored pixels" in warning
+    assert f"Warning: {warning}" in (tmp_path / "r.md").read_text()
+    assert f"WARNING: {warning}" in render(tmp_path / "r.json")
+    assert score(ScoreOptions(write_run(prepared, tmp_path / "ok"), labels, tmp_path / "ok.json", jobs=1))["warnings"] == []
+
+
+def test_prediction_manifest_is_verified(prepared, tmp_path):
+    """Issue 11 case 2: with a predictions manifest beside the run, an edited prediction is refused by name."""
+    from semask.core.fsio import sha256_file
+    from semask.core.manifest import write_preds_manifest
+
+    _, labels, _ = prepared
+    run = write_run(prepared, tmp_path / "p")
+    write_preds_manifest(run, {p.name: (p.stat().st_size, sha256_file(p)) for p in run.glob("*.bin")})
+    ref = score(ScoreOptions(run, labels, tmp_path / "a.json", jobs=1))
+    assert ref["provenance"]["score"]["pred_manifest_verified"] is True
+    victim = sorted(run.glob("*.bin"))[2]
+    data = bytearray(victim.read_bytes())
+    data[:4] = (7).to_bytes(4, "little")
+    victim.write_bytes(bytes(data))
+    with pytest.raises(KitError, match=rf"{victim} has another sha256 than the manifest records.*delete them"):
+        score(ScoreOptions(run, labels, tmp_path / "b.json", jobs=1))

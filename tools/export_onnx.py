@@ -25,6 +25,9 @@ def main(argv=None) -> int:
     p.add_argument("--input-dtype", choices=INPUT_DTYPES, default=DEFAULT_INPUT_DTYPE)
     p.add_argument("--output", choices=OUTPUT_KINDS, default="labels")
     p.add_argument("--label-dtype", choices=LABEL_DTYPES, default=DEFAULT_LABEL_DTYPE)
+    p.add_argument("--out-height", type=positive_int("--out-height"), default=None,
+                   help="resize the logits to this height before the argmax (the dataset's native size)")
+    p.add_argument("--out-width", type=positive_int("--out-width"), default=None, help="see --out-height")
     p.add_argument("--out", type=Path, required=True, help="the .onnx to write (a .json sidecar goes next to it)")
     p.add_argument("--no-simplify", action="store_true", help="stop after the raw export")
     p.add_argument("--simplify", type=Path, metavar="RAW_ONNX", help="only simplify + verify this raw export into --out")
@@ -40,7 +43,7 @@ def main(argv=None) -> int:
     raw = a.out if a.no_simplify else a.out.with_name(a.out.stem + "_raw.onnx")
     with step("export", f"{a.model} bs{a.batch_size} {a.height}x{a.width} -> {raw}"):
         meta = export_onnx(a.model, a.weights, raw, a.batch_size, a.height, a.width, a.opset, a.input_dtype,
-                           a.output, a.label_dtype)
+                           a.output, a.label_dtype, a.out_height, a.out_width)
     print(summary_line(meta, raw), f"| exported in {meta['export_seconds']} s")
     if not a.no_simplify:
         side = simplify_onnx(raw, a.out, verify=not a.no_verify, threads=a.threads)

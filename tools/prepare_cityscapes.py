@@ -19,11 +19,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="labels folder (never inside DATA_ROOT)")
     parser.add_argument("--limit", type=positive_int("LIMIT"), default=None, help="first N frames in natural order")
     parser.add_argument("--labels", choices=MODES, default="polygons", help="trainIds from polygon JSON (default) or labelIds LUT")
-    parser.add_argument("--height", type=positive_int("--height"), default=1024)
-    parser.add_argument("--width", type=positive_int("--width"), default=2048)
+    parser.add_argument("--height", type=positive_int("--height"), default=None, help="default: the dataset's size")
+    parser.add_argument("--width", type=positive_int("--width"), default=None, help="default: the dataset's size")
     parser.add_argument("--jobs", type=positive_int("--jobs"), default=None, help="worker processes (default: all cores)")
     args = parser.parse_args(argv)
-    result = prepare_labels(args.data_root, args.out, args.limit, args.labels, (args.height, args.width), args.jobs)
+    size = (args.height, args.width) if args.height and args.width else None
+    result = prepare_labels(args.data_root, args.out, args.limit, args.labels, size, args.jobs)
     state = "updated" if result["manifest_changed"] else "unchanged"
     print(f"{result['count']} label images in {args.out} ({result['written']} written); {result['manifest']} {state}")
     return 0

@@ -1,6 +1,7 @@
 """Shared entry-point glue: every tool is `argparse` + one call into the package via `run`."""
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Callable, Sequence
 
@@ -17,6 +18,13 @@ def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] 
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(f"error: no space left on the device{where} ({exc.strerror}); nothing half-written was kept: free some "
+              "space or set ARTIFACTS to a larger disk, then run the step again", file=sys.stderr)
+        sys.exit(KitError.exit_code)
     sys.exit(code or 0)
 
 

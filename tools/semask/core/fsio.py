@@ -44,8 +44,11 @@ def atomic_path(final: Path | str, suffix: str | None = None) -> Iterator[Path]:
     final = Path(final)
     ensure_writable_dir(final.parent)
     for stale in final.parent.glob(f".{glob.escape(final.name)}.*.tmp*"):  # left by a killed earlier write
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix or f".tmp{final.suffix}", dir=final.parent)
+        if not _writer_alive(stale.name[len(final.name) + 2:]):
+            stale.unlink(missing_ok=True)
+    # the pid in the name: a concurrent writer's temp file is never taken for a dead run's leftover
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}-", suffix=suffix or f".tmp{final.suffix}",
+                               dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
@@ -57,6 +60,20 @@ def atomic_path(final: Path | str, suffix: str | None = None) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _writer_alive(rest: str) -> bool:
+    """True when a temp name's `<pid>-...` part names another live process (its write is in progress)."""
+    pid_text = rest.split("-", 1)[0]
+    if not pid_text.isdigit() or "-" not in rest or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def atomic_write_bytes(final: Path | str, data: bytes) -> None:

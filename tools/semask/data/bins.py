@@ -19,9 +19,7 @@ import cv2
 import numpy as np
 
 from semask import spec
-from semask.data import cityscapes
 from semask.data.cityscapes import Frame, check_out_of_data_root, load_frames
-from semask.data import normalise
 from semask.data.normalise import UPSTREAM_MEAN, UPSTREAM_STD, mmcv_imnormalize, normalise_table
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
@@ -137,9 +135,8 @@ def preprocess(data_root: Path, out: Path, dtype: str = "float32", height: int =
     frames = load_frames(data_root, limit, None, need_labels=False)
     ensure_writable_dir(out, "bins output folder")
     per_file = 3 * height * width * np.dtype(DTYPES[dtype]).itemsize
-    code = code_fingerprint(__file__, cityscapes.__file__, spec.__file__, normalise.__file__)
     header = {"dtype": dtype, "shape": [1, 3, height, width], "height": height, "width": width,
-              "data_root": str(data_root.resolve()), "code": code}
+              "data_root": str(data_root.resolve()), "code": code_fingerprint(*spec.step_code_files("bins"))}
     prev = previous_records(out, MANIFEST, header, "files", "name")
     names = {bin_name(f) for f in frames}
     _drop_stale(out, prev, names)

@@ -211,6 +211,17 @@ def _check_png(path: Path, size: tuple[int, int] | None, ctype: int, what: str) 
     return None
 
 
+def _check_object(obj: object, index: int) -> None:
+    """One polygon object as cityscapesscripts reads it: a label and a list of [x, y] number pairs."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("label"), str):
+        raise ValueError(f"objects[{index}] has no 'label' string")
+    polygon = obj.get("polygon")
+    if not isinstance(polygon, list) or not all(
+            isinstance(pt, list) and len(pt) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pt)
+            for pt in polygon):
+        raise ValueError(f"objects[{index}] ({obj['label']}): 'polygon' is not a list of [x, y] points")
+
+
 def _check_polygons(path: Path, size: tuple[int, int] | None) -> str | None:
     if not path.is_file():
         return f"{path}: missing polygon annotation"
@@ -220,6 +231,8 @@ def _check_polygons(path: Path, size: tuple[int, int] | None) -> str | None:
         objects = data["objects"]
         if not isinstance(objects, list):
             raise ValueError("'objects' is not a list")
+        for index, obj in enumerate(objects):
+            _check_object(obj, index)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"{path}: corrupt polygon JSON ({type(exc).__name__}: {exc})"
     if size is not None and shape != size:

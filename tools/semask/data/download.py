@@ -36,6 +36,9 @@ def download_cityscapes(data_root: Path) -> None:
 
 def ensure_dataset(data_root: Path) -> None:
     """Download when the layout is absent and credentials are set; otherwise say what to download."""
+    if data_root.exists() and not data_root.is_dir():
+        raise KitError(f"DATA_ROOT={data_root} is a file, not a folder; set DATA_ROOT to the folder that holds "
+                       "leftImg8bit/ and gtFine/")
     if (data_root / "leftImg8bit").is_dir() and (data_root / "gtFine").is_dir():
         return
     if os.environ.get("CITYSCAPES_USERNAME") and os.environ.get("CITYSCAPES_PASSWORD"):

@@ -23,10 +23,11 @@ from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.helpers.labels import labels as CS_LABELS, name2label
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 
-from semask.data.cityscapes import IGNORE_INDEX, NUM_CLASSES, TRAIN_IDS_SUFFIX, Frame, check_out_of_data_root, load_frames
+from semask.data.cityscapes import (IGNORE_INDEX, NUM_CLASSES, TRAIN_IDS_SUFFIX, Frame, check_out_of_data_root, load_frames,
+                                    png_header)
 from semask.data.download import ensure_dataset
 from semask.core.errors import KitError
-from semask.spec import LABEL_MODES
+from semask.spec import LABEL_MODES, step_code_files
 from semask.core.fsio import atomic_write_bytes, ensure_writable_dir, sha256_bytes, sha256_file
 from semask.core.journal import code_fingerprint, is_verified, load_json, previous_records, run_journaled
 
@@ -118,18 +119,35 @@ def _convert(task: dict) -> dict:
             "sha256": sha256_bytes(data), "source_sha256": src_sha, "written": True}
 
 
+def native_size(frames: list[Frame]) -> tuple[int, int]:
+    """The dataset's size, read from the first image; every frame is then checked against it."""
+    try:
+        height, width = png_header(frames[0].image)[:2]
+    except (OSError, ValueError):
+        return (0, 0)  # validate_frames reports the broken file
+    return (height, width)
+
+
 def prepare_labels(data_root: Path, out: Path, limit: int | None = None, mode: str = "polygons",
-                   size: tuple[int, int] = (1024, 2048), jobs: int | None = None) -> dict:
-    """Validate DATA_ROOT, write labelTrainIds PNGs (skipping verified ones), then labels.json last."""
+                   size: tuple[int, int] | None = None, jobs: int | None = None) -> dict:
+    """Validate DATA_ROOT, write labelTrainIds PNGs (skipping verified ones), then labels.json last.
+
+    Labels are the dataset's native size (`size` None: that of the first image, and every frame must
+    match it): scoring compares at native size whatever size the model runs at.
+    """
     if mode not in MODES:
         raise KitError(f"--labels={mode!r}: choose one of {', '.join(MODES)}")
     data_root, out = Path(data_root), Path(out)
     ensure_dataset(data_root)
     check_out_of_data_root(data_root, out)
+    if size is None:
+        frames = load_frames(data_root, limit, None, need_labels=False)
+        size = native_size(frames)
     frames = load_frames(data_root, limit, size, need_labels=True)
     ensure_writable_dir(out, "labels output folder")
     header = {"mode": mode, "data_root": str(data_root.resolve()), "height": size[0], "width": size[1],
-              "code": code_fingerprint(__file__), "pillow": pillow_version() if mode == "polygons" else None}
+              "code": code_fingerprint(*step_code_files("labels")),
+              "pillow": pillow_version() if mode == "polygons" else None}
     if mode == "polygons":
         warn_unpinned_pillow()
     prev = previous_records(out, MANIFEST, header, "images", "stem")

@@ -18,6 +18,7 @@ import numpy as np
 from semask.evaluate import metrics
 from semask.evaluate import predictions
 from semask.data.cityscapes import CLASSES, frame_id_from_stem, image_stem
+from semask.core.manifest import verify_predictions
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir, natural_key, sha256_file
 from semask.data.labels import read_manifest
@@ -114,6 +115,24 @@ def load_provenance(files: Sequence[Path]) -> dict:
     return merged
 
 
+DEGENERATE_SHARE = 0.95
+
+
+def degenerate_warnings(matrix: np.ndarray) -> list[str]:
+    """A warning when one class takes more than 95% of the predicted (scored) pixels: garbage weights or
+    a broken graph give a plausible-looking mIoU otherwise."""
+    predicted = np.asarray(matrix, dtype=np.int64).sum(axis=0)[:len(CLASSES)]
+    total = int(np.asarray(matrix, dtype=np.int64).sum())
+    if not total:
+        return []
+    top = int(predicted.argmax())
+    share = predicted[top] / total
+    if share <= DEGENERATE_SHARE:
+        return []
+    return [f"degenerate predictions: '{CLASSES[top]}' covers {100 * share:.1f}% of the scored pixels "
+            f"(more than {100 * DEGENERATE_SHARE:.0f}%); check the weights and the model before trusting this mIoU"]
+
+
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
@@ -135,6 +154,7 @@ def markdown(report: dict) -> str:
     if report.get("panels"):
         first = Path(report["panels"][0])
         lines += ["", f"![{first.stem}]({first.parent.name}/{first.name})"]
+    lines += [f"Warning: {w}" for w in report.get("warnings", [])]
     if report["invalid_prediction_pixels"]:
         lines.append(f"Warning: {report['invalid_prediction_pixels']} predicted pixels were outside 0..18 (counted as wrong).")
     return "\n".join(lines) + "\n"
@@ -203,6 +223,7 @@ def score(opts: ScoreOptions) -> dict:
     pairs = pair(manifest["images"], preds, opts.limit)
     size = _size(opts, manifest, labels_dir / pairs[0][0]["label"])
     check_sizes(pairs, size, opts.label_dtype)
+    verified = verify_predictions(preds.folder, [p for _, p in pairs], opts.jobs)
     matrix = accumulate([(str(labels_dir / e["label"]), str(p), opts.label_dtype, tuple(size)) for e, p in pairs],
                         opts.jobs)
     result = metrics.summarize(matrix)
@@ -213,13 +234,14 @@ def score(opts: ScoreOptions) -> dict:
     inputs = {"labels_manifest": str(labels_json), "labels_manifest_sha256": sha256_file(labels_json),
               "label_mode": manifest.get("mode"), "pred_folder": str(preds.folder),
               "pred_summary": str(preds.summary) if preds.summary else None, "pred_layout": preds.layout,
-              "label_dtype": opts.label_dtype, "limit": opts.limit}
+              "label_dtype": opts.label_dtype, "limit": opts.limit, "pred_manifest_verified": verified}
     report = {
         "title": opts.title or f"SeMask-FPN Cityscapes val ({preds.folder.name})",
         "mIoU": result["mIoU"], "aAcc": result["aAcc"], "mAcc": result["mAcc"],
         "per_class": result["per_class"], "num_images": len(pairs),
         "height": int(size[0]), "width": int(size[1]),
         "invalid_prediction_pixels": result["invalid_prediction_pixels"], "valid_pixels": result["valid_pixels"],
+        "warnings": degenerate_warnings(matrix),
         "images": [image_stem(e["stem"]) for e, _ in pairs],
         "labels": {"manifest": str(labels_json), "mode": manifest.get("mode"), "data_root": manifest.get("data_root")},
         "predictions": {"folder": str(preds.folder), "summary": inputs["pred_summary"], "layout": preds.layout,
@@ -229,6 +251,8 @@ def score(opts: ScoreOptions) -> dict:
                              "cols": "predicted train id 0..18, then 'outside 0..18'", "counts": matrix.tolist()},
         "provenance": {**extra_provenance, "score": inputs},
     }
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if opts.panels:
         report["panels"] = _write_panels(pairs[:opts.panels], labels_dir, Path(opts.data_root), Path(opts.panel_dir),
                                          opts.label_dtype, size,

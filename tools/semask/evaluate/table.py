@@ -69,12 +69,13 @@ def run_row(report: Optional[Dict[str, Any]], summary: Optional[Dict[str, Any]],
              d.chip_label(prov), d.precision_label(prov), str(bs), d.fmt(miou), d.fmt(fps), d.fmt(real), where]
     return {"cells": cells, "mIoU": miou, "fps": fps, "real_images_per_s": real, "dataset": dataset,
             "weights_random": variables.get("WEIGHTS") == "random", "synthetic": dataset.startswith("synthetic"),
-            "placement_warning": provenance_warning(prov)}
+            "placement_warning": provenance_warning(prov), "warnings": list((report or {}).get("warnings") or [])}
 
 
 def banners(rows: List[Dict[str, Any]], smoke: bool = False) -> List[str]:
     """Warnings that must be read before the numbers."""
     lines = [r["placement_warning"] for r in rows if r.get("placement_warning")]  # AI CPU fallback of the .om
+    lines += [f"WARNING: {w}" for r in rows for w in r.get("warnings", [])]  # e.g. degenerate predictions
     random = any(r["weights_random"] for r in rows)
     synthetic = any(r["synthetic"] for r in rows)
     if smoke or (random and synthetic):

@@ -221,5 +221,16 @@ def load_weights(model: nn.Module, path: str | Path, seed: int = DEFAULT_SEED, q
         raise KitError(
             f"WEIGHTS file {path} does not fit the chosen MODEL (embed_dim {want}): " + "; ".join(problems)
             + f"; {guess_variant(state)}. Set MODEL to match the file, or WEIGHTS to the right checkpoint")
+    check_finite(state, path, model_sd)
     model.load_state_dict({k: state[k] for k in model_sd}, strict=True)
     return {"weights": str(path), "sha256": sha256_file(path), "trained": True}
+
+
+def check_finite(state: Mapping[str, torch.Tensor], path: Path, keys: Mapping[str, Any]) -> None:
+    """Refuse NaN/Inf in the tensors the model uses: they export and run, giving a plausible table of garbage."""
+    for key in keys:
+        tensor = state[key]
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise KitError(f"WEIGHTS file {path} has non-finite values (NaN or Inf) in {key!r} ({bad} of {tensor.numel()}, "
+                           "the first such tensor); the checkpoint is corrupt: re-download it or point WEIGHTS at a good file")

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+import numpy as np
 import onnx
 import torch
 from torch import nn
@@ -31,13 +32,23 @@ TORCH_LABEL_DTYPES = {name: getattr(torch, name) for name in LABEL_DTYPES}
 class ExportWrapper(nn.Module):
     """What the deployed graph computes: optional in-graph normalisation, model, optional argmax."""
 
-    def __init__(self, model: nn.Module, input_dtype: str, output: str, label_dtype: str) -> None:
+    def __init__(self, model: nn.Module, input_dtype: str, output: str, label_dtype: str,
+                 out_size: tuple[int, int] | None = None) -> None:
         super().__init__()
         self.model, self.input_dtype, self.output, self.label_dtype = model, input_dtype, output, label_dtype
+        self.out_size = out_size
+
+    def logits(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, 19, H', W') float32: at the dataset's native size when `out_size` is set (upstream's
+        rescale=True: bilinear, align_corners=False, before the argmax), else at the input size."""
+        x = input_normalizer(image) if self.input_dtype == "uint8" else image
+        logits = self.model(x)
+        if self.out_size is not None and tuple(logits.shape[-2:]) != tuple(self.out_size):
+            logits = nn.functional.interpolate(logits, size=tuple(self.out_size), mode="bilinear", align_corners=False)
+        return logits
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = input_normalizer(image) if self.input_dtype == "uint8" else image
-        logits = self.model(x)  # (B, 19, H, W) float32
+        logits = self.logits(image)  # (B, 19, H, W) float32
         if self.output == "logits":
             return logits
         return logits.argmax(dim=1).to(TORCH_LABEL_DTYPES[self.label_dtype])  # (B, H, W)
@@ -99,12 +110,18 @@ def assert_static(model_proto: onnx.ModelProto, where: Path, allow_shape: bool =
 
 def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, height: int = 1024, width: int = 2048,
                 opset: int = 11, input_dtype: str = "float32", output: str = "labels",
-                label_dtype: str = DEFAULT_LABEL_DTYPE) -> Dict[str, Any]:
-    """Trace the model at a fixed size and write `out` (.onnx) plus `out`.json, both atomically."""
+                label_dtype: str = DEFAULT_LABEL_DTYPE, out_height: int | None = None,
+                out_width: int | None = None) -> Dict[str, Any]:
+    """Trace the model at a fixed size and write `out` (.onnx) plus `out`.json, both atomically.
+
+    `out_height` x `out_width` (the dataset's native size, when the model runs at another size): the
+    graph resizes its logits to it before the argmax, so predictions compare with native labels.
+    """
     check_options(batch_size, height, width, input_dtype, output, label_dtype, opset)
+    out_h, out_w = out_height or height, out_width or width
     model = build_model(model_name)
     winfo = load_weights(model, weights)
-    wrapper = ExportWrapper(model, input_dtype, output, label_dtype).eval()
+    wrapper = ExportWrapper(model, input_dtype, output, label_dtype, (out_h, out_w)).eval()
     example = _example_input(batch_size, height, width, input_dtype)
     started = time.perf_counter()
     buffer = io.BytesIO()
@@ -123,7 +140,7 @@ def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, h
         "input": {"name": INPUT_NAME, "shape": [batch_size, 3, height, width], "dtype": input_dtype,
                   "layout": "NCHW", "normalized": input_dtype == "float32"},
         "output": {"name": OUTPUT_NAME, "kind": output,
-                   "shape": [batch_size, NUM_CLASSES, height, width] if output == "logits" else [batch_size, height, width],
+                   "shape": [batch_size, NUM_CLASSES, out_h, out_w] if output == "logits" else [batch_size, out_h, out_w],
                    "dtype": "float32" if output == "logits" else label_dtype},
         "torch": torch.__version__, "onnx": onnx.__version__, "export_seconds": round(time.perf_counter() - started, 2),
         "sha256": sha256_bytes(data), **graph_summary(proto), "bytes": len(data),
@@ -165,17 +182,23 @@ def verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int = 1, thr
     graph = _with_logits_output(proto) if labels_graph else proto
     outs = make_session(graph.SerializeToString(), "cpu", threads=threads).run(None, {INPUT_NAME: x.numpy()})
     ort_logits = outs[1] if labels_graph else outs[0]
+    wrapper = ExportWrapper(model, meta["input"]["dtype"], meta["output"]["kind"], meta["output"]["dtype"],
+                            tuple(meta["output"]["shape"][-2:]))
     logits_check, labels_check = Agreement(atol=ATOL, margin=MARGIN), Agreement(atol=ATOL, margin=MARGIN)
     checked = sorted({0, bs - 1})
     for i in checked:
         xi = x[i:i + 1]
         with torch.no_grad():
-            ref = model(input_normalizer(xi) if meta["input"]["dtype"] == "uint8" else xi)[0].numpy()
+            ref = wrapper.logits(xi)[0].numpy()
+        if not (np.isfinite(ort_logits[i]).all() and np.isfinite(ref).all()):
+            raise KitError(f"the model gives non-finite logits (NaN or Inf) for batch item {i} (ONNX Runtime: "
+                           f"{int((~np.isfinite(ort_logits[i])).sum())}, PyTorch: {int((~np.isfinite(ref)).sum())} values); "
+                           f"the weights ({meta['weights']}) are broken or out of range: do not deploy this graph")
         logits_check.add(ref, ort_logits[i])
         labels_check.add(ref, outs[0][i] if labels_graph else ort_logits[i].argmax(axis=0))
     worst, flips = float(logits_check.max_abs_diff), labels_check.disagree_over_margin
     result = {"max_abs_logit_diff": worst, "confident_label_mismatches": flips, "checked_batch_items": checked}
-    if not worst <= ATOL or flips:
+    if not worst <= ATOL or flips:  # `not <=`: a NaN difference fails too
         raise KitError(f"ONNX Runtime disagrees with PyTorch: max |logit diff| {worst:.3g} (limit {ATOL}), "
                        f"{flips} confident label mismatches; do not deploy this graph (please report it)")
     return result

@@ -241,6 +241,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`."""
     import numpy as np
 
+    from semask.core import manifest
     from semask.runtime import batching  # numpy-based; imported here so env checks work without numpy
 
     from semask.runtime import ascend_fs
@@ -249,6 +250,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     om, input_dir, output_dir = ascend_fs.real(om), ascend_fs.real(input_dir), ascend_fs.real(output_dir)
     info = om_sidecar(om, batch_size)
     files = batching.list_input_files(input_dir)
+    manifest.verify_inputs(Path(input_dir), files)
     ascend_fs.prepare_inputs(om, input_dir, [Path(f) for f in files])
     ascend_fs.check_chars(output_dir, "the preds folder")
     in_bytes = batch_size * 3 * info["height"] * info["width"] * np.dtype(info["input_dtype"]).itemsize
@@ -286,6 +288,8 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
             os.replace(final_dir, trash)
             shutil.rmtree(trash, ignore_errors=True)
         os.replace(tmp_dir, final_dir)
+        outputs = [Path(p).name for entry in result.get("filesinfo", {}).values() for p in entry["outfiles"]]
+        manifest.write_preds_manifest(final_dir, manifest.hash_outputs(final_dir, outputs))
         ascend_fs.write_private_json(final_summary, result)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)

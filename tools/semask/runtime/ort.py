@@ -22,7 +22,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir
+from semask.core import manifest
+from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir, sha256_bytes,
+                              sha256_file)
 from semask.core.journal import Journal
 from semask.runtime import ais_summary as summary
 from semask.runtime import batching
@@ -92,7 +94,7 @@ def run_batch(session: Any, spec: TensorSpec, payload: bytes) -> tuple[list[np.n
 def write_batch_outputs(folder: Path, batch: batching.Batch, outputs: Sequence[np.ndarray],
                         per_batch: int) -> list[list[Any]]:
     """Split each output per image and write `<stem>_<i>.bin` (padding slots skipped, as ais_bench);
-    returns [name, bytes] per written file."""
+    returns [name, bytes, sha256] per written file."""
     written: list[list[Any]] = []
     for out_index, array in enumerate(outputs):
         for slot, piece in zip(batch.slots, batching.split_output(np.asarray(array), per_batch)):
@@ -101,7 +103,7 @@ def write_batch_outputs(folder: Path, batch: batching.Batch, outputs: Sequence[n
             name = batching.output_name(slot, out_index)
             data = np.ascontiguousarray(piece).tobytes()
             atomic_write_bytes(folder / name, data)
-            written.append([name, len(data)])
+            written.append([name, len(data), sha256_bytes(data)])
     return written
 
 
@@ -116,6 +118,11 @@ class FolderPlan:
     files: list[Path]
     per_batch: int
     batches: list[batching.Batch]
+    input_ids: dict[str, str]  # what identifies each input's content (bins-manifest sha256, or size + mtime)
+
+    def batch_inputs(self, index: int) -> list[str]:
+        """The input identities of batch `index`: a journaled batch is reused only for the same ones."""
+        return [self.input_ids[f.name] for f in self.batches[index].real_files]
 
 
 def plan_folder(model: Path, input_dir: Path | str, batch_size: int) -> FolderPlan:
@@ -125,10 +132,11 @@ def plan_folder(model: Path, input_dir: Path | str, batch_size: int) -> FolderPl
     per_batch = batching.files_per_batch(spec.nbytes, files[0])  # type: ignore[arg-type]
     batching.check_sizes(files, batching.file_nbytes(files[0]))
     batching.check_unique_stems(files)
+    input_ids = _input_ids(files, manifest.verify_inputs(Path(input_dir), files))
     batches = batching.plan_batches(files, per_batch)
     print(f"[INFO] get filesperbatch files0 size:{batching.file_nbytes(files[0])} tensor0size:{spec.nbytes} "
           f"filesperbatch:{per_batch} runcount:{len(batches)}")
-    return FolderPlan(spec, outputs, files, per_batch, batches)
+    return FolderPlan(spec, outputs, files, per_batch, batches, input_ids)
 
 
 def _prepare_run_folder(plan: FolderPlan, output_dir: Path | str, dirname: str) -> tuple[Path, Path]:
@@ -148,19 +156,31 @@ def _prepare_run_folder(plan: FolderPlan, output_dir: Path | str, dirname: str) 
     return folder, summary_path
 
 
-def _verified(record: dict[str, Any], folder: Path) -> bool:
-    """A journaled batch counts as done only if each of its output files exists with its size."""
-    return all((folder / name).is_file() and (folder / name).stat().st_size == size
-               for name, size in record["outfiles"])
+def _verified(record: dict[str, Any], folder: Path, inputs: list[str]) -> bool:
+    """A journaled batch counts as done only if it ran on these inputs (sha256 from the bins manifest,
+    or size + mtime without one) and each of its output files still has its recorded size and sha256."""
+    if record.get("inputs") != inputs:
+        return False
+    for name, size, *sha in record["outfiles"]:
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != size or (sha and sha256_file(path) != sha[0]):
+            return False
+    return True
+
+
+def _input_ids(files: Sequence[Path], shas: dict[str, str] | None) -> dict[str, str]:
+    """What identifies each input's content: its manifest sha256, or size + mtime when there is no manifest."""
+    if shas is not None:
+        return {f.name: shas[f.name] for f in files}
+    return {f.name: f"{f.stat().st_size} {f.stat().st_mtime_ns}" for f in files}
 
 
 def _fingerprint(model: Path, files: Sequence[Path], batch_size: int, provider: str) -> dict[str, Any]:
     st = model.stat()
-    # size + mtime of every input too: bins rewritten under the same names (new data, fixed image)
-    # must not resume onto the old run's outputs
-    names = hashlib.sha256("\n".join(f"{f.resolve()} {f.stat().st_size} {f.stat().st_mtime_ns}"
-                                     for f in files).encode()).hexdigest()
-    return {"model": str(model.resolve()), "model_size": st.st_size, "model_mtime_ns": st.st_mtime_ns,
+    # names, not absolute paths (a moved or copied ARTIFACTS tree still resumes): the batch plan; the
+    # inputs' content is checked per batch (`_verified`), so a rewritten bin redoes only its batch
+    names = hashlib.sha256("\n".join(f.name for f in files).encode()).hexdigest()
+    return {"model": model.name, "model_size": st.st_size, "model_mtime_ns": st.st_mtime_ns,
             "inputs_sha256": names, "batch_size": batch_size, "provider": provider}
 
 
@@ -168,7 +188,7 @@ def _resume(journal: Journal, header: dict[str, Any], plan: FolderPlan, folder: 
     """Start the journal, keeping the batches a previous run of the same configuration finished and whose
     outputs are still intact; return those records by batch index."""
     done = {i: r for i, r in journal.load(header).items()
-            if isinstance(i, int) and i < len(plan.batches) and _verified(r, folder)}
+            if isinstance(i, int) and i < len(plan.batches) and _verified(r, folder, plan.batch_inputs(i))}
     journal.start(header, done.values())
     if done:
         print(f"[INFO] resuming: {len(done)} of {len(plan.batches)} batches already done and verified in {folder}")
@@ -184,19 +204,20 @@ def out_bytes_per_file(outputs: Sequence[TensorSpec], per_batch: int) -> int | N
 
 
 def _run_pending(session: Any, plan: FolderPlan, pending: list[batching.Batch], folder: Path, journal: Journal,
-                 bar: Any, warmup: int) -> dict[int, float]:
-    """Warm up on the first pending batch, then run, write and journal each pending batch; ms by index."""
+                 bar: Any, warmup: int) -> dict[int, dict[str, Any]]:
+    """Warm up on the first pending batch, then run, write and journal each pending batch; records by index."""
     first = batching.read_batch(pending[0])
     for _ in range(warmup):
         run_batch(session, plan.spec, first)
-    compute: dict[int, float] = {}
+    records: dict[int, dict[str, Any]] = {}
     for batch in pending:
         results, ms = run_batch(session, plan.spec, batching.read_batch(batch))
         written = write_batch_outputs(folder, batch, results, plan.per_batch)
-        journal.add({"key": batch.index, "outfiles": written, "compute_ms": ms})
-        compute[batch.index] = ms
+        record = {"key": batch.index, "outfiles": written, "compute_ms": ms, "inputs": plan.batch_inputs(batch.index)}
+        journal.add(record)
+        records[batch.index] = record
         bar.update(len(batch.real_files))
-    return compute
+    return records
 
 
 def _filesinfo(plan: FolderPlan, input_dir: Path | str, prefix: str) -> dict[str, dict[str, list[str]]]:
@@ -234,9 +255,9 @@ def infer_folder(
     folder, summary_path = _prepare_run_folder(plan, output_dir, dirname)
     journal = Journal(Path(output_dir) / f".{dirname}.journal.jsonl")
     done = _resume(journal, _fingerprint(model, plan.files, batch_size, provider), plan, folder)
+    resumed = len(done)
     pending = [b for b in plan.batches if b.index not in done]
     per_file = out_bytes_per_file(plan.outputs, plan.per_batch)
-    compute = {i: float(r["compute_ms"]) for i, r in done.items()}
     bar = Progress(len(plan.files), f"infer onnxruntime[{provider}] bs{batch_size}",
                    initial=sum(len(plan.batches[i].real_files) for i in done), enabled=progress)
     try:
@@ -244,17 +265,18 @@ def infer_folder(
             if per_file is not None:
                 check_free_space(folder, sum(len(b.real_files) for b in pending) * per_file, "onnxruntime inference")
             session = make_session(model, provider, device, threads)
-            compute.update(_run_pending(session, plan, pending, folder, journal, bar, warmup))
+            done.update(_run_pending(session, plan, pending, folder, journal, bar, warmup))
     finally:
         bar.close()
         journal.close()
     result = summary.build_summary(
         _filesinfo(plan, input_dir, os.path.join(str(output_dir), dirname)), argv,
-        [compute[b.index] for b in plan.batches], batch_size,
-        extra={"provider": PROVIDERS[provider], "backend": "onnxruntime", "resumed_batches": len(done)},
+        [float(done[b.index]["compute_ms"]) for b in plan.batches], batch_size,
+        extra={"provider": PROVIDERS[provider], "backend": "onnxruntime", "resumed_batches": resumed},
     )
     for line in summary.summary_lines(result, batch_size):
         print(line)
+    manifest.write_preds_manifest(folder, {name: (size, sha) for r in done.values() for name, size, sha in r["outfiles"]})
     atomic_write_json(summary_path, result)
     return result
 
