@@ -114,6 +114,9 @@ LIMIT_ARG  := $(if $(LIMIT),--limit $(LIMIT),)
 STEM       := $(SPEC_STEM)
 ONNX_RAW   := $(A)/onnx/$(STEM).onnx
 ONNX_SIM   := $(A)/onnx/$(STEM)_sim.onnx
+# ONNX Runtime's own graph (semask.model.ort_graph): same model, fused for ORT; the Ascend ONNX stays as is
+ONNX_ORT_RAW := $(A)/onnx/$(STEM)_ort_raw.onnx
+ONNX_ORT   := $(A)/onnx/$(STEM)_ort.onnx
 OM         := $(A)/om/$(STEM)_$(SOC_RESOLVED)_$(PRECISION).om
 LABELS_DIR := $(A)/labels/$(LABELS)_$(LIMIT_TAG)
 LABELS_JSON := $(LABELS_DIR)/labels.json
@@ -121,10 +124,13 @@ BINS_DIR   := $(A)/bins/$(HEIGHT)x$(WIDTH)_$(INPUT_DTYPE)_$(LIMIT_TAG)
 BINS       := $(BINS_DIR)/manifest.json
 ifeq ($(BACKEND_RESOLVED),ascend)
 MODEL_FILE := $(OM)
+ONNX_USED  := $(ONNX_SIM)
 RUN        := ascend_$(STEM)_$(SOC_RESOLVED)_$(PRECISION)_$(LIMIT_TAG)
 PROVIDER   := ais_bench
 else
-MODEL_FILE := $(ONNX_SIM)
+# the fused graph is built and measured for the CPU provider; CUDA/CANN keep the plain simplified graph
+ONNX_USED  := $(if $(filter cpu,$(ORT_PROVIDER)),$(ONNX_ORT),$(ONNX_SIM))
+MODEL_FILE := $(ONNX_USED)
 RUN        := ort-$(ORT_PROVIDER)_$(STEM)_$(LIMIT_TAG)
 PROVIDER   := $(ORT_PROVIDER)
 endif
@@ -153,7 +159,7 @@ VARS := MODEL=$(MODEL) BS=$(BS) HEIGHT=$(HEIGHT) WIDTH=$(WIDTH) INPUT_DTYPE=$(IN
         LABEL_DTYPE=$(LABEL_DTYPE) LABELS=$(LABELS) SOC=$(SOC_RESOLVED) PRECISION=$(PRECISION) \
         BACKEND=$(BACKEND_RESOLVED) ORT_PROVIDER=$(ORT_PROVIDER) LIMIT=$(LIMIT) LOOP=$(LOOP) DEVICE=$(DEVICE)
 PROV_VARS := $(foreach v,$(VARS),--var $(v)) --var $(call q,WEIGHTS=$(WEIGHTS)) --var $(call q,DATA_ROOT=$(DATA_ROOT))
-PROV_FILES := --file $(call q,weights=$(WEIGHTS)) --file onnx=$(ONNX_SIM) $(if $(filter ascend,$(BACKEND_RESOLVED)),--file om=$(OM))
+PROV_FILES := --file $(call q,weights=$(WEIGHTS)) --file onnx=$(ONNX_USED) $(if $(filter ascend,$(BACKEND_RESOLVED)),--file om=$(OM))
 COMMAND := make $(MAKECMDGOALS) $(MAKEOVERRIDES)
 SMOKE_FLAG := $(if $(SMOKE),--smoke)
 
@@ -196,7 +202,7 @@ table:
 weights: $(WEIGHTS_DEP)
 labels: $(LABELS_JSON)
 bins: $(BINS)
-onnx: $(ONNX_SIM)
+onnx: $(ONNX_USED)
 om: $(OM)
 preds: $(PRED_SUMMARY)
 report: $(REPORT)
@@ -273,6 +279,14 @@ $(ONNX_RAW): $(MODEL_CODE) $(WEIGHTS_DEP) $(STATE)/weights_$(MODEL).txt | $(PY_D
 $(ONNX_SIM): $(ONNX_RAW)
 	$(PY) tools/export_onnx.py --simplify $< --out $@
 
+$(ONNX_ORT_RAW): $(MODEL_CODE) tools/semask/model/ort_graph.py $(WEIGHTS_DEP) $(STATE)/weights_$(MODEL).txt | $(PY_DEP) $(ENV_JSON) $(A)/onnx
+	$(PY) tools/export_onnx.py --target ort --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
+	    --height $(HEIGHT) --width $(WIDTH) --input-dtype $(INPUT_DTYPE) --label-dtype $(LABEL_DTYPE) \
+	    --out $@ --no-simplify
+
+$(ONNX_ORT): $(ONNX_ORT_RAW)
+	$(PY) tools/export_onnx.py --simplify $< --out $@
+
 $(OM): $(ONNX_SIM) | $(A)/om
 	$(ASCEND_SRC) $(PY) tools/atc_compile.py --onnx $< --output-om $@ --batch-size $(BS) --height $(HEIGHT) \
 	    --width $(WIDTH) --soc $(SOC) --precision $(PRECISION) --input-dtype $(INPUT_DTYPE) --device $(DEVICE)
@@ -287,14 +301,14 @@ $(PERF_JSON): $(OM) | $(A)/perf
 	    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
 	$(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) --out-json $@
 else
-$(PRED_SUMMARY): $(ONNX_SIM) $(BINS) | $(A)/preds
-	$(PY) tools/infer_ort.py --model $(ONNX_SIM) --input $(BINS_DIR) --output $(A)/preds \
+$(PRED_SUMMARY): $(ONNX_USED) $(BINS) | $(A)/preds
+	$(PY) tools/infer_ort.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
 	    --output-dirname $(RUN) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICE)
 
-$(PERF_JSON): $(ONNX_SIM) | $(A)/perf
+$(PERF_JSON): $(ONNX_USED) | $(A)/perf
 	$(PY) tools/provenance.py --out $(@:.json=.provenance.json) --backend ort --provider $(PROVIDER) \
 	    $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
-	$(PY) tools/perf.py --model $(ONNX_SIM) --batch-size $(BS) --loop $(LOOP) --provider $(ORT_PROVIDER) \
+	$(PY) tools/perf.py --model $(ONNX_USED) --batch-size $(BS) --loop $(LOOP) --provider $(ORT_PROVIDER) \
 	    --device $(DEVICE) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --out-json $@
 endif
 
