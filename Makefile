@@ -280,9 +280,9 @@ $(ONNX_SIM): $(ONNX_RAW)
 	$(PY) tools/export_onnx.py --simplify $< --out $@
 
 $(ONNX_ORT_RAW): $(MODEL_CODE) tools/semask/model/ort_graph.py $(WEIGHTS_DEP) $(STATE)/weights_$(MODEL).txt | $(PY_DEP) $(ENV_JSON) $(A)/onnx
-	$(PY) tools/export_onnx.py --target ort --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
+	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
 	    --height $(HEIGHT) --width $(WIDTH) --input-dtype $(INPUT_DTYPE) --label-dtype $(LABEL_DTYPE) \
-	    --out $@ --no-simplify
+	    --target ort --out $@ --no-simplify
 
 $(ONNX_ORT): $(ONNX_ORT_RAW)
 	$(PY) tools/export_onnx.py --simplify $< --out $@
