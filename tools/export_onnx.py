@@ -6,7 +6,7 @@
   simplify + verify only:      export_onnx.py --simplify X.onnx --out X_sim.onnx
 
 --target ascend (default) is the opset-11 graph ATC compiles; --target ort is the graph ONNX Runtime
-runs fastest (semask.model.ort_graph: opset 17, fused window attention, ORT's transformer fusions).
+runs fastest (semask.model.ort_graph: opset 17 LayerNormalization, fused window attention).
 --simplify reads the raw export's sidecar and treats each target its own way.
 """
 import argparse
@@ -31,7 +31,8 @@ def main(argv=None) -> int:
     p.add_argument("--target", choices=("ascend", "ort"), default="ascend",
                    help="ascend: the opset-11 graph for ATC (default); ort: the ONNX Runtime graph")
     p.add_argument("--ort-optimizations", default=None, metavar="A,B,..",
-                   help="ort target only: which optimisations to apply (default: all of semask.model.ort_graph)")
+                   help="ort target only: which optimisations to apply (default: semask.model.ort_graph."
+                        "DEFAULT_OPTIMIZATIONS)")
     p.add_argument("--out", type=Path, required=True, help="the .onnx to write (a .json sidecar goes next to it)")
     p.add_argument("--no-simplify", action="store_true", help="stop after the raw export")
     p.add_argument("--simplify", type=Path, metavar="RAW_ONNX", help="only simplify + verify this raw export into --out")
@@ -53,7 +54,7 @@ def main(argv=None) -> int:
     if a.target == "ort":
         from semask.model import ort_graph
 
-        chosen = ort_graph.OPTIMIZATIONS if a.ort_optimizations is None else \
+        chosen = ort_graph.DEFAULT_OPTIMIZATIONS if a.ort_optimizations is None else \
             [n.strip() for n in a.ort_optimizations.split(",") if n.strip()]
         meta = ort_graph.export_ort_raw(a.model, a.weights, raw, a.batch_size, a.height, a.width, a.input_dtype,
                                         a.output, a.label_dtype, chosen)
