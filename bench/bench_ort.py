@@ -4,7 +4,8 @@
     .venv/bin/python bench/bench_ort.py [--model small] [--size 1024x2048] [--rounds 7] [--threads 2]
 
 Measures, each part in its own child process (so peak RSS is its own):
-  peak      ORT's own MatMul throughput: one 4096^3 MatMul, THREADS intra-op threads, median of 7 runs
+  peak      ORT's own MatMul throughput: one 4096^3 MatMul, THREADS intra-op threads, median of 7 runs,
+            measured first and last (the higher counts: other load only ever lowers it)
   flops     FLOPs per image of the kit model (torch.utils.flop_counter on the eager model)
   build     the kit's ORT graph (`export_onnx.py --target ort`, verified against PyTorch) and the comparison
             graph: the ModelZoo guide's (upstream model from env/upstream/venv, torch.onnx opset 11, onnxsim;
@@ -121,15 +122,18 @@ def child_alternate(paths: list[str], threads: int, rounds: int) -> dict[str, An
     for s, f in zip(sessions, feeds):
         s.run(None, f)  # warm-up
     times: list[list[float]] = [[] for _ in paths]
+    cpu: list[list[float]] = [[] for _ in paths]  # process CPU seconds per run: less sensitive to other load
     load = []
     for r in range(rounds):
         order = range(len(paths)) if r % 2 == 0 else reversed(range(len(paths)))
         for i in order:
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             sessions[i].run(None, feeds[i])
             times[i].append(time.perf_counter() - t)
+            cpu[i].append(time.process_time() - c)
         load.append(os.getloadavg()[0])
-    return {"seconds": times, "medians": [statistics.median(t) for t in times], "loadavg_1min": load,
+    return {"seconds": times, "medians": [statistics.median(t) for t in times], "cpu_seconds": cpu,
+            "cpu_medians": [statistics.median(c) for c in cpu], "loadavg_1min": load,
             "peak_rss_mb_both_sessions": _vm_hwm_mb()}
 
 
@@ -231,6 +235,8 @@ def markdown(r: dict[str, Any]) -> str:
              f"{kit['median_s']:.3f} s | {kit['nodes']:,} | {kit['rss']['peak_rss_mb'] / 1024:.2f} GB |",
              f"| {other['what']} | {other['median_s']:.3f} s | {other['nodes']:,} | {other['rss']['peak_rss_mb'] / 1024:.2f} GB |",
              f"| ratio kit / {'guide' if other['kind'] == 'guide' else 'kit opset 11'} | **{r['ratio']:.3f}** | | |", "",
+             f"- ratio of the per-run process CPU time (less sensitive to other load; includes ORT's spin-waiting): "
+             f"{r['ratio_cpu_time']:.3f}",
              f"- ORT MatMul peak (4096^3, {r['threads']} threads): {r['peak']['gflops_median']:.0f} GFLOP/s (best "
              f"{r['peak']['gflops_best']:.0f})",
              f"- FLOPs per image: {r['flops']['flop_per_image'] / 1e12:.3f} TFLOP ({r['flops']['linear_share']:.0%} in Linear "
@@ -299,9 +305,15 @@ def main() -> int:
                      "--rounds", str(a.rounds)])
     kit["median_s"], other["median_s"] = alt["medians"]
     kit["seconds"], other["seconds"] = alt["seconds"]
+    kit["cpu_median_s"], other["cpu_median_s"] = alt["cpu_medians"]
     for entry, path in ((kit, kit_path), (other, other_path)):
         entry["rss"] = run_child(["--child", "rss", "--graph", str(path), *common])
         entry["profile"] = run_child(["--child", "profile", "--graph", str(path), *common])
+    # the peak again: on a shared machine the higher of the two is the closer to what the CPU can do
+    peak_after = run_child(["--child", "peak", *common])
+    peak_runs = [peak["gflops_median"], peak_after["gflops_median"]]
+    peak = max(peak, peak_after, key=lambda p: p["gflops_median"])
+    peak["medians_before_after"] = peak_runs
     achieved = flops["flop_per_image"] / kit["median_s"] / 1e9
     measured = {"ratio_vs_guide": kit["median_s"] / other["median_s"],
                 "fraction_of_peak": achieved / peak["gflops_median"],
@@ -313,6 +325,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "loadavg_1min_range": f"{min(alt['loadavg_1min']):.2f}-{max(alt['loadavg_1min']):.2f}",
         "peak": peak, "flops": flops, "kit": kit, "comparison": other, "ratio": measured["ratio_vs_guide"],
+        "ratio_cpu_time": kit["cpu_median_s"] / other["cpu_median_s"],
         "floor_s": flops["flop_per_image"] / (peak["gflops_median"] * 1e9), "achieved_gflops": achieved,
         "fraction_of_peak": measured["fraction_of_peak"], "measured": measured,
         "targets": TARGETS, "targets_met": {k: (measured[k] <= v if k != "fraction_of_peak" else measured[k] >= v)
