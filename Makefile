@@ -170,16 +170,22 @@ ONNX_ATC   := $(A)/onnx/$(STEM)_sim_atc.onnx
 OM_TAG     := $(SOC_RESOLVED)_$(if $(PRECISION_V2),v2-$(PRECISION_V2),$(PRECISION))$(if $(OP_SELECT_IMPLMODE),_$(OP_SELECT_IMPLMODE))
 OM         := $(A)/om/$(STEM)_$(OM_TAG).om
 ATC_CHECK  := $(A)/om/$(STEM)_$(SOC_RESOLVED).atc_check.json
+# ONNX Runtime's own graph (semask.model.ort_graph): same model, fused for ORT; the Ascend ONNX stays as is
+ONNX_ORT_RAW := $(A)/onnx/$(STEM)_ort_raw.onnx
+ONNX_ORT   := $(A)/onnx/$(STEM)_ort.onnx
 LABELS_DIR := $(A)/labels/$(LABELS)_$(LIMIT_TAG)
 LABELS_JSON := $(LABELS_DIR)/labels.json
 BINS_DIR   := $(A)/bins/$(HEIGHT)x$(WIDTH)_$(INPUT_DTYPE)_$(LIMIT_TAG)
 BINS       := $(BINS_DIR)/manifest.json
 ifeq ($(BACKEND_RESOLVED),ascend)
 MODEL_FILE := $(OM)
+ONNX_USED  := $(ONNX_SIM)
 RUN_NAME   := ascend_$(STEM)_$(OM_TAG)_$(LIMIT_TAG)
 PROVIDER   := ais_bench
 else
-MODEL_FILE := $(ONNX_SIM)
+# the fused graph is built and measured for the CPU provider; CUDA/CANN keep the plain simplified graph
+ONNX_USED  := $(if $(filter cpu,$(ORT_PROVIDER)),$(ONNX_ORT),$(ONNX_SIM))
+MODEL_FILE := $(ONNX_USED)
 RUN_NAME   := ort-$(ORT_PROVIDER)_$(STEM)_$(LIMIT_TAG)
 PROVIDER   := $(ORT_PROVIDER)
 endif
@@ -238,7 +244,7 @@ VARS := MODEL=$(MODEL) BS=$(BS) HEIGHT=$(HEIGHT) WIDTH=$(WIDTH) INPUT_DTYPE=$(IN
         BACKEND=$(BACKEND_RESOLVED) ORT_PROVIDER=$(ORT_PROVIDER) LIMIT=$(LIMIT) LOOP=$(LOOP) DEVICE=$(DEVICE) \
         PERF_SECONDS=$(PERF_SECONDS)
 PROV_VARS := $(foreach v,$(VARS),--var $(v)) --var $(call q,WEIGHTS=$(WEIGHTS)) --var $(call q,DATA_ROOT=$(DATA_ROOT))
-PROV_FILES := --file $(call q,weights=$(WEIGHTS)) --file onnx=$(ONNX_SIM) $(if $(filter ascend,$(BACKEND_RESOLVED)),--file om=$(OM))
+PROV_FILES := --file $(call q,weights=$(WEIGHTS)) --file onnx=$(ONNX_USED) $(if $(filter ascend,$(BACKEND_RESOLVED)),--file om=$(OM))
 COMMAND := make $(MAKECMDGOALS) $(MAKEOVERRIDES)
 SMOKE_FLAG := $(if $(SMOKE),--smoke)
 # Ascend steps write 0750 folders / 0640 files (the newest ais_bench refuses looser ones)
@@ -311,7 +317,7 @@ paths:
 weights: $(WEIGHTS_DEP)
 labels: $(LABELS_JSON)
 bins: $(BINS)
-onnx: $(ONNX_SIM)
+onnx: $(ONNX_USED)
 om: $(OM)
 preds: $(PRED_SUMMARY)
 report: $(REPORT)
@@ -402,6 +408,14 @@ $(OM): $(ONNX_ATC) | $(A)/om
 atc-check: $(ONNX_ATC) | $(A)/om
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE) --out $(ATC_CHECK)
 
+$(ONNX_ORT_RAW): $(SPEC_CODE_MODEL) tools/semask/model/ort_graph.py $(WEIGHTS_DEP) $(WEIGHTS_STAMP) | $(PY_DEP) $(ENV_JSON) $(A)/onnx
+	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
+	    --height $(HEIGHT) --width $(WIDTH) --input-dtype $(INPUT_DTYPE) --label-dtype $(LABEL_DTYPE) \
+	    $(if $(OUT_TAG),--out-height $(OUT_HEIGHT) --out-width $(OUT_WIDTH)) --target ort --out $@ --no-simplify
+
+$(ONNX_ORT): $(ONNX_ORT_RAW)
+	$(PY) tools/export_onnx.py --simplify $< --out $@
+
 ifeq ($(BACKEND_RESOLVED),ascend)
 $(PRED_SUMMARY): $(OM) $(BINS) $(PREDS_CHECK) | $(A)/preds
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --input $(BINS_DIR) --output $(A)/preds \
@@ -412,13 +426,13 @@ $(PERF_JSON): $(OM) | $(A)/perf
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) \
 	    --seconds $(PERF_SECONDS) --out-json $@
 else
-$(PRED_SUMMARY): $(ONNX_SIM) $(BINS) $(PREDS_CHECK) | $(A)/preds
-	$(PY) tools/infer_ort.py --model $(ONNX_SIM) --input $(BINS_DIR) --output $(A)/preds \
+$(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(PREDS_CHECK) | $(A)/preds
+	$(PY) tools/infer_ort.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
 	    --output-dirname $(RUN_NAME) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICE)
 
-$(PERF_JSON): $(ONNX_SIM) | $(A)/perf
+$(PERF_JSON): $(ONNX_USED) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
-	$(PY) tools/perf.py --model $(ONNX_SIM) --batch-size $(BS) --loop $(LOOP) --seconds $(PERF_SECONDS) --provider $(ORT_PROVIDER) \
+	$(PY) tools/perf.py --model $(ONNX_USED) --batch-size $(BS) --loop $(LOOP) --seconds $(PERF_SECONDS) --provider $(ORT_PROVIDER) \
 	    --device $(DEVICE) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --out-json $@
 endif
 

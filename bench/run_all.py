@@ -20,6 +20,7 @@ def main() -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     steps = [
         [sys.executable, "bench/bench_model.py", "--out", str(a.out)],
+        [sys.executable, "bench/bench_ort.py", "--out", str(a.out / "ort.json")],
         [sys.executable, "bench/bench_data.py", "--num", str(a.images)],
         [sys.executable, "bench/bench_verify.py", "--out", str(a.out)],
     ]

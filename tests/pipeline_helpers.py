@@ -31,6 +31,7 @@ CONFIG = {"MODEL": "reduced", "WEIGHTS": GOLDEN_WEIGHTS, "HEIGHT": str(H), "WIDT
           "LIMIT": str(N_IMAGES)}
 STEM = f"semask_reduced_bs{BS}_{H}x{W}_float32_int32"
 ORT_RUN = f"ort-cpu_{STEM}_first{N_IMAGES}"
+ORT_ONNX = f"{STEM}_ort.onnx"  # the graph BACKEND=ort (CPU) builds and runs; the Ascend path uses {STEM}_sim.onnx
 SOC = "Ascend310P3"
 ASCEND_RUN = f"ascend_{STEM}_{SOC}_force_fp16_first{N_IMAGES}"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -119,7 +119,7 @@ def test_wrong_size_bin_in_bins_folder(ref, tmp_path):
 
 
 def test_onnx_for_another_batch_size(ref, tmp_path):
-    model = ref["artifacts"] / "onnx" / f"{ph.STEM}_sim.onnx"
+    model = ref["artifacts"] / "onnx" / ph.ORT_ONNX
     out = tmp_path / "preds"
     proc = subprocess.run([ph.python(), "tools/infer_ort.py", "--model", str(model), "--input", str(ref["artifacts"] / BINS),
                            "--output", str(out), "--output-dirname", "r", "--batch-size", "2"],
@@ -235,7 +235,7 @@ def test_preprocess_refuses_without_disk_space(ref, tmp_path):
 
 
 def test_ort_infer_refuses_without_disk_space(ref, tmp_path):
-    model = ref["artifacts"] / "onnx" / f"{ph.STEM}_sim.onnx"
+    model = ref["artifacts"] / "onnx" / ph.ORT_ONNX
     with tmpfs(tmp_path / "small", "160k") as small:
         proc = subprocess.run([ph.python(), "tools/infer_ort.py", "--model", str(model), "--input",
                                str(ref["artifacts"] / BINS), "--output", str(small / "preds"), "--output-dirname", "r",

@@ -54,7 +54,7 @@ def check_nothing_half_done(arts):
     for p in visible_files(arts / "onnx"):
         if p.suffix == ".onnx":
             onnx.checker.check_model(onnx.load(str(p)))
-            assert p.with_suffix(".json").exists() or not p.name.endswith("_sim.onnx")
+            assert p.with_suffix(".json").exists() or not p.name.endswith(("_sim.onnx", "_ort.onnx"))
     for p in visible_files(arts / "preds" / ph.ORT_RUN):
         assert p.stat().st_size == PRED_BYTES, p
     summary = arts / "preds" / f"{ph.ORT_RUN}_summary.json"
@@ -140,7 +140,7 @@ def test_leftovers_of_a_sigkill_are_not_taken_as_done(reference, tmp_path):
     lines = [json.dumps({"header": header})] + [json.dumps({**f, "key": f["name"]}) for f in man["files"][:3]]
     (bins / ".manifest.json.journal.jsonl").write_text("\n".join(lines) + "\n" + lines[-1][:17])
     (bins / "manifest.json").unlink()
-    sim = arts / "onnx" / f"{ph.STEM}_sim.onnx"
+    sim = arts / "onnx" / ph.ORT_ONNX
     (sim.parent / f".{sim.name}.q1w2e3r4.tmp.onnx").write_bytes(sim.read_bytes()[:1000])
     run = arts / "preds" / ph.ORT_RUN
     (run / f".{sorted(run.iterdir())[0].name}.a1b2c3d4.tmp.bin").write_bytes(b"\0" * 100)

@@ -29,7 +29,7 @@ def second(ort, tmp_path_factory):
     return arts
 
 
-def check_common(prov, arts, backend, provider, command_vars):
+def check_common(prov, arts, backend, provider, command_vars, onnx_name):
     assert re.fullmatch(r"[0-9a-f]{40}", prov["kit"]["commit"]) and isinstance(prov["kit"]["dirty"], bool)
     assert prov["upstream"]["commit"] == UPSTREAM
     assert prov["backend"] == backend and prov["provider"] == provider
@@ -40,7 +40,7 @@ def check_common(prov, arts, backend, provider, command_vars):
     assert "SOC" in v and v["WEIGHTS"] == ph.GOLDEN_WEIGHTS
     files = prov["files"]
     assert files["weights"]["sha256"] == sha256(ph.ROOT / ph.GOLDEN_WEIGHTS)
-    assert files["onnx"]["sha256"] == sha256(arts / "onnx" / f"{ph.STEM}_sim.onnx")
+    assert files["onnx"]["sha256"] == sha256(arts / "onnx" / onnx_name)
     for pkg in ("numpy", "torch", "onnx", "onnxruntime", "opencv"):
         assert prov["packages"][pkg], pkg
     assert prov["python"] and prov["host"]["name"] and prov["host"]["cpu"] and prov["host"]["cores"] >= 1
@@ -55,7 +55,7 @@ def test_ort_report_provenance(ort):
     arts = ort["artifacts"]
     prov = ort["report"]["provenance"]
     cmd = ph.make_cmd(["all"], arts, ort["data"], ph.ort_vars())
-    check_common(prov, arts, "ort", "cpu", cmd[2:])
+    check_common(prov, arts, "ort", "cpu", cmd[2:], ph.ORT_ONNX)
     assert prov["variables"]["DATA_ROOT"] == str(ort["data"]) and " " in prov["variables"]["DATA_ROOT"]
     assert prov["variables"]["BACKEND"] == "ort" and prov["variables"]["ORT_PROVIDER"] == "cpu"
     assert "om" not in prov["files"]
@@ -66,7 +66,8 @@ def test_ascend_report_provenance_has_om(tmp_path_factory):
     asc = ph.shared_ascend(tmp_path_factory)
     arts = asc["artifacts"]
     prov = asc["report"]["provenance"]
-    check_common(prov, arts, "ascend", "ais_bench", ph.make_cmd(["all"], arts, asc["data"], asc["vars"])[2:])
+    check_common(prov, arts, "ascend", "ais_bench", ph.make_cmd(["all"], arts, asc["data"], asc["vars"])[2:],
+                 f"{ph.STEM}_sim.onnx")
     assert prov["variables"]["SOC"] == ph.SOC and prov["variables"]["BACKEND"] == "ascend"
     om = arts / "om" / f"{ph.STEM}_{ph.SOC}_force_fp16.om"
     assert prov["files"]["om"]["sha256"] == sha256(om) == ph.read_json(om.with_suffix(".json"))["om_sha256"]
@@ -77,7 +78,7 @@ def test_two_runs_are_byte_identical(ort, second):
     first = ort["artifacts"]
     assert ph.pred_files(second) == ph.pred_files(first)
     assert ph.read_json(ph.report_path(second))["mIoU"] == ort["report"]["mIoU"]
-    for rel in (f"onnx/{ph.STEM}.onnx", f"onnx/{ph.STEM}_sim.onnx"):
+    for rel in (f"onnx/{ph.STEM}_ort_raw.onnx", f"onnx/{ph.ORT_ONNX}"):
         assert sha256(second / rel) == sha256(first / rel), rel
     bins = f"bins/{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
     labels = f"labels/polygons_first{ph.N_IMAGES}"

@@ -24,7 +24,7 @@ def main_rows(md: str) -> list[list[str]]:
 def ort(tmp_path_factory):
     shared = ph.shared_ort(tmp_path_factory)
     arts = ph.seeded_tree(tmp_path_factory, tmp_path_factory.mktemp("repro_ort") / "artifacts")
-    bs4 = arts / "onnx" / f"{ph.STEM}_sim.onnx"
+    bs4 = arts / "onnx" / ph.ORT_ONNX
     before = bs4.stat().st_mtime_ns
     proc = ph.run_make(["reproduce"], arts, shared["data"], {**SWEEP, "BACKEND": "ort", "PERF_SECONDS": "1"})
     folder = arts / "reports" / f"reproduce_ort-cpu_reduced_{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"

@@ -11,7 +11,7 @@ import io
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 import onnx
@@ -111,16 +111,21 @@ def assert_static(model_proto: onnx.ModelProto, where: Path, allow_shape: bool =
 def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, height: int = 1024, width: int = 2048,
                 opset: int = 11, input_dtype: str = "float32", output: str = "labels",
                 label_dtype: str = DEFAULT_LABEL_DTYPE, out_height: int | None = None,
-                out_width: int | None = None) -> Dict[str, Any]:
+                out_width: int | None = None,
+                prepare: Optional[Callable[[nn.Module], Any]] = None) -> Dict[str, Any]:
     """Trace the model at a fixed size and write `out` (.onnx) plus `out`.json, both atomically.
 
     `out_height` x `out_width` (the dataset's native size, when the model runs at another size): the
     graph resizes its logits to it before the argmax, so predictions compare with native labels.
+    `prepare` (default none) may adapt the loaded model before tracing; only the ORT-specific graph
+    uses it (semask.model.ort_graph), so the Ascend export stays the plain network.
     """
     check_options(batch_size, height, width, input_dtype, output, label_dtype, opset)
     out_h, out_w = out_height or height, out_width or width
     model = build_model(model_name)
     winfo = load_weights(model, weights)
+    if prepare is not None:
+        prepare(model)
     wrapper = ExportWrapper(model, input_dtype, output, label_dtype, (out_h, out_w)).eval()
     example = _example_input(batch_size, height, width, input_dtype)
     started = time.perf_counter()
