@@ -227,7 +227,7 @@ refresh = $(PY) -c 'import json, os, sys; json.load(open(sys.argv[1])); os.utime
 
 # The provenance record every measured number gets (one recipe for score and perf).
 define provenance
-$(PY) tools/provenance.py --out $(1) --backend $(BACKEND_RESOLVED) --provider $(PROVIDER) \
+$(PY) tools/record_provenance.py --out $(1) --backend $(BACKEND_RESOLVED) --provider $(PROVIDER) \
     $(PROV_VARS) $(PROV_FILES) --command $(call q,$(COMMAND))
 endef
 
