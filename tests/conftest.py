@@ -19,3 +19,20 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def standin_log(monkeypatch, tmp_path) -> Path:
+    """The atc / npu-smi / ais_bench stand-ins first on PATH for this test, logging their argv to the
+    returned file; the test runs in tmp_path."""
+    import os
+
+    standins = Path(__file__).resolve().parent / "standins"
+    log = tmp_path / "standin.log"
+    monkeypatch.setenv("PATH", f"{standins / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("STANDIN_PYTHON", sys.executable)
+    monkeypatch.setenv("STANDIN_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", str(standins))
+    monkeypatch.delenv("AIS_BENCH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return log

@@ -24,14 +24,8 @@ def models(tmp_path_factory):
 
 
 @pytest.fixture
-def standins(monkeypatch, tmp_path):
-    log = tmp_path / "standin.log"
-    monkeypatch.setenv("PATH", f"{STANDINS / 'bin'}:{__import__('os').environ['PATH']}")
-    monkeypatch.setenv("STANDIN_PYTHON", sys.executable)
-    monkeypatch.setenv("STANDIN_LOG", str(log))
-    monkeypatch.setenv("PYTHONPATH", str(STANDINS))
-    monkeypatch.delenv("AIS_BENCH", raising=False)
-    monkeypatch.chdir(tmp_path)
+def standins(standin_log):
+    log = standin_log
 
     def calls(tool, compiles_only=True):
         """argv per call; for atc only the compiles unless compiles_only=False (not --mode=1/--mode=3)."""

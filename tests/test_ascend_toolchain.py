@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import pipeline_helpers as ph
@@ -29,15 +28,8 @@ PERMISSION_MESSAGE = "permission should not be over 0o750"
 
 
 @pytest.fixture
-def standins(monkeypatch, tmp_path):
-    log = tmp_path / "standin.log"
-    monkeypatch.setenv("PATH", f"{STANDINS / 'bin'}:{os.environ['PATH']}")
-    monkeypatch.setenv("STANDIN_PYTHON", sys.executable)
-    monkeypatch.setenv("STANDIN_LOG", str(log))
-    monkeypatch.setenv("PYTHONPATH", str(STANDINS))
-    monkeypatch.delenv("AIS_BENCH", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return log
+def standins(standin_log):
+    return standin_log
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ and (when an upstream clone and env/upstream/venv exist) the real upstream-vs-ki
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -181,7 +180,7 @@ def test_cli_names_a_missing_upstream(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # real upstream (only where a clone and env/upstream/venv exist)
 # ---------------------------------------------------------------------------------------------
-from upstream_helpers import UPSTREAM, UPSTREAM_PY, needs_upstream  # noqa: E402,F401
+from upstream_helpers import UPSTREAM, needs_upstream, run_crosscheck  # noqa: E402
 
 
 @pytest.mark.slow
@@ -202,9 +201,7 @@ def test_upstream_runner_reproduces_golden_vectors(tmp_path, case):
 @needs_upstream
 def test_crosscheck_cli_reduced_random_weights(tmp_path):
     out = tmp_path / "cc.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "crosscheck.py"), "--upstream", str(UPSTREAM),
-                           "--model", "reduced", "--weights", "random", "--num", "2", "--height", "90", "--width", "150",
-                           "--out-json", str(out)], capture_output=True, text=True)
+    proc = run_crosscheck(out, 2, 90, 150)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["passed"] and report["inputs"]["kind"] == "synthetic"

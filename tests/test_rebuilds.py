@@ -14,7 +14,7 @@ import pytest
 
 import pipeline_helpers as ph
 
-STEPS = ("export", "simplify", "preprocess", "labels", "infer", "provenance", "score", "table", "check_env")
+STEPS = ("export", "simplify", "preprocess", "labels", "infer", "record_provenance", "score", "table", "check_env")
 
 
 def steps(make_output: str) -> list[str]:
@@ -61,7 +61,7 @@ def test_complete_tree_is_up_to_date(shared, tree):
 def test_bs_change_rebuilds_export_infer_score_only(shared, tree):
     data = shared["data"]
     planned, _ = dry(tree, data, BS="2")
-    assert planned == ["export", "simplify", "infer", "provenance", "score", "table"]
+    assert planned == ["export", "simplify", "infer", "record_provenance", "score", "table"]
     # and for real: bins and labels are not touched, the BS=2 run (4 batches, last one partial) scores the same
     keep = {k: v for k, v in ph.mtimes(tree).items() if k.startswith(("bins/", "labels/"))}
     ph.run_make(["all"], tree, data, ph.ort_vars(BS="2"))
@@ -76,14 +76,14 @@ def test_bs_change_rebuilds_export_infer_score_only(shared, tree):
 def test_model_code_change_rebuilds_from_export(shared, tree):
     before = ph.mtimes(tree)
     planned, _ = dry(tree, shared["data"], flags=["-W", "tools/semask/model/network.py"])
-    assert planned == ["export", "simplify", "infer", "provenance", "score", "table"]
+    assert planned == ["export", "simplify", "infer", "record_provenance", "score", "table"]
     for code in ("tools/semask/model/checkpoint.py", "tools/semask/model/export.py", "tools/export_onnx.py"):
         assert dry(tree, shared["data"], flags=["-W", code])[0][:2] == ["export", "simplify"], code
     assert ph.mtimes(tree) == before  # -W -n changes nothing
 
 
 @pytest.mark.parametrize("code,first", [("tools/semask/data/bins.py", "preprocess"), ("tools/semask/data/labels.py", "labels"),
-                                        ("tools/semask/evaluate/scoring.py", "provenance")])
+                                        ("tools/semask/evaluate/scoring.py", "record_provenance")])
 def test_step_code_change_reruns_that_step_not_export(shared, tree, code, first):
     planned, _ = dry(tree, shared["data"], flags=["-W", code])
     assert first in planned and "export" not in planned, planned
@@ -115,7 +115,7 @@ def test_weights_swap_rebuilds_from_export(shared, tree, tmp_path, weights):
         weights = tmp_path / "golden_copy.npz"
         shutil.copy2(ph.ROOT / ph.GOLDEN_WEIGHTS, weights)
     planned, proc = dry(tree, shared["data"], WEIGHTS=str(weights))
-    assert planned == ["export", "simplify", "infer", "provenance", "score", "table"]
+    assert planned == ["export", "simplify", "infer", "record_provenance", "score", "table"]
     assert f"--weights '{weights}'" in proc.stdout
 
 

@@ -9,8 +9,6 @@ the same checks run against upstream's own pipeline and converter.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -106,7 +104,7 @@ def test_upstream_half_failure_is_a_kit_error(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # real upstream (only where a clone and env/upstream/venv exist)
 # ---------------------------------------------------------------------------------------------
-from upstream_helpers import UPSTREAM, UPSTREAM_PY, needs_upstream  # noqa: E402,F401
+from upstream_helpers import UPSTREAM, UPSTREAM_PY, needs_upstream, run_crosscheck  # noqa: E402,F401
 
 
 @pytest.mark.slow
@@ -131,9 +129,7 @@ def test_labels_identical_to_upstream_converter(tmp_path):
 @needs_upstream
 def test_crosscheck_reports_both_exactness_lines(tmp_path):
     out = tmp_path / "cc.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "crosscheck.py"), "--upstream", str(UPSTREAM),
-                           "--model", "reduced", "--weights", "random", "--num", "1", "--height", "64", "--width", "128",
-                           "--out-json", str(out)], capture_output=True, text=True)
+    proc = run_crosscheck(out, 1, 64, 128)
     assert proc.returncode == 0, proc.stderr
     assert "preprocess: bit-identical (" in proc.stdout and "labels: identical (3 frames)" in proc.stdout
     report = json.loads(out.read_text())

@@ -3,6 +3,8 @@ that need it. CI has neither, so those tests skip with this reason."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,3 +25,10 @@ needs_upstream = pytest.mark.skipif(
     reason=("needs an upstream clone (UPSTREAM_REPO or data/upstream/SeMask-Segmentation, `make upstream`) "
             "and env/upstream/venv (`bash env/upstream/setup.sh`)"),
 )
+
+
+def run_crosscheck(out: Path, num: int, height: int, width: int) -> subprocess.CompletedProcess:
+    """tools/crosscheck.py on the reduced model with random weights against the real upstream."""
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "crosscheck.py"), "--upstream", str(UPSTREAM),
+                           "--model", "reduced", "--weights", "random", "--num", str(num), "--height", str(height),
+                           "--width", str(width), "--out-json", str(out)], capture_output=True, text=True)

@@ -187,26 +187,22 @@ def sweep(plan: Plan) -> Dict[str, Any]:
             variables = _row_vars(plan, bs, precision)
             files = paths(plan, variables)
             row["run"] = files.get("RUN_NAME")
-            if accuracy is None or plan.accuracy_each_bs:
-                code, text = run_make(plan, [files["REPORT"]], variables)
-                if code != 0:
-                    if not _failed(row, text, code):
-                        stop = row
-                        break
-                    continue
-                row["report"] = files["REPORT"]
-                row["mIoU_from_bs"] = bs
-                accuracy = accuracy or {"report": files["REPORT"], "bs": bs}
-            else:
+            need_accuracy = accuracy is None or plan.accuracy_each_bs
+            if not need_accuracy:
                 row["mIoU_from_bs"] = accuracy["bs"]
                 row["accuracy_report"] = accuracy["report"]
-            code, text = run_make(plan, [files["PERF_JSON"]], variables)
-            if code != 0:
-                if not _failed(row, text, code):
-                    stop = row
+            for key in (["REPORT"] if need_accuracy else []) + ["PERF_JSON"]:
+                code, text = run_make(plan, [files[key]], variables)
+                if code != 0:  # a known failure ends this row, an unknown one the sweep
+                    stop = None if _failed(row, text, code) else row
                     break
-                continue
-            row["perf"] = files["PERF_JSON"]
+                if key == "REPORT":
+                    row.update(report=files["REPORT"], mIoU_from_bs=bs)
+                    accuracy = accuracy or {"report": files["REPORT"], "bs": bs}
+                else:
+                    row["perf"] = files["PERF_JSON"]
+            if stop:
+                break
         if stop:
             break
     result = collect(plan, rows, images, time.monotonic() - started)

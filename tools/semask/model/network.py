@@ -426,8 +426,6 @@ class SeMaskFPN(nn.Module):
 
 def build_model(name: str) -> SeMaskFPN:
     """Build an eval-mode SeMask-FPN from a preset name (tiny, small, base, large, reduced)."""
-    from semask.core.errors import KitError
-
     if name not in PRESETS:
         raise KitError(f"MODEL={name!r} is unknown; choose one of: {', '.join(PRESETS)}")
     return SeMaskFPN(PRESETS[name]).eval()
