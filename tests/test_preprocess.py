@@ -18,8 +18,8 @@ from PIL import Image
 from semask.data.cityscapes import discover, select_first
 from semask.core.errors import KitError
 from semask.core.fsio import sha256_file
-from semask.data.bins import mmcv_normalise, preprocess, rescaled_size, to_nchw
-from semask.data.normalise import normalise_table
+from semask.data.bins import preprocess, rescaled_size, to_nchw
+from semask.data.normalise import mmcv_imnormalize, normalise_table
 from semask.data.synthetic import make_synthetic
 
 H, W = 64, 128
@@ -76,7 +76,7 @@ def test_float32_bit_identical_to_mmcv_arithmetic(dataset, tmp_path):
         rgb = np.asarray(Image.open(dataset / entry["source"]).convert("RGB"))  # a second decoder
         assert got.tobytes() == upstream_normalise(rgb).transpose(2, 0, 1)[None].tobytes()
         bgr = cv2.imread(str(dataset / entry["source"]))
-        assert got.tobytes() == mmcv_normalise(bgr).transpose(2, 0, 1)[None].tobytes()
+        assert got.tobytes() == mmcv_imnormalize(bgr).transpose(2, 0, 1)[None].tobytes()
     assert sorted(p.name for p in out.iterdir()) == sorted([e["name"] for e in manifest["files"]] + ["manifest.json"])
 
 

@@ -20,18 +20,13 @@ import numpy as np
 
 from semask import spec
 from semask.data.cityscapes import Frame, check_out_of_data_root, load_frames
-from semask.data.normalise import UPSTREAM_MEAN, UPSTREAM_STD, mmcv_imnormalize, normalise_table
+from semask.data.normalise import normalise_table
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
 from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
 
 DTYPES = {"float32": np.float32, "uint8": np.uint8}
 MANIFEST = "manifest.json"
-
-
-def mmcv_normalise(bgr: np.ndarray, mean: np.ndarray = UPSTREAM_MEAN, std: np.ndarray = UPSTREAM_STD) -> np.ndarray:
-    """mmcv.imnormalize(img, mean, std, to_rgb=True) with upstream's float32 mean/std (HWC float32 RGB)."""
-    return mmcv_imnormalize(bgr, mean, std)
 
 
 _TABLE = normalise_table()
