@@ -135,9 +135,9 @@ def write_atc_graph(sim: Path, out: Path, verify: bool = True, threads: int = 0)
     import time
 
     from semask.core.errors import KitError
-    from semask.core.fsio import atomic_path, sha256_bytes
+    from semask.core.fsio import sha256_bytes
     from semask.model.export import assert_static, graph_summary, verify_onnx
-    from semask.runtime.onnx_io import read_sidecar, write_sidecar
+    from semask.runtime.onnx_io import publish_onnx, read_sidecar
 
     sim, out = Path(sim), Path(out)
     meta = read_sidecar(sim, "run `make onnx` to export and simplify it")
@@ -152,7 +152,5 @@ def write_atc_graph(sim: Path, out: Path, verify: bool = True, threads: int = 0)
     side = dict(meta, kind="onnx-atc", source=str(sim), source_sha256=meta.get("sha256"), sha256=sha256_bytes(data),
                 ascend_graph=record, verification=verification, rewrite_seconds=round(time.perf_counter() - started, 2),
                 **graph_summary(proto), bytes=len(data))
-    write_sidecar(out, side)  # sidecar first, the .onnx (make target) last
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
+    publish_onnx(out, data, side)  # sidecar first, the .onnx (make target) last
     return side

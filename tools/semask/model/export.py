@@ -20,9 +20,9 @@ from torch import nn
 
 from semask.model.checkpoint import load_weights
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_path, sha256_bytes
+from semask.core.fsio import sha256_bytes
 from semask.model.network import build_model, input_normalizer
-from semask.runtime.onnx_io import read_sidecar, write_sidecar
+from semask.runtime.onnx_io import publish_onnx, read_sidecar
 from semask.spec import ATOL, DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, MARGIN, NUM_CLASSES, OUTPUT_KINDS
 
 INPUT_NAME, OUTPUT_NAME = "image", "output"
@@ -150,11 +150,7 @@ def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, h
         "torch": torch.__version__, "onnx": onnx.__version__, "export_seconds": round(time.perf_counter() - started, 2),
         "sha256": sha256_bytes(data), **graph_summary(proto), "bytes": len(data),
     }
-    # The .onnx is the make target: publish it after its sidecar, so a run killed in between never
-    # leaves an ONNX that make takes as done but the simplify step cannot use (sidecar missing).
-    write_sidecar(out, meta)
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
+    publish_onnx(out, data, meta)  # sidecar first, the .onnx (make target) last
     return meta
 
 
@@ -232,8 +228,6 @@ def simplify_onnx(src: Path, out: Path, verify: bool = True, threads: int = 0) -
     side = dict(meta, kind="onnx-simplified", source=str(src), source_sha256=meta["sha256"], sha256=sha256_bytes(data),
                 onnxsim=onnxsim.__version__, simplify_seconds=round(time.perf_counter() - started, 2),
                 verification=verification, **summary)
-    write_sidecar(out, side)  # sidecar first, the .onnx (make target) last
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
+    publish_onnx(out, data, side)  # sidecar first, the .onnx (make target) last
     side["summary_line"] = summary_line(summary, out)
     return side

@@ -35,10 +35,10 @@ from onnx import helper
 from torch import nn
 
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_path, ensure_writable_dir, sha256_bytes
+from semask.core.fsio import ensure_writable_dir, sha256_bytes
 from semask.model import export as ascend_export
 from semask.model.network import WindowAttention
-from semask.runtime.onnx_io import read_sidecar, write_sidecar
+from semask.runtime.onnx_io import publish_onnx, read_sidecar
 from semask.spec import DEFAULT_LABEL_DTYPE, DEFAULT_OPSET
 
 ORT_OPSET = 17  # first opset with LayerNormalization
@@ -199,9 +199,7 @@ def export_ort_raw(model_name: str, weights: str, out: Path, batch_size: int = 1
     data = proto.SerializeToString()
     meta.update(target="ort", ort_optimizations=applied, ort_optimization_steps=steps, sha256=sha256_bytes(data),
                 **ascend_export.graph_summary(proto), bytes=len(data))
-    write_sidecar(out, meta)  # sidecar first, the .onnx (make target) last
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
+    publish_onnx(out, data, meta)  # sidecar first, the .onnx (make target) last
     return meta
 
 
@@ -235,8 +233,6 @@ def simplify_ort(src: Path, out: Path, verify: bool = True, threads: int = 0) ->
                 onnxsim=onnxsim.__version__, onnxruntime=onnxruntime.__version__, ort_optimization_steps=steps,
                 exported_ops=meta["ops"], simplify_seconds=round(time.perf_counter() - started, 2),
                 verification=verification, **summary)
-    write_sidecar(out, side)  # sidecar first, the .onnx (make target) last
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
+    publish_onnx(out, data, side)  # sidecar first, the .onnx (make target) last
     side["summary_line"] = ascend_export.summary_line(summary, out)
     return side

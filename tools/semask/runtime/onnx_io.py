@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_write_json
+from semask.core.fsio import atomic_write_bytes, atomic_write_json
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,6 +87,13 @@ def sidecar_path(artifact: Path | str) -> Path:
 def write_sidecar(artifact: Path | str, info: dict[str, Any]) -> None:
     """Write the sidecar atomically; callers publish the artifact itself after it (it is the make target)."""
     atomic_write_json(sidecar_path(artifact), info)
+
+
+def publish_onnx(out: Path | str, data: bytes, info: dict[str, Any]) -> None:
+    """Write the sidecar, then the serialised graph, both atomically: the .onnx is the make target, so a
+    run killed in between never leaves a graph that looks done but has no sidecar."""
+    write_sidecar(out, info)
+    atomic_write_bytes(out, data)
 
 
 def read_sidecar(artifact: Path | str, remedy: str) -> dict[str, Any]:
