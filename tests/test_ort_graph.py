@@ -17,7 +17,7 @@ import pipeline_helpers as ph
 from semask.core.errors import KitError
 from semask.model import ort_graph
 from semask.model.export import export_onnx, simplify_onnx
-from semask.model.network import PRESETS, WindowAttention, shift_mask_factors
+from semask.model.network import PRESETS, Mlp, PatchMerging, WindowAttention, shift_mask_factors
 
 
 def _sha(path):
@@ -70,6 +70,11 @@ def test_sidecar_lists_the_optimisations(built):
     ops = _ops(built["ort"])
     assert ops.count("Attention") == blocks and ops.count("Softmax") == 4  # SeMask's class attention stays unfused
     assert ops.count("LayerNormalization") == 2 * blocks + 4 + 4 + 3 + 1  # blocks, semantic layers, out norms, merging, embed
+    # pointwise-conv-linears: fc1, fc2 and proj of every block and the 3 merging reductions are 1x1 Convs,
+    # the exact GELU is one com.microsoft.Gelu per block (no Erf left to unfuse)
+    assert ops.count("Conv") == _ops(built["before"][1]).count("Conv") + 3 * blocks + 3
+    gelus = [n for n in onnx.load(str(built["ort"])).graph.node if n.op_type == "Gelu"]
+    assert len(gelus) == blocks and {n.domain for n in gelus} == {"com.microsoft"} and "Erf" not in ops
     assert meta["nodes"] == len(ops) and meta["exported_ops"]["Attention"] == blocks
     assert meta["source_sha256"] == _sha(built["raw"]) and meta["sha256"] == _sha(built["ort"])
     assert meta["input"]["shape"] == [2, 3, 64, 128] and meta["output"]["dtype"] == "int32"
@@ -94,6 +99,7 @@ def test_ascend_onnx_is_unchanged_by_the_ort_graph(built, root, fixtures, tmp_pa
 @pytest.mark.parametrize("optimizations,hw,input_dtype,output", [
     (("fused-window-attention",), (90, 150), "float32", "logits"),  # opset 11, padding in every stage
     (("opset17-layernorm", "bias-into-elementwise", "transformer-fusions"), (64, 128), "uint8", "labels"),
+    (("pointwise-conv-linears",), (90, 150), "float32", "labels"),  # opset 11, token counts not divisible by 16
 ])
 def test_subsets_and_variants_verify(tmp_path, fixtures, optimizations, hw, input_dtype, output):
     raw = tmp_path / "v_raw.onnx"
@@ -106,6 +112,7 @@ def test_subsets_and_variants_verify(tmp_path, fixtures, optimizations, hw, inpu
     ops = _ops(tmp_path / "v.onnx")
     assert ("Attention" in ops) == ("fused-window-attention" in optimizations)
     assert ("BiasGelu" in ops) == ("bias-into-elementwise" in optimizations)
+    assert ("Gelu" in ops) == ("pointwise-conv-linears" in optimizations)
 
 
 def test_fused_attention_module_equals_window_attention():
@@ -165,3 +172,27 @@ def test_make_perf_and_onnx_on_ort_use_the_ort_graph(shared, tmp_path):
     assert f"tools/perf.py --model {tree / 'onnx' / ph.ORT_ONNX} " in perf and "export_onnx.py" not in perf
     onnx_goal = ph.run_make(["onnx"], tree, shared["data"], ph.ort_vars(), flags=["-n"])
     assert onnx_goal.stdout.strip() == "make: Nothing to be done for 'onnx'."
+
+
+def test_pointwise_conv_modules_equal_the_plain_modules():
+    """1x1-conv MLP, patch merging (odd grid: padded) and attention proj compute what the plain modules do."""
+    torch.manual_seed(0)
+    mlp = Mlp(32, 128).eval().requires_grad_(False)
+    merge = PatchMerging(32).eval().requires_grad_(False)
+    attn = WindowAttention(32, 2, 7).eval().requires_grad_(False)
+    attn.relative_position_bias_table.normal_()
+    conv_mlp, conv_merge, conv_attn = copy.deepcopy(mlp), copy.deepcopy(merge), copy.deepcopy(attn)
+    root = torch.nn.Sequential(conv_mlp, conv_merge, conv_attn)
+    assert ort_graph.use_pointwise_conv_linears(root) == 2  # the plain attention keeps its Linear proj
+    assert ort_graph.use_fused_window_attention(root) == 1 and ort_graph.use_pointwise_conv_linears(root) == 1
+    assert (type(conv_mlp), type(conv_merge), conv_attn.pointwise_proj) == (ort_graph.OrtMlp, ort_graph.OrtPatchMerging, True)
+    tokens = torch.randn(2, 15 * 13, 32)  # 390 tokens: the one-column grid; 2 x 8 x 16 = 256 below: 16 columns
+    for x in (tokens, torch.randn(2, 128, 32)):
+        assert torch.allclose(conv_mlp(x), mlp(x), atol=1e-5)
+    assert torch.allclose(conv_merge(tokens, 15, 13), merge(tokens, 15, 13), atol=1e-5)
+    windows = torch.randn(12, 49, 32)
+    row, col = shift_mask_factors(14, 21, 7, 3)
+    for m in (None, (torch.from_numpy(row), torch.from_numpy(col))):
+        assert torch.allclose(conv_attn(windows, m, 2), attn(windows, m, 2), atol=1e-5)
+    with pytest.raises(KitError, match="no 1x1-conv form for ReLU"):
+        ort_graph.pointwise(tokens, (torch.nn.ReLU(),))

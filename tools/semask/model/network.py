@@ -275,6 +275,10 @@ class PatchMerging(nn.Module):
         self.norm = nn.LayerNorm(4 * dim)
 
     def forward(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        return self.reduction(self.merge(x, h, w))  # (B, h2*w2, 2C)
+
+    def merge(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """The 2x2 space-to-depth and its LayerNorm: (B, h*w, C) -> (B, h2*w2, 4C)."""
         b, _, c = x.shape
         x = x.reshape(b, h, w, c)
         if h % 2 or w % 2:
@@ -282,7 +286,7 @@ class PatchMerging(nn.Module):
         h2, w2 = (h + 1) // 2, (w + 1) // 2
         # (B, h2, dh, w2, dw, C) -> (B, h2, w2, dw, dh, C): channel block dw*2+dh = p00, p10, p01, p11
         x = x.reshape(b, h2, 2, w2, 2, c).permute(0, 1, 3, 4, 2, 5).reshape(b, h2 * w2, 4 * c)
-        return self.reduction(self.norm(x))
+        return self.norm(x)
 
 
 class SeMaskStage(nn.Module):
