@@ -18,16 +18,16 @@ Levers (measured on SeMask-S 1x3x512x1024, 2 threads, alternating runs; bench/be
                            between fc1 and fc2. ORT runs them in its blocked NCHWc convolution
                            kernels (420-490 GFLOP/s here at stage 3, against 340-380 for the same
                            Gemms) and turns the Transposes into and out of the grid into NCHWc
-                           reorders. SeMask-S 1x3x1024x2048: ~0.92x (3.08 s against 3.33 s)
+                           reorders. SeMask-S 1x3x1024x2048: ~0.93x (3.01 s against 3.24 s)
   transformer-fusions      optional, off: ORT's offline transformer optimizer (SkipLayerNorm, Gelu);
   bias-into-elementwise    optional, off: Linear kept as MatMul + Add so it also folds biases into
                            BiasGelu. Both measured slower than ORT's own load-time fusions (~1.07x)
 
 The graph is verified against PyTorch exactly like the Ascend graph (logits within spec.ATOL,
 labels equal where the top-2 margin exceeds spec.MARGIN), and its sidecar lists what was applied.
-network.py is not changed: the fused attention, the 1x1-conv MLP and patch merging are subclasses
-swapped in on a fresh model instance just before tracing (`prepare` hook of `export_onnx`); the
-verification compares with a plain, unswapped model.
+The fused attention, the 1x1-conv MLP and patch merging are subclasses swapped in on a fresh model
+instance just before tracing (`prepare` hook of `export_onnx`); network.py only offers the seam
+(`PatchMerging.merge`), and the verification compares with a plain, unswapped model.
 """
 from __future__ import annotations
 
