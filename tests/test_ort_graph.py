@@ -70,9 +70,11 @@ def test_sidecar_lists_the_optimisations(built):
     ops = _ops(built["ort"])
     assert ops.count("Attention") == blocks and ops.count("Softmax") == 4  # SeMask's class attention stays unfused
     assert ops.count("LayerNormalization") == 2 * blocks + 4 + 4 + 3 + 1  # blocks, semantic layers, out norms, merging, embed
-    # pointwise-conv-linears: fc1, fc2 and proj of every block and the 3 merging reductions are 1x1 Convs,
-    # the exact GELU is one com.microsoft.Gelu per block (no Erf left to unfuse)
-    assert ops.count("Conv") == _ops(built["before"][1]).count("Conv") + 3 * blocks + 3
+    # pointwise-conv-linears: fc1 and fc2 of every block and the 3 merging reductions are 1x1 Convs (the
+    # reduced model is narrower than PROJ_CONV_MIN_DIM: its attention projections stay Gemm), the exact
+    # GELU is one com.microsoft.Gelu per block (no Erf left to unfuse)
+    assert max(PRESETS["reduced"].stage_dims) < ort_graph.PROJ_CONV_MIN_DIM
+    assert ops.count("Conv") == _ops(built["before"][1]).count("Conv") + 2 * blocks + 3
     gelus = [n for n in onnx.load(str(built["ort"])).graph.node if n.op_type == "Gelu"]
     assert len(gelus) == blocks and {n.domain for n in gelus} == {"com.microsoft"} and "Erf" not in ops
     assert meta["nodes"] == len(ops) and meta["exported_ops"]["Attention"] == blocks
@@ -179,18 +181,21 @@ def test_pointwise_conv_modules_equal_the_plain_modules():
     torch.manual_seed(0)
     mlp = Mlp(32, 128).eval().requires_grad_(False)
     merge = PatchMerging(32).eval().requires_grad_(False)
-    attn = WindowAttention(32, 2, 7).eval().requires_grad_(False)
+    width = ort_graph.PROJ_CONV_MIN_DIM  # the narrowest attention whose proj becomes a Conv
+    attn = WindowAttention(width, width // 32, 7).eval().requires_grad_(False)
     attn.relative_position_bias_table.normal_()
+    narrow = WindowAttention(32, 2, 7)
     conv_mlp, conv_merge, conv_attn = copy.deepcopy(mlp), copy.deepcopy(merge), copy.deepcopy(attn)
-    root = torch.nn.Sequential(conv_mlp, conv_merge, conv_attn)
+    root = torch.nn.Sequential(conv_mlp, conv_merge, conv_attn, narrow)
     assert ort_graph.use_pointwise_conv_linears(root) == 2  # the plain attention keeps its Linear proj
-    assert ort_graph.use_fused_window_attention(root) == 1 and ort_graph.use_pointwise_conv_linears(root) == 1
+    assert ort_graph.use_fused_window_attention(root) == 2 and ort_graph.use_pointwise_conv_linears(root) == 1
     assert (type(conv_mlp), type(conv_merge), conv_attn.pointwise_proj) == (ort_graph.OrtMlp, ort_graph.OrtPatchMerging, True)
+    assert type(narrow) is ort_graph.OrtWindowAttention and not narrow.pointwise_proj  # below the width: Gemm
     tokens = torch.randn(2, 15 * 13, 32)  # 390 tokens: the one-column grid; 2 x 8 x 16 = 256 below: 16 columns
     for x in (tokens, torch.randn(2, 128, 32)):
         assert torch.allclose(conv_mlp(x), mlp(x), atol=1e-5)
     assert torch.allclose(conv_merge(tokens, 15, 13), merge(tokens, 15, 13), atol=1e-5)
-    windows = torch.randn(12, 49, 32)
+    windows = torch.randn(12, 49, width)
     row, col = shift_mask_factors(14, 21, 7, 3)
     for m in (None, (torch.from_numpy(row), torch.from_numpy(col))):
         assert torch.allclose(conv_attn(windows, m, 2), attn(windows, m, 2), atol=1e-5)
