@@ -201,3 +201,19 @@ def test_pointwise_conv_modules_equal_the_plain_modules():
         assert torch.allclose(conv_attn(windows, m, 2), attn(windows, m, 2), atol=1e-5)
     with pytest.raises(KitError, match="no 1x1-conv form for ReLU"):
         ort_graph.pointwise(tokens, (torch.nn.ReLU(),))
+
+
+def test_bench_profile_counts_the_flops_torch_counts(built, root):
+    """bench_ort's FLOP count per profiled node (from the shapes ORT's profiler records) agrees with torch's
+    FLOP counter on the eager model, so the benchmark's GFLOP/s and its budget rest on the right FLOPs."""
+    sys.path.insert(0, str(root / "bench"))
+    try:
+        import bench_ort
+    finally:
+        sys.path.remove(str(root / "bench"))
+    prof = bench_ort.child_profile(str(built["ort"]), threads=1)
+    torch_flop = bench_ort.child_flops("reduced", (64, 128))["flop_per_image"] * 2  # the graph has batch 2
+    assert prof["flop_per_run"] > 0 and abs(prof["flop_per_run"] / torch_flop - 1) < 0.01  # 0.16 % measured
+    by_op = {p["op"]: p for p in prof["by_op"]}
+    assert by_op["Attention"]["gflop"] > 0 and by_op["Conv"]["gflop"] > 0
+    assert 0 < prof["noflop_ms_per_run"] < prof["kernel_ms_per_run"]
