@@ -66,7 +66,9 @@ def test_sidecar_lists_the_optimisations(built):
     assert meta["ort_optimizations"] == list(ort_graph.DEFAULT_OPTIMIZATIONS)
     steps = meta["ort_optimization_steps"]
     blocks = sum(PRESETS["reduced"].depths)  # one fused attention per Swin block
-    assert steps == {"fused-window-attention": {"attention_nodes": blocks}}
+    # every block's Mlp, the 3 patch mergings; no attention is as wide as PROJ_CONV_MIN_DIM in the reduced model
+    assert steps == {"fused-window-attention": {"attention_nodes": blocks},
+                     "pointwise-conv-linears": {"modules": blocks + 3, "proj_conv_min_dim": ort_graph.PROJ_CONV_MIN_DIM}}
     ops = _ops(built["ort"])
     assert ops.count("Attention") == blocks and ops.count("Softmax") == 4  # SeMask's class attention stays unfused
     assert ops.count("LayerNormalization") == 2 * blocks + 4 + 4 + 3 + 1  # blocks, semantic layers, out norms, merging, embed

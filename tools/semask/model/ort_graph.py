@@ -286,18 +286,20 @@ def export_ort_raw(model_name: str, weights: str, out: Path, batch_size: int = 1
     fuse_attention = "fused-window-attention" in applied
     conv_linears = "pointwise-conv-linears" in applied
 
+    steps: Dict[str, Any] = {}
+
     def prepare(model: nn.Module) -> None:  # the fused attention first: the conv proj lives on it
         if fuse_attention:
             use_fused_window_attention(model)
         if conv_linears:
-            use_pointwise_conv_linears(model)
+            steps["pointwise-conv-linears"] = {"modules": use_pointwise_conv_linears(model),
+                                               "proj_conv_min_dim": PROJ_CONV_MIN_DIM}
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=ensure_writable_dir(out.parent)) as scratch:
         raw = Path(scratch) / "raw.onnx"  # the traced graph before the placeholder rewrite, never published
         meta = ascend_export.export_onnx(model_name, weights, raw, batch_size, height, width, opset, input_dtype,
                                          output, label_dtype, out_height, out_width,
                                          prepare=prepare if (fuse_attention or conv_linears) else None)
         proto = onnx.load(str(raw))
-    steps: Dict[str, Any] = {}
     if fuse_attention:
         steps["fused-window-attention"] = {"attention_nodes": placeholders_to_ort_attention(proto)}
         onnx.checker.check_model(proto)
