@@ -33,6 +33,7 @@ instance just before tracing (`prepare` hook of `export_onnx`); network.py only 
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -60,9 +61,9 @@ DEFAULT_OPTIMIZATIONS: Tuple[str, ...] = ("opset17-layernorm", "fused-window-att
 # adds one mask_filter_value. exp(-100) is below float32's normal range next to any unmasked
 # score, so both give the same softmax (verification checks it).
 MASK_VALUE = -100.0
-# The attention output projection (C -> C) runs as a 1x1 Conv only from this width up. Measured, the
-# projection pair on SeMask-S 1024x2048 token counts: C=96 Gemm 25.1 ms vs Conv 31.9 ms, C=192 19.6
-# vs 26.6, C=384 17.5 vs 14.7 (the MLP's 4C side makes its Convs win at every width).
+# The attention output projection (C -> C) runs as a 1x1 Conv only from this width up. Measured on two
+# chained C -> C Linears at SeMask-S 1024x2048 window-token counts: C=96 Gemm 25.1 ms vs Conv 31.9 ms,
+# C=192 19.6 vs 26.6, C=384 17.5 vs 14.7 (the MLP's 4C side makes its Convs win at every width).
 PROJ_CONV_MIN_DIM = 384
 _PLACEHOLDER_DOMAIN, _PLACEHOLDER_OP = "semask", "WindowAttention"
 _MS_DOMAIN = "com.microsoft"
@@ -157,10 +158,7 @@ def pointwise(x: torch.Tensor, layers: Sequence[nn.Module]) -> torch.Tensor:
     Transpose into and out of it into its NCHWc reorders.
     """
     lead, c = x.shape[:-1], x.shape[-1]
-    m = 1
-    for d in lead:
-        m *= int(d)
-    rows, cols = _token_grid(m)
+    rows, cols = _token_grid(math.prod(int(d) for d in lead))
     t = x.reshape(1, rows, cols, c).permute(0, 3, 1, 2)  # (1, C, rows, cols)
     for layer in layers:
         if isinstance(layer, nn.Linear):
@@ -285,7 +283,6 @@ def export_ort_raw(model_name: str, weights: str, out: Path, batch_size: int = 1
     opset = ORT_OPSET if "opset17-layernorm" in applied else DEFAULT_OPSET
     fuse_attention = "fused-window-attention" in applied
     conv_linears = "pointwise-conv-linears" in applied
-
     steps: Dict[str, Any] = {}
 
     def prepare(model: nn.Module) -> None:  # the fused attention first: the conv proj lives on it
@@ -294,6 +291,7 @@ def export_ort_raw(model_name: str, weights: str, out: Path, batch_size: int = 1
         if conv_linears:
             steps["pointwise-conv-linears"] = {"modules": use_pointwise_conv_linears(model),
                                                "proj_conv_min_dim": PROJ_CONV_MIN_DIM}
+
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=ensure_writable_dir(out.parent)) as scratch:
         raw = Path(scratch) / "raw.onnx"  # the traced graph before the placeholder rewrite, never published
         meta = ascend_export.export_onnx(model_name, weights, raw, batch_size, height, width, opset, input_dtype,
