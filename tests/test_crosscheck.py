@@ -208,6 +208,9 @@ def test_crosscheck_cli_reduced_random_weights(tmp_path):
     kvu = report["kit_vs_upstream"]
     assert kvu["images"] == 2 and kvu["max_abs_diff"] <= 1e-4 and kvu["disagree_over_margin"] == 0
     assert report["upstream"]["int_buffer_mismatches"] == []
+    # the model-free exactness checks (semask.upstream.checks) run inside every crosscheck and report both lines
+    assert "preprocess: bit-identical (" in proc.stdout and "labels: identical (3 frames)" in proc.stdout
+    assert report["exact"]["preprocess"]["failures"] == [] and report["exact"]["labels"]["failures"] == []
     assert "max abs logit diff" in proc.stdout
 
 
