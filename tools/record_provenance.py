@@ -3,22 +3,19 @@
 import argparse
 from pathlib import Path
 
+from semask import plan
 from semask.core.cli import run
 from semask.core.fsio import atomic_write_json
-from semask.core.provenance import collect, parse_pairs
+from semask.core.provenance import plan_record
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--plan", type=Path, required=True, help="the run's plan (make's $(PLAN_JSON))")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="a run variable (repeatable)")
-    p.add_argument("--file", action="append", default=[], metavar="ROLE=PATH", help="an artifact to hash (repeatable)")
-    p.add_argument("--backend", required=True)
-    p.add_argument("--provider", default=None)
     p.add_argument("--command", default="", help="the full command line that started the run")
     a = p.parse_args(argv)
-    atomic_write_json(a.out, collect(parse_pairs(a.var, "--var"), parse_pairs(a.file, "--file"), a.command,
-                                     a.backend, a.provider))
+    atomic_write_json(a.out, plan_record(plan.load(a.plan), a.command))
     return 0
 
 

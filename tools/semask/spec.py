@@ -1,14 +1,14 @@
 """The run vocabulary: every fact that more than one place needs, written once.
 
-Standard library only, so the Makefile can read it at parse time before `.venv` exists:
-`python -m semask.spec --make` prints these facts as make variables (the Makefile includes the
-result as a generated makefile and regenerates it when this file changes). Python code imports
-the names below; nothing else restates them.
+Standard library only, so it can be read at parse time before `.venv` exists: `semask.plan`
+turns these facts into the make variables of each run, and `spec.py --variables` prints the
+settable variables for `make help`. Python code imports the names below; nothing else restates them.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 # ---------------------------------------------------------------- upstream pin
@@ -101,6 +101,66 @@ def artifact_stem(model: str, batch_size: int | str, height: int | str, width: i
                                 input_dtype=input_dtype, output=out)
 
 
+# ---------------------------------------------------------------- make variables
+# Every variable a user may set, on make's command line or in the environment, with its default and
+# what it does: `make help` prints this list, and `semask.plan` refuses any other command-line name.
+# A default may name another variable in braces ({MODEL}); '' means unset.
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    help: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("BS", "1", "batch size of the exported graph (static)"),
+    Variable("MODEL", DEFAULT_MODEL, "model size: " + " ".join(MODELS)),
+    Variable("BACKEND", "auto", "auto (Ascend when CANN + ais_bench work, else ONNX Runtime), " + ", ".join(BACKENDS[1:])),
+    Variable("WEIGHTS", "data/weights/semask_{MODEL}.pth", "checkpoint .pth/.npz, or 'random'; the default is downloaded"),
+    Variable("DATA_ROOT", "data/cityscapes", "folder holding leftImg8bit/ and gtFine/"),
+    Variable("HEIGHT", str(NATIVE_HEIGHT), "input height of the graph"),
+    Variable("WIDTH", str(NATIVE_WIDTH), "input width of the graph"),
+    Variable("LIMIT", "", "only the first N val images (empty: all)"),
+    Variable("INPUT_DTYPE", DEFAULT_INPUT_DTYPE, "graph input: " + " ".join(INPUT_DTYPES)),
+    Variable("LABEL_DTYPE", DEFAULT_LABEL_DTYPE, "graph output labels: " + " ".join(LABEL_DTYPES)),
+    Variable("LABELS", LABEL_MODES[0], "label maps from: " + " ".join(LABEL_MODES)),
+    Variable("SOC", SOC_AUTO, "atc --soc_version (auto: read from npu-smi)"),
+    Variable("PRECISION", DEFAULT_PRECISION, "atc --precision_mode: " + " ".join(ATC_PRECISION_MODES)),
+    Variable("PRECISION_V2", "", "atc --precision_mode_v2 instead of PRECISION: " + " ".join(ATC_PRECISION_MODES_V2)),
+    Variable("OP_SELECT_IMPLMODE", "", "atc --op_select_implmode: " + " ".join(OP_SELECT_IMPLMODES)),
+    Variable("DEVICE", "0", f"NPU id 0-{DEVICE_MAX} (ais_bench --device)"),
+    Variable("LOOP", "auto", "perf: timed runs, or auto (fit PERF_SECONDS, at least 3)"),
+    Variable("PERF_SECONDS", "60", "perf: time budget of LOOP=auto"),
+    Variable("ORT_PROVIDER", ORT_PROVIDERS[0], "ONNX Runtime provider: " + " ".join(ORT_PROVIDERS)),
+    Variable("ARTIFACTS", "artifacts", "where every output goes (make clean removes what the kit made there)"),
+    Variable("NOWAIT", "", "1: refuse instead of waiting when another make runs on ARTIFACTS"),
+    Variable("BS_LIST", "1 4 8", "reproduce: batch sizes"),
+    Variable("PRECISIONS", DEFAULT_PRECISION, "reproduce: precisions"),
+    Variable("ACCURACY_EACH_BS", "", "reproduce: 1 scores every row, not only the first BS"),
+    Variable("FORCE", "", "reproduce: 1 runs a CPU sweep estimated at over an hour"),
+    Variable("RUN", "", "table: a run name under ARTIFACTS (make tables lists them)"),
+    Variable("SMOKE", "", "1: mark the table as a smoke run"),
+    Variable("DEMO_IMAGES", "4", "demo: synthetic frames"),
+    Variable("DEMO_MODEL", "small", "demo: model size"),
+    Variable("DEMO_WEIGHTS", "random", "demo: weights"),
+    Variable("DEMO_HEIGHT", str(NATIVE_HEIGHT), "demo: frame height"),
+    Variable("DEMO_WIDTH", str(NATIVE_WIDTH), "demo: frame width"),
+    Variable("PYTHON", ".venv/bin/python", "the interpreter of the pipeline steps"),
+    Variable("HOST_PYTHON", "", "the interpreter that creates .venv (make env; default: python3)"),
+    Variable("ASCEND_SET_ENV", DEFAULT_SET_ENV, "the CANN set_env.sh"),
+    Variable("AIS_BENCH", "", "the command that runs ais_bench (default: python -m ais_bench)"),
+    Variable("UPSTREAM_REPO", UPSTREAM_REPO_URL, "crosscheck: upstream repository (URL or local mirror)"),
+    Variable("UPSTREAM_DIR", "data/upstream/SeMask-Segmentation", "crosscheck: upstream clone"),
+    Variable("CROSSCHECK_NUM", "2", "crosscheck: images"),
+    Variable("CROSSCHECK_ONNX", "", "crosscheck: also compare this ONNX"),
+)
+VARIABLE_NAMES: tuple[str, ...] = tuple(v.name for v in VARIABLES)
+# Names users reach for that mean one of the variables (the unknown-variable error suggests it).
+VARIABLE_ALIASES: dict[str, str] = {"BATCH_SIZE": "BS", "BATCHSIZE": "BS", "BATCH": "BS", "SOC_VERSION": "SOC",
+                                    "PROVIDER": "ORT_PROVIDER", "DATA": "DATA_ROOT", "DATASET": "DATA_ROOT",
+                                    "CHECKPOINT": "WEIGHTS", "OUTPUT": "ARTIFACTS", "OUT": "ARTIFACTS"}
+
+
 # ---------------------------------------------------------------- step code
 # The code each step's outputs depend on, relative to the checkout. The Makefile's prerequisites
 # (SPEC_CODE_<STEP>) and the in-code fingerprints (`step_code_files`) both read this table, so a
@@ -127,45 +187,19 @@ def output_size_tag(height: int | str, width: int | str, native: str | None) -> 
     return "" if not native or native == f"{height}x{width}" else f"_out{native}"
 
 
-def make_assignments() -> str:
-    """The vocabulary as make variables, for `include` from the Makefile."""
-    words = " ".join
-    lines = {
-        "UPSTREAM_COMMIT": UPSTREAM_COMMIT,
-        "UPSTREAM_REPO_URL": UPSTREAM_REPO_URL,
-        "MODELS": words(MODELS),
-        "DEFAULT_MODEL": DEFAULT_MODEL,
-        "INPUT_DTYPES": words(INPUT_DTYPES),
-        "DEFAULT_INPUT_DTYPE": DEFAULT_INPUT_DTYPE,
-        "LABEL_DTYPES": words(LABEL_DTYPES),
-        "DEFAULT_LABEL_DTYPE": DEFAULT_LABEL_DTYPE,
-        "LABEL_MODES": words(LABEL_MODES),
-        "BACKENDS": words(BACKENDS),
-        "ORT_PROVIDERS": words(ORT_PROVIDERS),
-        "DEFAULT_SET_ENV": DEFAULT_SET_ENV,
-        "ATC_PRECISION_MODES": words(ATC_PRECISION_MODES),
-        "DEFAULT_PRECISION": DEFAULT_PRECISION,
-        "ATC_PRECISION_MODES_V2": words(ATC_PRECISION_MODES_V2),
-        "OP_SELECT_IMPLMODES": words(OP_SELECT_IMPLMODES),
-        "SOC_VERSIONS": words(SOC_VERSIONS),
-        "DEVICE_MAX": str(DEVICE_MAX),
-        "AIS_PATH_CHARS": AIS_PATH_CHARS,
-        "NATIVE_HEIGHT": str(NATIVE_HEIGHT),
-        "NATIVE_WIDTH": str(NATIVE_WIDTH),
-        # STEM is evaluated by make against the run's variables
-        "STEM": artifact_stem("$(MODEL)", "$(BS)", "$(HEIGHT)", "$(WIDTH)", "$(INPUT_DTYPE)", "$(LABEL_DTYPE)"),
-        **{f"CODE_{step.upper()}": words(files) for step, files in STEP_CODE.items()},
-    }
-    head = "# generated by `python -m semask.spec --make` from tools/semask/spec.py; do not edit\n"
-    return head + "".join(f"SPEC_{k} = {v}\n" for k, v in lines.items())
+def variables_help() -> str:
+    """The settable variables, their defaults and what they do (`make help`)."""
+    width = max(len(v.name) for v in VARIABLES)
+    return "".join(f"  {v.name:<{width}}  {v.default.replace('{', '<').replace('}', '>') or '(empty)'}: {v.help}\n"
+                   for v in VARIABLES)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--make", action="store_true", help="print the vocabulary as make variables")
+    parser.add_argument("--variables", action="store_true", help="print the settable make variables")
     args = parser.parse_args(argv)
-    if args.make:
-        sys.stdout.write(make_assignments())
+    if args.variables:
+        sys.stdout.write(variables_help())
     return 0
 
 

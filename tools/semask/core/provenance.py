@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Dict, Mapping, Sequence
 
+from semask.plan import RunPlan
 from semask.spec import UPSTREAM_COMMIT, UPSTREAM_REPO_URL
 from semask.core.errors import KitError
 from semask.core.fsio import sha256_file
@@ -82,6 +83,15 @@ def collect(variables: Mapping[str, str], files: Mapping[str, str], command: str
     if backend == "ascend":
         record["ascend"] = ascend_info()
     return record
+
+
+def plan_record(plan: RunPlan, command: str) -> Dict[str, Any]:
+    """The provenance of a make run: its plan's variables and the files its result came from."""
+    paths = plan.paths()
+    files = {"weights": plan.values["WEIGHTS"], "onnx": paths["ONNX_USED"]}
+    if plan.backend == "ascend":
+        files["om"] = paths["OM"]
+    return collect(plan.record_variables(), files, command, plan.backend, plan.provider)
 
 
 def parse_pairs(pairs: Sequence[str], what: str) -> Dict[str, str]:

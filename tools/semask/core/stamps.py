@@ -83,6 +83,15 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+def write_stamp(path: Path, text: str) -> None:
+    """An identity stamp: created old (a first look redoes nothing), moved only when the identity changes."""
+    if path.exists():
+        write_if_changed(path, text)
+        return
+    write_if_changed(path, text)
+    os.utime(path, ns=(0, 0))
+
+
 # ---------------------------------------------------------------------------- check stamps
 def _listed_files(kind: str, target: Path, data: dict) -> Iterable[tuple[Path, int | None]]:
     """(file, expected size or None) for every output the manifest `target` vouches for."""

@@ -10,7 +10,6 @@ entries. Standard library only: this runs before `.venv` exists.
 """
 from __future__ import annotations
 
-import argparse
 import errno
 import fcntl
 import os
@@ -20,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from semask.core import stamps
+from semask.core.errors import KitError
+
 
 MARKER = ".semask-artifacts"
 LOCK = ".lock"
@@ -30,8 +30,8 @@ KIT_ENTRIES = frozenset({"onnx", "om", "bins", "labels", "preds", "reports", "pe
 QUIET_RETRY_SECONDS = 1.0  # a previous make may still be releasing the lock: wait this long silently
 
 
-class Refused(Exception):
-    """A one-line refusal, printed by `main` as `error: ...`."""
+class Refused(KitError):
+    """A one-line refusal (printed as `error: ...` by the tool or the plan), nothing done."""
 
 
 def _inside(child: Path, parent: Path) -> bool:
@@ -190,9 +190,6 @@ def preflight(artifacts: Path, data_root: Path, owner_pid: int, nowait: bool, de
         print(f"warning: ARTIFACTS={artifacts} holds files the kit did not write ({', '.join(foreign_entries(artifacts)[:5])}); "
               "`make clean` will refuse to delete it", file=sys.stderr)
     lock(artifacts, owner_pid, nowait)
-    include = artifacts / ".state" / "stamps.mk"
-    if not include.exists():  # present before make reads it, so refreshing the stamps never restarts make
-        stamps.write_if_changed(include, stamps.STAMPS_MK_TEXT)
     return native_size(data_root, default_native)
 
 
@@ -236,38 +233,3 @@ def clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> str:
     shutil.rmtree(artifacts)
     return f"removed ARTIFACTS={artifacts}"
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    pre = sub.add_parser("preflight", help="refusals, marker, lock; prints 'ok <native HxW>' or 'error: ...'")
-    pre.add_argument("--artifacts", type=Path, required=True)
-    pre.add_argument("--data-root", type=Path, required=True)
-    pre.add_argument("--owner-pid", type=int, required=True, help="the make process the lock lives as long as")
-    pre.add_argument("--nowait", action="store_true")
-    pre.add_argument("--default-native", default="1024x2048")
-    mk = sub.add_parser("mark", help="create ARTIFACTS with its marker")
-    mk.add_argument("--artifacts", type=Path, required=True)
-    cl = sub.add_parser("clean", help="delete a kit-made ARTIFACTS folder")
-    cl.add_argument("--artifacts", type=Path, required=True)
-    cl.add_argument("--data-root", type=Path, action="append", default=[])
-    cl.add_argument("--checkout", type=Path, required=True)
-    args = parser.parse_args(argv)
-    try:
-        if args.cmd == "preflight":
-            print("ok", preflight(args.artifacts, args.data_root, args.owner_pid, args.nowait, args.default_native))
-        elif args.cmd == "mark":
-            mark(args.artifacts)
-        else:
-            print(clean(args.artifacts, args.data_root, args.checkout))
-    except Refused as exc:
-        if args.cmd == "preflight":
-            print(f"error: {exc}")  # make turns this line into its own parse-time error
-            return 0
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,17 +16,18 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir
 from semask.core.progress import LOOP_FLOOR, duration
 from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
+from semask.plan import ORT_PRECISION, RunPlan
 
-ORT_PRECISION = "fp32"  # the precision axis of ONNX Runtime: the provider's fp32, nothing to sweep
+REPRO_VARIABLES = ("BS_LIST", "PRECISIONS", "ACCURACY_EACH_BS")
 
 # ---------------------------------------------------------------- known failures
 _OOM = re.compile(r"207001|ACL_ERROR_RT_MEMORY_ALLOCATION|out of (device |host )?memory|Failed to allocate memory|"
@@ -101,28 +102,62 @@ def estimate_cpu_seconds(model: str, height: int, width: int, images: int, bs_li
 
 
 # ---------------------------------------------------------------- the sweep
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """What `make reproduce` was asked for (the Makefile's variables)."""
+    """What `make reproduce` was asked for: the run's plan (BS_LIST, PRECISIONS, ... in its values)."""
 
-    make: str
-    artifacts: Path
-    out_dir: Path
-    backend: str
-    bs_list: List[int]
-    precisions: List[str]
-    accuracy_each_bs: bool = False
-    model: str = "small"
-    height: int = 1024
-    width: int = 2048
-    limit: Optional[int] = None
-    data_root: Optional[Path] = None
-    provider: str = "cpu"
-    loop: Optional[int] = None
-    perf_seconds: float = 60.0
-    force: bool = False
-    command: str = ""
-    variables: Dict[str, str] = field(default_factory=dict)
+    run: RunPlan
+    make: str = "make"
+    command: str = "make reproduce"
+
+    @property
+    def backend(self) -> str:
+        return self.run.backend
+
+    @property
+    def artifacts(self) -> Path:
+        return self.run.artifacts
+
+    @property
+    def out_dir(self) -> Path:
+        return self.run.path("REPRO_DIR")
+
+    @property
+    def bs_list(self) -> List[int]:
+        return [int(b) for b in self.run["BS_LIST"].split()]
+
+    @property
+    def precisions(self) -> List[str]:
+        return self.run["PRECISIONS"].split() if self.backend == "ascend" else [ORT_PRECISION]
+
+    @property
+    def accuracy_each_bs(self) -> bool:
+        return bool(self.run["ACCURACY_EACH_BS"])
+
+    @property
+    def model(self) -> str:
+        return self.run["MODEL"]
+
+    @property
+    def height(self) -> int:
+        return int(self.run["HEIGHT"])
+
+    @property
+    def width(self) -> int:
+        return int(self.run["WIDTH"])
+
+    @property
+    def limit(self) -> Optional[int]:
+        return int(self.run["LIMIT"]) if self.run["LIMIT"] else None
+
+    @property
+    def loop(self) -> Optional[int]:
+        return None if self.run["LOOP"] == "auto" else int(self.run["LOOP"])
+
+    def row(self, bs: int, precision: str) -> Tuple[Dict[str, str], Dict[str, str]]:
+        """(the sub-make's variables, the row's file targets) of one (BS, precision)."""
+        variables = {"BS": str(bs), **({"PRECISION": precision} if self.backend == "ascend" else {})}
+        return variables, self.run.with_values(**variables).paths()
 
 
 def count_images(data_root: Optional[Path], limit: Optional[int]) -> int:
@@ -147,26 +182,10 @@ def run_make(plan: Plan, targets: Sequence[str], variables: Dict[str, str]) -> t
     return proc.wait(), "".join(lines)
 
 
-def paths(plan: Plan, variables: Dict[str, str]) -> Dict[str, str]:
-    """The file targets of one (BS, precision), as the Makefile names them (`make paths`)."""
-    cmd = [*shlex.split(plan.make), "paths", *(f"{k}={v}" for k, v in variables.items())]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise KitError(f"`{shlex.join(cmd)}` failed: {proc.stderr.strip() or proc.stdout.strip()}")
-    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-
-
-def _row_vars(plan: Plan, bs: int, precision: str) -> Dict[str, str]:
-    out = {"BS": str(bs)}
-    if plan.backend == "ascend":
-        out["PRECISION"] = precision
-    return out
-
-
 def sweep(plan: Plan) -> Dict[str, Any]:
     """Run every (BS, precision); return the result dict (also written as reproduce.json)."""
-    precisions = plan.precisions if plan.backend == "ascend" else [ORT_PRECISION]
-    images = count_images(plan.data_root, plan.limit)
+    precisions = plan.precisions
+    images = count_images(Path(plan.run["DATA_ROOT"]), plan.limit)
     started = time.monotonic()
     _announce(plan, precisions, images)
     rows: List[Dict[str, Any]] = []
@@ -184,8 +203,7 @@ def sweep(plan: Plan) -> Dict[str, Any]:
                 row.update(status="failed", reason=skip, known=True)
                 print(f"[reproduce] bs{bs} {precision}: {skip}", flush=True)
                 continue
-            variables = _row_vars(plan, bs, precision)
-            files = paths(plan, variables)
+            variables, files = plan.row(bs, precision)
             row["run"] = files.get("RUN_NAME")
             need_accuracy = accuracy is None or plan.accuracy_each_bs
             if not need_accuracy:
@@ -220,7 +238,7 @@ def _failed(row: Dict[str, Any], text: str, code: int) -> bool:
 
 def _memory_guard(plan: Plan, bs: int) -> Optional[str]:
     """On ORT CPU, a batch that cannot fit in host RAM is not attempted (the OOM killer picks any process)."""
-    if plan.backend != "ort" or plan.provider != "cpu":
+    if plan.backend != "ort" or plan.run["ORT_PROVIDER"] != "cpu":
         return None
     need, free = host_gb_needed(plan.model, plan.height, plan.width, bs), host_gb_available()
     if free is not None and need > free:
@@ -235,12 +253,12 @@ def _announce(plan: Plan, precisions: Sequence[str], images: int) -> None:
           + ("at every BS" if plan.accuracy_each_bs else "once per precision, at the first BS that succeeds"), flush=True)
     if plan.backend != "ort":
         return
-    secs = estimate_cpu_seconds(plan.model, plan.height, plan.width, images, plan.bs_list, plan.perf_seconds,
-                                plan.loop, plan.accuracy_each_bs)
+    secs = estimate_cpu_seconds(plan.model, plan.height, plan.width, images, plan.bs_list,
+                                float(plan.run["PERF_SECONDS"]), plan.loop, plan.accuracy_each_bs)
     print(f"[reproduce] estimate on this CPU: about {duration(secs)} (rough: "
           f"{seconds_per_image(plan.model, plan.height, plan.width):.2f} s per image for MODEL={plan.model} at "
           f"{plan.height}x{plan.width} on {os.cpu_count()} cores; artifacts already built are reused)", flush=True)
-    if secs > GUARD_SECONDS and not plan.force:
+    if secs > GUARD_SECONDS and not plan.run["FORCE"]:
         raise KitError(
             f"make reproduce on ONNX Runtime CPU would take about {duration(secs)} ({images} images at "
             f"{plan.height}x{plan.width}, BS_LIST={' '.join(map(str, plan.bs_list))}); set LIMIT=<N> (e.g. LIMIT=20), "
@@ -287,7 +305,7 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
         "name": plan.out_dir.name,
         "backend": plan.backend,
         "bs_list": plan.bs_list,
-        "precisions": plan.precisions if plan.backend == "ascend" else [ORT_PRECISION],
+        "precisions": plan.precisions,
         "accuracy_each_bs": plan.accuracy_each_bs,
         "images": images,
         "seconds": round(seconds, 1),
@@ -295,8 +313,8 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
         "first_panel": first_panel,
         "published": [vars(p) for p in PUBLISHED],
         "official_split": OFFICIAL_SPLIT,
-        "provenance": provenance(plan.variables, {}, plan.command, plan.backend,
-                                 None if plan.backend == "ascend" else plan.provider),
+        "provenance": provenance({**plan.run.record_variables(), **{k: plan.run[k] for k in REPRO_VARIABLES}}, {},
+                                 plan.command, plan.backend, None if plan.backend == "ascend" else plan.run.provider),
     }
 
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env python3
+"""Create ARTIFACTS with the kit's marker (so `make clean` knows the kit made it)."""
+import argparse
+from pathlib import Path
+
+from semask.core import workspace
+from semask.core.cli import run
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--artifacts", type=Path, required=True)
+    a = p.parse_args(argv)
+    workspace.mark(a.artifacts)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,405 @@
+"""The plan of one make run: every variable checked, every fact resolved, every artifact named, once.
+
+Why: make is good at rules and poor at checking values or building names, and the Python side
+(reproduce, table, stamps, provenance) needs the very same names. So each make invocation makes one
+call (`tools/plan_run.py`), which reads make's variables, refuses every mistake in one line each,
+resolves what depends on the machine (backend, SoC, the dataset's native size), and writes this
+RunPlan twice: as a generated makefile the Makefile includes, and as JSON the tools read back.
+Nobody derives a name a second way.
+
+A run's identity comes from what it is made of: the weights' content (`w` + sha256 prefix; the
+official download is `official`, `random` is `random`) and the dataset's folder (`d` + a digest of
+its resolved path, with a stamp that redoes the steps when the files in it change). Different
+WEIGHTS or DATA_ROOT therefore give different artifacts and never invalidate another run's.
+
+Standard library only, and Python 3.7 syntax: it runs before `.venv` exists, on the host's Python.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+
+from semask import spec
+from semask.core.errors import KitError
+
+# Goals that need the run's variables checked and its machine facts resolved.
+PIPELINE_GOALS = frozenset({"all", "perf", "weights", "labels", "bins", "onnx", "om", "preds", "report",
+                            "crosscheck", "atc-check", "reproduce", "verify"})
+POSITIVE = ("BS", "HEIGHT", "WIDTH", "PERF_SECONDS", "DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH", "CROSSCHECK_NUM")
+CHOICES: Dict[str, Tuple[str, ...]] = {
+    "MODEL": spec.MODELS, "DEMO_MODEL": spec.MODELS, "BACKEND": spec.BACKENDS, "INPUT_DTYPE": spec.INPUT_DTYPES,
+    "LABEL_DTYPE": spec.LABEL_DTYPES, "LABELS": spec.LABEL_MODES, "ORT_PROVIDER": spec.ORT_PROVIDERS,
+    "PRECISION": spec.ATC_PRECISION_MODES, "SOC": (spec.SOC_AUTO, *spec.SOC_VERSIONS),
+}
+OPTIONAL_CHOICES: Dict[str, Tuple[str, ...]] = {
+    "PRECISION_V2": spec.ATC_PRECISION_MODES_V2, "OP_SELECT_IMPLMODE": spec.OP_SELECT_IMPLMODES,
+}
+NO_SPACES = ("ARTIFACTS", "WEIGHTS")  # make cannot use these in file names with spaces
+ORT_PRECISION = "fp32"  # the precision axis of ONNX Runtime: the provider's fp32, nothing to sweep
+
+
+class PlanError(KitError):
+    """One or more user mistakes, one line each (`lines`), found before anything is written."""
+
+    def __init__(self, lines: Sequence[str]):
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)
+
+
+# ---------------------------------------------------------------------------- reading the variables
+def suggest(name: str) -> str:
+    """' (did you mean BS?)' for a near miss of a settable name, else ''."""
+    upper = {n.upper(): n for n in spec.VARIABLE_NAMES}
+    if name.upper() in upper:
+        return f" (did you mean {upper[name.upper()]}?)"
+    if name.upper() in spec.VARIABLE_ALIASES:
+        return f" (did you mean {spec.VARIABLE_ALIASES[name.upper()]}?)"
+    close = difflib.get_close_matches(name.upper(), spec.VARIABLE_NAMES, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def unknown_variables(cmdline: Mapping[str, str]) -> List[str]:
+    """One line per command-line variable that the kit does not know (where typos land)."""
+    return [f"error: unknown variable '{name}'{suggest(name)}; `make help` lists the variables"
+            for name in sorted(cmdline) if name not in spec.VARIABLE_NAMES]
+
+
+def read_values(cmdline: Mapping[str, str], environ: Mapping[str, str]) -> Tuple[Dict[str, str], FrozenSet[str]]:
+    """Every settable variable's value (command line > environment > default) and the names the user set."""
+    values: Dict[str, str] = {}
+    given = set()
+    for var in spec.VARIABLES:
+        if var.name in cmdline:
+            values[var.name], _ = cmdline[var.name], given.add(var.name)
+        elif var.name in environ:
+            values[var.name], _ = environ[var.name], given.add(var.name)
+    for var in spec.VARIABLES:
+        if var.name not in values:
+            values[var.name] = var.default.format(**values) if "{" in var.default else var.default
+    return {k: v.strip() for k, v in values.items()}, frozenset(given)
+
+
+def _is_positive(text: str) -> bool:
+    return bool(re.fullmatch(r"[1-9][0-9]*", text))
+
+
+def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequence[str]) -> List[str]:
+    """One line per invalid value, naming the variable and the fix (the pipeline goals only)."""
+    errors: List[str] = []
+
+    def bad(name: str, why: str, example: str) -> None:
+        errors.append(f"error: {name}={values[name]!r} {why}; use e.g. {name}={example}")
+
+    for name in POSITIVE:
+        if not _is_positive(values[name]):
+            bad(name, "is not a positive integer", spec.VARIABLES[spec.VARIABLE_NAMES.index(name)].default)
+    if values["LIMIT"] and not _is_positive(values["LIMIT"]):
+        bad("LIMIT", "is not a positive integer (or empty for every image)", "10")
+    if values["LOOP"] != "auto" and not _is_positive(values["LOOP"]):
+        bad("LOOP", "is not a positive integer or 'auto'", "100")
+    for name, choices in CHOICES.items():
+        if values[name] not in choices:
+            errors.append(f"error: {name}={values[name]!r} is not one of: {' '.join(choices)}")
+    for name, choices in OPTIONAL_CHOICES.items():
+        if values[name] and values[name] not in choices:
+            errors.append(f"error: {name}={values[name]!r} is not one of: {' '.join(choices)} (or empty)")
+    if values["PRECISION_V2"] and "PRECISION" in given:
+        errors.append(f"error: PRECISION={values['PRECISION']} and PRECISION_V2={values['PRECISION_V2']} cannot be "
+                      "combined (atc refuses --precision_mode with --precision_mode_v2); unset one of them")
+    device = values["DEVICE"]
+    if not (device.isdigit() and int(device) <= spec.DEVICE_MAX):
+        bad("DEVICE", f"is not a device id 0-{spec.DEVICE_MAX} (what ais_bench accepts)", "0")
+    for name in NO_SPACES:
+        if len(values[name].split()) != 1:
+            errors.append(f"error: {name}={values[name]!r} is empty or contains spaces, which make cannot use in "
+                          "file names; choose a path without spaces")
+    if "reproduce" in goals:
+        words = values["BS_LIST"].split()
+        if not words or not all(_is_positive(w) for w in words):
+            bad("BS_LIST", "is not a list of positive integers", '"1 4 8"')
+        if not values["PRECISIONS"].split():
+            bad("PRECISIONS", "is empty", spec.DEFAULT_PRECISION)
+    errors += check_weights(values)
+    return errors
+
+
+def official_weights(model: str) -> str:
+    """Where `make weights` downloads MODEL's official checkpoint (the default WEIGHTS)."""
+    return f"data/weights/semask_{model}.pth"
+
+
+def check_weights(values: Mapping[str, str]) -> List[str]:
+    weights, model = values["WEIGHTS"], values["MODEL"]
+    if weights == official_weights(spec.REDUCED):
+        return [f"error: MODEL={spec.REDUCED} has no official weights; use WEIGHTS=tests/fixtures/weights_reduced.npz "
+                "or WEIGHTS=random"]
+    if weights in ("random", official_weights(model)) or not weights:
+        return []
+    path = Path(weights)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        return [f"error: WEIGHTS={weights} {what}; give an existing .pth/.npz file, WEIGHTS=random, or leave WEIGHTS "
+                "unset to download the official file"]
+    return []
+
+
+# ---------------------------------------------------------------------------- identities
+def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_tag(weights: str, model: str) -> str:
+    """'random', 'official' (the download, whose content the weights stamp tracks) or 'w' + sha256[:8]."""
+    if weights == "random":
+        return "random"
+    if weights == official_weights(model):
+        return "official"
+    return "w" + sha256_of(Path(weights))[:8]
+
+
+def data_tag(data_root: str) -> str:
+    """'d' + a digest of DATA_ROOT's resolved path (its contents are tracked by the data stamp)."""
+    return "d" + hashlib.sha256(os.path.realpath(data_root).encode()).hexdigest()[:8]
+
+
+# ---------------------------------------------------------------------------- the plan
+@dataclass(frozen=True)
+class Resolved:
+    """What the machine and the inputs decided: the backend, the SoC, the native size, the identities."""
+
+    backend: str = "ort"
+    soc: str = ""
+    native: str = f"{spec.NATIVE_HEIGHT}x{spec.NATIVE_WIDTH}"
+    weights_tag: str = "random"
+    data_tag: str = "d00000000"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run: the variables (normalised strings), which of them the user set, and what was resolved.
+
+    Every artifact path is a property, so a row of `make reproduce` is `plan.with_values(BS="8")`.
+    """
+
+    values: Mapping[str, str]
+    given: FrozenSet[str] = frozenset()
+    resolved: Resolved = field(default_factory=Resolved)
+    goals: Tuple[str, ...] = ()
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[name]
+
+    def with_values(self, **changes: str) -> "RunPlan":
+        """The same run with some variables changed (BS, PRECISION): the rows of `make reproduce`."""
+        return replace(self, values={**self.values, **changes}, given=self.given | frozenset(changes))
+
+    # ---------------------------------------------------------------- typed views
+    @property
+    def artifacts(self) -> Path:
+        return Path(self.values["ARTIFACTS"])
+
+    @property
+    def bs(self) -> int:
+        return int(self.values["BS"])
+
+    @property
+    def backend(self) -> str:
+        return self.resolved.backend
+
+    @property
+    def limit_tag(self) -> str:
+        return f"first{self.values['LIMIT']}" if self.values["LIMIT"] else "all"
+
+    @property
+    def out_size(self) -> Tuple[int, int]:
+        """The size the graph's labels come out at: the dataset's native size (labels are scored there)."""
+        h, w = self.resolved.native.split("x")
+        return int(h), int(w)
+
+    @property
+    def resizes(self) -> bool:
+        return self.resolved.native != f"{self.values['HEIGHT']}x{self.values['WIDTH']}"
+
+    @property
+    def weights_file(self) -> str:
+        """The weights as a make prerequisite: the download target only ('' for random or a user's file)."""
+        w = self.values["WEIGHTS"]
+        return w if w == official_weights(self.values["MODEL"]) else ""
+
+    # ---------------------------------------------------------------- names
+    @property
+    def stem(self) -> str:
+        v = self.values
+        base = spec.artifact_stem(v["MODEL"], v["BS"], v["HEIGHT"], v["WIDTH"], v["INPUT_DTYPE"], v["LABEL_DTYPE"])
+        return base + spec.output_size_tag(v["HEIGHT"], v["WIDTH"], self.resolved.native) + "_" + self.resolved.weights_tag
+
+    @property
+    def om_tag(self) -> str:
+        """Every atc knob that changes the compiled model."""
+        v = self.values
+        precision = f"v2-{v['PRECISION_V2']}" if v["PRECISION_V2"] else v["PRECISION"]
+        return f"{self.resolved.soc}_{precision}" + (f"_{v['OP_SELECT_IMPLMODE']}" if v["OP_SELECT_IMPLMODE"] else "")
+
+    @property
+    def precision_label(self) -> str:
+        return (f"v2-{self.values['PRECISION_V2']}" if self.values["PRECISION_V2"] else self.values["PRECISION"]) \
+            if self.backend == "ascend" else ORT_PRECISION
+
+    @property
+    def provider(self) -> str:
+        return "ais_bench" if self.backend == "ascend" else self.values["ORT_PROVIDER"]
+
+    @property
+    def run_name(self) -> str:
+        data = f"{self.resolved.data_tag}_{self.limit_tag}"
+        if self.backend == "ascend":
+            return f"ascend_{self.stem}_{self.om_tag}_{data}"
+        return f"ort-{self.values['ORT_PROVIDER']}_{self.stem}_{data}"
+
+    @property
+    def loop_tag(self) -> str:
+        """LOOP=auto fits the timed runs into PERF_SECONDS: the budget names the file."""
+        loop = self.values["LOOP"]
+        return f"auto{self.values['PERF_SECONDS']}s" if loop == "auto" else loop
+
+    def paths(self) -> Dict[str, str]:
+        """Every artifact of the run, by the make variable that names it (paths as ARTIFACTS is spelled)."""
+        a, stem = self.values["ARTIFACTS"], self.stem
+        v, r = self.values, self.resolved
+        onnx = f"{a}/onnx/{stem}"
+        labels_dir = f"{a}/labels/{v['LABELS']}_{r.data_tag}_{self.limit_tag}"
+        bins_dir = f"{a}/bins/{v['HEIGHT']}x{v['WIDTH']}_{v['INPUT_DTYPE']}_{r.data_tag}_{self.limit_tag}"
+        run = self.run_name
+        state = f"{a}/.state"
+        out = {
+            "STEM": stem,
+            "ONNX_RAW": f"{onnx}.onnx", "ONNX_SIM": f"{onnx}_sim.onnx", "ONNX_ATC": f"{onnx}_sim_atc.onnx",
+            "ONNX_ORT_RAW": f"{onnx}_ort_raw.onnx", "ONNX_ORT": f"{onnx}_ort.onnx",
+            "OM": f"{a}/om/{stem}_{self.om_tag}.om", "ATC_CHECK": f"{a}/om/{stem}_{r.soc}.atc_check.json",
+            "LABELS_DIR": labels_dir, "LABELS_JSON": f"{labels_dir}/labels.json",
+            "BINS_DIR": bins_dir, "BINS": f"{bins_dir}/manifest.json",
+            "RUN_NAME": run, "PRED_SUMMARY": f"{a}/preds/{run}_summary.json", "REPORT": f"{a}/reports/{run}.json",
+            "PERF_JSON": f"{a}/perf/{run}_loop{self.loop_tag}.json",
+            "REPRO_DIR": f"{a}/reports/reproduce_" + (f"ascend-{r.soc}" if self.backend == "ascend"
+                                                      else f"ort-{v['ORT_PROVIDER']}")
+                         + f"_{v['MODEL']}_{r.weights_tag}_{v['HEIGHT']}x{v['WIDTH']}_{v['INPUT_DTYPE']}_{r.data_tag}_{self.limit_tag}",
+            "ENV_JSON": f"{a}/env/env_{self.backend}.json",
+            "STATE": state,
+            "WEIGHTS_STAMP": f"{state}/weights_{r.weights_tag}_{v['MODEL']}.txt",
+            "DATA_STAMP": f"{state}/data_{r.data_tag}.txt",
+            "LABELS_CHECK": f"{state}/check_labels_{Path(labels_dir).name}.stamp",
+            "BINS_CHECK": f"{state}/check_bins_{Path(bins_dir).name}.stamp",
+            "PREDS_CHECK": f"{state}/check_preds_{run}.stamp",
+            "CROSSCHECK_JSON": f"{a}/crosscheck/crosscheck_{v['MODEL']}_{r.weights_tag}_{v['HEIGHT']}x{v['WIDTH']}"
+                               f"_n{v['CROSSCHECK_NUM']}.json",
+        }
+        if self.backend == "ascend":
+            out["ONNX_USED"], out["MODEL_FILE"] = out["ONNX_SIM"], out["OM"]
+        else:  # the fused graph is built and measured for the CPU provider; CUDA/CANN keep the plain one
+            out["ONNX_USED"] = out["ONNX_ORT"] if v["ORT_PROVIDER"] == "cpu" else out["ONNX_SIM"]
+            out["MODEL_FILE"] = out["ONNX_USED"]
+        return out
+
+    def path(self, name: str) -> Path:
+        return Path(self.paths()[name])
+
+    def needs_config(self) -> bool:
+        """Whether the goals run the pipeline (checked variables, resolved facts, artifact names)."""
+        return _needs_config(self.goals, self.values["ARTIFACTS"])
+
+    # ---------------------------------------------------------------- records
+    def record_variables(self) -> Dict[str, str]:
+        """The variables a result's provenance records (resolved where the plan resolved them)."""
+        keys = ("MODEL", "BS", "HEIGHT", "WIDTH", "INPUT_DTYPE", "LABEL_DTYPE", "LABELS", "PRECISION", "PRECISION_V2",
+                "OP_SELECT_IMPLMODE", "ORT_PROVIDER", "LIMIT", "LOOP", "DEVICE", "PERF_SECONDS", "WEIGHTS", "DATA_ROOT")
+        out = {k: self.values[k] for k in keys}
+        out.update(SOC=self.resolved.soc, BACKEND=self.backend)
+        return out
+
+    def to_json(self) -> Dict[str, object]:
+        return {"values": dict(self.values), "given": sorted(self.given), "goals": list(self.goals),
+                "resolved": vars(self.resolved)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> "RunPlan":
+        return cls(values=dict(data["values"]), given=frozenset(data["given"]),  # type: ignore[arg-type]
+                   resolved=Resolved(**data["resolved"]), goals=tuple(data.get("goals") or ()))  # type: ignore[arg-type]
+
+
+def load(path: Path | str) -> RunPlan:
+    """The RunPlan a make invocation wrote (tools read it back; they never rebuild names)."""
+    try:
+        return RunPlan.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PlanError([f"error: the run plan {path} is missing or unreadable ({exc}); run the step through make"])
+
+
+# ---------------------------------------------------------------------------- the make include
+def _make_escape(value: str) -> str:
+    return value.replace("$", "$$").replace("#", r"\#")
+
+
+def make_include(plan: RunPlan, plan_json: str, command: str) -> str:
+    """The plan as make variables: values (override), vocabulary (SPEC_*), resolved facts and paths."""
+    lines = ["# generated by tools/plan_run.py from tools/semask/plan.py for one make invocation; do not edit"]
+    for name, value in plan.values.items():
+        lines.append(f"override {name} := {_make_escape(value)}")
+    words = " ".join
+    vocabulary = {
+        "UPSTREAM_COMMIT": spec.UPSTREAM_COMMIT, "MODELS": words(spec.MODELS),
+        **{f"CODE_{step.upper()}": words(files) for step, files in spec.STEP_CODE.items()},
+    }
+    lines += [f"SPEC_{k} := {_make_escape(v)}" for k, v in vocabulary.items()]
+    h, w = plan.out_size
+    facts = {
+        "PLAN_JSON": plan_json, "COMMAND": command, "A": plan.values["ARTIFACTS"],
+        "BACKEND_RESOLVED": plan.backend, "SOC_RESOLVED": plan.resolved.soc, "NATIVE": plan.resolved.native,
+        "OUT_ARGS": f"--out-height {h} --out-width {w}" if plan.resizes else "",
+        "OUT_HEIGHT": str(h), "OUT_WIDTH": str(w), "PROVIDER": plan.provider, "OM_TAG": plan.om_tag,
+        "LIMIT_ARG": f"--limit {plan.values['LIMIT']}" if plan.values["LIMIT"] else "",
+        "WEIGHTS_DEP": plan.weights_file,
+        **(plan.paths() if plan.needs_config() else {}),
+    }
+    lines += [f"{k} := {_make_escape(v)}" for k, v in facts.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _needs_config(goals: Sequence[str], artifacts: str) -> bool:
+    return any(g in PIPELINE_GOALS or g.startswith(artifacts.rstrip("/") + "/") for g in goals)
+
+
+def parse_cmdline(pairs: Sequence[str]) -> Dict[str, str]:
+    """NAME=VALUE words (as make passes them) into a mapping."""
+    out: Dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if sep:
+            out[name] = value
+    return out
+
+
+def build(cmdline: Mapping[str, str], environ: Mapping[str, str], goals: Sequence[str],
+          resolved: Optional[Resolved] = None) -> RunPlan:
+    """Read and check the variables (PlanError with every mistake); resolution is the caller's."""
+    errors = unknown_variables(cmdline)
+    values, given = read_values(cmdline, environ)
+    if _needs_config(goals, values["ARTIFACTS"]):
+        errors += check_values(values, given, goals)
+    elif "demo" in goals:
+        errors += [f"error: {n}={values[n]!r} is not a positive integer; use e.g. {n}=4"
+                   for n in ("DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH") if not _is_positive(values[n])]
+        errors += [f"error: DEMO_MODEL={values['DEMO_MODEL']!r} is not one of: {' '.join(spec.MODELS)}"
+                   for _ in [0] if values["DEMO_MODEL"] not in spec.MODELS]
+    if errors:
+        raise PlanError(errors)
+    return RunPlan(values=values, given=given, resolved=resolved or Resolved(), goals=tuple(goals))

@@ -1,0 +1,181 @@
+"""Turn a checked RunPlan into a resolved one, and hand it to make: the one Python call make makes.
+
+Why here: resolving needs the runtime (which backend works, which SoC npu-smi shows) and the
+workspace (the ARTIFACTS lock, the dataset's native size), so it sits above both; `semask.plan`
+itself stays below everything and only names things. This runs while make reads the Makefile, on
+the host's Python before `.venv` exists: standard library only.
+
+Under `make -n` / `-q` (dry_run) nothing under ARTIFACTS is written: no marker, lock, stamp or
+`reports/latest`; the include and the plan JSON go to the checkout's `.make/` only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+from semask import spec
+from semask.core import stamps, workspace
+from semask.core.errors import KitError
+from semask.plan import PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_tag
+
+
+def source_set_env(script: str) -> Tuple[Optional[Dict[str, str]], str]:
+    """The environment CANN's set_env.sh leaves (None and why when it is absent or fails)."""
+    if not Path(script).is_file():
+        return None, f"no CANN set_env.sh at {script}"
+    try:
+        proc = subprocess.run(["bash", "-c", 'set +u; . "$0" >/dev/null 2>&1 </dev/null || exit $?; env -0', script],
+                              capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"ASCEND_SET_ENV={script} could not be sourced ({exc})"
+    if proc.returncode != 0:
+        return None, f"ASCEND_SET_ENV={script} exited with status {proc.returncode} when sourced"
+    pairs = (item.split("=", 1) for item in proc.stdout.decode(errors="replace").split("\0") if "=" in item)
+    return dict(pairs), "sourced"
+
+
+def choose_backend(requested: str, set_env: str) -> str:
+    """'ascend' or 'ort' (BACKEND=auto says why on stderr); BACKEND=ascend that cannot work is a PlanError."""
+    from semask.runtime.select import select_backend
+
+    if requested == "ort":
+        return "ort"
+    env, why = source_set_env(set_env)
+    if env is not None:  # this short-lived process probes atc and ais_bench with CANN's environment
+        os.environ.update(env)
+    elif Path(set_env).is_file():  # present but failing: never a silent or unexplained fallback
+        if requested == "ascend":
+            raise PlanError([f"error: BACKEND=ascend but {why}; fix the script or point ASCEND_SET_ENV at CANN's "
+                             "set_env.sh, or use BACKEND=ort"])
+        print(f"BACKEND=auto: {why}, using ONNX Runtime", file=sys.stderr)
+        return "ort"
+    try:
+        backend, reason = select_backend(requested, set_env)
+    except KitError as exc:
+        raise PlanError([f"error: {exc}"]) from None
+    if requested == "auto":
+        print(reason, file=sys.stderr)
+    return backend
+
+
+def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
+    """Backend, SoC, native size and identities of a checked plan; takes the ARTIFACTS lock unless dry."""
+    from semask.runtime.ascend import resolve_soc
+
+    v = plan.values
+    backend = choose_backend(v["BACKEND"], v["ASCEND_SET_ENV"])
+    errors = []
+    if backend == "ascend":
+        real = os.path.realpath(v["ARTIFACTS"])
+        if not re.fullmatch(f"[{spec.AIS_PATH_CHARS}]+", real):
+            errors.append(f"error: ARTIFACTS={v['ARTIFACTS']} (resolved: {real}) has characters ais_bench rejects; with "
+                          f"BACKEND=ascend its path may only use [{spec.AIS_PATH_CHARS}], e.g. ARTIFACTS=artifacts")
+    elif "atc-check" in plan.goals:
+        errors.append(f"error: make atc-check needs atc: BACKEND={v['BACKEND']} resolved to {backend}; source the CANN "
+                      "set_env.sh (ASCEND_SET_ENV) or pass BACKEND=ascend")
+    if errors:
+        raise PlanError(errors)
+    default_native = f"{spec.NATIVE_HEIGHT}x{spec.NATIVE_WIDTH}"
+    artifacts, data_root = Path(v["ARTIFACTS"]), Path(v["DATA_ROOT"])
+    try:
+        if dry_run:
+            workspace.check_data_root(artifacts, data_root)
+            native = workspace.native_size(data_root, default_native)
+        else:
+            native = workspace.preflight(artifacts, data_root, owner_pid, bool(v["NOWAIT"]), default_native)
+        soc = resolve_soc(v["SOC"], int(v["DEVICE"]))[0] if backend == "ascend" else ""
+    except (workspace.Refused, KitError) as exc:
+        raise PlanError([f"error: {exc}"]) from None
+    return RunPlan(values=plan.values, given=plan.given, goals=plan.goals,
+                   resolved=Resolved(backend=backend, soc=soc, native=native,
+                                     weights_tag=weights_tag(v["WEIGHTS"], v["MODEL"]), data_tag=data_tag(v["DATA_ROOT"])))
+
+
+def refresh_stamps(plan: RunPlan) -> None:
+    """The stamps make cannot see for itself: the weights' and dataset's identity, finished steps' outputs."""
+    p = plan.paths()
+    weights = plan.values["WEIGHTS"]
+    # Not yet downloaded weights or dataset: no stamp (the rules depend on it only once it exists), so a
+    # failed download changes nothing and the first look after a download redoes nothing.
+    if plan.resolved.weights_tag == "official":
+        if Path(weights).exists():
+            stamps.write_stamp(Path(p["WEIGHTS_STAMP"]), stamps.weights_stamp(weights))
+    else:  # the tag is the content: the stamp never changes
+        stamps.write_stamp(Path(p["WEIGHTS_STAMP"]), plan.resolved.weights_tag + "\n")
+    if (Path(plan.values["DATA_ROOT"]) / stamps.DATA_SUBDIRS[0]).is_dir():
+        stamps.write_stamp(Path(p["DATA_STAMP"]), stamps.data_root_stamp(plan.values["DATA_ROOT"]))
+    for kind, target, stamp in (("labels", "LABELS_JSON", "LABELS_CHECK"), ("bins", "BINS", "BINS_CHECK"),
+                                ("preds", "PRED_SUMMARY", "PREDS_CHECK")):
+        stamps.check(kind, Path(p[target]), Path(p[stamp]))
+
+
+def write_latest(plan: RunPlan) -> None:
+    """reports/latest names the run `make table` reprints; rewritten only when it changes."""
+    rel = os.path.relpath(plan.paths()["REPORT"], plan.values["ARTIFACTS"])
+    stamps.write_if_changed(plan.artifacts / "reports" / "latest", rel + "\n")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def collect_garbage(folder: Path) -> None:
+    """Remove the plan files of make invocations that have ended."""
+    for path in folder.glob("plan.*.*"):
+        pid = path.name.split(".")[1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+
+def write(plan: RunPlan, folder: Path, owner_pid: int, command: str) -> Path:
+    """Write `.make/plan.<pid>.mk` and `.json` (temp name, then rename); return the include's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    collect_garbage(folder)
+    mk, js = folder / f"plan.{owner_pid}.mk", folder / f"plan.{owner_pid}.json"
+    for path, text in ((js, json.dumps(plan.to_json(), indent=1, sort_keys=True) + "\n"),
+                       (mk, make_include(plan, str(js), command))):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    return mk
+
+
+def plan_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Sequence[str], owner_pid: int,
+                  dry_run: bool, folder: Path) -> Path:
+    """The whole parse-time job: check, resolve (pipeline goals), stamps, latest pointer, include file."""
+    plan = build(parse_cmdline(cmdline), environ, goals)
+    if plan.needs_config():
+        plan = resolve(plan, owner_pid, dry_run)
+        if not dry_run:
+            refresh_stamps(plan)
+            if {"all", "report"} & set(goals):
+                write_latest(plan)
+    command = " ".join(["make", *goals, *(shlex.quote(word) for word in cmdline)])
+    return write(plan, folder, owner_pid, command)
+
+
+def run_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Sequence[str], owner_pid: int,
+                 dry_run: bool, folder: Path) -> int:
+    """tools/plan_run.py's one call: print the include's path for make, or every mistake and return 2."""
+    try:
+        print(plan_for_make(cmdline, environ, goals, owner_pid, dry_run, folder))
+    except PlanError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return 2
+    return 0
