@@ -4,7 +4,7 @@
   sha256 of one input bin (float32, 25.2 MB) and one prediction (int32, 8.4 MB): what inference adds
       per image (inputs checked against the bins manifest, outputs hashed for the predictions manifest)
   score: tools/score.py on N synthetic frames with the predictions manifest (verified) and without it
-  make-time stamps: `python -m semask.core.stamps` (WEIGHTS + DATA_ROOT identity, three manifest checks)
+  make's one parse-time call: `tools/plan_run.py` (checks, lock, WEIGHTS hash + DATA_ROOT identity, manifest checks)
       and the parse-time preflight, on a 500-frame DATA_ROOT layout, per make run
 Writes bench/out/verify.json; copy the figures into bench/RESULTS.md.
 """
@@ -114,18 +114,15 @@ def stamps_cost(base: Path, frames: int, repeat: int) -> dict:
         {"filesinfo": {str(i): {"outfiles": [f"p/run/{n}_0.bin"]} for i, n in enumerate(names)}}))
     state = arts / ".state"
     weights = ROOT / "tests" / "fixtures" / "weights_reduced.npz"
-    stamps = [sys.executable, "-m", "semask.core.stamps", "--include", str(state / "stamps.mk"),
-              "--weights", str(state / "w.txt"), str(weights), "--data-root", str(state / "d.txt"), str(data),
-              "--check", "labels", str(lab / "labels.json"), str(state / "l.stamp"),
-              "--check", "bins", str(bins / "manifest.json"), str(state / "b.stamp"),
-              "--check", "preds", str(arts / "preds" / "run_summary.json"), str(state / "p.stamp")]
-    preflight = [sys.executable, "-m", "semask.core.workspace", "preflight", "--artifacts", str(arts),
-                 "--data-root", str(data), "--owner-pid", str(os.getpid())]
+    weights = ROOT / "tests" / "fixtures" / "weights_reduced.npz"
+    plan = [sys.executable, str(ROOT / "tools" / "plan_run.py"), "--owner-pid", str(os.getpid()), "--goals", "all",
+            "--folder", str(state / "plan"), f"ARTIFACTS={arts}", f"DATA_ROOT={data}", "MODEL=reduced",
+            f"WEIGHTS={weights}", "BACKEND=ort", "HEIGHT=64", "WIDTH=128"]
     startup = [sys.executable, "-c", "pass"]
     run = lambda cmd: subprocess.run(cmd, check=True, capture_output=True, env=ENV)  # noqa: E731
-    run(stamps)
+    run(plan)
     out = {"frames": frames}
-    for name, cmd in (("python_startup", startup), ("stamps", stamps), ("preflight", preflight)):
+    for name, cmd in (("python_startup", startup), ("plan", plan)):
         out[f"{name}_ms"] = 1000 * median_seconds(lambda: run(cmd), repeat)
     return out
 

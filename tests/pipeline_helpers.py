@@ -10,6 +10,7 @@ the copy as up to date).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,15 +30,49 @@ H, W, N_IMAGES, BS = 64, 128, 7, 4
 # The configuration every shared run uses (the last batch of 7 images at BS=4 is partial).
 CONFIG = {"MODEL": "reduced", "WEIGHTS": GOLDEN_WEIGHTS, "HEIGHT": str(H), "WIDTH": str(W), "BS": str(BS),
           "LIMIT": str(N_IMAGES)}
-STEM = f"semask_reduced_bs{BS}_{H}x{W}_float32_int32"
-ORT_RUN = f"ort-cpu_{STEM}_first{N_IMAGES}"
+# A run's identity in its names, transcribed from the README: the weights' content ('w' + the first 8 hex
+# of their sha256) and the dataset's folder ('d' + the first 8 hex of the sha256 of its resolved path).
+WTAG = "w" + hashlib.sha256((ROOT / GOLDEN_WEIGHTS).read_bytes()).hexdigest()[:8]
+STEM = f"semask_reduced_bs{BS}_{H}x{W}_float32_int32_{WTAG}"
 ORT_ONNX = f"{STEM}_ort.onnx"  # the graph BACKEND=ort (CPU) builds and runs; the Ascend path uses {STEM}_sim.onnx
 SOC = "Ascend310P3"
-ASCEND_RUN = f"ascend_{STEM}_{SOC}_force_fp16_first{N_IMAGES}"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAKE_TIMEOUT = 600
 
 _SHARED: dict[str, object] = {}
+
+
+def data_tag(data_root: Path | str) -> str:
+    return "d" + hashlib.sha256(os.path.realpath(data_root).encode()).hexdigest()[:8]
+
+
+def bins_name(data_root: Path | str, height: int = H, width: int = W, num: int = N_IMAGES) -> str:
+    return f"{height}x{width}_float32_{data_tag(data_root)}_first{num}"
+
+
+class LazyPath(os.PathLike):
+    """A relative path computed when used (`arts / BINS`), for module-level names of the shared runs."""
+
+    def __init__(self, make: Callable[[], str]):
+        self._make = make
+
+    def __fspath__(self) -> str:
+        return self._make()
+
+    __str__ = __fspath__
+
+
+def __getattr__(name: str) -> str:
+    """The names of the session's shared runs, which depend on the shared data set's folder."""
+    data = _SHARED.get("data")
+    if data is None:
+        raise AttributeError(f"{name}: the shared data set is not made yet (call shared_data first)")
+    tag = f"{data_tag(data)}_first{N_IMAGES}"  # type: ignore[arg-type]
+    names = {"ORT_RUN": f"ort-cpu_{STEM}_{tag}", "ASCEND_RUN": f"ascend_{STEM}_{SOC}_force_fp16_{tag}",
+             "BINS_NAME": bins_name(data), "LABELS_NAME": f"polygons_{tag}"}  # type: ignore[arg-type]
+    if name not in names:
+        raise AttributeError(name)
+    return names[name]
 
 
 # ------------------------------------------------------------------------------ environment + make
@@ -172,12 +207,12 @@ def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def report_path(artifacts: Path, run: str = ORT_RUN) -> Path:
-    return Path(artifacts) / "reports" / f"{run}.json"
+def report_path(artifacts: Path, run: str | None = None) -> Path:
+    return Path(artifacts) / "reports" / f"{run or __getattr__('ORT_RUN')}.json"
 
 
-def pred_files(artifacts: Path, run: str = ORT_RUN) -> dict[str, bytes]:
-    folder = Path(artifacts) / "preds" / run
+def pred_files(artifacts: Path, run: str | None = None) -> dict[str, bytes]:
+    folder = Path(artifacts) / "preds" / (run or __getattr__("ORT_RUN"))
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
@@ -228,7 +263,7 @@ def shared_ascend(tmp_path_factory) -> dict:
         perf_proc = run_make(["perf"], arts, data, {**variables, "LOOP": "3"}, env=env)
         _SHARED["ascend"] = {"artifacts": arts, "data": data, "log": log, "env": env, "vars": variables,
                              "all": all_proc, "perf": perf_proc, "all_calls": all_calls,
-                             "report": read_json(report_path(arts, ASCEND_RUN))}
+                             "report": read_json(report_path(arts, __getattr__("ASCEND_RUN")))}
     return _SHARED["ascend"]  # type: ignore[return-value]
 
 
@@ -240,7 +275,7 @@ def shared_big_data(tmp_path_factory) -> dict:
         data = make_dataset(base / "data", num=16, height=512, width=1024, seed=3)
         arts = seeded_tree(tmp_path_factory, base / "artifacts")
         run_make(["bins"], arts, data, ort_vars(HEIGHT="512", WIDTH="1024", LIMIT="16"))
-        manifest = read_json(arts / "bins" / "512x1024_float32_first16" / "manifest.json")
+        manifest = read_json(arts / "bins" / bins_name(data, 512, 1024, 16) / "manifest.json")
         shutil.rmtree(arts)
         _SHARED["big"] = {"data": data, "manifest": manifest}
     return _SHARED["big"]  # type: ignore[return-value]
@@ -259,7 +294,8 @@ def seeded_tree(tmp_path_factory, dst: Path) -> Path:
     for rel in ("onnx", "env"):
         shutil.copytree(src / rel, dst / rel)
     (dst / ".state").mkdir()
-    shutil.copy2(src / ".state" / "weights_reduced.txt", dst / ".state" / "weights_reduced.txt")
+    for stamp in (src / ".state").glob("weights_*.txt"):
+        shutil.copy2(stamp, dst / ".state" / stamp.name)
     return dst
 
 

@@ -16,8 +16,8 @@ import pytest
 import pipeline_helpers as ph
 
 FRAME = "frankfurt_000002_000061"  # third image in natural order: some work is done before it fails
-BINS = f"bins/{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
-LABELS = f"labels/polygons_first{ph.N_IMAGES}"
+BINS = ph.LazyPath(lambda: f"bins/{ph.BINS_NAME}")
+LABELS = ph.LazyPath(lambda: f"labels/{ph.LABELS_NAME}")
 
 
 @pytest.fixture(scope="module")
@@ -339,8 +339,8 @@ def test_other_test_scale_on_native_size_frames_scores_at_native_size(tmp_path):
     arts = tmp_path / "artifacts"
     variables = ph.ort_vars(HEIGHT="512", WIDTH="1024", BS="1", LIMIT="2", LABELS="lut")
     ph.run_make(["all"], arts, data, variables)
-    stem = "semask_reduced_bs1_512x1024_float32_int32_out1024x2048"
-    report = ph.read_json(ph.report_path(arts, f"ort-cpu_{stem}_first2"))
+    stem = f"semask_reduced_bs1_512x1024_float32_int32_out1024x2048_{ph.WTAG}"
+    report = ph.read_json(ph.report_path(arts, f"ort-cpu_{stem}_{ph.data_tag(data)}_first2"))
     assert (report["height"], report["width"], report["num_images"]) == (1024, 2048, 2)
 
     # by hand: cv2 resize to 512x1024, mmcv's normalisation written out, the model, torch's bilinear resize
@@ -353,7 +353,7 @@ def test_other_test_scale_on_native_size_frames_scores_at_native_size(tmp_path):
             lut[label.id] = label.trainId
     mean, std = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
     counts = {"hand": (np.zeros(19), np.zeros(19)), "kit": (np.zeros(19), np.zeros(19))}
-    run = arts / "preds" / f"ort-cpu_{stem}_first2"
+    run = arts / "preds" / f"ort-cpu_{stem}_{ph.data_tag(data)}_first2"
     for image in sorted((data / "leftImg8bit" / "val").rglob("*_leftImg8bit.png"), key=lambda p: p.name):
         bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
         small = cv2.resize(bgr, (1024, 512), interpolation=cv2.INTER_LINEAR)

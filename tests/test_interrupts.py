@@ -13,7 +13,7 @@ import pytest
 
 import pipeline_helpers as ph
 
-BINS = f"bins/{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
+BINS = ph.LazyPath(lambda: f"bins/{ph.BINS_NAME}")
 BIN_BYTES = 3 * ph.H * ph.W * 4
 PRED_BYTES = ph.H * ph.W * 4  # int32 labels
 
@@ -112,7 +112,7 @@ def test_preprocess_killed_mid_run_resumes_to_identical_bins(tmp_path, tmp_path_
     then finishes with exactly the bins of an uninterrupted run."""
     big = ph.shared_big_data(tmp_path_factory)
     variables = ph.ort_vars(HEIGHT="512", WIDTH="1024", LIMIT="16")
-    bins = tmp_path / "artifacts" / "bins" / "512x1024_float32_first16"
+    bins = tmp_path / "artifacts" / "bins" / ph.bins_name(big["data"], 512, 1024, 16)
     ph.seeded_tree(tmp_path_factory, tmp_path / "artifacts")  # env check already done
     log = tmp_path / "make.log"
     proc = ph.start_make(["bins"], tmp_path / "artifacts", big["data"], variables, log=log)

@@ -48,7 +48,7 @@ def test_atc_command_line_and_om_name(run):
 def test_ais_bench_infer_and_perf_argv(run):
     arts = run["artifacts"]
     om = str(arts / "om" / f"{ph.STEM}_{ph.SOC}_force_fp16.om")
-    bins = str(arts / "bins" / f"{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}")
+    bins = str(arts / "bins" / ph.BINS_NAME)
     calls = [a for a in ph.standin_calls(run["log"], "ais_bench") if a[3:] != ["--help"]]
     assert len(calls) == 2
     infer, perf = calls
@@ -115,7 +115,7 @@ def test_ascend_outputs_have_the_modes_ais_bench_wants(run):
     assert {mode(p) for p in (arts / "preds" / ph.ASCEND_RUN).iterdir()} == {"0o640"}
     assert mode(arts / "preds" / f"{ph.ASCEND_RUN}_summary.json") == "0o640"
     assert mode(arts / "om") == "0o750" and {mode(p) for p in (arts / "om").iterdir()} == {"0o640"}
-    bins = arts / "bins" / f"{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
+    bins = arts / "bins" / ph.BINS_NAME
     assert mode(bins) == "0o750" and {mode(p) for p in bins.glob("*.bin")} == {"0o640"}
     assert {mode(p) for p in (arts / "perf").glob("*_loop3.json")} == {"0o640"}
 

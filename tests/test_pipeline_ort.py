@@ -29,7 +29,7 @@ def run(tmp_path_factory):
 def reference(run):
     """Independent predictions: PyTorch on the bins, plus the image each bin came from."""
     arts, data = run["artifacts"], run["data"]
-    bins_dir = arts / "bins" / f"{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
+    bins_dir = arts / "bins" / ph.BINS_NAME
     manifest = ph.read_json(bins_dir / "manifest.json")
     names = [f["name"] for f in manifest["files"]]
     x = np.stack([np.fromfile(bins_dir / n, np.float32).reshape(3, ph.H, ph.W) for n in names])
@@ -78,7 +78,7 @@ def test_bins_match_an_independent_normalisation(reference):
 
 def test_miou_equals_independent_pytorch_computation(run, reference):
     arts = run["artifacts"]
-    labels_dir = arts / "labels" / f"polygons_first{ph.N_IMAGES}"
+    labels_dir = arts / "labels" / ph.LABELS_NAME
     gts, kit_preds, torch_preds = [], [], []
     ambiguous = 0
     for i, name in enumerate(reference["names"]):

@@ -59,7 +59,7 @@ def test_ort_report_provenance(ort):
     assert prov["variables"]["DATA_ROOT"] == str(ort["data"]) and " " in prov["variables"]["DATA_ROOT"]
     assert prov["variables"]["BACKEND"] == "ort" and prov["variables"]["ORT_PROVIDER"] == "cpu"
     assert "om" not in prov["files"]
-    assert prov["score"]["labels_manifest_sha256"] == sha256(arts / "labels" / f"polygons_first{ph.N_IMAGES}" / "labels.json")
+    assert prov["score"]["labels_manifest_sha256"] == sha256(arts / "labels" / ph.LABELS_NAME / "labels.json")
 
 
 def test_ascend_report_provenance_has_om(tmp_path_factory):
@@ -80,8 +80,8 @@ def test_two_runs_are_byte_identical(ort, second):
     assert ph.read_json(ph.report_path(second))["mIoU"] == ort["report"]["mIoU"]
     for rel in (f"onnx/{ph.STEM}_ort_raw.onnx", f"onnx/{ph.ORT_ONNX}"):
         assert sha256(second / rel) == sha256(first / rel), rel
-    bins = f"bins/{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
-    labels = f"labels/polygons_first{ph.N_IMAGES}"
+    bins = f"bins/{ph.BINS_NAME}"
+    labels = f"labels/{ph.LABELS_NAME}"
     assert ph.read_json(second / bins / "manifest.json") == ph.read_json(first / bins / "manifest.json")
     assert ph.read_json(second / labels / "labels.json") == ph.read_json(first / labels / "labels.json")
     r1, r2 = ort["report"], ph.read_json(ph.report_path(second))

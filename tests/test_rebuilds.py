@@ -188,7 +188,7 @@ def test_weights_replaced_in_place_with_an_older_mtime_rebuilds(shared, tmp_path
 
 
 # ------------------------------------------------------------------------------ issue 11: resume, never stuck
-RUN_DIR = f"preds/{ph.ORT_RUN}"
+RUN_DIR = ph.LazyPath(lambda: f"preds/{ph.ORT_RUN}")
 
 
 def _flip_first_value(path, keep_mtime):
@@ -233,7 +233,7 @@ def test_prediction_edited_behind_makes_back_is_refused_then_redone(shared, tree
 
 def test_empty_labels_json_is_redone_not_stuck(shared, tree):
     """Case 3: a 0-byte labels.json (what `touch` made after a race) is rebuilt by the next `make all`."""
-    labels = tree / f"labels/polygons_first{ph.N_IMAGES}/labels.json"
+    labels = tree / f"labels/{ph.LABELS_NAME}/labels.json"
     reference = labels.read_text()
     labels.write_text("")
     ph.run_make(["all"], tree, shared["data"], ph.ort_vars())

@@ -27,7 +27,7 @@ def ort(tmp_path_factory):
     bs4 = arts / "onnx" / ph.ORT_ONNX
     before = bs4.stat().st_mtime_ns
     proc = ph.run_make(["reproduce"], arts, shared["data"], {**SWEEP, "BACKEND": "ort", "PERF_SECONDS": "1"})
-    folder = arts / "reports" / f"reproduce_ort-cpu_reduced_{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
+    folder = arts / "reports" / f"reproduce_ort-cpu_reduced_{ph.WTAG}_{ph.H}x{ph.W}_float32_{ph.data_tag(shared['data'])}_first{ph.N_IMAGES}"
     return {"arts": arts, "data": shared["data"], "proc": proc, "folder": folder, "shared": shared,
             "bs4_reused": bs4.stat().st_mtime_ns == before}
 
@@ -74,7 +74,7 @@ def test_ascend_sweep_bs8_out_of_device_memory_is_a_row(ort, tmp_path):
     env = ph.ascend_env(log, ph.harmless_set_env(tmp_path), {"STANDIN_AIS_OOM_BATCH": "8"})
     proc = ph.run_make(["reproduce"], arts, ort["data"], {**SWEEP, "BACKEND": "auto", "SOC": "auto", "LOOP": "3"},
                        env=env)
-    folder = arts / "reports" / f"reproduce_ascend-{ph.SOC}_reduced_{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
+    folder = arts / "reports" / f"reproduce_ascend-{ph.SOC}_reduced_{ph.WTAG}_{ph.H}x{ph.W}_float32_{ph.data_tag(ort['data'])}_first{ph.N_IMAGES}"
     rows = main_rows((folder / "reproduce.md").read_text())
     assert len(rows) == 3 and [r[7] for r in rows] == ["1", "4", "8"]
     assert all(r[4:7] == ["ascend/ais_bench", ph.SOC, "force_fp16"] for r in rows)

@@ -14,15 +14,19 @@ def test_presets_are_the_spec_models():
         assert PRESETS[name].upstream_config == path
 
 
-def test_make_include_restates_nothing_by_hand(root):
-    out = subprocess.run([sys.executable, "-m", "semask.spec", "--make"], cwd=root / "tools", capture_output=True,
-                         text=True, check=True).stdout
-    assert "SPEC_MODELS = tiny small base large reduced\n" in out
-    assert f"SPEC_UPSTREAM_COMMIT = {spec.UPSTREAM_COMMIT}\n" in out
-    assert "SPEC_STEM = semask_$(MODEL)_bs$(BS)_$(HEIGHT)x$(WIDTH)_$(INPUT_DTYPE)_$(LABEL_DTYPE)\n" in out
+def test_makefile_restates_no_fact_of_spec(root):
+    """The Makefile gets the vocabulary from the run's plan (semask.plan), never by hand."""
     makefile = (root / "Makefile").read_text()
-    for fact in (spec.UPSTREAM_COMMIT, "tiny small base large", "int64 int32 uint8"):
+    for fact in (spec.UPSTREAM_COMMIT, "tiny small base large", "int64 int32 uint8", "force_fp16", "1024", "2048"):
         assert fact not in makefile
+
+
+def test_variables_help_lists_every_settable_variable(root):
+    out = subprocess.run([sys.executable, "tools/semask/spec.py", "--variables"], cwd=root, capture_output=True,
+                         text=True, check=True).stdout
+    names = [line.split()[0] for line in out.splitlines()]
+    assert names == list(spec.VARIABLE_NAMES) and "NOWAIT" in names and "BS" in names
+    assert "data/weights/semask_<MODEL>.pth" in out
 
 
 def test_artifact_stem_hand_computed():

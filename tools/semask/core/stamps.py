@@ -2,9 +2,8 @@
 
 Why: make compares mtimes, so an input it cannot see (which WEIGHTS file, what DATA_ROOT holds) or
 an output edited behind its back must be turned into a file whose mtime moves exactly then. The
-Makefile rebuilds its include `$(ARTIFACTS)/.state/stamps.mk` on every run through this module
-(one process, standard library only); make re-reads only what changed, so "Nothing to be done" and
-`make -n` / `make -q` stay exact.
+run's plan (semask.runtime.resolve) refreshes them once per make run, before make plans (standard
+library only); under `make -n` / `-q` nothing is written.
 
 - Identity stamps (WEIGHTS, DATA_ROOT) hold the resolved path and, for every file (symlinks
   followed), size, mtime, ctime and inode, and are rewritten only when that text changes. ctime and
@@ -16,7 +15,6 @@ Makefile rebuilds its include `$(ARTIFACTS)/.state/stamps.mk` on every run throu
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -26,7 +24,6 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 DATA_SUBDIRS = ("leftImg8bit/val", "gtFine/val")
-STAMPS_MK_TEXT = "# stamps are refreshed by `python -m semask.core.stamps` on every make run; see the Makefile\n"
 
 
 def file_identity(path: Path) -> str:
@@ -141,24 +138,3 @@ def check(kind: str, target: Path, stamp: Path) -> str | None:
         stamp.write_text("ok\n", encoding="utf-8")
         os.utime(stamp, ns=(0, 0))  # older than any output: creating it must not redo anything
     return reason
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--include", type=Path, required=True, help="the makefile include to (re)create")
-    parser.add_argument("--weights", nargs=2, metavar=("STAMP", "WEIGHTS"))
-    parser.add_argument("--data-root", nargs=2, metavar=("STAMP", "DATA_ROOT"))
-    parser.add_argument("--check", nargs=3, action="append", default=[], metavar=("KIND", "TARGET", "STAMP"))
-    args = parser.parse_args(argv)
-    if args.weights:
-        write_if_changed(Path(args.weights[0]), weights_stamp(args.weights[1]))
-    if args.data_root:
-        write_if_changed(Path(args.data_root[0]), data_root_stamp(args.data_root[1]))
-    for kind, target, stamp in args.check:
-        check(kind, Path(target), Path(stamp))
-    write_if_changed(args.include, STAMPS_MK_TEXT)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
