@@ -207,12 +207,17 @@ def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def report_path(artifacts: Path, run: str | None = None) -> Path:
-    return Path(artifacts) / "reports" / f"{run or __getattr__('ORT_RUN')}.json"
+def ort_run(data_root: Path | str) -> str:
+    """The ORT run's name on another data set than the shared one (the names carry the data's folder)."""
+    return f"ort-cpu_{STEM}_{data_tag(data_root)}_first{N_IMAGES}"
 
 
-def pred_files(artifacts: Path, run: str | None = None) -> dict[str, bytes]:
-    folder = Path(artifacts) / "preds" / (run or __getattr__("ORT_RUN"))
+def report_path(artifacts: Path, run: str | None = None, data: Path | None = None) -> Path:
+    return Path(artifacts) / "reports" / f"{run or (ort_run(data) if data else __getattr__('ORT_RUN'))}.json"
+
+
+def pred_files(artifacts: Path, run: str | None = None, data: Path | None = None) -> dict[str, bytes]:
+    folder = Path(artifacts) / "preds" / (run or (ort_run(data) if data else __getattr__("ORT_RUN")))
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 

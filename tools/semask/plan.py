@@ -35,13 +35,26 @@ POSITIVE = ("BS", "HEIGHT", "WIDTH", "PERF_SECONDS", "DEMO_IMAGES", "DEMO_HEIGHT
 CHOICES: Dict[str, Tuple[str, ...]] = {
     "MODEL": spec.MODELS, "DEMO_MODEL": spec.MODELS, "BACKEND": spec.BACKENDS, "INPUT_DTYPE": spec.INPUT_DTYPES,
     "LABEL_DTYPE": spec.LABEL_DTYPES, "LABELS": spec.LABEL_MODES, "ORT_PROVIDER": spec.ORT_PROVIDERS,
-    "PRECISION": spec.ATC_PRECISION_MODES, "SOC": (spec.SOC_AUTO, *spec.SOC_VERSIONS),
+    "PRECISION": spec.ATC_PRECISION_MODES,
 }
 OPTIONAL_CHOICES: Dict[str, Tuple[str, ...]] = {
     "PRECISION_V2": spec.ATC_PRECISION_MODES_V2, "OP_SELECT_IMPLMODE": spec.OP_SELECT_IMPLMODES,
 }
 NO_SPACES = ("ARTIFACTS", "WEIGHTS")  # make cannot use these in file names with spaces
 ORT_PRECISION = "fp32"  # the precision axis of ONNX Runtime: the provider's fp32, nothing to sweep
+# Where results live under ARTIFACTS: `paths()` names them so, and the results table finds runs so.
+REPORTS_DIR, PERF_DIR = "reports", "perf"
+REPRODUCE_JSON = "reproduce.json"
+LATEST = f"{REPORTS_DIR}/latest"  # one line: the last run's JSON, relative to ARTIFACTS (`make table`)
+
+
+def result_kind(path: Path) -> Optional[str]:
+    """'report', 'perf' or 'reproduce' for a run's result JSON under ARTIFACTS, else None."""
+    if path.name == REPRODUCE_JSON:
+        return "reproduce"
+    if path.suffix != ".json" or path.name.endswith(".provenance.json"):
+        return None
+    return {REPORTS_DIR: "report", PERF_DIR: "perf"}.get(path.parent.name)
 
 
 class PlanError(KitError):
@@ -94,7 +107,7 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
     errors: List[str] = []
 
     def bad(name: str, why: str, example: str) -> None:
-        errors.append(f"error: {name}={values[name]!r} {why}; use e.g. {name}={example}")
+        errors.append(f"error: {name}={values[name]} {why}; use e.g. {name}={example}")
 
     for name in POSITIVE:
         if not _is_positive(values[name]):
@@ -105,10 +118,13 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
         bad("LOOP", "is not a positive integer or 'auto'", "100")
     for name, choices in CHOICES.items():
         if values[name] not in choices:
-            errors.append(f"error: {name}={values[name]!r} is not one of: {' '.join(choices)}")
+            errors.append(f"error: {name}={values[name]} is not one of: {' '.join(choices)}")
+    if values["SOC"] not in (spec.SOC_AUTO, *spec.SOC_VERSIONS):
+        errors.append(f"error: SOC={values['SOC']} is not a documented atc --soc_version; use SOC=auto (read from "
+                      f"npu-smi) or one of: {' '.join(spec.SOC_VERSIONS)}")
     for name, choices in OPTIONAL_CHOICES.items():
         if values[name] and values[name] not in choices:
-            errors.append(f"error: {name}={values[name]!r} is not one of: {' '.join(choices)} (or empty)")
+            errors.append(f"error: {name}={values[name]} is not one of: {' '.join(choices)} (or empty)")
     if values["PRECISION_V2"] and "PRECISION" in given:
         errors.append(f"error: PRECISION={values['PRECISION']} and PRECISION_V2={values['PRECISION_V2']} cannot be "
                       "combined (atc refuses --precision_mode with --precision_mode_v2); unset one of them")
@@ -117,7 +133,7 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
         bad("DEVICE", f"is not a device id 0-{spec.DEVICE_MAX} (what ais_bench accepts)", "0")
     for name in NO_SPACES:
         if len(values[name].split()) != 1:
-            errors.append(f"error: {name}={values[name]!r} is empty or contains spaces, which make cannot use in "
+            errors.append(f"error: {name}={values[name]} is empty or contains spaces, which make cannot use in "
                           "file names; choose a path without spaces")
     if "reproduce" in goals:
         words = values["BS_LIST"].split()
@@ -288,9 +304,9 @@ class RunPlan:
             "OM": f"{a}/om/{stem}_{self.om_tag}.om", "ATC_CHECK": f"{a}/om/{stem}_{r.soc}.atc_check.json",
             "LABELS_DIR": labels_dir, "LABELS_JSON": f"{labels_dir}/labels.json",
             "BINS_DIR": bins_dir, "BINS": f"{bins_dir}/manifest.json",
-            "RUN_NAME": run, "PRED_SUMMARY": f"{a}/preds/{run}_summary.json", "REPORT": f"{a}/reports/{run}.json",
-            "PERF_JSON": f"{a}/perf/{run}_loop{self.loop_tag}.json",
-            "REPRO_DIR": f"{a}/reports/reproduce_" + (f"ascend-{r.soc}" if self.backend == "ascend"
+            "RUN_NAME": run, "PRED_SUMMARY": f"{a}/preds/{run}_summary.json", "REPORT": f"{a}/{REPORTS_DIR}/{run}.json",
+            "PERF_JSON": f"{a}/{PERF_DIR}/{run}_loop{self.loop_tag}.json",
+            "REPRO_DIR": f"{a}/{REPORTS_DIR}/reproduce_" + (f"ascend-{r.soc}" if self.backend == "ascend"
                                                       else f"ort-{v['ORT_PROVIDER']}")
                          + f"_{v['MODEL']}_{r.weights_tag}_{v['HEIGHT']}x{v['WIDTH']}_{v['INPUT_DTYPE']}_{r.data_tag}_{self.limit_tag}",
             "ENV_JSON": f"{a}/env/env_{self.backend}.json",
@@ -396,9 +412,9 @@ def build(cmdline: Mapping[str, str], environ: Mapping[str, str], goals: Sequenc
     if _needs_config(goals, values["ARTIFACTS"]):
         errors += check_values(values, given, goals)
     elif "demo" in goals:
-        errors += [f"error: {n}={values[n]!r} is not a positive integer; use e.g. {n}=4"
+        errors += [f"error: {n}={values[n]} is not a positive integer; use e.g. {n}=4"
                    for n in ("DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH") if not _is_positive(values[n])]
-        errors += [f"error: DEMO_MODEL={values['DEMO_MODEL']!r} is not one of: {' '.join(spec.MODELS)}"
+        errors += [f"error: DEMO_MODEL={values['DEMO_MODEL']} is not one of: {' '.join(spec.MODELS)}"
                    for _ in [0] if values["DEMO_MODEL"] not in spec.MODELS]
     if errors:
         raise PlanError(errors)

@@ -25,6 +25,7 @@ from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writab
 from semask.core.progress import LOOP_FLOOR, duration
 from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
+from semask.evaluate.table import render_reproduce, run_row, write_latest
 from semask.plan import ORT_PRECISION, RunPlan
 
 REPRO_VARIABLES = ("BS_LIST", "PRECISIONS", "ACCURACY_EACH_BS")
@@ -268,8 +269,6 @@ def _announce(plan: Plan, precisions: Sequence[str], images: int) -> None:
 # ---------------------------------------------------------------- result and table
 def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float) -> Dict[str, Any]:
     """Read back every row's report and perf JSON into the result (labels, figures, deltas)."""
-    from semask.evaluate.table import run_row
-
     keys = ["model", "input", "weights", "dataset", "backend", "chip", "precision"]
     common: Optional[Dict[str, str]] = None
     first_panel = None
@@ -322,83 +321,20 @@ def _diff(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return None if a is None or b is None else round(a - b, 4)
 
 
-REPRO_COLUMNS = ["model", "input", "weights", "dataset", "backend/provider", "chip", "precision", "BS", "mIoU",
-                 "published mIoU", "Δ mIoU", d.FPS_HEADER, "published fps (310P3)", "Δ fps", d.REAL_HEADER, "note"]
-
-
-def _cell(value: Optional[float]) -> str:
-    return d.fmt(value)
-
-
-def render(result: Dict[str, Any], base: Optional[Path] = None) -> str:
-    """The Markdown report of a sweep (also what `make table RUN=<reproduce name>` prints)."""
-    from semask.evaluate.table import _row, published_cells, COLUMNS
-
-    rows = result.get("rows", [])
-    lines = [f"# make reproduce: {result.get('name', '')}", ""]
-    random = any((r.get("labels") or {}).get("weights", "").startswith("**random**") for r in rows)
-    synthetic = any((r.get("labels") or {}).get("dataset", "").startswith("synthetic") for r in rows)
-    if random and synthetic:
-        lines += ["SMOKE RUN: synthetic images and random weights; the mIoU means nothing, it only shows the pipeline "
-                  "works. The fps are real measurements of this model on this machine.", ""]
-    elif random:
-        lines += ["WARNING: WEIGHTS=random, not a trained model: the mIoU is meaningless.", ""]
-    elif synthetic:
-        lines += ["SYNTHETIC DATA: the frames come from the kit's generator, not Cityscapes.", ""]
-    lines += [f"{result.get('images')} images; mIoU " + ("at every BS" if result.get("accuracy_each_bs") else
-              "once per precision at the first BS that succeeds (other rows show it with 'at bsN')")
-              + f"; took {duration(result.get('seconds', 0))}.", ""]
-    lines += [_row(REPRO_COLUMNS), _row(["---"] * len(REPRO_COLUMNS))]
-    for r in rows:
-        lab = r.get("labels") or {}
-        pub = r.get("published") or {}
-        if r.get("status") != "ok":
-            miou, fps, note = "-", "-", f"**{r.get('reason') or 'failed'}**"
-        else:
-            miou = _cell(r.get("mIoU"))
-            if r.get("mIoU_from_bs") and r.get("mIoU_from_bs") != r["bs"]:
-                miou += f" (at bs{r['mIoU_from_bs']})"
-            fps = _cell(r.get("fps"))
-            note = f"LOOP={r.get('loop')}" if r.get("loop") else ""
-        pub_fps = pub.get("fps_failure") or _cell(pub.get("fps"))
-        lines.append(_row([lab.get("model", "?"), lab.get("input", "?"), lab.get("weights", "?"), lab.get("dataset", "?"),
-                           lab.get("backend", "?"), lab.get("chip", "?"), lab.get("precision", r["precision"]),
-                           str(r["bs"]), miou, _cell(pub.get("mIoU")), d.delta(r.get("mIoU"), pub.get("mIoU")),
-                           fps, pub_fps, d.delta(r.get("fps"), pub.get("fps")),
-                           _cell(r.get("real_images_per_s")), note]))
-    lines += ["", *d.FOOTNOTES,
-              "Published mIoU: upstream's fp32 figure for fp32 rows, the 310P3 OM figure for atc precisions. "
-              f"\"Cityscapes val\" means the whole official split ({result.get('official_split', OFFICIAL_SPLIT)}).", ""]
-    lines += ["Published table:", "", _row(COLUMNS), _row(["---"] * len(COLUMNS))]
-    lines += [_row(published_cells(p)) for p in PUBLISHED]
-    if result.get("first_panel"):
-        panel = Path(result["first_panel"])
-        rel = os.path.relpath(panel, base) if base else str(panel)
-        lines += ["", f"First panel ({panel.stem}):", "", f"![{panel.stem}]({rel})"]
-    lines += ["", "Per-row records (each with full provenance):", ""]
-    for r in rows:
-        for key in ("report", "perf"):
-            if r.get(key):
-                lines.append(f"- bs{r['bs']} {r['precision']} {key}: {r[key]}")
-    return "\n".join(lines) + "\n"
-
-
 def write(result: Dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     ensure_writable_dir(out_dir, "reproduce folder")
     json_path, md_path = out_dir / "reproduce.json", out_dir / "reproduce.md"
     atomic_write_json(json_path, result)
-    atomic_write_text(md_path, render(result, out_dir))
+    atomic_write_text(md_path, render_reproduce(result, out_dir))
     return json_path, md_path
 
 
 def run(plan: Plan) -> int:
     """The sweep, its files, the table, `reports/latest`; exit code 0 unless nothing ran or an unknown failure."""
-    from semask.evaluate.table import write_latest
-
     result = sweep(plan)
     json_path, md_path = write(result, plan.out_dir)
     write_latest(plan.artifacts, json_path)
-    print(render(result, plan.out_dir), end="")
+    print(render_reproduce(result, plan.out_dir), end="")
     print(f"reproduce: {md_path} and {json_path}")
     failed = [r for r in result["rows"] if r["status"] != "ok"]
     if failed:

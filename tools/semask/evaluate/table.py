@@ -8,17 +8,20 @@ last run, so `make table` reprints it whatever the current variables are.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_text
+from semask.core.progress import duration
 from semask.evaluate import describe as d
-from semask.evaluate.published import PUBLISHED, PublishedRow
+from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, PublishedRow
+from semask.runtime.atc_report import provenance_warning
+from semask.plan import LATEST, PERF_DIR, REPORTS_DIR, REPRODUCE_JSON, result_kind
 
 COLUMNS = ["model", "input", "weights", "dataset", "backend/provider", "chip", "precision", "BS", "mIoU",
            d.FPS_HEADER, d.REAL_HEADER, "run"]
-LATEST = "latest"  # reports/latest: one line, the last run's JSON relative to ARTIFACTS
 
 
 def _read(path: Optional[Path], what: str) -> Optional[Dict[str, Any]]:
@@ -49,9 +52,6 @@ def published_cells(row: PublishedRow) -> List[str]:
     return [f"{d.MODEL_NAMES[row.model]} ({row.model})", "1024x2048", f"semask_{row.model}.pth (official)",
             "Cityscapes val (500)", row.backend, row.chip, row.precision, str(row.batch_size), miou, fps, "-",
             f"published: {row.source}"]
-
-
-from semask.runtime.atc_report import provenance_warning  # noqa: E402
 
 
 def run_row(report: Optional[Dict[str, Any]], summary: Optional[Dict[str, Any]], perf: Optional[Dict[str, Any]],
@@ -109,14 +109,14 @@ def write_latest(artifacts: Path, target: Path) -> None:
     """Point reports/latest at `target` (a run's JSON), relative to ARTIFACTS."""
     artifacts = Path(artifacts)
     rel = Path(target).resolve().relative_to(artifacts.resolve())
-    atomic_write_text(artifacts / "reports" / LATEST, rel.as_posix() + "\n")
+    atomic_write_text(artifacts / LATEST, rel.as_posix() + "\n")
 
 
 def resolve_run(artifacts: Path, run: Optional[str]) -> Path:
     """The JSON of RUN (a name or a path), or of the last run when RUN is empty."""
     artifacts = Path(artifacts)
     if not run:
-        pointer = artifacts / "reports" / LATEST
+        pointer = artifacts / LATEST
         if not pointer.is_file():
             raise KitError(f"no run recorded under ARTIFACTS={artifacts} ({pointer} is missing); run `make all`, "
                            "`make perf` or `make reproduce` first, or pick one with `make table RUN=<name>` "
@@ -126,27 +126,19 @@ def resolve_run(artifacts: Path, run: Optional[str]) -> Path:
             raise KitError(f"the last run ({target}, named by {pointer}) has no result: it did not finish; rerun it, "
                            "or pick another with `make table RUN=<name>` (`make tables` lists them)")
         return target
-    candidates = [Path(run), artifacts / run, artifacts / "reports" / f"{run}.json",
-                  artifacts / "reports" / run / "reproduce.json", artifacts / "perf" / f"{run}.json"]
+    candidates = [Path(run), artifacts / run, artifacts / REPORTS_DIR / f"{run}.json",
+                  artifacts / REPORTS_DIR / run / REPRODUCE_JSON, artifacts / PERF_DIR / f"{run}.json"]
     for path in candidates:
         if path.is_file() and path.suffix == ".json":
             return path
     raise KitError(f"RUN={run} matches no run under ARTIFACTS={artifacts}; `make tables` lists the runs there")
 
 
-def kind_of(path: Path) -> str:
-    if path.name == "reproduce.json":
-        return "reproduce"
-    return "perf" if path.parent.name == "perf" else "report"
-
-
 def render_run(path: Path) -> str:
     """The table of one run's JSON, whatever kind of run it was."""
-    kind = kind_of(path)
+    kind = result_kind(path) or "report"
     if kind == "reproduce":
-        from semask.evaluate import reproduce
-
-        return reproduce.render(_read(path, "reproduce result") or {})
+        return render_reproduce(_read(path, "reproduce result") or {})
     if kind == "perf":
         return render(perf_path=path, provenance_path=path.with_name(path.stem + ".provenance.json"))
     return render(report_path=path)
@@ -157,9 +149,7 @@ def list_runs(artifacts: Path) -> List[Path]:
     artifacts = Path(artifacts)
     found = []
     for path in artifacts.rglob("*.json"):
-        if path.name.endswith(".provenance.json"):
-            continue
-        if path.parent.name == "reports" or path.parent.name == "perf" or path.name == "reproduce.json":
+        if result_kind(path):
             found.append(path)
     return sorted(found, key=lambda p: p.stat().st_mtime)
 
@@ -171,7 +161,7 @@ def render_all(artifacts: Path) -> str:
         raise KitError(f"no runs under ARTIFACTS={artifacts}; run `make all`, `make perf` or `make reproduce` first")
     rows, sweeps = [], []
     for path in runs:
-        kind = kind_of(path)
+        kind = result_kind(path)
         if kind == "reproduce":
             sweeps.append(path)
             continue
@@ -187,3 +177,59 @@ def render_all(artifacts: Path) -> str:
         lines += ["", "`make reproduce` sweeps (`make table RUN=<name>` prints one):"]
         lines += [f"- {p.parent.name} ({p.parent})" for p in sweeps]
     return "\n".join(lines + ["", *d.FOOTNOTES]) + "\n"
+
+
+# ------------------------------------------------------------------------------ make reproduce
+REPRO_COLUMNS = ["model", "input", "weights", "dataset", "backend/provider", "chip", "precision", "BS", "mIoU",
+                 "published mIoU", "Δ mIoU", d.FPS_HEADER, "published fps (310P3)", "Δ fps", d.REAL_HEADER, "note"]
+
+
+def render_reproduce(result: Dict[str, Any], base: Optional[Path] = None) -> str:
+    """The Markdown report of a sweep (also what `make table RUN=<reproduce name>` prints)."""
+    rows = result.get("rows", [])
+    lines = [f"# make reproduce: {result.get('name', '')}", ""]
+    random = any((r.get("labels") or {}).get("weights", "").startswith("**random**") for r in rows)
+    synthetic = any((r.get("labels") or {}).get("dataset", "").startswith("synthetic") for r in rows)
+    if random and synthetic:
+        lines += ["SMOKE RUN: synthetic images and random weights; the mIoU means nothing, it only shows the pipeline "
+                  "works. The fps are real measurements of this model on this machine.", ""]
+    elif random:
+        lines += ["WARNING: WEIGHTS=random, not a trained model: the mIoU is meaningless.", ""]
+    elif synthetic:
+        lines += ["SYNTHETIC DATA: the frames come from the kit's generator, not Cityscapes.", ""]
+    lines += [f"{result.get('images')} images; mIoU " + ("at every BS" if result.get("accuracy_each_bs") else
+              "once per precision at the first BS that succeeds (other rows show it with 'at bsN')")
+              + f"; took {duration(result.get('seconds', 0))}.", ""]
+    lines += [_row(REPRO_COLUMNS), _row(["---"] * len(REPRO_COLUMNS))]
+    for r in rows:
+        lab = r.get("labels") or {}
+        pub = r.get("published") or {}
+        if r.get("status") != "ok":
+            miou, fps, note = "-", "-", f"**{r.get('reason') or 'failed'}**"
+        else:
+            miou = d.fmt(r.get("mIoU"))
+            if r.get("mIoU_from_bs") and r.get("mIoU_from_bs") != r["bs"]:
+                miou += f" (at bs{r['mIoU_from_bs']})"
+            fps = d.fmt(r.get("fps"))
+            note = f"LOOP={r.get('loop')}" if r.get("loop") else ""
+        pub_fps = pub.get("fps_failure") or d.fmt(pub.get("fps"))
+        lines.append(_row([lab.get("model", "?"), lab.get("input", "?"), lab.get("weights", "?"), lab.get("dataset", "?"),
+                           lab.get("backend", "?"), lab.get("chip", "?"), lab.get("precision", r["precision"]),
+                           str(r["bs"]), miou, d.fmt(pub.get("mIoU")), d.delta(r.get("mIoU"), pub.get("mIoU")),
+                           fps, pub_fps, d.delta(r.get("fps"), pub.get("fps")),
+                           d.fmt(r.get("real_images_per_s")), note]))
+    lines += ["", *d.FOOTNOTES,
+              "Published mIoU: upstream's fp32 figure for fp32 rows, the 310P3 OM figure for atc precisions. "
+              f"\"Cityscapes val\" means the whole official split ({result.get('official_split', OFFICIAL_SPLIT)}).", ""]
+    lines += ["Published table:", "", _row(COLUMNS), _row(["---"] * len(COLUMNS))]
+    lines += [_row(published_cells(p)) for p in PUBLISHED]
+    if result.get("first_panel"):
+        panel = Path(result["first_panel"])
+        rel = os.path.relpath(panel, base) if base else str(panel)
+        lines += ["", f"First panel ({panel.stem}):", "", f"![{panel.stem}]({rel})"]
+    lines += ["", "Per-row records (each with full provenance):", ""]
+    for r in rows:
+        for key in ("report", "perf"):
+            if r.get(key):
+                lines.append(f"- bs{r['bs']} {r['precision']} {key}: {r[key]}")
+    return "\n".join(lines) + "\n"

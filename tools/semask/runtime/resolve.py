@@ -22,7 +22,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 from semask import spec
 from semask.core import stamps, workspace
 from semask.core.errors import KitError
-from semask.plan import PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_tag
+from semask.plan import LATEST, PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_tag
 
 
 def source_set_env(script: str) -> Tuple[Optional[Dict[str, str]], str]:
@@ -118,7 +118,7 @@ def refresh_stamps(plan: RunPlan) -> None:
 def write_latest(plan: RunPlan) -> None:
     """reports/latest names the run `make table` reprints; rewritten only when it changes."""
     rel = os.path.relpath(plan.paths()["REPORT"], plan.values["ARTIFACTS"])
-    stamps.write_if_changed(plan.artifacts / "reports" / "latest", rel + "\n")
+    stamps.write_if_changed(plan.artifacts / LATEST, rel + "\n")
 
 
 def _pid_alive(pid: int) -> bool:
