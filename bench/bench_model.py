@@ -42,7 +42,7 @@ def worker(kind: str, model: str, hw: tuple[int, int], onnx_path: str, runs: int
             with torch.no_grad():
                 net(xt)
     else:
-        from semask.runtime.ort import make_session
+        from semask.model.ort_session import make_session
 
         sess = make_session(onnx_path, "cpu", threads=threads)
 

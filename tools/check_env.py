@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from semask.core import envcheck
+from semask.runtime import envcheck
 from semask.core.cli import run
 from semask.core.fsio import atomic_write_json
 

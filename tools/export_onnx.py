@@ -15,7 +15,7 @@ from pathlib import Path
 from semask.core.cli import positive_int, run
 from semask.core.progress import step
 from semask.model.export import export_onnx, simplify_onnx, summary_line
-from semask.runtime.onnx_io import read_sidecar
+from semask.model.onnx_io import read_sidecar
 from semask.spec import DEFAULT_INPUT_DTYPE, DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, OUTPUT_KINDS
 
 

@@ -62,7 +62,8 @@ def file_facts(files: Mapping[str, str]) -> Dict[str, Any]:
 def collect(variables: Mapping[str, str], files: Mapping[str, str], command: str, backend: str,
             provider: str | None = None) -> Dict[str, Any]:
     """The provenance record of one run."""
-    from semask.core.envcheck import ascend_info, package_versions
+    from semask.core.packages import package_versions
+    from semask.runtime.envcheck import ascend_info
 
     packages = {name: info.get("version") for name, info in package_versions().items()}
     record: Dict[str, Any] = {

@@ -44,7 +44,7 @@ def pillow_version() -> str:
 
 def warn_unpinned_pillow() -> None:
     """Labels equal upstream's converter only with the Pillow both envs pin: say so when it is another."""
-    from semask.core.envcheck import pinned_versions
+    from semask.core.packages import pinned_versions
 
     pinned, found = pinned_versions().get("pillow"), pillow_version()
     if pinned and found != pinned:

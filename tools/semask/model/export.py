@@ -22,7 +22,7 @@ from semask.model.checkpoint import load_weights
 from semask.core.errors import KitError
 from semask.core.fsio import sha256_bytes
 from semask.model.network import build_model, input_normalizer
-from semask.runtime.onnx_io import publish_onnx, read_sidecar
+from semask.model.onnx_io import publish_onnx, read_sidecar
 from semask.spec import ATOL, DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, MARGIN, NUM_CLASSES, OUTPUT_KINDS
 
 INPUT_NAME, OUTPUT_NAME = "image", "output"
@@ -168,12 +168,12 @@ def _with_logits_output(proto: onnx.ModelProto) -> onnx.ModelProto:
 def verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int = 1, threads: int = 0) -> Dict[str, Any]:
     """Run the graph with ONNX Runtime and the model with PyTorch on the same batch and compare.
 
-    The crosscheck's rule (semask.upstream.agreement, PyTorch as the reference): logits within ATOL,
+    The crosscheck's rule (semask.model.agreement, PyTorch as the reference): logits within ATOL,
     and labels equal wherever the reference's top-1/top-2 margin exceeds MARGIN. PyTorch evaluates
     the first and last batch element (distinct images) to bound the cost at large BS.
     """
-    from semask.runtime.ort import make_session
-    from semask.upstream.agreement import Agreement
+    from semask.model.ort_session import make_session
+    from semask.model.agreement import Agreement
 
     bs, h, w = meta["batch_size"], meta["height"], meta["width"]
     model = build_model(meta["model"])

@@ -49,7 +49,7 @@ from semask.core.errors import KitError
 from semask.core.fsio import ensure_writable_dir, sha256_bytes
 from semask.model import export as ascend_export
 from semask.model.network import Mlp, PatchMerging, WindowAttention
-from semask.runtime.onnx_io import publish_onnx, read_sidecar
+from semask.model.onnx_io import publish_onnx, read_sidecar
 from semask.spec import DEFAULT_LABEL_DTYPE, DEFAULT_OPSET
 
 ORT_OPSET = 17  # first opset with LayerNormalization
