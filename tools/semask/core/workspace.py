@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from semask.core import stamps
+from semask.core.fsio import write_if_changed
 
 MARKER = ".semask-artifacts"
 LOCK = ".lock"
@@ -192,7 +193,7 @@ def preflight(artifacts: Path, data_root: Path, owner_pid: int, nowait: bool, de
     lock(artifacts, owner_pid, nowait)
     include = artifacts / ".state" / "stamps.mk"
     if not include.exists():  # present before make reads it, so refreshing the stamps never restarts make
-        stamps.write_if_changed(include, stamps.STAMPS_MK_TEXT)
+        write_if_changed(include, stamps.STAMPS_MK_TEXT)
     return native_size(data_root, default_native)
 
 

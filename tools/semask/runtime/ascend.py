@@ -24,6 +24,7 @@ from typing import Any, Sequence
 from semask.core.errors import KitError
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import check_free_space, sha256_file
+from semask.core.procs import run_streamed
 from semask.model.onnx_io import read_sidecar, sidecar_path
 
 TAIL_LINES = 20
@@ -91,23 +92,6 @@ def cann_version(env: dict[str, str] | None = None) -> str | None:
                 if found:
                     return found.group(1)
     return None
-
-
-# ---------------------------------------------------------------- process helper
-
-def run_streamed(cmd: Sequence[str], cwd: Path | str | None = None) -> tuple[int, str]:
-    """Run `cmd`, echoing its merged output live; return (exit code, full output)."""
-    try:
-        proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", bufsize=1)
-    except FileNotFoundError:
-        raise KitError(f"cannot run {cmd[0]}: not found") from None
-    lines = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        lines.append(line)
-    return proc.wait(), "".join(lines)
 
 
 def _tail(text: str, n: int = TAIL_LINES) -> str:

@@ -20,7 +20,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from semask.core.errors import KitError
 from semask.core import manifest
 from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir, sha256_bytes,
                               sha256_file)
