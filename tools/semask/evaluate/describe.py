@@ -14,10 +14,9 @@ from typing import Any, Iterable, Mapping
 from semask.core.fsio import read_json  # noqa: F401 (reproduce and table read it from here)
 from semask.data.cityscapes import SYNTHETIC_MARKER, VAL_CITY_COUNTS, frame_id_from_stem
 from semask.evaluate.published import OFFICIAL_LABEL
-from semask.spec import NATIVE_HEIGHT, NATIVE_WIDTH
+from semask.spec import MODEL_TABLE, NATIVE_HEIGHT, NATIVE_WIDTH
 
-MODEL_NAMES = {"tiny": "SeMask-T", "small": "SeMask-S", "base": "SeMask-B", "large": "SeMask-L",
-               "reduced": "reduced test model"}
+MODEL_NAMES = {m.name: m.display_name for m in MODEL_TABLE}
 
 FPS_HEADER = "fps¹"
 REAL_HEADER = "real img/s²"

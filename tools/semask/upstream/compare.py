@@ -145,10 +145,10 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
                             "out_dir": str(Path(out_dir).resolve()), "inputs": [str(Path(p).resolve()) for p in inputs], "threads": threads,
                             "image_files": [str(Path(f).resolve()) for f in image_files] if image_files else None}
     if model_name not in UPSTREAM_CONFIGS:  # `reduced`: no upstream file; built from the kit's preset
-        from semask.model.network import PRESETS
+        from semask.model.network import model_config
         from semask.upstream.model_cfg import mmseg_model_cfg
 
-        spec["model_cfg"] = mmseg_model_cfg(PRESETS[model_name])
+        spec["model_cfg"] = mmseg_model_cfg(model_config(model_name))
         spec["config_file"] = None
     else:
         config_file = fpn / "configs" / UPSTREAM_CONFIGS[model_name]
@@ -167,7 +167,7 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise KitError(f"the upstream worker ({python}) failed with exit code {proc.returncode}:\n{tail}")
     info = json.loads((Path(out_dir) / "upstream.json").read_text())
-    info["config_file"] = spec["config_file"] or f"semask.upstream.model_cfg.mmseg_model_cfg(PRESETS[{model_name!r}])"
+    info["config_file"] = spec["config_file"] or f"semask.upstream.model_cfg.mmseg_model_cfg(model_config({model_name!r}))"
     info["interpreter"] = str(python)
     return info
 
