@@ -25,8 +25,8 @@ MODEL        ?= $(SPEC_DEFAULT_MODEL)
 BACKEND      ?= auto
 WEIGHTS      ?= data/weights/semask_$(MODEL).pth
 DATA_ROOT    ?= data/cityscapes
-HEIGHT       ?= 1024
-WIDTH        ?= 2048
+HEIGHT       ?= $(SPEC_NATIVE_HEIGHT)
+WIDTH        ?= $(SPEC_NATIVE_WIDTH)
 LIMIT        ?=
 INPUT_DTYPE  ?= $(SPEC_DEFAULT_INPUT_DTYPE)
 LABEL_DTYPE  ?= $(SPEC_DEFAULT_LABEL_DTYPE)
@@ -52,8 +52,8 @@ SMOKE        ?=
 DEMO_IMAGES  ?= 4
 DEMO_MODEL   ?= small
 DEMO_WEIGHTS ?= random
-DEMO_HEIGHT  ?= 1024
-DEMO_WIDTH   ?= 2048
+DEMO_HEIGHT  ?= $(SPEC_NATIVE_HEIGHT)
+DEMO_WIDTH   ?= $(SPEC_NATIVE_WIDTH)
 
 A := $(ARTIFACTS)
 
@@ -85,8 +85,8 @@ ifneq ($(words $(A)),1)
 $(error ARTIFACTS=$(A) contains spaces, which make cannot use in file names; choose a path without spaces)
 endif
 $(call need_posint,BS,4)
-$(call need_posint,HEIGHT,1024)
-$(call need_posint,WIDTH,2048)
+$(call need_posint,HEIGHT,$(SPEC_NATIVE_HEIGHT))
+$(call need_posint,WIDTH,$(SPEC_NATIVE_WIDTH))
 $(if $(filter auto,$(LOOP)),,$(call need_posint,LOOP,100))
 $(call need_posint,PERF_SECONDS,60)
 ifneq ($(filter reproduce,$(MAKECMDGOALS)),)
@@ -277,7 +277,7 @@ help:
 	@echo "variables (default):"
 	@echo "  BS=1  MODEL=$(SPEC_DEFAULT_MODEL) ($(SPEC_MODELS))  BACKEND=auto ($(SPEC_BACKENDS))"
 	@echo "  WEIGHTS=data/weights/semask_\$$(MODEL).pth (downloaded) | <path> | random"
-	@echo "  DATA_ROOT=data/cityscapes  HEIGHT=1024  WIDTH=2048  LIMIT=(all images)"
+	@echo "  DATA_ROOT=data/cityscapes  HEIGHT=$(SPEC_NATIVE_HEIGHT)  WIDTH=$(SPEC_NATIVE_WIDTH)  LIMIT=(all images)"
 	@echo "  INPUT_DTYPE=$(SPEC_DEFAULT_INPUT_DTYPE) ($(SPEC_INPUT_DTYPES))  LABEL_DTYPE=$(SPEC_DEFAULT_LABEL_DTYPE) ($(SPEC_LABEL_DTYPES))  LABELS=polygons ($(SPEC_LABEL_MODES))"
 	@echo "  SOC=auto (read from npu-smi)  PRECISION=force_fp16 ($(SPEC_ATC_PRECISION_MODES))"
 	@echo "  PRECISION_V2= (instead of PRECISION: $(SPEC_ATC_PRECISION_MODES_V2))  OP_SELECT_IMPLMODE= ($(SPEC_OP_SELECT_IMPLMODES))"

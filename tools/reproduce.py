@@ -8,6 +8,7 @@ from semask.core.cli import positive_int, run
 from semask.core.errors import KitError
 from semask.core.progress import loop_arg
 from semask.evaluate import reproduce
+from semask.spec import DEFAULT_MODEL, MODELS, NATIVE_HEIGHT, NATIVE_WIDTH, RESOLVED_BACKENDS
 
 
 def _ints(text: str) -> list:
@@ -22,13 +23,13 @@ def main(argv=None) -> int:
     p.add_argument("--make", required=True, help="the make command to run targets with")
     p.add_argument("--artifacts", required=True, type=Path, help="ARTIFACTS")
     p.add_argument("--out-dir", required=True, type=Path, help="reports/reproduce_<...> folder")
-    p.add_argument("--backend", required=True, choices=["ascend", "ort"], help="resolved BACKEND")
+    p.add_argument("--backend", required=True, choices=RESOLVED_BACKENDS, help="resolved BACKEND")
     p.add_argument("--bs-list", required=True, type=_ints, help="BS_LIST")
     p.add_argument("--precisions", default="force_fp16", help="PRECISIONS (atc --precision_mode values)")
     p.add_argument("--accuracy-each-bs", action="store_true", help="ACCURACY_EACH_BS=1: score every row")
-    p.add_argument("--model", default="small")
-    p.add_argument("--height", type=positive_int("HEIGHT"), default=1024)
-    p.add_argument("--width", type=positive_int("WIDTH"), default=2048)
+    p.add_argument("--model", default=DEFAULT_MODEL, choices=MODELS)
+    p.add_argument("--height", type=positive_int("HEIGHT"), default=NATIVE_HEIGHT)
+    p.add_argument("--width", type=positive_int("WIDTH"), default=NATIVE_WIDTH)
     p.add_argument("--limit", type=positive_int("LIMIT"), default=None)
     p.add_argument("--data-root", type=Path, default=None)
     p.add_argument("--provider", default="cpu", help="ORT_PROVIDER")

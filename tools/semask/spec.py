@@ -74,7 +74,10 @@ LABEL_DTYPES: tuple[str, ...] = ("int64", "int32", "uint8")
 DEFAULT_LABEL_DTYPE = "int32"
 OUTPUT_KINDS: tuple[str, ...] = ("labels", "logits")
 LABEL_MODES: tuple[str, ...] = ("polygons", "lut")
-BACKENDS: tuple[str, ...] = ("auto", "ascend", "ort")
+RESOLVED_BACKENDS: tuple[str, ...] = ("ascend", "ort")  # what BACKEND=auto resolves to
+BACKENDS: tuple[str, ...] = ("auto", *RESOLVED_BACKENDS)
+ONNX_TARGETS: tuple[str, ...] = ("ascend", "ort")  # whose graph the export writes (export_onnx.py --target)
+ENV_NEEDS: tuple[str, ...] = ("export", "infer", "all")  # the steps the environment check can check for
 ORT_PROVIDERS: tuple[str, ...] = ("cpu", "cuda", "cann")
 DEFAULT_SET_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 DEFAULT_OPSET = 11

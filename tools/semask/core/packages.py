@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from semask.core.errors import KitError
+from semask.spec import ENV_NEEDS
 
 ROOT = Path(__file__).resolve().parents[3]
 REQUIREMENTS = ROOT / "env" / "requirements.txt"
@@ -30,7 +31,6 @@ PACKAGES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "tqdm": (("tqdm",), frozenset({"export", "infer"})),
     "psutil": (("psutil",), frozenset()),
 }
-NEEDS = ("export", "infer", "all")
 
 
 def pinned_versions(path: Path = REQUIREMENTS) -> dict[str, str]:
@@ -65,8 +65,8 @@ def package_versions() -> dict[str, dict[str, Any]]:
 
 def missing_for(need: str, packages: dict[str, dict[str, Any]]) -> list[str]:
     """Kit packages required by `need` that are not installed."""
-    if need not in NEEDS:
-        raise KitError(f"NEED={need!r} is not one of {', '.join(NEEDS)}")
+    if need not in ENV_NEEDS:
+        raise KitError(f"NEED={need!r} is not one of {', '.join(ENV_NEEDS)}")
     return [name for name, (_, needs) in PACKAGES.items()
             if (need == "all" or need in needs) and packages[name]["version"] is None]
 

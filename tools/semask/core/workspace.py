@@ -22,6 +22,7 @@ from pathlib import Path
 
 from semask.core import stamps
 from semask.core.fsio import write_if_changed
+from semask.spec import NATIVE_HEIGHT, NATIVE_WIDTH
 
 MARKER = ".semask-artifacts"
 LOCK = ".lock"
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--data-root", type=Path, required=True)
     pre.add_argument("--owner-pid", type=int, required=True, help="the make process the lock lives as long as")
     pre.add_argument("--nowait", action="store_true")
-    pre.add_argument("--default-native", default="1024x2048")
+    pre.add_argument("--default-native", default=f"{NATIVE_HEIGHT}x{NATIVE_WIDTH}")
     mk = sub.add_parser("mark", help="create ARTIFACTS with its marker")
     mk.add_argument("--artifacts", type=Path, required=True)
     cl = sub.add_parser("clean", help="delete a kit-made ARTIFACTS folder")

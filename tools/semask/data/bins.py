@@ -25,7 +25,7 @@ from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
 from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
 
-DTYPES = {"float32": np.float32, "uint8": np.uint8}
+DTYPES = {name: np.dtype(name) for name in spec.INPUT_DTYPES}
 MANIFEST = "manifest.json"
 
 
@@ -125,7 +125,8 @@ def _make_bin(task: dict) -> dict:
             "source_sha256": src_sha, "written": True}
 
 
-def preprocess(data_root: Path, out: Path, dtype: str = "float32", height: int = 1024, width: int = 2048,
+def preprocess(data_root: Path, out: Path, dtype: str = spec.DEFAULT_INPUT_DTYPE, height: int = spec.NATIVE_HEIGHT,
+               width: int = spec.NATIVE_WIDTH,
                limit: int | None = None, jobs: int | None = None) -> dict:
     """Write the bins for the first LIMIT frames (skipping verified ones), then manifest.json last."""
     if dtype not in DTYPES:

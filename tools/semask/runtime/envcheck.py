@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from semask.core.errors import KitError
-from semask.core.packages import NEEDS, fix_command, missing_for, package_versions  # noqa: F401 (NEEDS: check_env's choices)
+from semask.core.packages import fix_command, missing_for, package_versions
 from semask.runtime import ascend
 from semask.runtime.ascend_probe import probe
 from semask.runtime.select import default_set_env
