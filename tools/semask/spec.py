@@ -140,7 +140,8 @@ STEP_CODE: dict[str, tuple[str, ...]] = {
     "bins": ("tools/semask/data/bins.py", "tools/semask/data/cityscapes.py", "tools/semask/data/normalise.py",
              "tools/semask/spec.py", "tools/preprocess.py"),
     "model": ("tools/semask/model/network.py", "tools/semask/spec.py", "tools/semask/model/checkpoint.py",
-              "tools/semask/model/export.py", "tools/semask/data/normalise.py", "tools/export_onnx.py"),
+              "tools/semask/model/export.py", "tools/semask/data/normalise.py", "tools/semask/model/onnx_steps.py",
+              "tools/export_onnx.py", "tools/simplify_onnx.py"),
     "score": ("tools/semask/evaluate/scoring.py", "tools/semask/evaluate/metrics.py",
               "tools/semask/evaluate/predictions.py", "tools/semask/core/manifest.py", "tools/score.py"),
 }

@@ -328,3 +328,10 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
         "latency_ms": summary.latency_block(stats),
         "npu_compute_time": stats, "command": cmd, "e2e": None,
     }
+
+
+def perf_line(result: dict[str, Any]) -> str:
+    """One human line for the console, from an `ais_perf` result."""
+    lat = result["latency_ms"]
+    return (f"perf ascend[{result['soc_version']}] bs{result['batch_size']}: throughput {result['throughput']:.2f} "
+            f"img/s, NPU compute mean {lat['mean']} ms p99 {lat['p99']} ms")
