@@ -7,10 +7,10 @@ Measures, each part in its own child process (so peak RSS is its own):
   peak      ORT's own MatMul throughput: one 4096^3 MatMul, THREADS intra-op threads, median of 7 runs,
             measured first and last (the higher counts: other load only ever lowers it)
   flops     FLOPs per image of the kit model (torch.utils.flop_counter on the eager model)
-  build     the kit's ORT graph (`export_onnx.py --target ort`, verified against PyTorch) and the comparison
-            graph: the ModelZoo guide's (upstream model from env/upstream/venv, torch.onnx opset 11, onnxsim;
-            bench/guide_onnx.py) or, when env/upstream/venv or the upstream clone is absent, the kit's
-            opset-11 simplified graph (`make onnx` on Ascend), and the report says so
+  build     the kit's ORT graph (`export_onnx.py --target ort`, then `simplify_onnx.py`: verified against
+            PyTorch) and the comparison graph: the ModelZoo guide's (upstream model from env/upstream/venv,
+            torch.onnx opset 11, onnxsim; bench/guide_onnx.py) or, when env/upstream/venv or the upstream
+            clone is absent, the kit's opset-11 simplified graph (`make onnx` on Ascend), and the report says so
   alternate both sessions in one process, runs alternating (ABBA order), medians compared
   rss       peak RSS of a process that loads one graph and runs it twice
   profile   ORT's profiler (enable_profiling): time per op type, one run of each graph
