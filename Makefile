@@ -72,15 +72,15 @@ help:
 all: $(REPORT)
 
 perf: $(PERF_JSON)
-	@$(PY) tools/results_table.py --perf $(PERF_JSON) --provenance $(PERF_JSON:.json=.provenance.json) \
+	@$(PY) tools/results_table.py perf --perf $(PERF_JSON) --provenance $(PERF_JSON:.json=.provenance.json) \
 	    --artifacts $(call q,$(A))
 
 # the last run (reports/latest), or RUN=<name>; needs no pipeline variables
 table: | $(PY_DEP)
-	@$(PY) tools/results_table.py --artifacts $(call q,$(A)) $(if $(RUN),--run $(call q,$(RUN)))
+	@$(PY) tools/results_table.py run --artifacts $(call q,$(A)) $(if $(RUN),--run $(call q,$(RUN)))
 
 tables: | $(PY_DEP)
-	@$(PY) tools/results_table.py --artifacts $(call q,$(A)) --all
+	@$(PY) tools/results_table.py all --artifacts $(call q,$(A))
 
 # every (BS, precision) through the file targets below, run by recursive make: artifacts are reused
 reproduce: | $(PY_DEP)
@@ -164,10 +164,10 @@ $(BINS): $(wildcard $(DATA_STAMP)) $(wildcard $(BINS_CHECK)) $(SPEC_CODE_BINS) |
 $(ONNX_RAW): $(SPEC_CODE_MODEL) $(wildcard $(WEIGHTS_STAMP)) | $(PY_DEP) $(ENV_JSON) $(A)/onnx $(WEIGHTS_DEP)
 	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
 	    --height $(HEIGHT) --width $(WIDTH) --input-dtype $(INPUT_DTYPE) --label-dtype $(LABEL_DTYPE) \
-	    $(OUT_ARGS) --out $@ --no-simplify
+	    $(OUT_ARGS) --out $@
 
 $(ONNX_SIM): $(ONNX_RAW)
-	$(PY) tools/export_onnx.py --simplify $< --out $@
+	$(PY) tools/simplify_onnx.py --onnx $< --out $@
 
 # the graph atc gets: the simplified ONNX with Resize half_pixel -> pytorch_half_pixel and int32 Gather
 # indices, verified against PyTorch (the ORT path keeps running $(ONNX_SIM) unchanged)
@@ -184,10 +184,10 @@ atc-check: $(ONNX_ATC) | $(A)/om
 $(ONNX_ORT_RAW): $(SPEC_CODE_MODEL) tools/semask/model/ort_graph.py $(wildcard $(WEIGHTS_STAMP)) | $(PY_DEP) $(ENV_JSON) $(A)/onnx $(WEIGHTS_DEP)
 	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
 	    --height $(HEIGHT) --width $(WIDTH) --input-dtype $(INPUT_DTYPE) --label-dtype $(LABEL_DTYPE) \
-	    $(OUT_ARGS) --target ort --out $@ --no-simplify
+	    $(OUT_ARGS) --target ort --out $@
 
 $(ONNX_ORT): $(ONNX_ORT_RAW)
-	$(PY) tools/export_onnx.py --simplify $< --out $@
+	$(PY) tools/simplify_onnx.py --onnx $< --out $@
 
 ifeq ($(BACKEND_RESOLVED),ascend)
 $(PRED_SUMMARY): $(OM) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
@@ -196,7 +196,7 @@ $(PRED_SUMMARY): $(OM) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
 
 $(PERF_JSON): $(OM) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
-	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) \
+	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_perf.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) \
 	    --seconds $(PERF_SECONDS) --out-json $@
 else
 $(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
@@ -215,7 +215,7 @@ $(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) | $(A)/reports
 	    --height $(OUT_HEIGHT) --width $(OUT_WIDTH) --out-json $@ --out-md $(@:.json=.md) \
 	    --panels 3 --data-root $(call q,$(DATA_ROOT)) --panel-dir $(@:.json=_panels) \
 	    --provenance $(@:.json=.provenance.json)
-	$(PY) tools/results_table.py --report $@ --summary $(PRED_SUMMARY) $(if $(SMOKE),--smoke) --out $(@:.json=.table.md)
+	$(PY) tools/results_table.py report --report $@ --summary $(PRED_SUMMARY) $(if $(SMOKE),--smoke) --out $(@:.json=.table.md)
 
 # ------------------------------------------------------------------------------ upstream cross-check
 UPSTREAM_ENV := env/upstream/venv/.setup.stamp

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 from semask.runtime import ort  # noqa: E402
 from semask.core.fsio import atomic_write_json  # noqa: E402
-from semask.runtime.onnx_io import onnx_io  # noqa: E402
+from semask.model.onnx_io import onnx_io  # noqa: E402
 
 
 def main() -> int:

@@ -29,6 +29,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
+from semask.data.bins import write_all  # noqa: E402
 from semask.data.cityscapes import discover, select_first  # noqa: E402
 from semask.core.parallel import imap  # noqa: E402
 from semask.data.synthetic import make_synthetic  # noqa: E402
@@ -88,11 +89,8 @@ def _bare(task: tuple[str, str]) -> int:
     img = cv2.imdecode(np.fromfile(src, np.uint8), cv2.IMREAD_COLOR)
     view = memoryview(img).cast("B")
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:  # the same plain 1 MiB os.write loop preprocess uses, minus hashing and the atomic rename
-        for start in range(0, len(view), 1 << 20):
-            piece = view[start:start + (1 << 20)]
-            while piece:
-                piece = piece[os.write(fd, piece):]
+    try:  # the write loop preprocess uses, minus hashing and the atomic rename
+        write_all(fd, view)
     finally:
         os.close(fd)
     return img.nbytes

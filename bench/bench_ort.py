@@ -7,10 +7,10 @@ Measures, each part in its own child process (so peak RSS is its own):
   peak      ORT's own MatMul throughput: one 4096^3 MatMul, THREADS intra-op threads, median of 7 runs,
             measured first and last (the higher counts: other load only ever lowers it)
   flops     FLOPs per image of the kit model (torch.utils.flop_counter on the eager model)
-  build     the kit's ORT graph (`export_onnx.py --target ort`, verified against PyTorch) and the comparison
-            graph: the ModelZoo guide's (upstream model from env/upstream/venv, torch.onnx opset 11, onnxsim;
-            bench/guide_onnx.py) or, when env/upstream/venv or the upstream clone is absent, the kit's
-            opset-11 simplified graph (`make onnx` on Ascend), and the report says so
+  build     the kit's ORT graph (`export_onnx.py --target ort`, then `simplify_onnx.py`: verified against
+            PyTorch) and the comparison graph: the ModelZoo guide's (upstream model from env/upstream/venv,
+            torch.onnx opset 11, onnxsim; bench/guide_onnx.py) or, when env/upstream/venv or the upstream
+            clone is absent, the kit's opset-11 simplified graph (`make onnx` on Ascend), and the report says so
   alternate both sessions in one process, runs alternating (ABBA order), medians compared
   rss       peak RSS of a process that loads one graph and runs it twice
   profile   ORT's profiler (enable_profiling): time per op type, one run of each graph
@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -235,17 +235,27 @@ def run_child(args: list[str], timeout: float = 3600) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def build(cmd: list[str], out: Path, python: str = sys.executable) -> dict[str, Any]:
-    """Run an export command under /usr/bin/time; return wall seconds, peak RSS and the graph's sidecar facts."""
-    t = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", python, *cmd], capture_output=True, text=True, cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT / "tools")))
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+def build(cmds: list[list[str]], out: Path, python: str = sys.executable) -> dict[str, Any]:
+    """Run export commands in turn, each under /usr/bin/time; return the total wall seconds, the largest
+    peak RSS and the final graph's sidecar facts."""
+    t, peak_kb = time.perf_counter(), 0
+    for cmd in cmds:
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", python, *cmd], capture_output=True, text=True, cwd=ROOT,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT / "tools")))
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+        peak_kb = max(peak_kb, int(proc.stderr.strip().splitlines()[-1]))
     side = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
-    return {"wall_s": round(time.perf_counter() - t, 1), "peak_rss_mb": round(int(proc.stderr.strip().splitlines()[-1]) / 1024),
+    return {"wall_s": round(time.perf_counter() - t, 1), "peak_rss_mb": round(peak_kb / 1024),
             "nodes": side.get("nodes"), "ops": side.get("ops"), "bytes": side.get("bytes"),
             "verification": side.get("verification"), "ort_optimizations": side.get("ort_optimizations")}
+
+
+def kit_export(model: str, weights: str, size: list[str], out: Path, extra: Sequence[str] = ()) -> list[list[str]]:
+    """The kit's two ONNX steps as `make onnx` runs them: export the raw graph, then simplify + verify it."""
+    raw = out.with_name(out.stem + "_raw.onnx")
+    return [["tools/export_onnx.py", "--model", model, "--weights", weights, *size, *extra, "--out", str(raw)],
+            ["tools/simplify_onnx.py", "--onnx", str(raw), "--out", str(out)]]
 
 
 def graph_facts(path: Path) -> dict[str, Any]:
@@ -262,8 +272,8 @@ def comparison_graph(a: argparse.Namespace, work: Path) -> tuple[Path, dict[str,
     size = ["--height", str(a.hw[0]), "--width", str(a.hw[1])]
     if UPSTREAM_PYTHON.exists() and (UPSTREAM_CLONE / "SeMask-FPN" / "mmseg").is_dir():
         raw, sim = work / "guide_raw.onnx", work / "guide_sim.onnx"
-        info = build(["bench/guide_onnx.py", "--upstream", str(UPSTREAM_CLONE), "--model", a.model, *size,
-                      "--out", str(raw)], raw, python=str(UPSTREAM_PYTHON))
+        info = build([["bench/guide_onnx.py", "--upstream", str(UPSTREAM_CLONE), "--model", a.model, *size,
+                       "--out", str(raw)]], raw, python=str(UPSTREAM_PYTHON))
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "onnxsim", str(raw), str(sim)], check=True, cwd=ROOT, capture_output=True)
         info["onnxsim_s"] = round(time.perf_counter() - t, 1)
@@ -278,7 +288,7 @@ def comparison_graph(a: argparse.Namespace, work: Path) -> tuple[Path, dict[str,
            ". Compared instead with the kit's opset-11 simplified graph (the Ascend graph, `make onnx` before issue 14)."
     print("NOTE:", note, flush=True)
     sim = work / "kit_sim.onnx"
-    info = build(["tools/export_onnx.py", "--model", a.model, "--weights", a.weights, *size, "--out", str(sim)], sim)
+    info = build(kit_export(a.model, a.weights, size, sim), sim)
     return sim, {"kind": "kit-opset11-fallback", "what": "kit's opset-11 simplified graph (fallback)", "note": note,
                  "build": info, **graph_facts(sim)}
 
@@ -365,8 +375,8 @@ def main() -> int:
     print("building the kit's ORT graph ...", flush=True)
     kit_path = a.work / "kit_ort.onnx"
     size = ["--height", str(a.hw[0]), "--width", str(a.hw[1])]
-    kit = {"build": build(["tools/export_onnx.py", "--model", a.model, "--weights", a.weights, *size, "--target", "ort",
-                           "--out", str(kit_path)], kit_path), **graph_facts(kit_path)}
+    kit = {"build": build(kit_export(a.model, a.weights, size, kit_path, ["--target", "ort"]), kit_path),
+           **graph_facts(kit_path)}
     print("building the comparison graph ...", flush=True)
     other_path, other = comparison_graph(a, a.work)
 

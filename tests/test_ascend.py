@@ -150,7 +150,7 @@ def test_ais_perf_cli(models, standins, tmp_path, root):
     om = tmp_path / "tiny_bs4.om"
     _compile(models[4], om)
     out = tmp_path / "perf.json"
-    r = subprocess.run([sys.executable, str(root / "tools" / "ais_infer.py"), "--om", str(om), "--batch-size", "4",
+    r = subprocess.run([sys.executable, str(root / "tools" / "ais_perf.py"), "--om", str(om), "--batch-size", "4",
                         "--device", "0", "--loop", "3", "--out-json", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert standins("ais_bench")[-1][3:] == ["--model", str(om), "--loop", "3", "--batchsize", "4", "--device", "0"]
@@ -181,8 +181,8 @@ def test_atc_compile_cli_extra_flags(models, standins, tmp_path, root):
     om = tmp_path / "cli.om"
     r = subprocess.run([sys.executable, str(root / "tools" / "atc_compile.py"), "--onnx", str(models[1]), "--output-om",
                         str(om), "--batch-size", "1", "--height", "16", "--width", "32", "--soc", "auto",
-                        "--precision", "must_keep_origin_dtype", "--extra", "--op_select_implmode=high_precision",
-                        "--extra", ""], capture_output=True, text=True)
+                        "--precision", "must_keep_origin_dtype", "--extra=--op_select_implmode=high_precision",
+                        "--extra="], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     argv = standins("atc")[-1]
     assert argv[6:] == ["--soc_version=Ascend310P3", "--precision_mode=must_keep_origin_dtype", "--log=error",

@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from semask.model import ascend_graph
 from semask.model.export import export_onnx
-from semask.runtime.onnx_io import read_sidecar
+from semask.model.onnx_io import read_sidecar
 from semask.spec import MARGIN
 
 H, W, BS = 64, 128, 2

@@ -1,4 +1,4 @@
-"""semask.upstream.agreement and semask.upstream.compare: the comparison on synthetic arrays, inputs, random weights,
+"""semask.model.agreement and semask.upstream.compare: the comparison on synthetic arrays, inputs, random weights,
 and (when an upstream clone and env/upstream/venv exist) the real upstream-vs-kit run on the reduced config."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES, ROOT
-from semask.upstream import agreement as ag
+from semask.model import agreement as ag
 from semask.upstream import compare as cc
 from semask.core.errors import KitError
 from semask.data.synthetic import frame_image

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from semask.core import envcheck
+from semask.core import packages
 from semask.runtime.select import select_backend
 from semask.core.errors import KitError
 
@@ -100,7 +100,7 @@ def test_cann_version_from_toolkit_home(tmp_path):
 
 
 def test_missing_for_needs():
-    pk = envcheck.package_versions()
-    assert envcheck.missing_for("all", pk) == []
+    pk = packages.package_versions()
+    assert packages.missing_for("all", pk) == []
     pk["torch"] = dict(pk["torch"], version=None)
-    assert envcheck.missing_for("export", pk) == ["torch"] and envcheck.missing_for("infer", pk) == []
+    assert packages.missing_for("export", pk) == ["torch"] and packages.missing_for("infer", pk) == []

@@ -9,6 +9,8 @@ from semask.model import weights as fetch
 from semask.core.errors import KitError
 from semask.core.fsio import sha256_file
 
+# the Google Drive ids of the official checkpoints, transcribed from the upstream README's model table
+TINY_DRIVE_ID, SMALL_DRIVE_ID = "1_JBOJQSUVes-CWs075XyPnuNfG5psELr", "1WyT207dZmdwETBUR6aeiqOVfQdUIV_fN"
 
 def _fake_valid(calls):
     def download(id=None, output=None, quiet=False, **kw):  # noqa: A002 - gdown's keyword
@@ -37,12 +39,12 @@ def test_download_validate_lock_then_reuse(tmp_path, monkeypatch):
     monkeypatch.setattr(gdown, "download", _fake_valid(calls))
     out, lock = tmp_path / "w" / "semask_tiny.pth", tmp_path / "weights.lock"
     info = fetch.fetch_weights("tiny", out, lock)
-    assert calls == [fetch.DRIVE_IDS["tiny"]] and info["source"] == "downloaded"
+    assert calls == [TINY_DRIVE_ID] and info["source"] == "downloaded"
     assert json.loads(lock.read_text()) == {"tiny": {"file": "semask_tiny.pth", "sha256": sha256_file(out),
-                                                     "drive_id": fetch.DRIVE_IDS["tiny"]}}
+                                                     "drive_id": TINY_DRIVE_ID}}
     assert [p.name for p in out.parent.iterdir()] == ["semask_tiny.pth"]
     again = fetch.fetch_weights("tiny", out, lock)
-    assert calls == [fetch.DRIVE_IDS["tiny"]] and again["source"] == "existing"
+    assert calls == [TINY_DRIVE_ID] and again["source"] == "existing"
     out.write_bytes(out.read_bytes()[:-1] + b"x")
     with pytest.raises(KitError, match=r"semask_tiny.pth has sha256 [0-9a-f]{64} but .*weights.lock expects"):
         fetch.fetch_weights("tiny", out, lock)
@@ -68,7 +70,7 @@ def test_quota_error_explains_manual_download(tmp_path, monkeypatch):
         fetch.fetch_weights("small", out, tmp_path / "weights.lock")
     msg = str(err.value)
     assert "Cannot retrieve the public link" in msg
-    assert f"https://drive.google.com/file/d/{fetch.DRIVE_IDS['small']}/view" in msg and str(out) in msg
+    assert f"https://drive.google.com/file/d/{SMALL_DRIVE_ID}/view" in msg and str(out) in msg
     assert list(tmp_path.iterdir()) == []
 
 

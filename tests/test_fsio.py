@@ -4,7 +4,8 @@ import os
 import pytest
 
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_path, atomic_write_text, check_free_space, natural_key
+from semask.core.fsio import atomic_path, atomic_write_text, check_free_space, natural_key, read_json, write_if_changed
+from semask.core.procs import run_streamed
 
 
 def test_failed_write_leaves_nothing(tmp_path):
@@ -67,3 +68,31 @@ def test_temp_file_of_a_live_writer_is_left_alone(tmp_path):
         written.append(tmp.name)
         tmp.write_text("x")
     assert written[0].startswith(f".model.onnx.{os.getpid()}-")
+
+
+def test_write_if_changed_leaves_an_equal_file_untouched(tmp_path):
+    path = tmp_path / "sub" / "stamp.txt"
+    assert write_if_changed(path, "a\n") is True and path.read_text() == "a\n"
+    os.utime(path, ns=(1, 1))
+    assert write_if_changed(path, "a\n") is False and path.stat().st_mtime_ns == 1
+    assert write_if_changed(path, "b\n") is True and path.read_text() == "b\n" and path.stat().st_mtime_ns != 1
+
+
+def test_read_json_gives_none_for_anything_but_a_json_object(tmp_path):
+    (tmp_path / "ok.json").write_text('{"a": [1, 2]}')
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "torn.json").write_text('{"a": [1,')
+    assert read_json(tmp_path / "ok.json") == {"a": [1, 2]}
+    assert [read_json(p) for p in (None, "", tmp_path / "list.json", tmp_path / "torn.json", tmp_path / "none.json",
+                                   tmp_path)] == [None] * 6
+
+
+def test_run_streamed_echoes_and_keeps_merged_output(capfd, tmp_path):
+    import sys
+
+    code, text = run_streamed([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); "
+                                                     "sys.exit(3)"], cwd=tmp_path)
+    assert (code, sorted(text.splitlines())) == (3, ["err", "out"])
+    assert sorted(capfd.readouterr().out.splitlines()) == ["err", "out"]
+    with pytest.raises(KitError, match="cannot run no-such-tool-here: not found"):
+        run_streamed(["no-such-tool-here"])

@@ -80,7 +80,7 @@ SCENARIOS = {
     # step: (what to leave out of the reference tree, trigger(arts, log))
     "preprocess": ("seeded", lambda arts, log: exists(arts / BINS, ".manifest.json.journal.jsonl")),
     "export": ({"onnx"}, lambda arts, log: after_output(log, "tools/export_onnx.py --model", 1.0)),
-    "onnxsim": ({"onnx"}, lambda arts, log: after_output(log, "tools/export_onnx.py --simplify", 1.5)),
+    "onnxsim": ({"onnx"}, lambda arts, log: after_output(log, "tools/simplify_onnx.py --onnx", 1.5)),
     "infer": ({"preds", "reports"}, lambda arts, log: exists(arts / "preds" / ph.ORT_RUN, "*_0.bin")),
 }
 

@@ -171,7 +171,7 @@ def test_pillow_is_pinned_alike_in_both_envs_and_recorded(dataset, tmp_path, roo
     """Pillow fills the polygons: one pin for the kit and env/upstream, and labels.json says which drew them."""
     import PIL
 
-    from semask.core.envcheck import pinned_versions
+    from semask.core.packages import pinned_versions
 
     kit = pinned_versions(root / "env" / "requirements.txt")["pillow"]
     upstream = pinned_versions(root / "env" / "upstream" / "requirements.txt")["pillow"]

@@ -25,7 +25,7 @@ def steps(make_output: str) -> list[str]:
         if not m:
             continue
         tool = m.group(1)
-        name = {"export_onnx": "simplify" if "--simplify" in line else "export", "prepare_cityscapes": "labels",
+        name = {"export_onnx": "export", "simplify_onnx": "simplify", "prepare_cityscapes": "labels",
                 "infer_ort": "infer", "results_table": "table"}.get(tool, tool)
         found.append(name)
     return found

@@ -5,13 +5,23 @@ import subprocess
 import sys
 
 from semask import spec
-from semask.model.network import PRESETS
+from semask.model.network import PRESETS, model_config
 
 
-def test_presets_are_the_spec_models():
-    assert tuple(PRESETS) == spec.MODELS
+def test_every_model_names_a_preset_and_every_preset_is_used():
+    assert spec.MODELS == ("tiny", "small", "base", "large", "reduced")
+    assert sorted(m.preset for m in spec.MODEL_TABLE) == sorted(PRESETS)
+    assert spec.OFFICIAL_MODELS == tuple(spec.UPSTREAM_CONFIGS) == ("tiny", "small", "base", "large")
+
+
+def test_upstream_config_names_agree_with_the_presets():
+    """The config file name states the Swin size and window; the preset must have that window, and the
+    embedding width of that size (Swin paper: T/S 96, B 128, L 192)."""
+    widths = {"tiny": 96, "small": 96, "base": 128, "large": 192}
     for name, path in spec.UPSTREAM_CONFIGS.items():
-        assert PRESETS[name].upstream_config == path
+        cfg = model_config(name)
+        assert f"semask_swin_{name}_patch4_window{cfg.window_size}_" in path
+        assert cfg.embed_dim == widths[name]
 
 
 def test_makefile_restates_no_fact_of_spec(root):

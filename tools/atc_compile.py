@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compile a simplified ONNX into an Ascend .om with atc (exact documented command line).
 
-Extra atc flags go in one quoted string: --extra='--op_select_implmode=high_precision'.
+Extra atc flags go in one quoted string, joined to the option with '=' (argparse takes a separate
+value that starts with '--' for an option): --extra='--op_select_implmode=high_precision'.
 Writes FILE.om, FILE.json (sidecar: command, soc, precision, batch size, sha256s, op placement from
 `atc --mode=1`) and FILE.atc.log, all 0640 in a 0750 folder (what ais_bench accepts).
 """
@@ -9,26 +10,13 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from typing import Sequence
 
 from semask.runtime import ascend
 from semask.runtime.ascend_knobs import check_device
-from semask.spec import DEFAULT_PRECISION
+from semask.spec import (ATC_PRECISION_MODES_V2, DEFAULT_INPUT_DTYPE, DEFAULT_PRECISION, INPUT_DTYPES,
+                         OP_SELECT_IMPLMODES)
 from semask.core.cli import positive_int, run
-
-
-def _join_extra(argv: list[str]) -> list[str]:
-    """Let `--extra "--flag=v"` work: argparse would take the value for an option."""
-    out, i = [], 0
-    while i < len(argv):
-        if argv[i] == "--extra" and i + 1 < len(argv):
-            out.append(f"--extra={argv[i + 1]}")
-            i += 2
-        else:
-            out.append(argv[i])
-            i += 1
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,12 +28,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--width", required=True, type=positive_int("WIDTH"))
     p.add_argument("--soc", required=True, help="SOC, e.g. Ascend310P3, or 'auto' (read npu-smi info)")
     p.add_argument("--precision", default=None, help=f"atc --precision_mode (default {DEFAULT_PRECISION})")
-    p.add_argument("--precision-v2", default=None, help="atc --precision_mode_v2 (instead of --precision)")
-    p.add_argument("--op-select-implmode", default=None, help="atc --op_select_implmode: high_performance|high_precision")
-    p.add_argument("--input-dtype", default="float32", choices=["float32", "uint8"])
+    p.add_argument("--precision-v2", default=None,
+                   help=f"atc --precision_mode_v2 (instead of --precision): {', '.join(ATC_PRECISION_MODES_V2)}")
+    p.add_argument("--op-select-implmode", default=None, help=f"atc --op_select_implmode: {'|'.join(OP_SELECT_IMPLMODES)}")
+    p.add_argument("--input-dtype", default=DEFAULT_INPUT_DTYPE, choices=INPUT_DTYPES)
     p.add_argument("--device", default=0, type=check_device, help="NPU (0-255) whose chip SOC=auto reads")
-    p.add_argument("--extra", action="append", default=[], help="extra atc flags (one quoted string; repeatable)")
-    args = p.parse_args(_join_extra(list(sys.argv[1:] if argv is None else argv)))
+    p.add_argument("--extra", action="append", default=[], help="extra atc flags as --extra='--flag=v ...' (repeatable)")
+    args = p.parse_args(argv)
     extra = [tok for chunk in args.extra for tok in shlex.split(chunk)]
     precision = args.precision or (None if args.precision_v2 else DEFAULT_PRECISION)
     info = ascend.compile_om(args.onnx, args.output_om, args.batch_size, args.height, args.width, args.soc,

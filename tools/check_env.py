@@ -7,16 +7,17 @@ import argparse
 import sys
 from typing import Sequence
 
-from semask.core import envcheck
+from semask.runtime import envcheck
 from semask.core.cli import run
 from semask.core.fsio import atomic_write_json
+from semask.spec import ENV_NEEDS, RESOLVED_BACKENDS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", required=True, help="environment JSON (written atomically)")
-    p.add_argument("--backend", default="ort", choices=["ascend", "ort"])
-    p.add_argument("--need", default="all", choices=list(envcheck.NEEDS))
+    p.add_argument("--backend", default="ort", choices=RESOLVED_BACKENDS)
+    p.add_argument("--need", default="all", choices=ENV_NEEDS)
     args = p.parse_args(argv)
     record = envcheck.check_environment(args.backend, args.need)
     atomic_write_json(args.out, record)

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from semask.core.cli import positive_int, run
+from semask.spec import DEFAULT_MODEL, MODELS, NATIVE_HEIGHT, NATIVE_WIDTH
 
 
 def main(argv=None) -> int:
@@ -21,13 +22,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--upstream", type=Path, required=True,
                     help="root of the SeMask-Segmentation clone at the pinned commit (code in DIR/SeMask-FPN)")
-    ap.add_argument("--model", default="small", choices=cc.MODELS,
+    ap.add_argument("--model", default=DEFAULT_MODEL, choices=MODELS,
                     help="kit preset; the upstream side uses its own Cityscapes config for it (reduced: golden config)")
     ap.add_argument("--weights", default="random",
                     help="checkpoint (.pth mmcv/plain or .npz) loaded into both, or 'random' (seeded, non-trivial)")
     ap.add_argument("--num", type=positive_int("NUM"), default=2, help="number of images")
-    ap.add_argument("--height", type=positive_int("HEIGHT"), default=1024)
-    ap.add_argument("--width", type=positive_int("WIDTH"), default=2048)
+    ap.add_argument("--height", type=positive_int("HEIGHT"), default=NATIVE_HEIGHT)
+    ap.add_argument("--width", type=positive_int("WIDTH"), default=NATIVE_WIDTH)
     ap.add_argument("--data-root", type=Path, default=None,
                     help="Cityscapes root; its first NUM val images are used when present, else synthetic images")
     ap.add_argument("--onnx", type=Path, default=None, help="also run this kit ONNX (onnxruntime CPU) as a third column")

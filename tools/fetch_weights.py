@@ -8,11 +8,12 @@ from typing import Sequence
 
 from semask.model import weights as fetch
 from semask.core.cli import run
+from semask.spec import OFFICIAL_MODELS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--model", required=True, choices=sorted(fetch.DRIVE_IDS), help="MODEL")
+    p.add_argument("--model", required=True, choices=OFFICIAL_MODELS, help="MODEL")
     p.add_argument("--out", required=True, help="checkpoint path, e.g. data/weights/semask_small.pth")
     p.add_argument("--lock", required=True, help="sha256 lock file, e.g. env/weights.lock")
     args = p.parse_args(argv)

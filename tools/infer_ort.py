@@ -13,6 +13,7 @@ from typing import Sequence
 from semask.runtime import ort as ort_backend
 from semask.core.cli import positive_int, run
 from semask.core.progress import step
+from semask.spec import ORT_PROVIDERS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output", required=True, help="output root folder (OUT_DIR)")
     p.add_argument("--output-dirname", default=None, help="run folder name under OUT_DIR (default: timestamp)")
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
-    p.add_argument("--provider", default="cpu", choices=sorted(ort_backend.PROVIDERS), help="ORT_PROVIDER")
+    p.add_argument("--provider", default="cpu", choices=ORT_PROVIDERS, help="ORT_PROVIDER")
     p.add_argument("--device", default=0, type=int, help="device id for cuda/cann")
     p.add_argument("--threads", default=None, type=positive_int("THREADS"), help="ORT intra-op threads")
     p.add_argument("--warmup", default=1, type=int, help="warm-up runs of the first batch (not timed)")

@@ -10,6 +10,7 @@ from semask.runtime import ort
 from semask.core.cli import positive_int, run
 from semask.core.fsio import atomic_write_json, ensure_writable_dir
 from semask.core.progress import loop_arg, step
+from semask.spec import ORT_PROVIDERS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -19,7 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--loop", required=True, type=loop_arg, help="timed runs, or auto (fit --seconds, at least 3)")
     p.add_argument("--seconds", default=60.0, type=float, help="PERF_SECONDS: time budget of --loop auto")
     p.add_argument("--warmup", default=1, type=int, help="untimed warm-up runs")
-    p.add_argument("--provider", default="cpu", choices=sorted(ort.PROVIDERS), help="ORT_PROVIDER")
+    p.add_argument("--provider", default="cpu", choices=ORT_PROVIDERS, help="ORT_PROVIDER")
     p.add_argument("--device", default=0, type=int)
     p.add_argument("--threads", default=None, type=positive_int("THREADS"))
     p.add_argument("--input", default=None, help="bins folder: time on real data and add an e2e pass")

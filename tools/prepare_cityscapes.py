@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from semask.core.cli import positive_int, run  # noqa: E402
-from semask.data.labels import MODES, prepare_labels  # noqa: E402
+from semask.core.cli import positive_int, run
+from semask.data.labels import prepare_labels
+from semask.spec import LABEL_MODES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,7 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-root", required=True, type=Path, help="Cityscapes root holding leftImg8bit/ and gtFine/")
     parser.add_argument("--out", required=True, type=Path, help="labels folder (never inside DATA_ROOT)")
     parser.add_argument("--limit", type=positive_int("LIMIT"), default=None, help="first N frames in natural order")
-    parser.add_argument("--labels", choices=MODES, default="polygons", help="trainIds from polygon JSON (default) or labelIds LUT")
+    parser.add_argument("--labels", choices=LABEL_MODES, default=LABEL_MODES[0], help="trainIds from polygon JSON (default) or labelIds LUT")
     parser.add_argument("--height", type=positive_int("--height"), default=None, help="default: the dataset's size")
     parser.add_argument("--width", type=positive_int("--width"), default=None, help="default: the dataset's size")
     parser.add_argument("--jobs", type=positive_int("--jobs"), default=None, help="worker processes (default: all cores)")

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from semask.core.cli import positive_int, run  # noqa: E402
-from semask.data.bins import DTYPES, preprocess  # noqa: E402
+from semask.core.cli import positive_int, run
+from semask.data.bins import preprocess
+from semask.spec import DEFAULT_INPUT_DTYPE, INPUT_DTYPES, NATIVE_HEIGHT, NATIVE_WIDTH
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-root", required=True, type=Path, help="Cityscapes root holding leftImg8bit/val")
     parser.add_argument("--out", required=True, type=Path, help="flat folder for the .bin files")
-    parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
-    parser.add_argument("--height", type=positive_int("--height"), default=1024)
-    parser.add_argument("--width", type=positive_int("--width"), default=2048)
+    parser.add_argument("--dtype", choices=INPUT_DTYPES, default=DEFAULT_INPUT_DTYPE)
+    parser.add_argument("--height", type=positive_int("--height"), default=NATIVE_HEIGHT)
+    parser.add_argument("--width", type=positive_int("--width"), default=NATIVE_WIDTH)
     parser.add_argument("--limit", type=positive_int("LIMIT"), default=None, help="first N frames in natural order")
     parser.add_argument("--jobs", type=positive_int("--jobs"), default=None, help="worker processes (default: all cores)")
     args = parser.parse_args(argv)

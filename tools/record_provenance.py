@@ -7,6 +7,7 @@ from semask import plan
 from semask.core.cli import run
 from semask.core.fsio import atomic_write_json
 from semask.core.provenance import plan_record
+from semask.runtime.envcheck import ascend_info
 
 
 def main(argv=None) -> int:
@@ -15,7 +16,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--command", default="", help="the full command line that started the run")
     a = p.parse_args(argv)
-    atomic_write_json(a.out, plan_record(plan.load(a.plan), a.command))
+    run_plan = plan.load(a.plan)
+    ascend = ascend_info() if run_plan.backend == "ascend" else None
+    atomic_write_json(a.out, plan_record(run_plan, a.command, ascend))
     return 0
 
 

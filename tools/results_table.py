@@ -1,42 +1,46 @@
 #!/usr/bin/env python3
-"""Print a results table: of one run's files, of the last run (`make table`), of a named run
-(`make table RUN=<name>`), or of every run under ARTIFACTS (`make tables`)."""
+"""Print a results table.
+
+  results_table.py report --report R.json [--summary S.json] [--smoke] [--out T.md] [--artifacts A]
+  results_table.py perf   --perf P.json [--provenance P.provenance.json] [--out T.md] [--artifacts A]
+  results_table.py run    --artifacts A [--run NAME]      (make table: the last run, or RUN=NAME)
+  results_table.py all    --artifacts A                   (make tables: every run under ARTIFACTS)
+"""
 import argparse
 from pathlib import Path
 
 from semask.core.cli import run
-from semask.evaluate import table as t
+from semask.evaluate.table_views import every_run, named_run, run_files
+
+LATEST_HELP = "ARTIFACTS: also record this run as the last one (what `make table` prints)"
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--report", type=Path, help="score report JSON")
-    p.add_argument("--summary", type=Path, help="inference summary JSON (fps of the accuracy run)")
-    p.add_argument("--perf", type=Path, help="perf JSON (pure-inference throughput)")
-    p.add_argument("--provenance", type=Path, help="provenance JSON when there is no report")
-    p.add_argument("--smoke", action="store_true", help="mark the table as a smoke run")
-    p.add_argument("--out", type=Path, help="also write the table here")
-    p.add_argument("--artifacts", type=Path, help="ARTIFACTS: with --report/--perf, record this run as the last one; "
-                                                   "alone, print the last run (or --run NAME, or --all)")
-    p.add_argument("--run", default=None, help="RUN: a run name under ARTIFACTS (see --all)")
-    p.add_argument("--all", action="store_true", help="one table of every run under ARTIFACTS")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="{report,perf,run,all}")
+    rep = verbs.add_parser("report", help="the table of one scored run")
+    rep.add_argument("--report", type=Path, required=True, help="score report JSON")
+    rep.add_argument("--summary", type=Path, help="inference summary JSON (fps of the accuracy run)")
+    rep.add_argument("--smoke", action="store_true", help="mark the table as a smoke run")
+    rep.add_argument("--out", type=Path, help="also write the table here")
+    rep.add_argument("--artifacts", type=Path, help=LATEST_HELP)
+    rep.set_defaults(view=lambda a: run_files(report=a.report, summary=a.summary, smoke=a.smoke, out=a.out,
+                                              artifacts=a.artifacts))
+    perf = verbs.add_parser("perf", help="the table of one perf measurement")
+    perf.add_argument("--perf", type=Path, required=True, help="perf JSON (pure-inference throughput)")
+    perf.add_argument("--provenance", type=Path, help="its provenance JSON")
+    perf.add_argument("--out", type=Path, help="also write the table here")
+    perf.add_argument("--artifacts", type=Path, help=LATEST_HELP)
+    perf.set_defaults(view=lambda a: run_files(perf=a.perf, provenance=a.provenance, out=a.out, artifacts=a.artifacts))
+    one = verbs.add_parser("run", help="the last run under ARTIFACTS, or --run NAME")
+    one.add_argument("--artifacts", type=Path, required=True, help="ARTIFACTS")
+    one.add_argument("--run", default=None, help="RUN: a run name under ARTIFACTS (`all` lists them)")
+    one.set_defaults(view=lambda a: named_run(a.artifacts, a.run))
+    every = verbs.add_parser("all", help="one table of every run under ARTIFACTS")
+    every.add_argument("--artifacts", type=Path, required=True, help="ARTIFACTS")
+    every.set_defaults(view=lambda a: every_run(a.artifacts))
     a = p.parse_args(argv)
-    if a.report or a.perf:
-        table = t.render(a.report, a.summary, a.perf, a.provenance, a.smoke)
-        if a.artifacts:
-            t.write_latest(a.artifacts, a.report or a.perf)
-    elif a.artifacts and a.all:
-        table = t.render_all(a.artifacts)
-    elif a.artifacts:
-        path = t.resolve_run(a.artifacts, a.run)
-        print(f"run: {path}")
-        table = t.render_run(path)
-    else:
-        p.error("give --report/--perf, or --artifacts (with --run NAME or --all)")
-    print(table, end="")
-    if a.out:
-        from semask.core.fsio import atomic_write_text
-        atomic_write_text(a.out, table)
+    print(a.view(a), end="")
     return 0
 
 

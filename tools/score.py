@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from semask.core.cli import positive_int, run  # noqa: E402
-from semask.core.progress import step  # noqa: E402
-from semask.evaluate.scoring import ScoreOptions, score, summary_line  # noqa: E402
-from semask.spec import DEFAULT_LABEL_DTYPE, LABEL_DTYPES  # noqa: E402
+from semask.core.cli import positive_int, run
+from semask.core.progress import step
+from semask.evaluate.scoring import ScoreOptions, score, summary_line
+from semask.spec import DEFAULT_LABEL_DTYPE, LABEL_DTYPES
 
 
 def non_negative(text: str) -> int:

@@ -15,17 +15,43 @@ from pathlib import Path
 UPSTREAM_REPO_URL = "https://github.com/Picsart-AI-Research/SeMask-Segmentation"
 UPSTREAM_COMMIT = "f12cf00c86afe669dfbea1dff0f8053ba49fed56"
 UPSTREAM_FPN_DIR = "SeMask-FPN"
-# Upstream config (relative to SeMask-FPN/configs) per official model; `reduced` is the golden-vector
-# config, which has no upstream file (tests/fixtures/config_reduced.json holds it).
-UPSTREAM_CONFIGS: dict[str, str] = {
-    "tiny": "semask_swin/cityscapes/semfpn_semask_swin_tiny_patch4_window7_768x768_80k_cityscapes.py",
-    "small": "semask_swin/cityscapes/semfpn_semask_swin_small_patch4_window7_768x768_80k_cityscapes.py",
-    "base": "semask_swin/cityscapes/semfpn_semask_swin_base_patch4_window12_768x768_80k_cityscapes.py",
-    "large": "semask_swin/cityscapes/semfpn_semask_swin_large_patch4_window12_768x768_80k_cityscapes.py",
-}
+
+
+# ---------------------------------------------------------------- the models: one row each
+@dataclass(frozen=True)
+class ModelFacts:
+    """Everything the kit states about one MODEL, in one place (the architecture numbers are
+    semask.model.network.PRESETS[preset], data keyed by the preset name)."""
+
+    name: str                      # the MODEL value
+    display_name: str              # how tables and reports name it
+    preset: str                    # key of semask.model.network.PRESETS
+    download_id: str | None        # Google Drive id of the official Cityscapes checkpoint (None: no official weights)
+    upstream_config: str | None    # under SeMask-FPN/configs (None: `reduced`, see tests/fixtures/config_reduced.json)
+    cpu_seconds_per_image: float   # rough ORT CPU time per image at 1024x2048 on CPU_REFERENCE_CORES cores
+    cpu_gb_per_image: float        # rough ORT CPU host memory per image in the batch at 1024x2048
+
+
+# CPU estimates: measured on the kit's 2-core x86 VM for SeMask-S at 1024x2048 on ORT CPU (~6.2 s and about
+# 3 GB per image, README); the other sizes scale by their FLOPs (rough). A guide for `make reproduce`, no promise.
+MODEL_TABLE: tuple[ModelFacts, ...] = (
+    ModelFacts("tiny", "SeMask-T", "swin-t-w7", "1_JBOJQSUVes-CWs075XyPnuNfG5psELr",
+               "semask_swin/cityscapes/semfpn_semask_swin_tiny_patch4_window7_768x768_80k_cityscapes.py", 3.5, 2.2),
+    ModelFacts("small", "SeMask-S", "swin-s-w7", "1WyT207dZmdwETBUR6aeiqOVfQdUIV_fN",
+               "semask_swin/cityscapes/semfpn_semask_swin_small_patch4_window7_768x768_80k_cityscapes.py", 6.2, 3.0),
+    ModelFacts("base", "SeMask-B", "swin-b-w12", "1-LzVB6XzD7IR0zzE5qmE0EM4ZTv429b4",
+               "semask_swin/cityscapes/semfpn_semask_swin_base_patch4_window12_768x768_80k_cityscapes.py", 10.5, 4.5),
+    ModelFacts("large", "SeMask-L", "swin-l-w12", "1R9DDCmucQ_a_6ZkMGufEZCzJ-_qVMqCB",
+               "semask_swin/cityscapes/semfpn_semask_swin_large_patch4_window12_768x768_80k_cityscapes.py", 20.0, 7.0),
+    ModelFacts("reduced", "reduced test model", "reduced", None, None, 0.05, 0.05),
+)
+MODEL_FACTS: dict[str, ModelFacts] = {m.name: m for m in MODEL_TABLE}
+MODELS: tuple[str, ...] = tuple(MODEL_FACTS)
 REDUCED = "reduced"
-MODELS: tuple[str, ...] = (*UPSTREAM_CONFIGS, REDUCED)  # semask.model.network.PRESETS has exactly these keys
+OFFICIAL_MODELS: tuple[str, ...] = tuple(m.name for m in MODEL_TABLE if m.download_id)
+UPSTREAM_CONFIGS: dict[str, str] = {m.name: m.upstream_config for m in MODEL_TABLE if m.upstream_config}
 DEFAULT_MODEL = "small"
+CPU_REFERENCE_CORES = 2  # the cores the cpu_* estimates were measured on
 
 # ---------------------------------------------------------------- dataset facts (Cityscapes, 19 train ids)
 CLASSES: tuple[str, ...] = (
@@ -47,7 +73,10 @@ LABEL_DTYPES: tuple[str, ...] = ("int64", "int32", "uint8")
 DEFAULT_LABEL_DTYPE = "int32"
 OUTPUT_KINDS: tuple[str, ...] = ("labels", "logits")
 LABEL_MODES: tuple[str, ...] = ("polygons", "lut")
-BACKENDS: tuple[str, ...] = ("auto", "ascend", "ort")
+RESOLVED_BACKENDS: tuple[str, ...] = ("ascend", "ort")  # what BACKEND=auto resolves to
+BACKENDS: tuple[str, ...] = ("auto", *RESOLVED_BACKENDS)
+ONNX_TARGETS: tuple[str, ...] = ("ascend", "ort")  # whose graph the export writes (export_onnx.py --target)
+ENV_NEEDS: tuple[str, ...] = ("export", "infer", "all")  # the steps the environment check can check for
 ORT_PROVIDERS: tuple[str, ...] = ("cpu", "cuda", "cann")
 DEFAULT_SET_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 DEFAULT_OPSET = 11
@@ -170,7 +199,8 @@ STEP_CODE: dict[str, tuple[str, ...]] = {
     "bins": ("tools/semask/data/bins.py", "tools/semask/data/cityscapes.py", "tools/semask/data/normalise.py",
              "tools/semask/spec.py", "tools/preprocess.py"),
     "model": ("tools/semask/model/network.py", "tools/semask/spec.py", "tools/semask/model/checkpoint.py",
-              "tools/semask/model/export.py", "tools/semask/data/normalise.py", "tools/export_onnx.py"),
+              "tools/semask/model/export.py", "tools/semask/data/normalise.py", "tools/semask/model/onnx_steps.py",
+              "tools/export_onnx.py", "tools/simplify_onnx.py"),
     "score": ("tools/semask/evaluate/scoring.py", "tools/semask/evaluate/metrics.py",
               "tools/semask/evaluate/predictions.py", "tools/semask/core/manifest.py", "tools/score.py"),
 }

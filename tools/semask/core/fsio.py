@@ -1,4 +1,4 @@
-"""File-system helpers: atomic writes, hashing, natural sort, free-space checks.
+"""File-system helpers: atomic writes, JSON reads, hashing, natural sort, free-space checks.
 
 Every artifact the kit writes goes through `atomic_path` / `atomic_write_*` so that a killed
 run never leaves a half-written file under a final name.
@@ -91,6 +91,31 @@ def atomic_write_text(final: Path | str, text: str) -> None:
 def atomic_write_json(final: Path | str, obj: Any) -> None:
     """Write `obj` as indented JSON to `final` atomically."""
     atomic_write_text(final, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_if_changed(final: Path | str, text: str) -> bool:
+    """Write `text` atomically unless `final` already holds exactly it; True when written.
+
+    Why: an unchanged file keeps its mtime, so make (stamps, manifests) sees nothing new."""
+    try:
+        if Path(final).read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, ValueError):
+        pass
+    atomic_write_text(final, text)
+    return True
+
+
+def read_json(path: Path | str | None) -> dict[str, Any] | None:
+    """The JSON object in `path`, or None when no path is given, the file is missing or unreadable, or it
+    holds something else: for files whose absence means "not done yet" (nothing in them is trusted then)."""
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def sha256_file(path: Path | str, chunk: int = 1 << 22) -> str:

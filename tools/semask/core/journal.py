@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_write_text, sha256_file
+from semask.core.fsio import atomic_write_text, read_json, sha256_file, write_if_changed
 from semask.core.parallel import imap
 
 
@@ -24,14 +24,6 @@ def code_fingerprint(*module_files: str) -> str:
     for module_file in module_files:
         digest.update(sha256_file(Path(module_file)).encode())
     return digest.hexdigest()[:16]
-
-
-def load_json(path: Path) -> Any:
-    """Parsed JSON, or None when the file is missing or unreadable (then nothing is trusted)."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 class Journal:
@@ -100,18 +92,6 @@ def is_verified(path: Path, sha256: str | None, size: int | None = None) -> bool
         return False
 
 
-def write_if_changed(path: Path, obj: Any) -> bool:
-    """Write `obj` as JSON atomically unless the file already holds exactly that; return True if written."""
-    text = json.dumps(obj, indent=2) + "\n"
-    try:
-        if Path(path).read_text(encoding="utf-8") == text:
-            return False
-    except OSError:
-        pass
-    atomic_write_text(path, text)
-    return True
-
-
 def journal_path(out: Path, manifest: str) -> Path:
     """Where a step writing `out/manifest` journals its finished files (hidden, next to the manifest)."""
     return Path(out) / f".{manifest}.journal.jsonl"
@@ -120,7 +100,7 @@ def journal_path(out: Path, manifest: str) -> Path:
 def previous_records(out: Path, manifest: str, header: dict, items: str, key: str) -> dict[str, dict]:
     """Records to trust on a rerun, by key: the last manifest's `items` (only if written with the same
     `header`), updated by the journal of an interrupted run with that header."""
-    previous = load_json(Path(out) / manifest)
+    previous = read_json(Path(out) / manifest)
     prev: dict[str, dict] = {}
     if isinstance(previous, dict) and {k: previous.get(k) for k in header} == header:
         prev = {r[key]: {**r, "key": r[key]} for r in previous.get(items, []) if key in r}
@@ -154,6 +134,6 @@ def run_journaled(worker: Callable[[dict], dict], tasks: list[dict], jobs: int |
     if errors:
         raise KitError(failure.format(n=len(errors), errors="; ".join(errors[:50])))
     manifest_obj = {**header, "count": len(records), items: [entry(r) for r in records]}
-    changed = write_if_changed(manifest_path, manifest_obj)
+    changed = write_if_changed(manifest_path, json.dumps(manifest_obj, indent=2) + "\n")
     journal.finish()
     return {"manifest": str(manifest_path), "count": len(records), "written": written, "manifest_changed": changed}

@@ -61,9 +61,9 @@ def file_facts(files: Mapping[str, str]) -> Dict[str, Any]:
 
 
 def collect(variables: Mapping[str, str], files: Mapping[str, str], command: str, backend: str,
-            provider: str | None = None) -> Dict[str, Any]:
-    """The provenance record of one run."""
-    from semask.core.envcheck import ascend_info, package_versions
+            provider: str | None = None, ascend: Dict[str, Any] | None = None) -> Dict[str, Any]:
+    """The provenance record of one run (`ascend`: the CANN/driver/chip facts, which the runtime reads)."""
+    from semask.core.packages import package_versions
 
     packages = {name: info.get("version") for name, info in package_versions().items()}
     record: Dict[str, Any] = {
@@ -80,18 +80,18 @@ def collect(variables: Mapping[str, str], files: Mapping[str, str], command: str
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
     }
-    if backend == "ascend":
-        record["ascend"] = ascend_info()
+    if ascend is not None:
+        record["ascend"] = ascend
     return record
 
 
-def plan_record(plan: RunPlan, command: str) -> Dict[str, Any]:
+def plan_record(plan: RunPlan, command: str, ascend: Dict[str, Any] | None = None) -> Dict[str, Any]:
     """The provenance of a make run: its plan's variables and the files its result came from."""
     paths = plan.paths()
     files = {"weights": plan.values["WEIGHTS"], "onnx": paths["ONNX_USED"]}
     if plan.backend == "ascend":
         files["om"] = paths["OM"]
-    return collect(plan.record_variables(), files, command, plan.backend, plan.provider)
+    return collect(plan.record_variables(), files, command, plan.backend, plan.provider, ascend)
 
 
 def parse_pairs(pairs: Sequence[str], what: str) -> Dict[str, str]:

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from semask.core.fsio import write_if_changed
+
 DATA_SUBDIRS = ("leftImg8bit/val", "gtFine/val")
 
 
@@ -64,20 +66,6 @@ def data_root_stamp(data_root: str) -> str:
         for path in _walk_files(root / sub):
             digest.update(f"{path.relative_to(root).as_posix()} {file_identity(path)}\n".encode())
     return f"{os.path.realpath(root)}\nfiles:{digest.hexdigest()}\n"
-
-
-def write_if_changed(path: Path, text: str) -> bool:
-    """Move-if-change: the stamp's mtime only moves when its text does (unique temp per process)."""
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return True
 
 
 def write_stamp(path: Path, text: str) -> None:

@@ -25,7 +25,7 @@ from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
 from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
 
-DTYPES = {"float32": np.float32, "uint8": np.uint8}
+DTYPES = {name: np.dtype(name) for name in spec.INPUT_DTYPES}
 MANIFEST = "manifest.json"
 
 
@@ -78,21 +78,26 @@ def read_bgr(path: Path) -> np.ndarray:
     return decode_bgr(Path(path).read_bytes())
 
 
-def write_raw(path: Path, arr: np.ndarray, chunk: int = 1 << 20) -> str:
-    """Write the array's bytes atomically with plain 1 MiB os.write calls; return their sha256.
+def write_all(fd: int, view: memoryview, chunk: int = 1 << 20) -> None:
+    """Write every byte of `view` to the open descriptor with plain `chunk`-sized os.write calls.
 
-    np.tofile on a 25 MB array measured several times slower than os.write here, and one sha256
-    call over the whole buffer is faster than hashing chunk by chunk.
-    """
+    np.tofile on a 25 MB array measured several times slower than this loop (bench/bench_data.py
+    times it bare, as the baseline of the preprocess step)."""
+    for start in range(0, len(view), chunk):
+        piece = view[start:start + chunk]
+        while piece:
+            piece = piece[os.write(fd, piece):]
+
+
+def write_raw(path: Path, arr: np.ndarray, chunk: int = 1 << 20) -> str:
+    """Write the array's bytes atomically with `write_all`; return their sha256 (one sha256 call over
+    the whole buffer is faster than hashing chunk by chunk)."""
     view = memoryview(np.ascontiguousarray(arr)).cast("B")
     digest = hashlib.sha256(view).hexdigest()
     with atomic_path(path) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
-            for start in range(0, len(view), chunk):
-                piece = view[start:start + chunk]
-                while piece:
-                    piece = piece[os.write(fd, piece):]
+            write_all(fd, view, chunk)
         finally:
             os.close(fd)
     return digest
@@ -120,7 +125,8 @@ def _make_bin(task: dict) -> dict:
             "source_sha256": src_sha, "written": True}
 
 
-def preprocess(data_root: Path, out: Path, dtype: str = "float32", height: int = 1024, width: int = 2048,
+def preprocess(data_root: Path, out: Path, dtype: str = spec.DEFAULT_INPUT_DTYPE, height: int = spec.NATIVE_HEIGHT,
+               width: int = spec.NATIVE_WIDTH,
                limit: int | None = None, jobs: int | None = None) -> dict:
     """Write the bins for the first LIMIT frames (skipping verified ones), then manifest.json last."""
     if dtype not in DTYPES:

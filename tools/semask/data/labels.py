@@ -29,7 +29,8 @@ from semask.data.download import ensure_dataset
 from semask.core.errors import KitError
 from semask.spec import LABEL_MODES, step_code_files
 from semask.core.fsio import atomic_write_bytes, ensure_writable_dir, sha256_bytes, sha256_file
-from semask.core.journal import code_fingerprint, is_verified, load_json, previous_records, run_journaled
+from semask.core.fsio import read_json
+from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
 
 MODES = LABEL_MODES
 MANIFEST = "labels.json"
@@ -44,7 +45,7 @@ def pillow_version() -> str:
 
 def warn_unpinned_pillow() -> None:
     """Labels equal upstream's converter only with the Pillow both envs pin: say so when it is another."""
-    from semask.core.envcheck import pinned_versions
+    from semask.core.packages import pinned_versions
 
     pinned, found = pinned_versions().get("pillow"), pillow_version()
     if pinned and found != pinned:
@@ -173,7 +174,7 @@ def _task(frame: Frame, data_root: Path, out: Path, mode: str, size: tuple[int, 
 def read_manifest(labels_dir: Path) -> dict:
     """labels.json of a prepared labels folder; KitError telling how to make it when absent/corrupt."""
     path = Path(labels_dir) / MANIFEST
-    data = load_json(path)
-    if not isinstance(data, dict) or "images" not in data:
+    data = read_json(path)
+    if data is None or "images" not in data:
         raise KitError(f"{path} is missing or unreadable; run tools/prepare_cityscapes.py --out {labels_dir} first")
     return data

@@ -7,17 +7,16 @@ single-run table, `make tables` and `make reproduce` say the same thing.
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from semask.core.fsio import read_json  # noqa: F401 (reproduce and table read it from here)
 from semask.data.cityscapes import SYNTHETIC_MARKER, VAL_CITY_COUNTS, frame_id_from_stem
 from semask.evaluate.published import OFFICIAL_LABEL
-from semask.spec import NATIVE_HEIGHT, NATIVE_WIDTH
+from semask.spec import MODEL_TABLE, NATIVE_HEIGHT, NATIVE_WIDTH
 
-MODEL_NAMES = {"tiny": "SeMask-T", "small": "SeMask-S", "base": "SeMask-B", "large": "SeMask-L",
-               "reduced": "reduced test model"}
+MODEL_NAMES = {m.name: m.display_name for m in MODEL_TABLE}
 
 FPS_HEADER = "fps¹"
 REAL_HEADER = "real img/s²"
@@ -135,17 +134,6 @@ def real_images_per_s(summary: Mapping[str, Any] | None) -> float | None:
 def perf_real_images_per_s(perf: Mapping[str, Any] | None) -> float | None:
     """A perf loop feeds full batches (no padding): every slot is an image, so it equals the fps."""
     return perf.get("throughput") if perf else None
-
-
-def read_json(path: str | Path | None) -> dict[str, Any] | None:
-    """A JSON file, or None when the path is empty or the file is gone."""
-    if not path:
-        return None
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def fmt(value: float | None, digits: int = 2) -> str:

@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from semask.core.errors import KitError
+from semask.core.provenance import collect as provenance
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir
 from semask.core.progress import LOOP_FLOOR, duration
 from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
 from semask.evaluate.table import render_reproduce, run_row, write_latest
 from semask.plan import ORT_PRECISION, RunPlan
+from semask.runtime.envcheck import ascend_info
 
 REPRO_VARIABLES = ("BS_LIST", "PRECISIONS", "ACCURACY_EACH_BS")
 
@@ -297,8 +299,6 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
         if common and not row["labels"]:  # a failed row has no record: it shares the sweep's model, data and tool
             row["labels"] = dict(common)
         row["labels"]["precision"] = row["precision"]
-    from semask.core.provenance import collect as provenance
-
     return {
         "kind": "reproduce",
         "name": plan.out_dir.name,
@@ -313,7 +313,8 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
         "published": [vars(p) for p in PUBLISHED],
         "official_split": OFFICIAL_SPLIT,
         "provenance": provenance({**plan.run.record_variables(), **{k: plan.run[k] for k in REPRO_VARIABLES}}, {},
-                                 plan.command, plan.backend, None if plan.backend == "ascend" else plan.run.provider),
+                                 plan.command, plan.backend, None if plan.backend == "ascend" else plan.run.provider,
+                                 ascend_info() if plan.backend == "ascend" else None),
     }
 
 

@@ -20,7 +20,7 @@ from semask.evaluate import predictions
 from semask.data.cityscapes import CLASSES, frame_id_from_stem, image_stem
 from semask.core.manifest import verify_predictions
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir, natural_key, sha256_file
+from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir, natural_key, read_json, sha256_file
 from semask.data.labels import read_manifest
 from semask.evaluate.describe import dataset_facts, model_label, weights_label
 from semask.evaluate.panels import frame_miou, write_panel
@@ -265,11 +265,8 @@ def score(opts: ScoreOptions) -> dict:
 
 def _writer(summary: Path | None) -> str | None:
     """The tool that wrote the predictions, from its summary (so no text names a tool that did not run)."""
-    if summary is None:
-        return None
-    try:
-        info = json.loads(Path(summary).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    info = read_json(summary)
+    if info is None:
         return None
     if info.get("backend") == "onnxruntime":
         return f"ONNX Runtime ({info.get('provider', '?')})"

@@ -9,7 +9,7 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("build_model", "SeMaskFPN", "SeMaskConfig", "PRESETS"):
+    if name in ("build_model", "model_config", "SeMaskFPN", "SeMaskConfig", "PRESETS"):
         from semask.model import network
 
         return getattr(network, name)

@@ -137,7 +137,7 @@ def write_atc_graph(sim: Path, out: Path, verify: bool = True, threads: int = 0)
     from semask.core.errors import KitError
     from semask.core.fsio import sha256_bytes
     from semask.model.export import assert_static, graph_summary, verify_onnx
-    from semask.runtime.onnx_io import publish_onnx, read_sidecar
+    from semask.model.onnx_io import publish_onnx, read_sidecar
 
     sim, out = Path(sim), Path(out)
     meta = read_sidecar(sim, "run `make onnx` to export and simplify it")

@@ -19,6 +19,7 @@ from torch import nn
 
 from semask.core.errors import KitError
 from semask.core.fsio import sha256_file
+from semask.spec import MODELS
 
 RANDOM = "random"
 DEFAULT_SEED = 20240601
@@ -118,13 +119,13 @@ def read_state_dict(path: str | Path) -> Dict[str, torch.Tensor]:
 
 # ---------------------------------------------------------------------------- variant matching
 def _preset_shapes() -> Dict[str, Dict[str, tuple]]:
-    """Key -> shape for every preset, built on the meta device (no memory, fast)."""
-    from semask.model.network import PRESETS, SeMaskFPN
+    """MODEL -> (key -> shape), built on the meta device (no memory, fast)."""
+    from semask.model.network import SeMaskFPN, model_config
 
     shapes = {}
     with torch.device("meta"):
-        for name, cfg in PRESETS.items():
-            shapes[name] = {k: tuple(v.shape) for k, v in SeMaskFPN(cfg).state_dict().items()}
+        for name in MODELS:
+            shapes[name] = {k: tuple(v.shape) for k, v in SeMaskFPN(model_config(name)).state_dict().items()}
     return shapes
 
 
@@ -138,7 +139,7 @@ def guess_variant(state: Mapping[str, torch.Tensor]) -> str:
         if score > best_score:
             best, best_score = name, score
     if best is None or best_score < 0.5:
-        return "it does not look like any SeMask-FPN variant (tiny, small, base, large, reduced)"
+        return f"it does not look like any SeMask-FPN variant ({', '.join(MODELS)})"
     return f"it looks like MODEL={best} ({best_score:.0%} of entries match)"
 
 

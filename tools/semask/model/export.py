@@ -22,10 +22,12 @@ from semask.model.checkpoint import load_weights
 from semask.core.errors import KitError
 from semask.core.fsio import sha256_bytes
 from semask.model.network import build_model, input_normalizer
-from semask.runtime.onnx_io import publish_onnx, read_sidecar
-from semask.spec import ATOL, DEFAULT_LABEL_DTYPE, INPUT_DTYPES, LABEL_DTYPES, MARGIN, NUM_CLASSES, OUTPUT_KINDS
+from semask.model.onnx_io import publish_onnx, read_sidecar
+from semask.spec import (ATOL, DEFAULT_INPUT_DTYPE, DEFAULT_LABEL_DTYPE, DEFAULT_OPSET, INPUT_DTYPES, LABEL_DTYPES, MARGIN,
+                         NATIVE_HEIGHT, NATIVE_WIDTH, NUM_CLASSES, OUTPUT_KINDS)
 
 INPUT_NAME, OUTPUT_NAME = "image", "output"
+SUPPORTED_OPSETS = range(DEFAULT_OPSET, 21)  # the opset ATC wants up to the newest the exporter is tried with
 TORCH_LABEL_DTYPES = {name: getattr(torch, name) for name in LABEL_DTYPES}
 
 
@@ -67,8 +69,9 @@ def check_options(batch_size: int, height: int, width: int, input_dtype: str, ou
         raise KitError(f"--output {output!r} is unknown; choose one of {', '.join(OUTPUT_KINDS)}")
     if label_dtype not in LABEL_DTYPES:
         raise KitError(f"LABEL_DTYPE={label_dtype!r} is unknown; choose one of {', '.join(LABEL_DTYPES)}")
-    if not 11 <= opset <= 20:
-        raise KitError(f"--opset {opset} is outside 11..20; ATC wants 11 (the default)")
+    if opset not in SUPPORTED_OPSETS:
+        raise KitError(f"--opset {opset} is outside {SUPPORTED_OPSETS[0]}..{SUPPORTED_OPSETS[-1]}; "
+                       f"ATC wants {DEFAULT_OPSET} (the default)")
 
 
 def _example_input(batch_size: int, height: int, width: int, input_dtype: str, seed: int = 0) -> torch.Tensor:
@@ -108,9 +111,9 @@ def assert_static(model_proto: onnx.ModelProto, where: Path, allow_shape: bool =
             raise KitError(f"{where}: {value.name} has a dynamic dimension; this is a kit bug, please report it")
 
 
-def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, height: int = 1024, width: int = 2048,
-                opset: int = 11, input_dtype: str = "float32", output: str = "labels",
-                label_dtype: str = DEFAULT_LABEL_DTYPE, out_height: int | None = None,
+def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, height: int = NATIVE_HEIGHT,
+                width: int = NATIVE_WIDTH, opset: int = DEFAULT_OPSET, input_dtype: str = DEFAULT_INPUT_DTYPE,
+                output: str = "labels", label_dtype: str = DEFAULT_LABEL_DTYPE, out_height: int | None = None,
                 out_width: int | None = None,
                 prepare: Optional[Callable[[nn.Module], Any]] = None) -> Dict[str, Any]:
     """Trace the model at a fixed size and write `out` (.onnx) plus `out`.json, both atomically.
@@ -168,12 +171,12 @@ def _with_logits_output(proto: onnx.ModelProto) -> onnx.ModelProto:
 def verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int = 1, threads: int = 0) -> Dict[str, Any]:
     """Run the graph with ONNX Runtime and the model with PyTorch on the same batch and compare.
 
-    The crosscheck's rule (semask.upstream.agreement, PyTorch as the reference): logits within ATOL,
+    The crosscheck's rule (semask.model.agreement, PyTorch as the reference): logits within ATOL,
     and labels equal wherever the reference's top-1/top-2 margin exceeds MARGIN. PyTorch evaluates
     the first and last batch element (distinct images) to bound the cost at large BS.
     """
-    from semask.runtime.ort import make_session
-    from semask.upstream.agreement import Agreement
+    from semask.model.ort_session import make_session
+    from semask.model.agreement import Agreement
 
     bs, h, w = meta["batch_size"], meta["height"], meta["width"]
     model = build_model(meta["model"])

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from semask.core.errors import KitError
-from semask.spec import MEAN_RGB, NUM_CLASSES, STD_RGB, UPSTREAM_CONFIGS  # the shared vocabulary
+from semask.spec import MEAN_RGB, MODEL_FACTS, MODELS, NUM_CLASSES, STD_RGB  # the shared vocabulary
 
 
 
@@ -43,18 +43,18 @@ class SeMaskConfig:
     head_channels: int = 256
     num_classes: int = NUM_CLASSES
     mlp_ratio: float = 4.0
-    upstream_config: str = ""  # file under SeMask-FPN/configs/ this preset mirrors
     stage_dims: Tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stage_dims", tuple(self.embed_dim * 2**i for i in range(4)))
 
 
+# Keyed by preset name; which MODEL uses which preset (and its upstream config) is semask.spec.MODEL_TABLE.
 PRESETS: Dict[str, SeMaskConfig] = {
-    "tiny": SeMaskConfig(96, (2, 2, 6, 2), (3, 6, 12, 24), 7, 7, upstream_config=UPSTREAM_CONFIGS["tiny"]),
-    "small": SeMaskConfig(96, (2, 2, 18, 2), (3, 6, 12, 24), 7, 7, upstream_config=UPSTREAM_CONFIGS["small"]),
-    "base": SeMaskConfig(128, (2, 2, 18, 2), (4, 8, 16, 32), 12, 12, upstream_config=UPSTREAM_CONFIGS["base"]),
-    "large": SeMaskConfig(192, (2, 2, 18, 2), (6, 12, 24, 48), 12, 12, upstream_config=UPSTREAM_CONFIGS["large"]),
+    "swin-t-w7": SeMaskConfig(96, (2, 2, 6, 2), (3, 6, 12, 24), 7, 7),
+    "swin-s-w7": SeMaskConfig(96, (2, 2, 18, 2), (3, 6, 12, 24), 7, 7),
+    "swin-b-w12": SeMaskConfig(128, (2, 2, 18, 2), (4, 8, 16, 32), 12, 12),
+    "swin-l-w12": SeMaskConfig(192, (2, 2, 18, 2), (6, 12, 24, 48), 12, 12),
     # tests/fixtures/config_reduced.json (golden vectors); tests check these numbers against it.
     "reduced": SeMaskConfig(32, (2, 2, 2, 2), (1, 2, 4, 8), 7, 7, head_channels=32),
 }
@@ -428,11 +428,16 @@ class SeMaskFPN(nn.Module):
         return resize(seg, (h, w))
 
 
+def model_config(name: str) -> SeMaskConfig:
+    """The architecture of MODEL `name` (tiny, small, base, large, reduced): its preset in PRESETS."""
+    if name not in MODEL_FACTS:
+        raise KitError(f"MODEL={name!r} is unknown; choose one of: {', '.join(MODELS)}")
+    return PRESETS[MODEL_FACTS[name].preset]
+
+
 def build_model(name: str) -> SeMaskFPN:
-    """Build an eval-mode SeMask-FPN from a preset name (tiny, small, base, large, reduced)."""
-    if name not in PRESETS:
-        raise KitError(f"MODEL={name!r} is unknown; choose one of: {', '.join(PRESETS)}")
-    return SeMaskFPN(PRESETS[name]).eval()
+    """Build an eval-mode SeMask-FPN for MODEL `name` (tiny, small, base, large, reduced)."""
+    return SeMaskFPN(model_config(name)).eval()
 
 
 def num_parameters(model: nn.Module) -> int:
@@ -455,5 +460,5 @@ def input_normalizer(x_uint8: torch.Tensor) -> torch.Tensor:
     return table[x_uint8.to(torch.int64) + offset]
 
 
-__all__ = ["PRESETS", "SeMaskConfig", "SeMaskFPN", "build_model", "num_parameters", "window_plan",
+__all__ = ["PRESETS", "SeMaskConfig", "SeMaskFPN", "build_model", "model_config", "num_parameters", "window_plan",
            "shift_mask_factors", "MEAN_RGB", "STD_RGB", "NUM_CLASSES"]

@@ -49,8 +49,8 @@ from semask.core.errors import KitError
 from semask.core.fsio import ensure_writable_dir, sha256_bytes
 from semask.model import export as ascend_export
 from semask.model.network import Mlp, PatchMerging, WindowAttention
-from semask.runtime.onnx_io import publish_onnx, read_sidecar
-from semask.spec import DEFAULT_LABEL_DTYPE, DEFAULT_OPSET
+from semask.model.onnx_io import publish_onnx, read_sidecar
+from semask.spec import DEFAULT_LABEL_DTYPE, DEFAULT_OPSET, NATIVE_HEIGHT, NATIVE_WIDTH
 
 ORT_OPSET = 17  # first opset with LayerNormalization
 OPTIMIZATIONS: Tuple[str, ...] = ("opset17-layernorm", "fused-window-attention", "pointwise-conv-linears",
@@ -268,8 +268,8 @@ def check_optimizations(names: Sequence[str]) -> List[str]:
     return [n for n in OPTIMIZATIONS if n in names]
 
 
-def export_ort_raw(model_name: str, weights: str, out: Path, batch_size: int = 1, height: int = 1024,
-                   width: int = 2048, input_dtype: str = "float32", output: str = "labels",
+def export_ort_raw(model_name: str, weights: str, out: Path, batch_size: int = 1, height: int = NATIVE_HEIGHT,
+                   width: int = NATIVE_WIDTH, input_dtype: str = "float32", output: str = "labels",
                    label_dtype: str = DEFAULT_LABEL_DTYPE,
                    optimizations: Sequence[str] = DEFAULT_OPTIMIZATIONS, out_height: int | None = None,
                    out_width: int | None = None) -> Dict[str, Any]:

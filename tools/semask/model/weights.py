@@ -17,13 +17,8 @@ from typing import Any
 
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, atomic_write_json, ensure_writable_dir, sha256_file
+from semask.spec import MODEL_FACTS, OFFICIAL_MODELS
 
-DRIVE_IDS = {
-    "tiny": "1_JBOJQSUVes-CWs075XyPnuNfG5psELr",
-    "small": "1WyT207dZmdwETBUR6aeiqOVfQdUIV_fN",
-    "base": "1-LzVB6XzD7IR0zzE5qmE0EM4ZTv429b4",
-    "large": "1R9DDCmucQ_a_6ZkMGufEZCzJ-_qVMqCB",
-}
 
 
 def drive_view_url(drive_id: str) -> str:
@@ -77,10 +72,10 @@ def _download(drive_id: str, tmp: Path, out: Path, lock: Path) -> None:
 
 def fetch_weights(model: str, out: Path | str, lock: Path | str) -> dict[str, Any]:
     """Ensure `out` holds the official `model` checkpoint, validated and sha256-locked."""
-    if model not in DRIVE_IDS:
-        raise KitError(f"MODEL={model!r} has no official checkpoint; choose one of {', '.join(DRIVE_IDS)}")
+    if model not in OFFICIAL_MODELS:
+        raise KitError(f"MODEL={model!r} has no official checkpoint; choose one of {', '.join(OFFICIAL_MODELS)}")
     out, lock = Path(out), Path(lock)
-    drive_id = DRIVE_IDS[model]
+    drive_id = MODEL_FACTS[model].download_id
     locked = read_lock(lock).get(model) or {}
     expected = locked.get("sha256")
     if out.is_file():

@@ -24,7 +24,8 @@ from typing import Any, Sequence
 from semask.core.errors import KitError
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import check_free_space, sha256_file
-from semask.runtime.onnx_io import read_sidecar, sidecar_path
+from semask.core.procs import run_streamed
+from semask.model.onnx_io import read_sidecar, sidecar_path
 
 TAIL_LINES = 20
 _CHIP_ROW = re.compile(r"^\|\s*(\d+)\s+([A-Za-z0-9][A-Za-z0-9_-]*)\s*\|\s*[A-Za-z]")
@@ -52,6 +53,11 @@ def parse_chip_name(text: str, device: int = 0) -> str:
         if found and int(found.group(1)) == device:
             return found.group(2)
     raise KitError(f"cannot find NPU {device}'s chip name in `npu-smi info` output; pass SOC=Ascend310P3 (or your chip)")
+
+
+def parse_chip_names(text: str) -> list[str]:
+    """Every chip Name in the NPU rows of `npu-smi info`, sorted and without repeats."""
+    return sorted({m.group(2) for m in map(_CHIP_ROW.match, text.splitlines()) if m})
 
 
 def parse_driver_version(text: str) -> str | None:
@@ -88,23 +94,6 @@ def cann_version(env: dict[str, str] | None = None) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------- process helper
-
-def run_streamed(cmd: Sequence[str], cwd: Path | str | None = None) -> tuple[int, str]:
-    """Run `cmd`, echoing its merged output live; return (exit code, full output)."""
-    try:
-        proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", bufsize=1)
-    except FileNotFoundError:
-        raise KitError(f"cannot run {cmd[0]}: not found") from None
-    lines = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        lines.append(line)
-    return proc.wait(), "".join(lines)
-
-
 def _tail(text: str, n: int = TAIL_LINES) -> str:
     return "\n".join(collections.deque(text.splitlines(), maxlen=n))
 
@@ -138,7 +127,7 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     """Compile ONNX -> OM with atc in a scratch folder, rename the .om (0640), write its JSON sidecar
     with the op placement atc reports for it."""
     from semask.runtime import ascend_fs, ascend_knobs, atc_report
-    from semask.runtime.onnx_io import onnx_io
+    from semask.model.onnx_io import onnx_io
 
     precision = None if precision_v2 else precision
     ascend_knobs.check_precision(precision, precision_v2)
@@ -339,3 +328,10 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
         "latency_ms": summary.latency_block(stats),
         "npu_compute_time": stats, "command": cmd, "e2e": None,
     }
+
+
+def perf_line(result: dict[str, Any]) -> str:
+    """One human line for the console, from an `ais_perf` result."""
+    lat = result["latency_ms"]
+    return (f"perf ascend[{result['soc_version']}] bs{result['batch_size']}: throughput {result['throughput']:.2f} "
+            f"img/s, NPU compute mean {lat['mean']} ms p99 {lat['p99']} ms")

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from semask.core.packages import pinned_versions
 from semask.spec import AIS_BENCH_DISTS
 
 # Runs inside ais_bench's interpreter: standard library only, prints one JSON object.
@@ -77,13 +78,8 @@ def ais_bench_interpreter(cmd: list[str]) -> str:
     return sys.executable
 
 
-def _pins() -> dict[str, str]:
-    from semask.core.envcheck import pinned_versions
-    return pinned_versions()
-
-
 def fix_for(check: str, python: str, detail: str, set_env: str) -> str:
-    pins = _pins()
+    pins = pinned_versions()
     setuptools = pins.get("setuptools", "80.10.2")
     attrs = pins.get("attrs", "26.1.0")
     fixes = {

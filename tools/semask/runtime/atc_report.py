@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
+from semask.core.fsio import read_json
+
 ENGINE_ATTR = "_ge_attr_op_kernel_lib_name"
 _ECODE = re.compile(r"\b[EW][A-Z0-9]\d{4}\b")
 
@@ -206,8 +208,5 @@ def provenance_warning(prov: dict[str, Any]) -> str | None:
     om = ((prov or {}).get("files") or {}).get("om") or {}
     if not om.get("path"):
         return None
-    try:
-        sidecar = json.loads(Path(om["path"]).with_suffix(".json").read_text())
-    except (OSError, ValueError):
-        return None
-    return placement_warning(sidecar)
+    sidecar = read_json(Path(om["path"]).with_suffix(".json"))
+    return None if sidecar is None else placement_warning(sidecar)

@@ -5,8 +5,7 @@ Why: on machines without an Ascend NPU the kit still produces predictions in exa
 layout the Ascend path produces, so the evaluation step does not care which backend ran.
 The run is resumable: finished batches go to a journal (semask.core.journal) and are skipped
 (after checking their output files) on the next run; the summary json is written last.
-`make_session` is the kit's one way to open an ONNX Runtime session (export verification and the
-crosscheck use it too).
+Sessions come from `semask.model.ort_session.make_session`, the kit's one way to open ONNX Runtime.
 """
 from __future__ import annotations
 
@@ -21,67 +20,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from semask.core.errors import KitError
 from semask.core import manifest
 from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir, sha256_bytes,
                               sha256_file)
 from semask.core.journal import Journal
 from semask.runtime import ais_summary as summary
 from semask.runtime import batching
-from semask.runtime.onnx_io import TensorSpec, single_input
-from semask.spec import ORT_PROVIDERS
+from semask.model.onnx_io import TensorSpec, single_input
+from semask.model.ort_session import PROVIDERS, make_session
 
-# the kit's provider names (semask.spec.ORT_PROVIDERS) -> ORT's
-PROVIDERS = {name: f"{name.upper()}ExecutionProvider" for name in ORT_PROVIDERS}
-PROVIDER_PACKAGES = {"cpu": "onnxruntime", "cuda": "onnxruntime-gpu", "cann": "onnxruntime-cann"}
-
-
-# ---------------------------------------------------------------- sessions
-
-def provider_entry(provider: str, device: int) -> tuple[str, dict[str, Any]]:
-    """Map the kit's provider name to ORT's provider name + options; refuse one not installed."""
-    import onnxruntime as ort
-
-    if provider not in PROVIDERS:
-        raise KitError(f"ORT_PROVIDER={provider!r} is not one of {sorted(PROVIDERS)}")
-    name = PROVIDERS[provider]
-    available = ort.get_available_providers()
-    if name not in available:
-        raise KitError(
-            f"ORT_PROVIDER={provider}: {name} is not available in the installed onnxruntime {ort.__version__} "
-            f"(available: {', '.join(available)}); install {PROVIDER_PACKAGES[provider]} instead of onnxruntime "
-            f"(.venv/bin/pip uninstall -y onnxruntime && .venv/bin/pip install {PROVIDER_PACKAGES[provider]}) "
-            "or use ORT_PROVIDER=cpu"
-        )
-    options: dict[str, Any] = {"device_id": device} if provider in ("cuda", "cann") else {}
-    return name, options
-
-
-def make_session(model: Path | str | bytes, provider: str = "cpu", device: int = 0, threads: int | None = None) -> Any:
-    """The kit's one way to open ONNX Runtime: an InferenceSession on the requested provider that
-    refuses a silent fallback to CPU. `model` is a file, or a serialised graph (export's verification)."""
-    import onnxruntime as ort
-
-    name, options = provider_entry(provider, device)
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    providers: list[Any] = [(name, options)]
-    if name != "CPUExecutionProvider":
-        providers.append("CPUExecutionProvider")
-    try:
-        session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=opts,
-                                       providers=providers)
-    except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
-        what = "the in-memory graph" if isinstance(model, bytes) else model
-        raise KitError(f"onnxruntime cannot load {what} with {name}: {exc}") from None
-    if session.get_providers()[0] != name:
-        raise KitError(
-            f"ORT_PROVIDER={provider}: onnxruntime fell back to {session.get_providers()[0]} "
-            f"(is the {provider.upper()} runtime installed and device {device} visible?); use ORT_PROVIDER=cpu"
-        )
-    return session
-
+# ---------------------------------------------------------------- batches
 
 def run_batch(session: Any, spec: TensorSpec, payload: bytes) -> tuple[list[np.ndarray], float]:
     """One session.run on a concatenated batch; returns outputs and the run time in ms."""

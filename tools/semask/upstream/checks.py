@@ -229,15 +229,6 @@ def run_checks(fpn_dir: Path, python: Path, height: int, width: int, work: Path,
     return report, report["preprocess"]["failures"] + report["labels"]["failures"]
 
 
-def crosscheck_hook(upstream: Path, height: int, width: int, work: Path, frames: Sequence[Path],
-                    log: Callable[[str], None] = print) -> tuple[dict[str, Any], list[str]]:
-    """What `semask.upstream.compare.crosscheck` calls: `run_checks` with its clone, interpreter and frames."""
-    from semask.upstream.compare import UPSTREAM_PYTHON, upstream_fpn_dir
-
-    python = Path(os.environ.get("UPSTREAM_PYTHON") or UPSTREAM_PYTHON)
-    return run_checks(upstream_fpn_dir(upstream), python, height, width, Path(work) / "exact", frames, log)
-
-
 # ----------------------------------------------------------------------------------------------
 # Upstream halves (inside env/upstream/venv)
 # ----------------------------------------------------------------------------------------------

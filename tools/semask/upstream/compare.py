@@ -4,11 +4,11 @@ In the kit's process: pick N images (Cityscapes val frames when present, else th
 generator's frames), normalise them with the kit's preprocessing, run `semask.model` with the
 shared checkpoint, have `semask.upstream.worker` run upstream on the same inputs inside
 env/upstream/venv (its own interpreter: mmseg 0.11 fork + mmcv 1.3.0), optionally run the kit's
-ONNX as a third column, compare with `semask.upstream.agreement` (upstream = reference) and write
+ONNX as a third column, compare with `semask.model.agreement` (upstream = reference) and write
 the JSON report.
 
 The check fails when max_abs_diff > ATOL or any disagreeing pixel has an upstream top-2 margin >
-MARGIN (semask.spec); see `semask.upstream.agreement` for the figures.
+MARGIN (semask.spec); see `semask.model.agreement` for the figures.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from semask.upstream import checks
-from semask.upstream.agreement import ATOL, MARGIN, Agreement
+from semask.model.agreement import ATOL, MARGIN, Agreement
 from semask.model.checkpoint import DEFAULT_SEED
 from semask.core.errors import KitError
 from semask.spec import MODELS, UPSTREAM_CONFIGS, UPSTREAM_FPN_DIR
@@ -118,6 +118,11 @@ class _UpstreamUnpickling(Exception):
     """The upstream worker's mmcv loader could not unpickle the checkpoint (torch weights_only)."""
 
 
+def upstream_python() -> Path:
+    """The upstream venv's interpreter: $UPSTREAM_PYTHON, else env/upstream/venv (made by `make crosscheck`)."""
+    return Path(os.environ.get("UPSTREAM_PYTHON") or UPSTREAM_PYTHON)
+
+
 def upstream_fpn_dir(upstream: Path) -> Path:
     upstream = Path(upstream).resolve()
     fpn = upstream / FPN_DIR
@@ -132,7 +137,7 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
                  threads: int | None = None) -> dict:
     """Run the upstream half in env/upstream/venv; logits land in out_dir/upstream_<i>.npy."""
     fpn = upstream_fpn_dir(upstream)
-    python = Path(python or os.environ.get("UPSTREAM_PYTHON") or UPSTREAM_PYTHON)
+    python = Path(python) if python else upstream_python()
     if not python.exists():
         raise KitError(f"upstream interpreter {python} is missing; build it with `bash env/upstream/setup.sh` "
                        "(`make crosscheck` runs it) or set UPSTREAM_PYTHON")
@@ -140,10 +145,10 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
                             "out_dir": str(Path(out_dir).resolve()), "inputs": [str(Path(p).resolve()) for p in inputs], "threads": threads,
                             "image_files": [str(Path(f).resolve()) for f in image_files] if image_files else None}
     if model_name not in UPSTREAM_CONFIGS:  # `reduced`: no upstream file; built from the kit's preset
-        from semask.model.network import PRESETS
+        from semask.model.network import model_config
         from semask.upstream.model_cfg import mmseg_model_cfg
 
-        spec["model_cfg"] = mmseg_model_cfg(PRESETS[model_name])
+        spec["model_cfg"] = mmseg_model_cfg(model_config(model_name))
         spec["config_file"] = None
     else:
         config_file = fpn / "configs" / UPSTREAM_CONFIGS[model_name]
@@ -162,7 +167,7 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise KitError(f"the upstream worker ({python}) failed with exit code {proc.returncode}:\n{tail}")
     info = json.loads((Path(out_dir) / "upstream.json").read_text())
-    info["config_file"] = spec["config_file"] or f"semask.upstream.model_cfg.mmseg_model_cfg(PRESETS[{model_name!r}])"
+    info["config_file"] = spec["config_file"] or f"semask.upstream.model_cfg.mmseg_model_cfg(model_config({model_name!r}))"
     info["interpreter"] = str(python)
     return info
 
@@ -176,7 +181,7 @@ def run_onnx(onnx_path: Path, inputs: Sequence[Path]) -> tuple[list[np.ndarray],
     `inputs` are the normalised float32 .npy files; a graph whose input is uint8 (raw pixels) gets
     the raw RGB planes from the `raw_<i>.npy` file beside each of them.
     """
-    from semask.runtime.ort import make_session
+    from semask.model.ort_session import make_session
 
     if not Path(onnx_path).is_file():
         raise KitError(f"ONNX={onnx_path} does not exist; export it first (make onnx) or drop --onnx")
@@ -374,8 +379,8 @@ def crosscheck(opts: CrosscheckOptions, log: Callable[[str], Any] = print) -> di
         ckpt = run_kit(opts, inputs, tmp, report, log)
         report["upstream"].update(run_upstream_side(opts, ckpt, inputs, files, tmp, log))
         # Model-free steps, exact: preprocessing and labels vs upstream's own code (semask.upstream.checks).
-        report["exact"], exact_failed = checks.crosscheck_hook(Path(opts.upstream), opts.height, opts.width, tmp,
-                                                               files, log)
+        report["exact"], exact_failed = checks.run_checks(upstream_fpn_dir(opts.upstream), upstream_python(),
+                                                          opts.height, opts.width, tmp / "exact", files, log)
         onnx_outs = None
         if opts.onnx is not None:
             onnx_outs, report["onnx"] = run_onnx(Path(opts.onnx), inputs)

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Pure-inference throughput of an .om with ais_bench (`--loop`, zero data), written as a perf JSON
+(the Ascend counterpart of tools/perf.py; tools/ais_infer.py makes predictions).
+
+Uses `python -m ais_bench` of this interpreter unless $AIS_BENCH names another command.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+from semask.core.cli import positive_int, run
+from semask.core.progress import loop_arg, step
+from semask.runtime import ascend
+from semask.runtime.ascend_fs import write_private_json
+from semask.runtime.ascend_knobs import check_device
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--om", required=True, help=".om compiled by tools/atc_compile.py (sidecar FILE.json next to it)")
+    p.add_argument("--batch-size", required=True, type=positive_int("BS"))
+    p.add_argument("--device", default=0, type=check_device, help="NPU id 0-255")
+    p.add_argument("--loop", default=None, type=loop_arg, help="LOOP: pure-inference runs, or auto (the default)")
+    p.add_argument("--seconds", default=60.0, type=float, help="PERF_SECONDS: time budget of --loop auto")
+    p.add_argument("--out-json", required=True, help="result JSON (0640, like everything the Ascend steps write)")
+    args = p.parse_args(argv)
+    with step("perf", f"ais_bench bs{args.batch_size} LOOP={args.loop or 'auto'}"):
+        result = ascend.ais_perf(args.om, args.batch_size, args.loop, args.device, args.seconds)
+    write_private_json(args.out_json, result)
+    print(ascend.perf_line(result))
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,63 @@
+"""The kit's one way to open an ONNX Runtime session, on the provider asked for and never a silent
+CPU fallback.
+
+Why in the model stage: the export verifies every graph it writes with ONNX Runtime before it
+publishes it, and the runtime backend (semask.runtime.ort), the crosscheck and the benchmarks open
+their sessions the same way; the lowest of them holds it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from semask.core.errors import KitError
+from semask.spec import ORT_PROVIDERS
+
+# the kit's provider names (semask.spec.ORT_PROVIDERS) -> ORT's
+PROVIDERS = {name: f"{name.upper()}ExecutionProvider" for name in ORT_PROVIDERS}
+PROVIDER_PACKAGES = {"cpu": "onnxruntime", "cuda": "onnxruntime-gpu", "cann": "onnxruntime-cann"}
+
+
+def provider_entry(provider: str, device: int) -> tuple[str, dict[str, Any]]:
+    """Map the kit's provider name to ORT's provider name + options; refuse one not installed."""
+    import onnxruntime as ort
+
+    if provider not in PROVIDERS:
+        raise KitError(f"ORT_PROVIDER={provider!r} is not one of {sorted(PROVIDERS)}")
+    name = PROVIDERS[provider]
+    available = ort.get_available_providers()
+    if name not in available:
+        raise KitError(
+            f"ORT_PROVIDER={provider}: {name} is not available in the installed onnxruntime {ort.__version__} "
+            f"(available: {', '.join(available)}); install {PROVIDER_PACKAGES[provider]} instead of onnxruntime "
+            f"(.venv/bin/pip uninstall -y onnxruntime && .venv/bin/pip install {PROVIDER_PACKAGES[provider]}) "
+            "or use ORT_PROVIDER=cpu"
+        )
+    options: dict[str, Any] = {"device_id": device} if provider in ("cuda", "cann") else {}
+    return name, options
+
+
+def make_session(model: Path | str | bytes, provider: str = "cpu", device: int = 0, threads: int | None = None) -> Any:
+    """The kit's one way to open ONNX Runtime: an InferenceSession on the requested provider that
+    refuses a silent fallback to CPU. `model` is a file, or a serialised graph (export's verification)."""
+    import onnxruntime as ort
+
+    name, options = provider_entry(provider, device)
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    providers: list[Any] = [(name, options)]
+    if name != "CPUExecutionProvider":
+        providers.append("CPUExecutionProvider")
+    try:
+        session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=opts,
+                                       providers=providers)
+    except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
+        what = "the in-memory graph" if isinstance(model, bytes) else model
+        raise KitError(f"onnxruntime cannot load {what} with {name}: {exc}") from None
+    if session.get_providers()[0] != name:
+        raise KitError(
+            f"ORT_PROVIDER={provider}: onnxruntime fell back to {session.get_providers()[0]} "
+            f"(is the {provider.upper()} runtime installed and device {device} visible?); use ORT_PROVIDER=cpu"
+        )
+    return session
