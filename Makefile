@@ -143,7 +143,7 @@ endif
 # native size (the labels' size; the ONNX resizes its logits back to it when HEIGHTxWIDTH differs).
 PREFLIGHT := $(shell PYTHONPATH=tools $(HOST_PY) -m semask.core.workspace preflight --artifacts $(call q,$(A)) \
     --data-root $(call q,$(DATA_ROOT)) --owner-pid $$PPID $(if $(NOWAIT),--nowait) \
-    --default-native $(SPEC_NATIVE_HEIGHT)x$(SPEC_NATIVE_WIDTH))
+    --default-native $(SPEC_NATIVE_HEIGHT)x$(SPEC_NATIVE_WIDTH) --checkout $(call q,$(CURDIR)))
 ifneq ($(firstword $(PREFLIGHT)),ok)
 $(error $(or $(patsubst error:,,$(PREFLIGHT)),the ARTIFACTS/DATA_ROOT check failed (see above)))
 endif
@@ -154,6 +154,8 @@ ifeq ($(SOC_RESOLVED),)
 $(error SOC=$(SOC) could not be resolved (see above); pass SOC=Ascend310P3 or your chip)
 endif
 endif
+# every step that writes holds ARTIFACTS' writer lock for its life (semask.core.workspace.writer_lock)
+export SEMASK_ARTIFACTS := $(A)
 endif
 
 # ------------------------------------------------------------------------------ artifact names
