@@ -256,7 +256,7 @@ ATC_PRECISION_ARGS := $(if $(PRECISION_V2),--precision-v2 $(PRECISION_V2),--prec
 
 # ------------------------------------------------------------------------------ verbs
 .PHONY: help all perf demo demo-run clean distclean env test bench weights labels bins onnx om preds report \
-        upstream crosscheck table tables reproduce paths atc-check
+        upstream crosscheck table tables reproduce paths atc-check verify
 
 help:
 	@echo "SeMask-FPN inference kit"
@@ -273,6 +273,7 @@ help:
 	@echo "  make distclean     clean, and remove downloads (weights, upstream clone) and the venvs"
 	@echo "  make table         print the results table of the last run again (RUN=<name>: another run)"
 	@echo "  make tables        one table of every run under \$$(ARTIFACTS)"
+	@echo "  make verify        re-hash every artifact against its manifest/sidecar; marks what changed for make all"
 	@echo "  steps: weights labels bins onnx om preds report upstream crosscheck"
 	@echo "  make atc-check     (Ascend) atc's pre-check of the graph: unsupported ops and why"
 	@echo
@@ -300,6 +301,10 @@ table: | $(PY_DEP)
 
 tables: | $(PY_DEP)
 	@$(PY) tools/results_table.py --artifacts $(call q,$(A)) --all
+
+# exit 1 when a file changed behind make's back (mtime put back); the next `make all` redoes its step
+verify: | $(PY_DEP)
+	@$(PY) tools/verify_artifacts.py --artifacts $(call q,$(A))
 
 # every (BS, precision) through the file targets below, run by recursive make: artifacts are reused
 SUBMAKE := $(MAKE)
