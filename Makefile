@@ -345,19 +345,20 @@ clean:
 	    --data-root $(call q,$(DATA_ROOT)) --checkout $(call q,$(CURDIR))
 
 distclean: clean
-	rm -rf data/weights data/upstream .venv env/upstream/venv .make
+	rm -rf data/weights data/upstream data/demo .venv env/upstream/venv .make
 
 # ------------------------------------------------------------------------------ demo (no downloads)
 DEMO_A := $(ARTIFACTS)/demo
-DEMO_DATA := $(ARTIFACTS)/demo-data/cityscapes
+# an input, so it lives in data/ (outside any ARTIFACTS): `make clean` keeps it, `make distclean` removes it
+DEMO_DATA ?= data/demo/cityscapes
 demo: $(DEMO_DATA)/.complete
+	@PYTHONPATH=tools $(HOST_PY) -m semask.core.workspace mark --artifacts $(call q,$(ARTIFACTS)) --checkout $(call q,$(CURDIR))
 	$(MAKE) all ARTIFACTS=$(DEMO_A) MODEL=$(DEMO_MODEL) WEIGHTS=$(DEMO_WEIGHTS) DATA_ROOT=$(DEMO_DATA) LIMIT=$(DEMO_IMAGES) \
 	    BACKEND=ort ORT_PROVIDER=cpu HEIGHT=$(DEMO_HEIGHT) WIDTH=$(DEMO_WIDTH) BS=$(BS) SMOKE=1
 	@mkdir -p $(call q,$(A)/reports) && { printf 'demo/'; cat $(call q,$(DEMO_A)/reports/latest); } > $(call q,$(A)/reports/latest.tmp) \
 	    && mv $(call q,$(A)/reports/latest.tmp) $(call q,$(A)/reports/latest)
 
 $(DEMO_DATA)/.complete: | $(PY_DEP)
-	PYTHONPATH=tools $(HOST_PY) -m semask.core.workspace mark --artifacts $(call q,$(ARTIFACTS))
 	rm -rf $(DEMO_DATA).partial
 	$(PY) tools/make_synthetic_cityscapes.py --out $(DEMO_DATA).partial --num $(DEMO_IMAGES) --height $(DEMO_HEIGHT) --width $(DEMO_WIDTH)
 	echo $(DEMO_IMAGES) > $(DEMO_DATA).partial/.complete
