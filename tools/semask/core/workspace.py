@@ -342,19 +342,27 @@ def clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> str:
         shown = ", ".join(found.foreign[:FOREIGN_SHOWN]) + (f" (+{n - FOREIGN_SHOWN} more)" if n > FOREIGN_SHOWN else "")
         raise Refused(f"ARTIFACTS={artifacts} holds {n} path(s) the kit did not make: {shown}; nothing was deleted: "
                       "move them out of ARTIFACTS, then run `make clean` again")
-    for path in found.files:
-        path.unlink(missing_ok=True)
     linked = artifacts.is_symlink()
     left = []
-    for folder in sorted(found.dirs, key=lambda p: len(p.parts), reverse=True):
-        if folder == root and linked:
-            continue
-        try:
-            folder.rmdir()
-        except FileNotFoundError:
-            pass
-        except OSError:
-            left.append(folder)
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:  # held while deleting: a make started meanwhile waits (or refuses) instead of writing in between
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Refused(f"a make started on ARTIFACTS={artifacts}; wait for it to finish, then clean") from None
+        for path in found.files:
+            path.unlink(missing_ok=True)
+        for folder in sorted(found.dirs, key=lambda p: len(p.parts), reverse=True):
+            if folder == root and linked:
+                continue
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                left.append(folder)
+    finally:
+        os.close(fd)
     if left:
         raise Refused(f"{len(left)} folder(s) under ARTIFACTS={artifacts} were not empty after the kit's files were "
                       f"removed (something wrote there meanwhile): {', '.join(map(str, left[:FOREIGN_SHOWN]))}; "
