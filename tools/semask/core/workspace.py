@@ -245,7 +245,7 @@ def writer_lock(artifacts: Path) -> int | None:
         holder = (artifacts / LOCK).read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
         holder = ""
-    if holder and holder not in _lineage(os.getpid()):
+    if holder not in _lineage(os.getpid()):  # empty: a new run is writing its pid there right now
         os.close(fd)
         raise Refused(f"the make that started this step is gone and ARTIFACTS={artifacts} now belongs to another "
                       f"run (pid {holder}); nothing was written, run make again")
