@@ -29,12 +29,13 @@ SHOWN = 20  # changed files named one per line; the rest are counted
 
 @dataclass(frozen=True)
 class Record:
-    """A file, what its record says (bytes or None, sha256), and the make target that redoes it."""
+    """A file, what its record says (bytes or None, sha256), the record, and the make target that redoes it."""
 
     path: Path
     size: int | None
     sha256: str
     target: Path
+    source: Path
 
 
 def _load(path: Path) -> Any:
@@ -56,27 +57,28 @@ def records(artifacts: Path) -> Iterator[Record]:
         for manifest in sorted(root.glob("bins/*/manifest.json")):
             for f in _entries(_load(manifest), "files"):
                 if isinstance(f.get("name"), str) and isinstance(f.get("sha256"), str):
-                    yield Record(manifest.parent / f["name"], int(f.get("bytes", -1)), f["sha256"], manifest)
+                    yield Record(manifest.parent / f["name"], int(f.get("bytes", -1)), f["sha256"], manifest, manifest)
         for labels in sorted(root.glob("labels/*/labels.json")):
             for image in _entries(_load(labels), "images"):
                 if isinstance(image.get("label"), str) and isinstance(image.get("sha256"), str):
-                    yield Record(labels.parent / image["label"], None, image["sha256"], labels)
+                    yield Record(labels.parent / image["label"], None, image["sha256"], labels, labels)
         for manifest in sorted(root.glob("preds/*_manifest.json")):
             run = manifest.name[: -len("_manifest.json")]
             for f in _entries(_load(manifest), "files"):
                 if isinstance(f.get("name"), str) and isinstance(f.get("sha256"), str):
                     yield Record(manifest.parent / run / f["name"], int(f.get("bytes", -1)), f["sha256"],
-                                 manifest.parent / f"{run}_summary.json")
+                                 manifest.parent / f"{run}_summary.json", manifest)
         for folder, ext, key in (("onnx", ".onnx", "sha256"), ("om", ".om", "om_sha256")):
             for model in sorted((root / folder).glob(f"*{ext}")):
                 side = _load(sidecar_path(model))
                 if isinstance(side, dict) and isinstance(side.get(key), str):
-                    yield Record(model, None, side[key], model)
+                    yield Record(model, None, side[key], model, sidecar_path(model))
 
 
 def _check(rec: Record) -> str | None:
     try:
-        return mismatch(rec.path, rec.size if rec.size is None or rec.size >= 0 else None, rec.sha256)
+        why = mismatch(rec.path, rec.size if rec.size is None or rec.size >= 0 else None, rec.sha256)
+        return why and why.replace("the manifest", rec.source.name)
     except OSError as exc:
         return f"{rec.path} cannot be read ({exc.strerror})"
 
