@@ -46,7 +46,7 @@ endef
 
 # ------------------------------------------------------------------------------ verbs
 .PHONY: help all perf demo clean distclean env test bench weights labels bins onnx om preds report \
-        upstream crosscheck table tables reproduce atc-check
+        upstream crosscheck table tables reproduce atc-check verify
 
 help:
 	@echo "SeMask-FPN inference kit"
@@ -59,10 +59,11 @@ help:
 	@echo "  make env           create .venv from env/requirements.txt and check the environment"
 	@echo "  make test          run the test suite"
 	@echo "  make bench         run the benchmarks in bench/ (writes bench/out/)"
-	@echo "  make clean         remove what the kit made under \$$(ARTIFACTS), keep downloads and data"
-	@echo "  make distclean     clean, and remove downloads (weights, upstream clone) and the venvs"
+	@echo "  make clean         remove what the kit made under \$$(ARTIFACTS) (refuses if anything else is there)"
+	@echo "  make distclean     clean, and remove downloads (weights, upstream clone), data/demo and the venvs"
 	@echo "  make table         print the results table of the last run again (RUN=<name>: another run)"
 	@echo "  make tables        one table of every run under \$$(ARTIFACTS)"
+	@echo "  make verify        re-hash every artifact against its manifest/sidecar; marks what changed for make all"
 	@echo "  steps: weights labels bins onnx om preds report upstream crosscheck"
 	@echo "  make atc-check     (Ascend) atc's pre-check of the graph: unsupported ops and why"
 	@echo
@@ -82,6 +83,10 @@ table: | $(PY_DEP)
 tables: | $(PY_DEP)
 	@$(PY) tools/results_table.py all --artifacts $(call q,$(A))
 
+# exit 1 when a file changed behind make's back (mtime put back); the next `make all` redoes its step
+verify: | $(PY_DEP)
+	@$(PY) tools/verify_artifacts.py --artifacts $(call q,$(A))
+
 # every (BS, precision) through the file targets below, run by recursive make: artifacts are reused
 reproduce: | $(PY_DEP)
 	@$(PY) tools/reproduce.py --plan $(PLAN_JSON) --make $(call q,$(MAKE)) --command $(call q,$(COMMAND))
@@ -96,7 +101,7 @@ report: $(REPORT)
 upstream: $(UPSTREAM_DIR).stamp
 
 env: .venv/.installed
-	$(HOST_PY) tools/mark_artifacts.py --artifacts $(call q,$(A))
+	$(HOST_PY) tools/mark_artifacts.py --artifacts $(call q,$(A)) --checkout $(call q,$(CURDIR))
 	$(PY) tools/check_env.py --out $(A)/env/env_check.json --need all
 
 test: | $(PY_DEP)
@@ -110,19 +115,20 @@ clean:
 	    --checkout $(call q,$(CURDIR))
 
 distclean: clean
-	rm -rf data/weights data/upstream .venv env/upstream/venv .make
+	rm -rf data/weights data/upstream data/demo .venv env/upstream/venv .make
 
 # ------------------------------------------------------------------------------ demo (no downloads)
 DEMO_A := $(ARTIFACTS)/demo
-DEMO_DATA := $(ARTIFACTS)/demo-data/cityscapes
+# an input, so it lives in data/ (outside any ARTIFACTS): `make clean` keeps it, `make distclean` removes it
+DEMO_DATA := data/demo/cityscapes
 demo: $(DEMO_DATA)/.complete
+	@$(HOST_PY) tools/mark_artifacts.py --artifacts $(call q,$(ARTIFACTS)) --checkout $(call q,$(CURDIR))
 	$(MAKE) all ARTIFACTS=$(DEMO_A) MODEL=$(DEMO_MODEL) WEIGHTS=$(DEMO_WEIGHTS) DATA_ROOT=$(DEMO_DATA) LIMIT=$(DEMO_IMAGES) \
 	    BACKEND=ort ORT_PROVIDER=cpu HEIGHT=$(DEMO_HEIGHT) WIDTH=$(DEMO_WIDTH) BS=$(BS) SMOKE=1
 	@mkdir -p $(call q,$(A)/reports) && { printf 'demo/'; cat $(call q,$(DEMO_A)/reports/latest); } > $(call q,$(A)/reports/latest.tmp) \
 	    && mv $(call q,$(A)/reports/latest.tmp) $(call q,$(A)/reports/latest)
 
 $(DEMO_DATA)/.complete: | $(PY_DEP)
-	$(HOST_PY) tools/mark_artifacts.py --artifacts $(call q,$(ARTIFACTS))
 	rm -rf $(DEMO_DATA).partial
 	$(PY) tools/make_synthetic_cityscapes.py --out $(DEMO_DATA).partial --num $(DEMO_IMAGES) --height $(DEMO_HEIGHT) --width $(DEMO_WIDTH)
 	echo $(DEMO_IMAGES) > $(DEMO_DATA).partial/.complete

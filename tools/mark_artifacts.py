@@ -10,8 +10,9 @@ from semask.core.cli import run
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--artifacts", type=Path, required=True)
+    p.add_argument("--checkout", type=Path, default=Path.cwd(), help="the kit's checkout (make's CURDIR)")
     a = p.parse_args(argv)
-    workspace.mark(a.artifacts)
+    workspace.mark_checked(a.artifacts, a.checkout)
     return 0
 
 

@@ -30,7 +30,7 @@ from semask.core.errors import KitError
 
 # Goals that need the run's variables checked and its machine facts resolved.
 PIPELINE_GOALS = frozenset({"all", "perf", "weights", "labels", "bins", "onnx", "om", "preds", "report",
-                            "crosscheck", "atc-check", "reproduce", "verify"})
+                            "crosscheck", "atc-check", "reproduce"})
 POSITIVE = ("BS", "HEIGHT", "WIDTH", "PERF_SECONDS", "DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH", "CROSSCHECK_NUM")
 CHOICES: Dict[str, Tuple[str, ...]] = {
     "MODEL": spec.MODELS, "DEMO_MODEL": spec.MODELS, "BACKEND": spec.BACKENDS, "INPUT_DTYPE": spec.INPUT_DTYPES,
@@ -387,6 +387,8 @@ def make_include(plan: RunPlan, plan_json: str, command: str) -> str:
         **(plan.paths() if plan.needs_config() else {}),
     }
     lines += [f"{k} := {_make_escape(v)}" for k, v in facts.items()]
+    if plan.needs_config():  # every step that writes holds ARTIFACTS' writer lock (core.workspace.writer_lock)
+        lines.append(f"export SEMASK_ARTIFACTS := {_make_escape(plan.values['ARTIFACTS'])}")
     return "\n".join(lines) + "\n"
 
 

@@ -5,8 +5,10 @@ $(ARTIFACTS)` unchecked deletes whatever the variable points at. So the Makefile
 call `preflight` once while make reads the Makefile (make needs its answer: the dataset's native
 size names the ONNX, and a refused run must not start): it refuses a DATA_ROOT inside ARTIFACTS,
 marks the root as the kit's, and takes an exclusive `flock` held by a small helper process for as
-long as that make runs. `clean` deletes only a marked root holding nothing but the kit's own
-entries. Standard library only: this runs before `.venv` exists.
+long as that make runs; every step that writes holds a shared lock of its own (`writer_lock`), so a
+killed make cannot hand the folder to a second run while one of its steps still writes. `clean`
+deletes exactly what the kit made (semask.core.inventory) and nothing when anything else is there.
+Standard library only: this runs before `.venv` exists.
 """
 from __future__ import annotations
 
@@ -20,14 +22,15 @@ import time
 from pathlib import Path
 
 from semask.core.errors import KitError
+from semask.core.inventory import LOCK, MARKER, WRITERS, inventory
 
-
-MARKER = ".semask-artifacts"
-LOCK = ".lock"
 # Top-level entries the kit writes into ARTIFACTS (`.gitkeep`: the placeholder older checkouts tracked).
 KIT_ENTRIES = frozenset({"onnx", "om", "bins", "labels", "preds", "reports", "perf", "env", "crosscheck", "demo",
-                         "demo-data", ".state", MARKER, LOCK, ".gitkeep"})
+                         "demo-data", ".state", MARKER, LOCK, WRITERS, ".gitkeep"})
 QUIET_RETRY_SECONDS = 1.0  # a previous make may still be releasing the lock: wait this long silently
+FOREIGN_SHOWN = 5  # foreign paths a refused `make clean` names (then the count)
+# The environment variable the Makefile exports to its recipes: the ARTIFACTS whose writer lock they take.
+ARTIFACTS_ENV = "SEMASK_ARTIFACTS"
 
 
 class Refused(KitError):
@@ -38,9 +41,49 @@ def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
 
+def real(path: Path, variable: str) -> Path:
+    """`path` with every symlink resolved; a symlink loop is one refusal naming the variable and path."""
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Refused(f"{variable}={path} is a symlink loop (a link that leads back to itself); "
+                          f"point the link at a real folder or set {variable} to one") from None
+        return Path(os.path.realpath(path))  # not there (yet): resolve what is
+
+
+def check_artifacts_root(artifacts: Path, checkout: Path, home: Path) -> None:
+    """Refuse, before anything is written, an ARTIFACTS that is not a folder for the kit's outputs alone.
+
+    Refused: `/`, the home folder, the checkout or any folder holding it, a folder inside the checkout
+    other than `artifacts/...` (the tracked code and `env/` live there), and an existing folder that
+    holds something other than kit entries without the kit's marker (a folder that holds only kit
+    entries is one an older kit made before the marker existed). Symlinks are resolved first.
+    """
+    a = real(artifacts, "ARTIFACTS")
+    c, h = Path(os.path.realpath(checkout)), Path(os.path.realpath(home))
+    fix = "set ARTIFACTS to a new folder of its own, e.g. ARTIFACTS=artifacts (the default) or ARTIFACTS=/data/semask-artifacts"
+    if a == Path(a.anchor):
+        raise Refused(f"ARTIFACTS={artifacts} is the root folder /, which the kit would fill and `make clean` empty; {fix}")
+    if a == h:
+        raise Refused(f"ARTIFACTS={artifacts} is your home folder, which the kit would fill and `make clean` empty; {fix}")
+    if _inside(c, a):
+        what = "the checkout" if a == c else f"a folder that holds the checkout ({c})"
+        raise Refused(f"ARTIFACTS={artifacts} is {what}, where the kit's code and env/ are tracked; {fix}")
+    if _inside(a, c) and not _inside(a, c / "artifacts"):
+        raise Refused(f"ARTIFACTS={artifacts} is inside the checkout but not under its artifacts/ folder, where the "
+                      f"kit's tracked files live; {fix}")
+    if a.is_dir() and not (a / MARKER).is_file():
+        foreign = foreign_entries(a)
+        if foreign:
+            shown = ", ".join(foreign[:FOREIGN_SHOWN]) + (f" (+{len(foreign) - FOREIGN_SHOWN} more)" if len(foreign) > FOREIGN_SHOWN else "")
+            raise Refused(f"ARTIFACTS={artifacts} is an existing folder the kit did not make (it holds {shown} and no "
+                          f"{MARKER} marker); {fix}")
+
+
 def check_data_root(artifacts: Path, data_root: Path) -> None:
     """The pipeline never writes into DATA_ROOT and `make clean` never reaches it."""
-    a, d = artifacts.resolve(), data_root.resolve()
+    a, d = real(artifacts, "ARTIFACTS"), real(data_root, "DATA_ROOT")
     if _inside(d, a):
         raise Refused(f"DATA_ROOT={data_root} is inside ARTIFACTS={artifacts}, which `make clean` deletes; "
                       "move the dataset out of ARTIFACTS or set ARTIFACTS to another folder")
@@ -59,6 +102,7 @@ def foreign_entries(artifacts: Path) -> list[str]:
 
 def mark(artifacts: Path) -> bool:
     """Create ARTIFACTS and its marker when the folder is new, empty or holds only kit entries."""
+    real(artifacts, "ARTIFACTS")
     try:
         artifacts.mkdir(parents=True, exist_ok=True)
         if not os.access(artifacts, os.W_OK | os.X_OK):
@@ -73,6 +117,12 @@ def mark(artifacts: Path) -> bool:
         return False
     marker.write_text("Written by the SeMask-FPN kit: `make clean` may delete this folder.\n", encoding="utf-8")
     return True
+
+
+def mark_checked(artifacts: Path, checkout: Path) -> bool:
+    """`mark` after the ARTIFACTS refusals (never $HOME, /, the checkout, a foreign folder)."""
+    check_artifacts_root(artifacts, checkout, Path(os.path.expanduser("~")))
+    return mark(artifacts)
 
 
 # ---------------------------------------------------------------------------- lock
@@ -136,6 +186,11 @@ def lock(artifacts: Path, owner_pid: int, nowait: bool) -> None:
             told = True
         fcntl.flock(fd, fcntl.LOCK_EX)
         break
+    try:
+        _wait_for_writers(artifacts, nowait)
+    except Refused:
+        os.close(fd)
+        raise
     before = os.fstat(fd)
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{owner_pid}\n".encode(), 0)
@@ -150,6 +205,56 @@ def lock(artifacts: Path, owner_pid: int, nowait: bool) -> None:
         finally:
             os._exit(0)
     os.close(fd)
+
+
+def _wait_for_writers(artifacts: Path, nowait: bool) -> None:
+    """With the run lock held: wait until no step of an earlier run still writes (its make may be gone)."""
+    fd = os.open(artifacts / WRITERS, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if nowait:
+                raise Refused(f"a step of an earlier make is still writing in ARTIFACTS={artifacts} (its make was "
+                              "killed, the step was not); wait for it to finish, or leave NOWAIT unset to wait") from None
+            print(f"a step of an earlier make is still writing in ARTIFACTS={artifacts}; waiting for it to finish "
+                  "(NOWAIT=1 refuses instead)", file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def writer_lock(artifacts: Path) -> int | None:
+    """Hold ARTIFACTS' writer lock for the rest of this process (a step that writes there); return its fd.
+
+    Why this and not "the child stops when make dies": make's child is a shell, then python, and a
+    SIGKILL to make reaches neither (PR_SET_PDEATHSIG fires on the death of the direct parent, the
+    shell, which lives on), nor can the run-lock holder find make's children once they are orphaned.
+    A lock held by the writing process itself needs neither: it lasts exactly as long as the writer,
+    whoever is killed. Each step takes it shared (a run's steps do not exclude one another); a new
+    run's preflight takes it exclusively once, holding the run lock, so it waits for (or, NOWAIT=1,
+    refuses) any step an earlier, killed make left writing. A step whose make is already gone when it
+    starts (the run lock names a make that is not its ancestor) stops before writing anything.
+    None when ARTIFACTS has no lock file (not a make run) or the lock cannot be taken.
+    """
+    path = artifacts / WRITERS
+    if not (artifacts / LOCK).is_file():
+        return None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return None
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    try:
+        holder = (artifacts / LOCK).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        holder = ""
+    if holder not in _lineage(os.getpid()):  # empty: a new run is writing its pid there right now
+        os.close(fd)
+        raise Refused(f"the make that started this step is gone and ARTIFACTS={artifacts} now belongs to another "
+                      f"run (pid {holder}); nothing was written, run make again")
+    return fd
 
 
 # ---------------------------------------------------------------------------- native size
@@ -180,12 +285,15 @@ def native_size(data_root: Path, default: str) -> str:
     return default
 
 
-def preflight(artifacts: Path, data_root: Path, owner_pid: int, nowait: bool, default_native: str) -> str:
+def preflight(artifacts: Path, data_root: Path, owner_pid: int, nowait: bool, default_native: str,
+              checkout: Path | None = None, home: Path | None = None) -> str:
     """Everything a pipeline verb needs settled before make plans: refusals, marker, lock, native size."""
+    real(data_root, "DATA_ROOT")
     if data_root.is_file():
         raise Refused(f"DATA_ROOT={data_root} is a file, not a folder; set DATA_ROOT to the folder that holds "
                       "leftImg8bit/ and gtFine/")
     check_data_root(artifacts, data_root)
+    check_artifacts_root(artifacts, checkout or Path.cwd(), home or Path(os.path.expanduser("~")))
     if not mark(artifacts):
         print(f"warning: ARTIFACTS={artifacts} holds files the kit did not write ({', '.join(foreign_entries(artifacts)[:5])}); "
               "`make clean` will refuse to delete it", file=sys.stderr)
@@ -196,13 +304,13 @@ def preflight(artifacts: Path, data_root: Path, owner_pid: int, nowait: bool, de
 # ---------------------------------------------------------------------------- clean
 def check_clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> None:
     """Refuse to delete anything but a kit-made ARTIFACTS folder."""
-    a = artifacts.resolve()
+    a = real(artifacts, "ARTIFACTS")
     home = Path(os.path.expanduser("~")).resolve()
     if a == Path("/") or a == home or _inside(checkout.resolve(), a):
         raise Refused(f"ARTIFACTS={artifacts} is {'/' if a == Path('/') else 'your home folder' if a == home else 'the checkout or contains it'}; "
                       "`make clean` deletes only a folder the kit made, set ARTIFACTS to it")
     for data_root in data_roots:
-        d = data_root.resolve()
+        d = real(data_root, "DATA_ROOT")
         if _inside(d, a) or _inside(a, d):
             raise Refused(f"ARTIFACTS={artifacts} and DATA_ROOT={data_root} overlap; `make clean` never deletes a dataset, "
                           "move the dataset out of ARTIFACTS first")
@@ -211,10 +319,6 @@ def check_clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> None
     if not (a / MARKER).is_file():
         raise Refused(f"ARTIFACTS={artifacts} has no {MARKER} marker, so the kit did not make it; "
                       "delete it yourself if you are sure")
-    foreign = foreign_entries(a)
-    if foreign:
-        raise Refused(f"ARTIFACTS={artifacts} holds {', '.join(foreign[:10])}, which the kit did not write; "
-                      "move them out, then run `make clean` again")
     fd = os.open(a / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -225,11 +329,47 @@ def check_clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> None
 
 
 def clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> str:
-    import shutil
+    """Delete exactly the files and folders the kit made below ARTIFACTS, or nothing.
 
+    A symlinked ARTIFACTS is resolved first; the folder it points to is emptied of the kit's files but
+    kept, as is the link (the user made both). Anything the kit did not make refuses the whole clean.
+    """
     if not artifacts.exists() and not artifacts.is_symlink():
         return f"ARTIFACTS={artifacts} does not exist; nothing to clean"
     check_clean(artifacts, data_roots, checkout)
-    shutil.rmtree(artifacts)
-    return f"removed ARTIFACTS={artifacts}"
+    root = real(artifacts, "ARTIFACTS")
+    found = inventory(root)
+    if found.foreign:
+        n = len(found.foreign)
+        shown = ", ".join(found.foreign[:FOREIGN_SHOWN]) + (f" (+{n - FOREIGN_SHOWN} more)" if n > FOREIGN_SHOWN else "")
+        raise Refused(f"ARTIFACTS={artifacts} holds {n} path(s) the kit did not make: {shown}; nothing was deleted: "
+                      "move them out of ARTIFACTS, then run `make clean` again")
+    linked = artifacts.is_symlink()
+    left = []
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:  # held while deleting: a make started meanwhile waits (or refuses) instead of writing in between
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Refused(f"a make started on ARTIFACTS={artifacts}; wait for it to finish, then clean") from None
+        for path in found.files:
+            path.unlink(missing_ok=True)
+        for folder in sorted(found.dirs, key=lambda p: len(p.parts), reverse=True):
+            if folder == root and linked:
+                continue
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                left.append(folder)
+    finally:
+        os.close(fd)
+    if left:
+        raise Refused(f"{len(left)} folder(s) under ARTIFACTS={artifacts} were not empty after the kit's files were "
+                      f"removed (something wrote there meanwhile): {', '.join(map(str, left[:FOREIGN_SHOWN]))}; "
+                      "they and what they hold were kept")
+    if linked:
+        return f"removed the kit's {len(found.files)} files from ARTIFACTS={artifacts} (resolved: {root}); kept the folder"
+    return f"removed ARTIFACTS={artifacts} ({len(found.files)} files the kit made)"
 

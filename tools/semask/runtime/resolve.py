@@ -86,6 +86,7 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     try:
         if dry_run:
             workspace.check_data_root(artifacts, data_root)
+            workspace.check_artifacts_root(artifacts, Path.cwd(), Path(os.path.expanduser("~")))
             native = workspace.native_size(data_root, default_native)
         else:
             native = workspace.preflight(artifacts, data_root, owner_pid, bool(v["NOWAIT"]), default_native)

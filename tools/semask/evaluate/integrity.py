@@ -1,0 +1,122 @@
+"""`make verify`: re-hash every artifact under ARTIFACTS against the record the kit wrote for it.
+
+Why: make sees mtimes only, and the steps' own checks trust a file whose identity is unchanged, so an
+edit whose mtime was put back (`touch -r`) leaves "Nothing to be done" and a stale report standing.
+This rehashes every file a record vouches for (the bins and predictions manifests, labels.json, the
+.onnx and .om sidecars), prints one line per changed file and marks the step that made it out of
+date: the step's make target (the manifest, the prediction summary, the model file) gets the epoch
+as its mtime, so make sees it older than its inputs and redoes that step; the steps resume and
+verify their outputs by sha256, so exactly the changed files are rewritten, and everything that
+depends on them after.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from semask.core.errors import KitError
+from semask.core.manifest import mismatch
+from semask.core.parallel import imap
+from semask.core.workspace import LOCK, MARKER
+from semask.runtime.onnx_io import sidecar_path
+
+SHOWN = 20  # changed files named one per line; the rest are counted
+
+
+@dataclass(frozen=True)
+class Record:
+    """A file, what its record says (bytes or None, sha256), the record, and the make target that redoes it."""
+
+    path: Path
+    size: int | None
+    sha256: str
+    target: Path
+    source: Path
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _entries(data: Any, key: str) -> list[dict]:
+    items = data.get(key) if isinstance(data, dict) else None
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def records(artifacts: Path) -> Iterator[Record]:
+    """Every (file, record, target) under ARTIFACTS and its nested demo ARTIFACTS."""
+    roots = [artifacts] + ([artifacts / "demo"] if (artifacts / "demo" / MARKER).is_file() else [])
+    for root in roots:
+        for manifest in sorted(root.glob("bins/*/manifest.json")):
+            for f in _entries(_load(manifest), "files"):
+                if isinstance(f.get("name"), str) and isinstance(f.get("sha256"), str):
+                    yield Record(manifest.parent / f["name"], int(f.get("bytes", -1)), f["sha256"], manifest, manifest)
+        for labels in sorted(root.glob("labels/*/labels.json")):
+            for image in _entries(_load(labels), "images"):
+                if isinstance(image.get("label"), str) and isinstance(image.get("sha256"), str):
+                    yield Record(labels.parent / image["label"], None, image["sha256"], labels, labels)
+        for manifest in sorted(root.glob("preds/*_manifest.json")):
+            run = manifest.name[: -len("_manifest.json")]
+            for f in _entries(_load(manifest), "files"):
+                if isinstance(f.get("name"), str) and isinstance(f.get("sha256"), str):
+                    yield Record(manifest.parent / run / f["name"], int(f.get("bytes", -1)), f["sha256"],
+                                 manifest.parent / f"{run}_summary.json", manifest)
+        for folder, ext, key in (("onnx", ".onnx", "sha256"), ("om", ".om", "om_sha256")):
+            for model in sorted((root / folder).glob(f"*{ext}")):
+                side = _load(sidecar_path(model))
+                if isinstance(side, dict) and isinstance(side.get(key), str):
+                    yield Record(model, None, side[key], model, sidecar_path(model))
+
+
+def _check(rec: Record) -> str | None:
+    try:
+        why = mismatch(rec.path, rec.size if rec.size is None or rec.size >= 0 else None, rec.sha256)
+        return why and why.replace("the manifest", rec.source.name)
+    except OSError as exc:
+        return f"{rec.path} cannot be read ({exc.strerror})"
+
+
+def mark_stale(target: Path) -> bool:
+    """Give a step's make target the epoch as mtime (make then redoes the step); False when it is absent."""
+    try:
+        os.utime(target, ns=(0, 0))
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def verify(artifacts: Path, jobs: int | None = None, shown: int = SHOWN) -> int:
+    """Print what changed (one line per file, up to `shown`, then a count) and mark it; 1 if anything did."""
+    artifacts = Path(artifacts)
+    if not (artifacts / MARKER).is_file():
+        what = "does not exist" if not artifacts.exists() else f"has no {MARKER} marker (the kit did not make it)"
+        raise KitError(f"ARTIFACTS={artifacts} {what}; nothing to verify: give the ARTIFACTS of a run")
+    fd = os.open(artifacts / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise KitError(f"a make is running on ARTIFACTS={artifacts}; wait for it to finish, then verify") from None
+        found = list(records(artifacts))
+        problems = [(rec, why) for rec, why in zip(found, imap(_check, found, jobs, "verify")) if why]
+        for rec, why in problems[:shown]:
+            print(f"changed: {why}")
+        if len(problems) > shown:
+            print(f"changed: ... and {len(problems) - shown} more")
+        if not problems:
+            print(f"verify: all {len(found)} recorded files under ARTIFACTS={artifacts} match their manifests and sidecars")
+            return 0
+        marked = sorted({str(rec.target) for rec, _ in problems if mark_stale(rec.target)})
+        print(f"verify: {len(problems)} of {len(found)} recorded files under ARTIFACTS={artifacts} changed after their "
+              f"step; marked out of date: {', '.join(marked) or 'nothing (their steps left no target)'}; the next "
+              "`make all` with the same variables redoes exactly those")
+        return 1
+    finally:
+        os.close(fd)
