@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from semask.core.errors import KitError
+from semask.core.procs import run_streamed
 from semask.core.provenance import collect as provenance
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir
 from semask.core.progress import LOOP_FLOOR, duration
@@ -175,14 +175,7 @@ def run_make(plan: Plan, targets: Sequence[str], variables: Dict[str, str]) -> t
     """A sub-make of existing targets; its output is shown live (the progress lines) and kept."""
     cmd = [*shlex.split(plan.make), *targets, *(f"{k}={v}" for k, v in variables.items())]
     print("+ " + shlex.join(cmd), flush=True)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
-    lines = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        sys.stdout.flush()
-        lines.append(line)
-    return proc.wait(), "".join(lines)
+    return run_streamed(cmd)
 
 
 def sweep(plan: Plan) -> Dict[str, Any]:
