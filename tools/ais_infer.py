@@ -29,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--device", default=0, type=check_device, help="NPU id 0-255")
     p.add_argument("--loop", default=None, type=loop_arg, help="perf mode: pure-inference runs, or auto")
     p.add_argument("--seconds", default=60.0, type=float, help="PERF_SECONDS: time budget of --loop auto")
+    p.add_argument("--weights", default=None, help="the run's WEIGHTS (a .pth/.npz or 'random'): the model's sidecar "
+                   "must name them (make passes it); without it only the model's sha256 is checked")
     p.add_argument("--out-json", default=None, help="perf mode: result JSON")
     args = p.parse_args(argv)
     perf_mode = args.out_json is not None or "--loop" in list(sys.argv[1:] if argv is None else argv)
@@ -36,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.out_json:
             raise KitError("perf mode (--loop) needs --out-json FILE")
         with step("perf", f"ais_bench bs{args.batch_size} LOOP={args.loop or 'auto'}"):
-            result = ascend.ais_perf(args.om, args.batch_size, args.loop, args.device, args.seconds)
+            result = ascend.ais_perf(args.om, args.batch_size, args.loop, args.device, args.seconds,
+                                     weights=args.weights)
         write_private_json(args.out_json, result)  # 0640, like everything the Ascend steps write
         lat = result["latency_ms"]
         print(f"perf ascend[{result['soc_version']}] bs{args.batch_size}: throughput {result['throughput']:.2f} img/s, "
@@ -46,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KitError("infer mode needs --input BINS_DIR and --output OUT_DIR (or give --loop N for perf mode)")
     dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
     with step("infer", f"ais_bench bs{args.batch_size} {args.input}"):
-        ascend.ais_infer(args.om, args.input, args.output, dirname, args.batch_size, args.device)
+        ascend.ais_infer(args.om, args.input, args.output, dirname, args.batch_size, args.device,
+                         weights=args.weights)
     return 0
 
 

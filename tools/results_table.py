@@ -20,9 +20,11 @@ def main(argv=None) -> int:
                                                    "alone, print the last run (or --run NAME, or --all)")
     p.add_argument("--run", default=None, help="RUN: a run name under ARTIFACTS (see --all)")
     p.add_argument("--all", action="store_true", help="one table of every run under ARTIFACTS")
+    p.add_argument("--weights", default=None, help="with --report/--perf: the run's WEIGHTS; the model that made the "
+                                                   "numbers must have been made from them (make passes it)")
     a = p.parse_args(argv)
     if a.report or a.perf:
-        table = t.render(a.report, a.summary, a.perf, a.provenance, a.smoke)
+        table = t.render(a.report, a.summary, a.perf, a.provenance, a.smoke, a.weights)
         if a.artifacts:
             t.write_latest(a.artifacts, a.report or a.perf)
     elif a.artifacts and a.all:

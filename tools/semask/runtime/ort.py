@@ -246,11 +246,18 @@ def infer_folder(
     warmup: int = 1,
     argv: Sequence[str] = (),
     progress: bool = True,
+    weights: str | None = None,
 ) -> dict[str, Any]:
-    """Run every file of `input_dir` through the model, ais_bench style; returns the summary."""
+    """Run every file of `input_dir` through the model, ais_bench style; returns the summary.
+
+    The model is checked against its sidecar first (and against `weights`, the run's WEIGHTS, when
+    given: then the sidecar is required); its identity goes into the summary as `model_identity`.
+    """
     from semask.core.progress import Progress
+    from semask.runtime.model_check import verify_model
 
     model = Path(model)
+    identity = verify_model(model, weights, require_sidecar=weights is not None)
     plan = plan_folder(model, input_dir, batch_size)
     folder, summary_path = _prepare_run_folder(plan, output_dir, dirname)
     journal = Journal(Path(output_dir) / f".{dirname}.journal.jsonl")
@@ -272,7 +279,8 @@ def infer_folder(
     result = summary.build_summary(
         _filesinfo(plan, input_dir, os.path.join(str(output_dir), dirname)), argv,
         [float(done[b.index]["compute_ms"]) for b in plan.batches], batch_size,
-        extra={"provider": PROVIDERS[provider], "backend": "onnxruntime", "resumed_batches": resumed},
+        extra={"provider": PROVIDERS[provider], "backend": "onnxruntime", "resumed_batches": resumed,
+               "model_identity": identity},
     )
     for line in summary.summary_lines(result, batch_size):
         print(line)
@@ -304,6 +312,7 @@ def run_perf(
     input_dir: Path | str | None = None,
     scratch_parent: Path | str | None = None,
     budget_seconds: float = 60.0,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Warm up, time LOOP runs on zero (or the first real) batch, then the optional e2e pass.
 
@@ -312,7 +321,11 @@ def run_perf(
 
     Throughput is 1000*BS/mean(compute ms), as `ais_bench --loop N` reports the NPU, so the two
     backends' headline numbers compare; the e2e pass shows what a user actually gets in images/s.
+    The model is checked as `infer_folder` checks it; its identity goes into the result.
     """
+    from semask.runtime.model_check import verify_model
+
+    identity = verify_model(model, weights, require_sidecar=weights is not None)
     spec, _ = single_input(model, batch_size)
     files: list[Path] = []
     if input_dir is not None:
@@ -351,6 +364,7 @@ def run_perf(
         "backend": "onnxruntime",
         "provider": PROVIDERS[provider],
         "model": str(model),
+        "model_identity": identity,
         "batch_size": batch_size,
         "loop": loop,
         "loop_chosen_by": "LOOP" if given else f"PERF_SECONDS={budget_seconds:g}",
