@@ -138,6 +138,12 @@ ifneq ($(BACKEND_RESOLVED),ascend)
 $(error make atc-check needs atc: BACKEND=$(BACKEND) resolved to $(BACKEND_RESOLVED); source the CANN set_env.sh (ASCEND_SET_ENV) or pass BACKEND=ascend)
 endif
 endif
+# a size the model accepts, and an ORT_PROVIDER this host and $(PYTHON) can run (semask.core.variables)
+VAR_CHECK := $(shell PYTHONPATH=tools $(HOST_PY) -m semask.core.variables --height $(HEIGHT) --width $(WIDTH) \
+    $(if $(filter ascend,$(BACKEND_RESOLVED)),,--ort-provider $(ORT_PROVIDER) --python $(call q,$(PYTHON))))
+ifneq ($(VAR_CHECK),ok)
+$(error $(or $(patsubst error:,,$(VAR_CHECK)),the HEIGHT/WIDTH/ORT_PROVIDER check failed (see above)))
+endif
 # make needs these answers to plan: refuse a DATA_ROOT inside ARTIFACTS, mark ARTIFACTS as the kit's, take
 # its lock for as long as this make runs (a second run waits; NOWAIT=1 refuses), and read the dataset's
 # native size (the labels' size; the ONNX resizes its logits back to it when HEIGHTxWIDTH differs).

@@ -20,6 +20,7 @@ from torch import nn
 
 from semask.model.checkpoint import load_weights
 from semask.core.errors import KitError
+from semask.core.variables import check_size
 from semask.core.fsio import sha256_bytes
 from semask.model.network import build_model, input_normalizer
 from semask.runtime.onnx_io import publish_onnx, read_sidecar
@@ -59,8 +60,7 @@ def check_options(batch_size: int, height: int, width: int, input_dtype: str, ou
     for name, value in (("BS (--batch-size)", batch_size), ("HEIGHT (--height)", height), ("WIDTH (--width)", width)):
         if not isinstance(value, int) or value < 1:
             raise KitError(f"{name}={value!r} must be a positive integer")
-    if height < 32 or width < 32:
-        raise KitError(f"HEIGHT x WIDTH = {height}x{width} is too small; SeMask-FPN needs both >= 32")
+    check_size(height, width)  # the parse-time rule, again for callers that skip the Makefile
     if input_dtype not in INPUT_DTYPES:
         raise KitError(f"INPUT_DTYPE={input_dtype!r} is unknown; choose one of {', '.join(INPUT_DTYPES)}")
     if output not in OUTPUT_KINDS:

@@ -29,11 +29,11 @@ from semask.core.journal import Journal
 from semask.runtime import ais_summary as summary
 from semask.runtime import batching
 from semask.runtime.onnx_io import TensorSpec, single_input
-from semask.spec import ORT_PROVIDERS
+from semask.spec import ORT_PROVIDER_PACKAGES, ORT_PROVIDERS
 
 # the kit's provider names (semask.spec.ORT_PROVIDERS) -> ORT's
 PROVIDERS = {name: f"{name.upper()}ExecutionProvider" for name in ORT_PROVIDERS}
-PROVIDER_PACKAGES = {"cpu": "onnxruntime", "cuda": "onnxruntime-gpu", "cann": "onnxruntime-cann"}
+PROVIDER_PACKAGES = ORT_PROVIDER_PACKAGES
 
 
 # ---------------------------------------------------------------- sessions
