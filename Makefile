@@ -122,7 +122,8 @@ ifeq ($(wildcard $(WEIGHTS)),)
 $(error WEIGHTS=$(WEIGHTS) does not exist; give an existing .pth/.npz, WEIGHTS=random, or leave WEIGHTS unset to download the official file)
 endif
 endif
-BACKEND_RESOLVED := $(shell $(ASCEND_SRC) $(HOST_PY) tools/select_backend.py --backend $(BACKEND) --set-env $(call q,$(ASCEND_SET_ENV)))
+# select_backend.py sources ASCEND_SET_ENV itself (semask.runtime.set_env): a failing script is named with its exit code
+BACKEND_RESOLVED := $(shell $(HOST_PY) tools/select_backend.py --backend $(BACKEND) --set-env $(call q,$(ASCEND_SET_ENV)))
 ifeq ($(BACKEND_RESOLVED),)
 $(error BACKEND=$(BACKEND) could not be used (see the message above))
 endif

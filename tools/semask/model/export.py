@@ -20,6 +20,7 @@ from torch import nn
 
 from semask.model.checkpoint import load_weights
 from semask.core.errors import KitError
+from semask.core.memory import memory_guard
 from semask.core.variables import check_size
 from semask.core.fsio import sha256_bytes
 from semask.model.network import build_model, input_normalizer
@@ -127,11 +128,12 @@ def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, h
     if prepare is not None:
         prepare(model)
     wrapper = ExportWrapper(model, input_dtype, output, label_dtype, (out_h, out_w)).eval()
-    example = _example_input(batch_size, height, width, input_dtype)
     started = time.perf_counter()
     buffer = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
+    with memory_guard("the ONNX export (tracing the model on one batch)", batch_size), torch.no_grad(), \
+            warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings about constant sizes are the point here
+        example = _example_input(batch_size, height, width, input_dtype)
         torch.onnx.export(wrapper, (example,), buffer, opset_version=opset, dynamo=False, do_constant_folding=True,
                           input_names=[INPUT_NAME], output_names=[OUTPUT_NAME])
     proto = onnx.load_from_string(buffer.getvalue())
@@ -172,6 +174,11 @@ def verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int = 1, thr
     and labels equal wherever the reference's top-1/top-2 margin exceeds MARGIN. PyTorch evaluates
     the first and last batch element (distinct images) to bound the cost at large BS.
     """
+    with memory_guard("the export's verification (ONNX Runtime and PyTorch on one batch)", meta["batch_size"]):
+        return _verify_onnx(proto, meta, seed, threads)
+
+
+def _verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int, threads: int) -> Dict[str, Any]:
     from semask.runtime.ort import make_session
     from semask.upstream.agreement import Agreement
 
@@ -213,7 +220,7 @@ def simplify_onnx(src: Path, out: Path, verify: bool = True, threads: int = 0) -
     started = time.perf_counter()
     from semask.core.progress import step
 
-    with step("onnxsim", str(src)):
+    with step("onnxsim", str(src)), memory_guard("onnxsim", meta["batch_size"]):
         proto, ok = onnxsim.simplify(onnx.load(str(src)))
     if not ok:
         raise KitError(f"onnxsim could not validate the simplified {src}; keep the raw export and report it")

@@ -26,6 +26,7 @@ from semask.core import manifest
 from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir, sha256_bytes,
                               sha256_file)
 from semask.core.journal import Journal
+from semask.core.memory import is_out_of_memory, memory_guard
 from semask.runtime import ais_summary as summary
 from semask.runtime import batching
 from semask.runtime.onnx_io import TensorSpec, single_input
@@ -73,6 +74,8 @@ def make_session(model: Path | str | bytes, provider: str = "cpu", device: int =
         session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=opts,
                                        providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
+        if is_out_of_memory(exc):
+            raise  # the caller's memory_guard names BS
         what = "the in-memory graph" if isinstance(model, bytes) else model
         raise KitError(f"onnxruntime cannot load {what} with {name}: {exc}") from None
     if session.get_providers()[0] != name:
@@ -271,8 +274,9 @@ def infer_folder(
         if pending:
             if per_file is not None:
                 check_free_space(folder, sum(len(b.real_files) for b in pending) * per_file, "onnxruntime inference")
-            session = make_session(model, provider, device, threads)
-            done.update(_run_pending(session, plan, pending, folder, journal, bar, warmup))
+            with memory_guard("onnxruntime inference", batch_size):
+                session = make_session(model, provider, device, threads)
+                done.update(_run_pending(session, plan, pending, folder, journal, bar, warmup))
     finally:
         bar.close()
         journal.close()
@@ -326,6 +330,14 @@ def run_perf(
     from semask.runtime.model_check import verify_model
 
     identity = verify_model(model, weights, require_sidecar=weights is not None)
+    with memory_guard("the onnxruntime perf run", batch_size):
+        return _run_perf(model, batch_size, loop, warmup, provider, device, threads, input_dir, scratch_parent,
+                         budget_seconds, identity)
+
+
+def _run_perf(model: Path | str, batch_size: int, loop: int | None, warmup: int, provider: str, device: int,
+              threads: int | None, input_dir: Path | str | None, scratch_parent: Path | str | None,
+              budget_seconds: float, identity: dict[str, Any]) -> dict[str, Any]:
     spec, _ = single_input(model, batch_size)
     files: list[Path] = []
     if input_dir is not None:
