@@ -74,7 +74,7 @@ all: $(REPORT)
 
 perf: $(PERF_JSON)
 	@$(PY) tools/results_table.py perf --perf $(PERF_JSON) --provenance $(PERF_JSON:.json=.provenance.json) \
-	    --artifacts $(call q,$(A))
+	    --artifacts $(call q,$(A)) --weights $(call q,$(WEIGHTS))
 
 # the last run (reports/latest), or RUN=<name>; needs no pipeline variables
 table: | $(PY_DEP)
@@ -182,7 +182,8 @@ $(ONNX_ATC): $(ONNX_SIM) tools/semask/model/ascend_graph.py tools/atc_graph.py
 
 $(OM): $(ONNX_ATC) | $(A)/om
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_compile.py --onnx $< --output-om $@ --batch-size $(BS) --height $(HEIGHT) \
-	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE)
+	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE) \
+	    --weights $(call q,$(WEIGHTS))
 
 atc-check: $(ONNX_ATC) | $(A)/om
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE) --out $(ATC_CHECK)
@@ -198,21 +199,22 @@ $(ONNX_ORT): $(ONNX_ORT_RAW)
 ifeq ($(BACKEND_RESOLVED),ascend)
 $(PRED_SUMMARY): $(OM) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN_NAME) --batch-size $(BS) --device $(DEVICE)
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --device $(DEVICE) --weights $(call q,$(WEIGHTS))
 
 $(PERF_JSON): $(OM) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_perf.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) \
-	    --seconds $(PERF_SECONDS) --out-json $@
+	    --seconds $(PERF_SECONDS) --weights $(call q,$(WEIGHTS)) --out-json $@
 else
 $(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
 	$(PY) tools/infer_ort.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN_NAME) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICE)
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICE) \
+	    --weights $(call q,$(WEIGHTS))
 
 $(PERF_JSON): $(ONNX_USED) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
 	$(PY) tools/perf.py --model $(ONNX_USED) --batch-size $(BS) --loop $(LOOP) --seconds $(PERF_SECONDS) --provider $(ORT_PROVIDER) \
-	    --device $(DEVICE) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --out-json $@
+	    --device $(DEVICE) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --weights $(call q,$(WEIGHTS)) --out-json $@
 endif
 
 $(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) | $(A)/reports
@@ -221,7 +223,7 @@ $(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) | $(A)/reports
 	    --height $(OUT_HEIGHT) --width $(OUT_WIDTH) --out-json $@ --out-md $(@:.json=.md) \
 	    --panels 3 --data-root $(call q,$(DATA_ROOT)) --panel-dir $(@:.json=_panels) \
 	    --provenance $(@:.json=.provenance.json)
-	$(PY) tools/results_table.py report --report $@ --summary $(PRED_SUMMARY) $(if $(SMOKE),--smoke) --out $(@:.json=.table.md)
+	$(PY) tools/results_table.py report --report $@ --summary $(PRED_SUMMARY) $(if $(SMOKE),--smoke) --weights $(call q,$(WEIGHTS)) --out $(@:.json=.table.md)
 
 # ------------------------------------------------------------------------------ upstream cross-check
 UPSTREAM_ENV := env/upstream/venv/.setup.stamp

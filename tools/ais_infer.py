@@ -24,10 +24,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output-dirname", default=None, help="run folder name (default: timestamp)")
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
     p.add_argument("--device", default=0, type=check_device, help="NPU id 0-255")
+    p.add_argument("--weights", default=None, help="the run's WEIGHTS (a .pth/.npz or 'random'): the model's sidecar "
+                   "must name them (make passes it); without it only the model's sha256 is checked")
     args = p.parse_args(argv)
     dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
     with step("infer", f"ais_bench bs{args.batch_size} {args.input}"):
-        ascend.ais_infer(args.om, args.input, args.output, dirname, args.batch_size, args.device)
+        ascend.ais_infer(args.om, args.input, args.output, dirname, args.batch_size, args.device,
+                         weights=args.weights)
     return 0
 
 

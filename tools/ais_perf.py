@@ -24,9 +24,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--loop", default=None, type=loop_arg, help="LOOP: pure-inference runs, or auto (the default)")
     p.add_argument("--seconds", default=60.0, type=float, help="PERF_SECONDS: time budget of --loop auto")
     p.add_argument("--out-json", required=True, help="result JSON (0640, like everything the Ascend steps write)")
+    p.add_argument("--weights", default=None, help="the run's WEIGHTS (a .pth/.npz or 'random'): the model's sidecar "
+                   "must name them (make passes it); without it only the model's sha256 is checked")
     args = p.parse_args(argv)
     with step("perf", f"ais_bench bs{args.batch_size} LOOP={args.loop or 'auto'}"):
-        result = ascend.ais_perf(args.om, args.batch_size, args.loop, args.device, args.seconds)
+        result = ascend.ais_perf(args.om, args.batch_size, args.loop, args.device, args.seconds, weights=args.weights)
     write_private_json(args.out_json, result)
     print(ascend.perf_line(result))
     return 0

@@ -27,6 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--device", default=0, type=int, help="device id for cuda/cann")
     p.add_argument("--threads", default=None, type=positive_int("THREADS"), help="ORT intra-op threads")
     p.add_argument("--warmup", default=1, type=int, help="warm-up runs of the first batch (not timed)")
+    p.add_argument("--weights", default=None, help="the run's WEIGHTS (a .pth/.npz or 'random'): the model's sidecar "
+                   "must name them (make passes it); without it only the model's sha256 is checked")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = p.parse_args(argv)
     import time
@@ -37,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.model, args.input, args.output, dirname, args.batch_size, provider=args.provider,
             device=args.device, threads=args.threads, warmup=max(0, args.warmup),
             argv=list(sys.argv if argv is None else ["infer_ort.py", *argv]), progress=not args.no_progress,
+            weights=args.weights,
         )
     return 0
 

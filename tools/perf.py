@@ -24,6 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--device", default=0, type=int)
     p.add_argument("--threads", default=None, type=positive_int("THREADS"))
     p.add_argument("--input", default=None, help="bins folder: time on real data and add an e2e pass")
+    p.add_argument("--weights", default=None, help="the run's WEIGHTS (a .pth/.npz or 'random'): the model's sidecar "
+                   "must name them (make passes it); without it only the model's sha256 is checked")
     p.add_argument("--out-json", required=True, help="result JSON (written atomically)")
     args = p.parse_args(argv)
     out = Path(args.out_json)
@@ -31,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with step("perf", f"onnxruntime[{args.provider}] bs{args.batch_size} LOOP={args.loop or 'auto'}"):
         result = ort.run_perf(args.model, args.batch_size, args.loop, max(0, args.warmup), args.provider,
                               args.device, args.threads, args.input, scratch_parent=out.parent,
-                              budget_seconds=args.seconds)
+                              budget_seconds=args.seconds, weights=args.weights)
     atomic_write_json(out, result)
     print(ort.result_line(result))
     return 0

@@ -27,6 +27,7 @@ from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
 from semask.core.errors import KitError
+from semask.core.variables import check_size
 
 # Goals that need the run's variables checked and its machine facts resolved.
 PIPELINE_GOALS = frozenset({"all", "perf", "weights", "labels", "bins", "onnx", "om", "preds", "report",
@@ -141,6 +142,11 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
             bad("BS_LIST", "is not a list of positive integers", '"1 4 8"')
         if not values["PRECISIONS"].split():
             bad("PRECISIONS", "is empty", spec.DEFAULT_PRECISION)
+    if _is_positive(values["HEIGHT"]) and _is_positive(values["WIDTH"]):
+        try:  # a size the exported model accepts
+            check_size(int(values["HEIGHT"]), int(values["WIDTH"]))
+        except KitError as exc:
+            errors.append(f"error: {exc}")
     errors += check_weights(values)
     return errors
 

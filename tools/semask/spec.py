@@ -78,6 +78,16 @@ BACKENDS: tuple[str, ...] = ("auto", *RESOLVED_BACKENDS)
 ONNX_TARGETS: tuple[str, ...] = ("ascend", "ort")  # whose graph the export writes (export_onnx.py --target)
 ENV_NEEDS: tuple[str, ...] = ("export", "infer", "all")  # the steps the environment check can check for
 ORT_PROVIDERS: tuple[str, ...] = ("cpu", "cuda", "cann")
+# The onnxruntime distribution each provider needs (one of them per environment: they share `import onnxruntime`).
+ORT_PROVIDER_PACKAGES: dict[str, str] = {"cpu": "onnxruntime", "cuda": "onnxruntime-gpu", "cann": "onnxruntime-cann"}
+# Files a host with the provider's device and driver has (any one is enough); cpu needs none.
+ORT_PROVIDER_DEVICE_FILES: dict[str, tuple[str, ...]] = {
+    "cuda": ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/nvidiactl"),
+    "cann": ("/dev/davinci0", "/dev/davinci_manager"),
+}
+# The smallest HEIGHT / WIDTH the exported model accepts: 4x4 patches, then three 2x2 merges give the
+# deepest stage a stride of 32 (semask.model.network refuses less; the export and the plan check it first).
+MIN_INPUT_SIDE = 32
 DEFAULT_SET_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 DEFAULT_OPSET = 11
 

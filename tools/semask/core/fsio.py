@@ -6,6 +6,7 @@ run never leaves a half-written file under a final name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import json
@@ -57,9 +58,35 @@ def atomic_path(final: Path | str, suffix: str | None = None) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, final)
+    except OSError as exc:
+        if exc.errno in DISK_FULL:
+            raise disk_full_error(final, exc) from None
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def free_bytes(folder: Path | str) -> int:
+    """Free bytes on the filesystem holding `folder` (its nearest existing ancestor)."""
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def disk_full_error(path: Path | str, exc: OSError) -> KitError:
+    """The one line for a full disk while writing `path`: the file, the free space, what was kept.
+
+    Why here: a write() that fails for space carries no file name, and cv2/libpng none at all; every
+    atomic write knows its final name, and its temporary file is gone by the time this is shown."""
+    path = Path(path)
+    return KitError(f"no space left on the device writing {path} ({exc.strerror}; {_size(free_bytes(path.parent))} free "
+                    "there): nothing half-written was kept, and the files finished before it stay; free some space "
+                    "or set ARTIFACTS to a larger disk, then run the step again")
 
 
 def _writer_alive(rest: str) -> bool:
@@ -137,10 +164,7 @@ def sha256_bytes(data: bytes) -> str:
 def check_free_space(folder: Path | str, needed_bytes: int, step: str) -> None:
     """Refuse to start `step` when the filesystem holding `folder` has less than `needed_bytes` free."""
     folder = Path(folder)
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    free = shutil.disk_usage(probe).free
+    free = free_bytes(folder)
     if free < needed_bytes:
         raise KitError(
             f"{step} needs about {_size(needed_bytes)} in {folder} but only {_size(free)} is free; "

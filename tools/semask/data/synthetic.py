@@ -19,7 +19,8 @@ from cityscapesscripts.helpers.labels import labels as CS_LABELS
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 
 from semask.data.cityscapes import CITIES, IMAGE_SUFFIX, LABEL_IDS_SUFFIX, POLYGONS_SUFFIX, SYNTHETIC_MARKER, frame_id
-from semask.core.fsio import atomic_path, atomic_write_json, ensure_writable_dir
+from semask.core.errors import KitError
+from semask.core.fsio import atomic_write_bytes, atomic_write_json, ensure_writable_dir
 
 Point = list[int]
 
@@ -105,9 +106,11 @@ def frame_image(index: int, height: int, width: int, seed: int = 0) -> np.ndarra
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path, suffix=".tmp.png") as tmp:
-        if not cv2.imwrite(str(tmp), array):
-            raise OSError(f"cv2 could not write {path}")
+    """Encoded in memory, written by Python (a full disk is then one line naming the file, not libpng's)."""
+    ok, png = cv2.imencode(".png", array)
+    if not ok:
+        raise KitError(f"cv2 could not encode {path} as PNG; this is a kit bug, please report it")
+    atomic_write_bytes(path, png.tobytes())
 
 
 def write_frame(out: Path, index: int, height: int, width: int, seed: int, split: str = "val") -> str:

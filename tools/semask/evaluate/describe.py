@@ -81,20 +81,41 @@ def input_label(variables: Mapping[str, Any]) -> str:
     return f"{h}x{w}" if h and w else "?"
 
 
-def weights_label(prov: Mapping[str, Any]) -> str:
-    """'semask_small.pth (official, sha256 1a2b3c4d)', a file name with its sha256 prefix, or **random**."""
+def weights_label(prov: Mapping[str, Any], identity: Mapping[str, Any] | None = None) -> str:
+    """'semask_small.pth (official, sha256 1a2b3c4d)', a file name with its sha256 prefix, or **random**.
+
+    `identity` is the model that made the numbers (`model_identity` of the summary or perf JSON, from the
+    sidecar of the .onnx/.om actually run): when it names weights, the label says those, whatever the
+    run's variables say; records older than it fall back to the provenance's WEIGHTS.
+    """
+    from semask.runtime.model_check import is_random, short
+
     variables = prov.get("variables") or {}
     files = prov.get("files") or {}
-    weights = variables.get("WEIGHTS") or (files.get("weights") or {}).get("path") or "?"
-    if weights == "random":
-        onnx_sha = (files.get("onnx") or {}).get("sha256")
-        return "**random**" + (f" (onnx sha256 {onnx_sha[:8]})" if onnx_sha else "")
-    sha = (files.get("weights") or {}).get("sha256")
+    if identity and (identity.get("weights") or identity.get("weights_sha256")):
+        weights, sha = str(identity.get("weights") or "?"), identity.get("weights_sha256")
+        if is_random(weights, sha):
+            return f"**random** (onnx sha256 {short(identity.get('onnx_sha256') or identity.get('sha256'))})"
+    else:
+        weights = variables.get("WEIGHTS") or (files.get("weights") or {}).get("path") or "?"
+        sha = (files.get("weights") or {}).get("sha256")
+        if weights == "random":
+            onnx_sha = (files.get("onnx") or {}).get("sha256")
+            return "**random**" + (f" (onnx sha256 {onnx_sha[:8]})" if onnx_sha else "")
     name = Path(weights).name
     model = variables.get("MODEL")
     official = model and Path(weights).as_posix().endswith(f"data/weights/semask_{model}.pth")
     tags = (["official"] if official else []) + ([f"sha256 {sha[:8]}"] if sha else [])
     return f"{name} ({', '.join(tags)})" if tags else name
+
+
+def model_identity(report: Mapping[str, Any] | None, summary: Mapping[str, Any] | None,
+                   perf: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The identity of the model that made a run's numbers: the perf JSON's, else the report's (copied from
+    the inference summary at score time), else the summary's."""
+    if perf is not None:
+        return perf.get("model_identity")
+    return (report or {}).get("model") or (summary or {}).get("model_identity")
 
 
 def backend_label(prov: Mapping[str, Any]) -> str:

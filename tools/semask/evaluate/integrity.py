@@ -22,7 +22,7 @@ from semask.core.errors import KitError
 from semask.core.manifest import mismatch
 from semask.core.parallel import imap
 from semask.core.workspace import LOCK, MARKER
-from semask.runtime.onnx_io import sidecar_path
+from semask.model.onnx_io import sidecar_path
 
 SHOWN = 20  # changed files named one per line; the rest are counted
 

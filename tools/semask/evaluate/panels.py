@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from semask.data.cityscapes import CLASSES, IGNORE_INDEX, PALETTE
-from semask.core.fsio import atomic_path
+from semask.core.errors import KitError
+from semask.core.fsio import atomic_write_bytes
 
 _BGR = np.zeros((256, 3), np.uint8)  # ignore (255) and anything unknown stays black
 _BGR[: len(PALETTE)] = np.array(PALETTE, np.uint8)[:, ::-1]
@@ -110,8 +111,13 @@ def compose_panel(image_bgr: np.ndarray, gt: np.ndarray, pred: np.ndarray, title
 
 def write_panel(path: Path, image_bgr: np.ndarray, gt: np.ndarray, pred: np.ndarray,
                 title: Sequence[str] = ()) -> None:
-    """compose_panel, written atomically as PNG."""
+    """compose_panel, written atomically as PNG.
+
+    Encoded in memory and written by Python: cv2.imwrite on a full disk prints `libpng error` and
+    returns False with no reason; a Python write fails with ENOSPC, which the atomic write turns
+    into one line naming the panel and the free space."""
     panel, _ = compose_panel(image_bgr, gt, pred, title)
-    with atomic_path(path, suffix=".tmp.png") as tmp:
-        if not cv2.imwrite(str(tmp), panel):
-            raise OSError(f"cv2 could not write {path}")
+    ok, png = cv2.imencode(".png", panel)
+    if not ok:
+        raise KitError(f"cv2 could not encode the panel {path} as PNG; this is a kit bug, please report it")
+    atomic_write_bytes(path, png.tobytes())

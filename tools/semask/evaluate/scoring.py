@@ -246,6 +246,8 @@ def score(opts: ScoreOptions) -> dict:
         "labels": {"manifest": str(labels_json), "mode": manifest.get("mode"), "data_root": manifest.get("data_root")},
         "predictions": {"folder": str(preds.folder), "summary": inputs["pred_summary"], "layout": preds.layout,
                         "writer": _writer(preds.summary)},
+        # the model that made the predictions, from its sidecar via the summary (what the tables name)
+        "model": _summary(preds.summary).get("model_identity"),
         "dataset": dataset_facts([image_stem(e["stem"]) for e, _ in pairs], size[0], size[1], manifest.get("data_root")),
         "confusion_matrix": {"rows": "ground-truth train id 0..18",
                              "cols": "predicted train id 0..18, then 'outside 0..18'", "counts": matrix.tolist()},
@@ -256,17 +258,22 @@ def score(opts: ScoreOptions) -> dict:
     if opts.panels:
         report["panels"] = _write_panels(pairs[:opts.panels], labels_dir, Path(opts.data_root), Path(opts.panel_dir),
                                          opts.label_dtype, size,
-                                         extra_provenance)
+                                         extra_provenance, report["model"])
     atomic_write_json(opts.out_json, report)
     if opts.out_md is not None:
         atomic_write_text(opts.out_md, markdown(report))
     return report
 
 
+def _summary(summary: Path | None) -> dict:
+    """The inference summary's JSON object ({} when there is none or it is unreadable)."""
+    return read_json(summary) or {}
+
+
 def _writer(summary: Path | None) -> str | None:
     """The tool that wrote the predictions, from its summary (so no text names a tool that did not run)."""
-    info = read_json(summary)
-    if info is None:
+    info = _summary(summary)
+    if not info:
         return None
     if info.get("backend") == "onnxruntime":
         return f"ONNX Runtime ({info.get('provider', '?')})"
@@ -276,10 +283,11 @@ def _writer(summary: Path | None) -> str | None:
 
 
 def _write_panels(pairs: list[tuple[dict, Path]], labels_dir: Path, data_root: Path, panel_dir: Path,
-                  dtype: str, size: tuple[int, int], prov: dict | None = None) -> list[str]:
+                  dtype: str, size: tuple[int, int], prov: dict | None = None,
+                  identity: dict | None = None) -> list[str]:
     prov = prov or {}
     variables = prov.get("variables") or {}
-    who = f"{model_label(variables)} | weights: {weights_label(prov).replace('**', '')}" if variables else ""
+    who = f"{model_label(variables)} | weights: {weights_label(prov, identity).replace('**', '')}" if variables else ""
     written = []
     for entry, pred_path in pairs:
         image_path = data_root / entry["image"]

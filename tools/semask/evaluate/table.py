@@ -65,10 +65,13 @@ def run_row(report: Optional[Dict[str, Any]], summary: Optional[Dict[str, Any]],
         fps, real = (summary or {}).get("throughput"), d.real_images_per_s(summary)
     dataset = d.report_dataset_label(report) if report else "- (no data: perf loop)"
     bs = variables.get("BS") or (perf or {}).get("batch_size") or "?"
-    cells = [d.model_label(variables), d.input_label(variables), d.weights_label(prov), dataset, d.backend_label(prov),
+    identity = d.model_identity(report, summary, perf)
+    cells = [d.model_label(variables), d.input_label(variables), d.weights_label(prov, identity), dataset,
+             d.backend_label(prov),
              d.chip_label(prov), d.precision_label(prov), str(bs), d.fmt(miou), d.fmt(fps), d.fmt(real), where]
     return {"cells": cells, "mIoU": miou, "fps": fps, "real_images_per_s": real, "dataset": dataset,
-            "weights_random": variables.get("WEIGHTS") == "random", "synthetic": dataset.startswith("synthetic"),
+            "weights_random": d.weights_label(prov, identity).startswith("**random**"),
+            "synthetic": dataset.startswith("synthetic"),
             "placement_warning": provenance_warning(prov), "warnings": list((report or {}).get("warnings") or [])}
 
 
@@ -89,14 +92,33 @@ def banners(rows: List[Dict[str, Any]], smoke: bool = False) -> List[str]:
     return lines
 
 
+def check_run_weights(report_path: Optional[Path], perf_path: Optional[Path], identity: Optional[Dict[str, Any]],
+                      weights: str) -> None:
+    """Refuse to table numbers whose model (its sidecar's weights, recorded at inference/perf) is not
+    this run's WEIGHTS; records older than the model identity cannot be checked and are let through."""
+    from semask.runtime.model_check import check_weights
+
+    if not identity or not (identity.get("weights") or identity.get("weights_sha256")):
+        return
+    what = f"the numbers in {report_path or perf_path} (model {identity.get('path')})"
+    check_weights(what, (identity.get("weights"), identity.get("weights_sha256")), weights,
+                  f"{Path(str(identity.get('sidecar') or '?')).name}, recorded when the model ran",
+                  "delete that model file (or run `make clean`) and `make all` rebuilds it and redoes these numbers")
+
+
 def render(report_path: Optional[Path] = None, summary_path: Optional[Path] = None, perf_path: Optional[Path] = None,
-           provenance_path: Optional[Path] = None, smoke: bool = False) -> str:
-    """Markdown table: the measured row first, then the published reference rows, then the footnotes."""
+           provenance_path: Optional[Path] = None, smoke: bool = False, weights: Optional[str] = None) -> str:
+    """Markdown table: the measured row first, then the published reference rows, then the footnotes.
+
+    `weights` (the run's WEIGHTS, from make): the model that made the numbers must have been made from them.
+    """
     report = _read(report_path, "score report")
     summary = _read(summary_path, "inference summary")
     if report is not None and summary is None:
         summary = d.read_json((report.get("predictions") or {}).get("summary"))
     perf = _read(perf_path, "perf result")
+    if weights is not None:
+        check_run_weights(report_path, perf_path, d.model_identity(report, summary, perf), weights)
     prov = (report or {}).get("provenance") or _read(provenance_path, "provenance") or {}
     row = run_row(report, summary, perf, prov, str(report_path or perf_path or "-"))
     lines = banners([row], smoke) + header_rows() + [_row(row["cells"])]

@@ -14,10 +14,10 @@ from semask.evaluate import table
 
 def run_files(report: Path | None = None, summary: Path | None = None, perf: Path | None = None,
               provenance: Path | None = None, smoke: bool = False, out: Path | None = None,
-              artifacts: Path | None = None) -> str:
+              artifacts: Path | None = None, weights: str | None = None) -> str:
     """The table of one run from its files (a score report and summary, or a perf JSON and its provenance);
     also written to `out`, and recorded as ARTIFACTS' last run when `artifacts` is given."""
-    text = table.render(report, summary, perf, provenance, smoke)
+    text = table.render(report, summary, perf, provenance, smoke, weights)
     if artifacts is not None:
         table.write_latest(artifacts, report or perf)
     if out is not None:

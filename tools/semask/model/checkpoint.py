@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pickle
 import sys
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Dict, Mapping
 
@@ -72,14 +74,55 @@ class _RestrictedPickleModule:
     __name__ = "semask_restricted_pickle"
 
 
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive (an .npz, a torch>=1.6 .pth); the second: empty
+PICKLE_MAGIC = b"\x80"  # pickle protocol >= 2: a legacy (pre-zip) torch.save file starts with it
+_FIX = "re-download it, re-create it, or point WEIGHTS at a valid .pth/.npz (or WEIGHTS=random)"
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8)
+    except OSError as exc:
+        raise KitError(f"WEIGHTS file {path} cannot be read ({exc.strerror}); fix its permissions or {_FIX}") from None
+
+
+def _shown(head: bytes) -> str:
+    """The first bytes, for a message: what a text or HTML file starts with tells the user what it is."""
+    return repr(head.decode("latin-1"))
+
+
+def sniff_weights(path: Path) -> None:
+    """Refuse, in one line, a WEIGHTS file whose first bytes cannot be what its name says.
+
+    Why: torch's and numpy's loaders answer a text file, an HTML error page or an empty file with
+    KeyError / EOFError / BadZipFile tracebacks; the magic bytes say what is wrong before they run.
+    """
+    head = _head(path)
+    if not head:
+        raise KitError(f"WEIGHTS file {path} is empty (0 bytes), so it is no checkpoint: an interrupted download "
+                       f"or copy? {_FIX}")
+    if path.suffix == ".npz":
+        if not head.startswith(ZIP_MAGIC):
+            raise KitError(f"WEIGHTS file {path} is not a zip archive (an .npz is one; this file starts with "
+                           f"{_shown(head)}); {_FIX}")
+    elif not head.startswith(ZIP_MAGIC + (PICKLE_MAGIC,)):
+        raise KitError(f"WEIGHTS file {path} is not a torch checkpoint (neither a zip archive nor a pickle; it starts "
+                       f"with {_shown(head)}, e.g. a text or HTML page saved under a .pth name); {_FIX}")
+
+
+def _damaged(path: Path, exc: BaseException) -> KitError:
+    detail = (str(exc).splitlines() or [""])[0][:200]
+    return KitError(f"WEIGHTS file {path} is truncated or damaged ({exc.__class__.__name__}: {detail}); {_FIX}")
+
+
 def _read_pth(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         pass  # an object weights_only does not know (usually inside `meta`): use the placeholder loader
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise KitError(f"WEIGHTS file {path} is not a readable PyTorch checkpoint ({exc.__class__.__name__}: "
-                       f"{(str(exc).splitlines() or [''])[0][:200]}); re-download it or point WEIGHTS at a valid .pth/.npz") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise _damaged(path, exc) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_RestrictedPickleModule)
     except Exception as exc:  # noqa: BLE001 - any failure here means "not a checkpoint"
@@ -92,10 +135,13 @@ def read_state_dict(path: str | Path) -> Dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise KitError(f"WEIGHTS file {path} does not exist; run `make weights` or set WEIGHTS=<path> or WEIGHTS=random")
+    sniff_weights(path)
     if path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as npz:
                 return {k: torch.from_numpy(np.array(npz[k])) for k in npz.files}
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise _damaged(path, exc) from None
         except (ValueError, OSError) as exc:
             raise KitError(f"WEIGHTS file {path} is not a valid .npz of arrays ({exc}); re-create it") from None
     obj = _read_pth(path)

@@ -20,6 +20,8 @@ from torch import nn
 
 from semask.model.checkpoint import load_weights
 from semask.core.errors import KitError
+from semask.core.memory import memory_guard
+from semask.core.variables import check_size
 from semask.core.fsio import sha256_bytes
 from semask.model.network import build_model, input_normalizer
 from semask.model.onnx_io import publish_onnx, read_sidecar
@@ -61,8 +63,7 @@ def check_options(batch_size: int, height: int, width: int, input_dtype: str, ou
     for name, value in (("BS (--batch-size)", batch_size), ("HEIGHT (--height)", height), ("WIDTH (--width)", width)):
         if not isinstance(value, int) or value < 1:
             raise KitError(f"{name}={value!r} must be a positive integer")
-    if height < 32 or width < 32:
-        raise KitError(f"HEIGHT x WIDTH = {height}x{width} is too small; SeMask-FPN needs both >= 32")
+    check_size(height, width)  # the parse-time rule, again for callers that skip the Makefile
     if input_dtype not in INPUT_DTYPES:
         raise KitError(f"INPUT_DTYPE={input_dtype!r} is unknown; choose one of {', '.join(INPUT_DTYPES)}")
     if output not in OUTPUT_KINDS:
@@ -130,11 +131,12 @@ def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, h
     if prepare is not None:
         prepare(model)
     wrapper = ExportWrapper(model, input_dtype, output, label_dtype, (out_h, out_w)).eval()
-    example = _example_input(batch_size, height, width, input_dtype)
     started = time.perf_counter()
     buffer = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
+    with memory_guard("the ONNX export (tracing the model on one batch)", batch_size), torch.no_grad(), \
+            warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings about constant sizes are the point here
+        example = _example_input(batch_size, height, width, input_dtype)
         torch.onnx.export(wrapper, (example,), buffer, opset_version=opset, dynamo=False, do_constant_folding=True,
                           input_names=[INPUT_NAME], output_names=[OUTPUT_NAME])
     proto = onnx.load_from_string(buffer.getvalue())
@@ -175,6 +177,11 @@ def verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int = 1, thr
     and labels equal wherever the reference's top-1/top-2 margin exceeds MARGIN. PyTorch evaluates
     the first and last batch element (distinct images) to bound the cost at large BS.
     """
+    with memory_guard("the export's verification (ONNX Runtime and PyTorch on one batch)", meta["batch_size"]):
+        return _verify_onnx(proto, meta, seed, threads)
+
+
+def _verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int, threads: int) -> Dict[str, Any]:
     from semask.model.ort_session import make_session
     from semask.model.agreement import Agreement
 
@@ -216,7 +223,7 @@ def simplify_onnx(src: Path, out: Path, verify: bool = True, threads: int = 0) -
     started = time.perf_counter()
     from semask.core.progress import step
 
-    with step("onnxsim", str(src)):
+    with step("onnxsim", str(src)), memory_guard("onnxsim", meta["batch_size"]):
         proto, ok = onnxsim.simplify(onnx.load(str(src)))
     if not ok:
         raise KitError(f"onnxsim could not validate the simplified {src}; keep the raw export and report it")

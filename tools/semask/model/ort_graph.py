@@ -47,6 +47,7 @@ from torch import nn
 
 from semask.core.errors import KitError
 from semask.core.fsio import ensure_writable_dir, sha256_bytes
+from semask.core.memory import memory_guard
 from semask.model import export as ascend_export
 from semask.model.network import Mlp, PatchMerging, WindowAttention
 from semask.model.onnx_io import publish_onnx, read_sidecar
@@ -322,7 +323,7 @@ def simplify_ort(src: Path, out: Path, verify: bool = True, threads: int = 0) ->
     from semask.core.progress import step
 
     started = time.perf_counter()
-    with step("onnxsim", str(src)):
+    with step("onnxsim", str(src)), memory_guard("onnxsim", meta["batch_size"]):
         proto = simplify(onnx.load(str(src)), keep_matmul_add="bias-into-elementwise" in applied)
         if "transformer-fusions" in applied:
             proto, steps["transformer-fusions"] = transformer_fusions(proto)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from semask.core.memory import is_out_of_memory
 from semask.core.errors import KitError
-from semask.spec import ORT_PROVIDERS
+from semask.spec import ORT_PROVIDER_PACKAGES, ORT_PROVIDERS
 
 # the kit's provider names (semask.spec.ORT_PROVIDERS) -> ORT's
 PROVIDERS = {name: f"{name.upper()}ExecutionProvider" for name in ORT_PROVIDERS}
-PROVIDER_PACKAGES = {"cpu": "onnxruntime", "cuda": "onnxruntime-gpu", "cann": "onnxruntime-cann"}
+PROVIDER_PACKAGES = ORT_PROVIDER_PACKAGES
 
 
 def provider_entry(provider: str, device: int) -> tuple[str, dict[str, Any]]:
@@ -53,6 +54,8 @@ def make_session(model: Path | str | bytes, provider: str = "cpu", device: int =
         session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=opts,
                                        providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
+        if is_out_of_memory(exc):
+            raise  # the caller's memory_guard names BS
         what = "the in-memory graph" if isinstance(model, bytes) else model
         raise KitError(f"onnxruntime cannot load {what} with {name}: {exc}") from None
     if session.get_providers()[0] != name:

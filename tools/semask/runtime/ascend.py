@@ -122,12 +122,16 @@ def _find_om(scratch: Path, stem: str) -> Path | None:
 
 def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height: int, width: int, soc: str,
                precision: str | None = "force_fp16", input_dtype: str = "float32", extra: Sequence[str] = (),
-               device: int = 0, precision_v2: str | None = None, op_select_implmode: str | None = None
-               ) -> dict[str, Any]:
+               device: int = 0, precision_v2: str | None = None, op_select_implmode: str | None = None,
+               weights: str | None = None) -> dict[str, Any]:
     """Compile ONNX -> OM with atc in a scratch folder, rename the .om (0640), write its JSON sidecar
-    with the op placement atc reports for it."""
+    with the op placement atc reports for it.
+
+    The ONNX is checked against its sidecar (and the run's `weights` when given) first; the OM's sidecar
+    carries the ONNX's weights identity on, so the .om can be checked the same way."""
     from semask.runtime import ascend_fs, ascend_knobs, atc_report
     from semask.model.onnx_io import onnx_io
+    from semask.runtime.model_check import verify_model
 
     precision = None if precision_v2 else precision
     ascend_knobs.check_precision(precision, precision_v2)
@@ -136,6 +140,7 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     onnx, output_om = Path(onnx).resolve(), Path(output_om).resolve()
     if output_om.suffix != ".om":
         raise KitError(f"--output-om {output_om} must end in .om")
+    source = verify_model(onnx, weights, require_sidecar=weights is not None)
     inputs, outputs = onnx_io(onnx)
     want = (batch_size, 3, height, width)
     if len(inputs) != 1 or inputs[0].name != "image" or inputs[0].shape != want:
@@ -169,7 +174,8 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
             raise KitError(f"atc failed for {onnx} ({why}); last lines of its output:\n{_tail(text)}\n"
                            f"(full log: {output_om.with_suffix('.atc.log')})")
         info = {
-            "om": str(output_om), "om_sha256": sha256_file(built), "onnx": str(onnx), "onnx_sha256": sha256_file(onnx),
+            "om": str(output_om), "om_sha256": sha256_file(built), "onnx": str(onnx), "onnx_sha256": source["sha256"],
+            "weights": source["weights"], "weights_sha256": source["weights_sha256"],
             "command": cmd, "command_line": shlex.join(cmd), "soc_version": soc_version, "soc_source": soc_source,
             "precision_mode": precision, "precision_mode_v2": precision_v2,
             "op_select_implmode": op_select_implmode, "batch_size": batch_size, "height": height, "width": width,
@@ -226,8 +232,12 @@ def _per_image_output_bytes(info: dict[str, Any]) -> int | None:
 
 
 def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dirname: str, batch_size: int,
-              device: int = 0) -> dict[str, Any]:
-    """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`."""
+              device: int = 0, weights: str | None = None) -> dict[str, Any]:
+    """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`.
+
+    The .om is checked against its sidecar (and the run's `weights` when given) first; its identity
+    goes into the summary as `model_identity`."""
+    from semask.runtime.model_check import verify_model
     import numpy as np
 
     from semask.core import manifest
@@ -238,6 +248,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     # ais_bench (2024+) refuses symlinks, odd characters and loose modes: hand it real, tight paths
     om, input_dir, output_dir = ascend_fs.real(om), ascend_fs.real(input_dir), ascend_fs.real(output_dir)
     info = om_sidecar(om, batch_size)
+    identity = verify_model(om, weights)
     files = batching.list_input_files(input_dir)
     manifest.verify_inputs(Path(input_dir), files)
     ascend_fs.prepare_inputs(om, input_dir, [Path(f) for f in files])
@@ -271,6 +282,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
         result["backend"] = "ascend"
         result["om"] = str(om)
         result["soc_version"] = info.get("soc_version")
+        result["model_identity"] = identity
         ascend_fs.private_tree(tmp_dir)
         if final_dir.exists():
             trash = out_root / f"{dirname}.partial-old-{os.getpid()}"
@@ -288,18 +300,21 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
 
 
 def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
-             budget_seconds: float = 60.0) -> dict[str, Any]:
+             budget_seconds: float = 60.0, weights: str | None = None) -> dict[str, Any]:
     """Pure-inference `ais_bench --loop`: parse throughput + NPU_compute_time stats from its log.
 
     loop=None first runs `--loop 1` to time one batch, then fits LOOP into `budget_seconds` (at least 3).
+    The .om is checked as `ais_infer` checks it.
     """
     from semask.runtime import ais_summary as summary
+    from semask.runtime.model_check import verify_model
     from semask.core.progress import loop_for_budget, perf_estimate_line
     from semask.runtime.ascend_fs import check_chars, real
 
     om = real(om)
     check_chars(om, "the .om")
     info = om_sidecar(om, batch_size)
+    identity = verify_model(om, weights)
     given = loop is not None
     if loop is None:
         probe = [*ais_bench_command(), "--model", str(om), "--loop", "1", "--batchsize", str(batch_size),
@@ -320,7 +335,8 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
     thr = summary.parse_throughput(text)
     stats = summary.parse_compute_stats(text) or {}
     return {
-        "backend": "ascend", "device": device, "om": str(om), "soc_version": info.get("soc_version"),
+        "backend": "ascend", "device": device, "om": str(om), "model_identity": identity,
+        "soc_version": info.get("soc_version"),
         "precision_mode": info.get("precision_mode"), "precision_mode_v2": info.get("precision_mode_v2"),
         "op_select_implmode": info.get("op_select_implmode"), "batch_size": batch_size, "loop": loop, "data": "zero",
         "loop_chosen_by": "LOOP" if given else f"PERF_SECONDS={budget_seconds:g}",

@@ -24,6 +24,7 @@ from semask.core import manifest
 from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir, sha256_bytes,
                               sha256_file)
 from semask.core.journal import Journal
+from semask.core.memory import memory_guard
 from semask.runtime import ais_summary as summary
 from semask.runtime import batching
 from semask.model.onnx_io import TensorSpec, single_input
@@ -194,11 +195,18 @@ def infer_folder(
     warmup: int = 1,
     argv: Sequence[str] = (),
     progress: bool = True,
+    weights: str | None = None,
 ) -> dict[str, Any]:
-    """Run every file of `input_dir` through the model, ais_bench style; returns the summary."""
+    """Run every file of `input_dir` through the model, ais_bench style; returns the summary.
+
+    The model is checked against its sidecar first (and against `weights`, the run's WEIGHTS, when
+    given: then the sidecar is required); its identity goes into the summary as `model_identity`.
+    """
     from semask.core.progress import Progress
+    from semask.runtime.model_check import verify_model
 
     model = Path(model)
+    identity = verify_model(model, weights, require_sidecar=weights is not None)
     plan = plan_folder(model, input_dir, batch_size)
     folder, summary_path = _prepare_run_folder(plan, output_dir, dirname)
     journal = Journal(Path(output_dir) / f".{dirname}.journal.jsonl")
@@ -212,15 +220,17 @@ def infer_folder(
         if pending:
             if per_file is not None:
                 check_free_space(folder, sum(len(b.real_files) for b in pending) * per_file, "onnxruntime inference")
-            session = make_session(model, provider, device, threads)
-            done.update(_run_pending(session, plan, pending, folder, journal, bar, warmup))
+            with memory_guard("onnxruntime inference", batch_size):
+                session = make_session(model, provider, device, threads)
+                done.update(_run_pending(session, plan, pending, folder, journal, bar, warmup))
     finally:
         bar.close()
         journal.close()
     result = summary.build_summary(
         _filesinfo(plan, input_dir, os.path.join(str(output_dir), dirname)), argv,
         [float(done[b.index]["compute_ms"]) for b in plan.batches], batch_size,
-        extra={"provider": PROVIDERS[provider], "backend": "onnxruntime", "resumed_batches": resumed},
+        extra={"provider": PROVIDERS[provider], "backend": "onnxruntime", "resumed_batches": resumed,
+               "model_identity": identity},
     )
     for line in summary.summary_lines(result, batch_size):
         print(line)
@@ -252,6 +262,7 @@ def run_perf(
     input_dir: Path | str | None = None,
     scratch_parent: Path | str | None = None,
     budget_seconds: float = 60.0,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Warm up, time LOOP runs on zero (or the first real) batch, then the optional e2e pass.
 
@@ -260,7 +271,19 @@ def run_perf(
 
     Throughput is 1000*BS/mean(compute ms), as `ais_bench --loop N` reports the NPU, so the two
     backends' headline numbers compare; the e2e pass shows what a user actually gets in images/s.
+    The model is checked as `infer_folder` checks it; its identity goes into the result.
     """
+    from semask.runtime.model_check import verify_model
+
+    identity = verify_model(model, weights, require_sidecar=weights is not None)
+    with memory_guard("the onnxruntime perf run", batch_size):
+        return _run_perf(model, batch_size, loop, warmup, provider, device, threads, input_dir, scratch_parent,
+                         budget_seconds, identity)
+
+
+def _run_perf(model: Path | str, batch_size: int, loop: int | None, warmup: int, provider: str, device: int,
+              threads: int | None, input_dir: Path | str | None, scratch_parent: Path | str | None,
+              budget_seconds: float, identity: dict[str, Any]) -> dict[str, Any]:
     spec, _ = single_input(model, batch_size)
     files: list[Path] = []
     if input_dir is not None:
@@ -299,6 +322,7 @@ def run_perf(
         "backend": "onnxruntime",
         "provider": PROVIDERS[provider],
         "model": str(model),
+        "model_identity": identity,
         "batch_size": batch_size,
         "loop": loop,
         "loop_chosen_by": "LOOP" if given else f"PERF_SECONDS={budget_seconds:g}",

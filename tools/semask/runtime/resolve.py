@@ -10,51 +10,30 @@ Under `make -n` / `-q` (dry_run) nothing under ARTIFACTS is written: no marker, 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Sequence
 
 from semask import spec
 from semask.core import stamps, workspace
 from semask.core.errors import KitError
+from semask.core.variables import check_ort_provider
+from semask.runtime.ascend import resolve_soc
+from semask.runtime.select import select_backend
+from semask.runtime.set_env import applied, source_set_env
 from semask.plan import LATEST, PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_tag
 
 
-def source_set_env(script: str) -> Tuple[Optional[Dict[str, str]], str]:
-    """The environment CANN's set_env.sh leaves (None and why when it is absent or fails)."""
-    if not Path(script).is_file():
-        return None, f"no CANN set_env.sh at {script}"
-    try:
-        proc = subprocess.run(["bash", "-c", 'set +u; . "$0" >/dev/null 2>&1 </dev/null || exit $?; env -0', script],
-                              capture_output=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"ASCEND_SET_ENV={script} could not be sourced ({exc})"
-    if proc.returncode != 0:
-        return None, f"ASCEND_SET_ENV={script} exited with status {proc.returncode} when sourced"
-    pairs = (item.split("=", 1) for item in proc.stdout.decode(errors="replace").split("\0") if "=" in item)
-    return dict(pairs), "sourced"
-
-
 def choose_backend(requested: str, set_env: str) -> str:
-    """'ascend' or 'ort' (BACKEND=auto says why on stderr); BACKEND=ascend that cannot work is a PlanError."""
-    from semask.runtime.select import select_backend
+    """'ascend' or 'ort' (BACKEND=auto says why on stderr); BACKEND=ascend that cannot work is a PlanError.
 
-    if requested == "ort":
-        return "ort"
-    env, why = source_set_env(set_env)
-    if env is not None:  # this short-lived process probes atc and ais_bench with CANN's environment
-        os.environ.update(env)
-    elif Path(set_env).is_file():  # present but failing: never a silent or unexplained fallback
-        if requested == "ascend":
-            raise PlanError([f"error: BACKEND=ascend but {why}; fix the script or point ASCEND_SET_ENV at CANN's "
-                             "set_env.sh, or use BACKEND=ort"])
-        print(f"BACKEND=auto: {why}, using ONNX Runtime", file=sys.stderr)
-        return "ort"
+    select_backend sources ASCEND_SET_ENV itself: a failing script is named with its exit code, and
+    BACKEND=auto then falls back to ONNX Runtime and says why."""
     try:
         backend, reason = select_backend(requested, set_env)
     except KitError as exc:
@@ -64,13 +43,25 @@ def choose_backend(requested: str, set_env: str) -> str:
     return backend
 
 
+def resolve_chip(soc: str, device: int, set_env: str) -> str:
+    """atc's --soc_version: SOC as given, or read from npu-smi in CANN's environment (SOC=auto)."""
+    if soc != spec.SOC_AUTO or not Path(set_env).is_file():
+        return resolve_soc(soc, device)[0]
+    sourced = source_set_env(set_env)
+    with applied(sourced.env) if sourced.ok else contextlib.nullcontext():
+        return resolve_soc(soc, device)[0]
+
+
 def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     """Backend, SoC, native size and identities of a checked plan; takes the ARTIFACTS lock unless dry."""
-    from semask.runtime.ascend import resolve_soc
-
     v = plan.values
     backend = choose_backend(v["BACKEND"], v["ASCEND_SET_ENV"])
     errors = []
+    if backend == "ort":
+        try:  # a provider this host and the run's Python can run (no onnxruntime import here)
+            check_ort_provider(v["ORT_PROVIDER"], v["PYTHON"] if Path(v["PYTHON"]).exists() else None)
+        except KitError as exc:
+            errors.append(f"error: {exc}")
     if backend == "ascend":
         real = os.path.realpath(v["ARTIFACTS"])
         if not re.fullmatch(f"[{spec.AIS_PATH_CHARS}]+", real):
@@ -90,7 +81,7 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
             native = workspace.native_size(data_root, default_native)
         else:
             native = workspace.preflight(artifacts, data_root, owner_pid, bool(v["NOWAIT"]), default_native)
-        soc = resolve_soc(v["SOC"], int(v["DEVICE"]))[0] if backend == "ascend" else ""
+        soc = resolve_chip(v["SOC"], int(v["DEVICE"]), v["ASCEND_SET_ENV"]) if backend == "ascend" else ""
     except (workspace.Refused, KitError) as exc:
         raise PlanError([f"error: {exc}"]) from None
     return RunPlan(values=plan.values, given=plan.given, goals=plan.goals,

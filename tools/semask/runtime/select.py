@@ -13,6 +13,7 @@ from pathlib import Path
 
 from semask.runtime.ascend import ais_bench_command
 from semask.runtime.ascend_probe import probe
+from semask.runtime.set_env import applied, source_set_env
 from semask.spec import BACKENDS, DEFAULT_SET_ENV  # noqa: F401 (BACKENDS re-exported)
 from semask.core.errors import KitError
 
@@ -32,12 +33,32 @@ def ais_bench_works() -> bool:
 
 
 def select_backend(requested: str = "auto", set_env: str | None = None) -> tuple[str, str]:
-    """('ascend' | 'ort', reason). BACKEND=ascend that cannot work is a KitError with the fix."""
+    """('ascend' | 'ort', reason). BACKEND=ascend that cannot work is a KitError with the fix.
+
+    An existing ASCEND_SET_ENV is sourced first (semask.runtime.set_env), and the checks run in the
+    environment it gives; when it exits non-zero, BACKEND=auto falls back to ONNX Runtime and says why,
+    and BACKEND=ascend is refused naming the script and its exit code.
+    """
     set_env = set_env or default_set_env()
     if requested not in BACKENDS:
         raise KitError(f"BACKEND={requested!r} is not one of {', '.join(BACKENDS)}")
     if requested == "ort":
         return "ort", "BACKEND=ort: using ONNX Runtime"
+    if not Path(set_env).is_file():
+        return _select(requested, set_env)
+    sourced = source_set_env(set_env)
+    if not sourced.ok:
+        if requested == "ascend":
+            raise KitError(f"BACKEND=ascend but {sourced.failure()}; fix the script or point ASCEND_SET_ENV at the CANN "
+                           "toolkit's set_env.sh, or use BACKEND=ort")
+        return "ort", (f"BACKEND=auto: {sourced.failure()}, so CANN cannot be used; using ONNX Runtime "
+                       "(fix the script, or pass BACKEND=ort)")
+    with applied(sourced.env):
+        return _select(requested, set_env)
+
+
+def _select(requested: str, set_env: str) -> tuple[str, str]:
+    """select_backend's checks, in the environment ASCEND_SET_ENV gave (when it exists)."""
     atc = shutil.which("atc")
     if requested == "ascend":
         if atc is None:

@@ -1,0 +1,108 @@
+"""Parse-time checks of run variables that need more than a regex: checked before anything is written.
+
+Why: HEIGHT=31 passes the Makefile's positive-integer test, and ORT_PROVIDER=cuda is a valid choice, yet
+both used to be refused only after labels, bins and the export had run. These functions run at parse
+time (the Makefile's `python -m semask.core.variables`, and the plan), so standard library only: the
+run's Python may not exist yet, and onnxruntime is never imported here (its distribution is read with
+importlib.metadata inside the run's own interpreter).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Iterable, Sequence
+
+from semask.core.errors import KitError
+from semask.spec import MIN_INPUT_SIDE, ORT_PROVIDER_DEVICE_FILES, ORT_PROVIDER_PACKAGES, ORT_PROVIDERS
+
+
+def check_size(height: int, width: int) -> None:
+    """HEIGHT x WIDTH the exported model accepts: both sides >= MIN_INPUT_SIDE (any such size works: the
+    patch embedding and the window partition pad, and the logits are resized back to the input)."""
+    for name, value in (("HEIGHT", height), ("WIDTH", width)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise KitError(f"{name}={value!r} is not a positive integer; use e.g. {name}=1024")
+        if value < MIN_INPUT_SIDE:
+            raise KitError(f"{name}={value} is below {MIN_INPUT_SIDE}: SeMask-FPN's deepest stage has stride "
+                           f"{MIN_INPUT_SIDE} (4x4 patches, then three 2x2 merges), so each side must be at least "
+                           f"{MIN_INPUT_SIDE} pixels; use {name}={MIN_INPUT_SIDE} or more (any size from there works)")
+
+
+_DISTS_SNIPPET = r"""
+import importlib.metadata as md, json, sys
+out = {}
+for name in json.loads(sys.argv[1]):
+    try:
+        out[name] = md.version(name)
+    except Exception:
+        out[name] = None
+print(json.dumps(out))
+"""
+
+
+def installed_dists(python: str, names: Iterable[str]) -> dict[str, str | None] | None:
+    """{distribution: version or None} as `python` sees them (run once, no import of the packages);
+    None when that interpreter does not exist yet or cannot be run (the venv is made later)."""
+    names = list(names)
+    if not python or not os.path.exists(python):
+        return None
+    try:
+        proc = subprocess.run([python, "-c", _DISTS_SNIPPET, json.dumps(names)], capture_output=True, text=True,
+                              timeout=60)
+        found = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        return None
+    return {name: found.get(name) for name in names}
+
+
+def device_present(provider: str, root: str = "/") -> bool:
+    """Whether the host shows the device and driver `provider` runs on (cpu: always)."""
+    files = ORT_PROVIDER_DEVICE_FILES.get(provider, ())
+    return not files or any(os.path.exists(os.path.join(root, f.lstrip("/"))) for f in files)
+
+
+def check_ort_provider(provider: str, python: str | None, root: str = "/") -> None:
+    """Refuse an ORT_PROVIDER this host or the run's Python (`python`, e.g. .venv/bin/python) cannot run:
+    no such device (its files looked up under `root`), or not the onnxruntime distribution that has it."""
+    if provider not in ORT_PROVIDERS:
+        raise KitError(f"ORT_PROVIDER={provider} is not one of: {' '.join(ORT_PROVIDERS)}")
+    if provider == "cpu":
+        return
+    package = ORT_PROVIDER_PACKAGES[provider]
+    if not device_present(provider, root):
+        device = "an NVIDIA GPU" if provider == "cuda" else "an Ascend NPU"
+        shown = " or ".join(ORT_PROVIDER_DEVICE_FILES[provider][:2])
+        raise KitError(f"ORT_PROVIDER={provider} needs {device} and its driver, but this host shows none (no {shown}); "
+                       "use ORT_PROVIDER=cpu" + (", or BACKEND=ascend on an Ascend host with CANN" if provider == "cann" else ""))
+    dists = installed_dists(python or "", sorted(set(ORT_PROVIDER_PACKAGES.values())))
+    if dists is not None and not dists.get(package):
+        have = ", ".join(f"{n} {v}" for n, v in sorted(dists.items()) if v) or "no onnxruntime"
+        raise KitError(f"ORT_PROVIDER={provider} needs the {package} package in {python}, which has {have}; "
+                       f"install it ({python} -m pip uninstall -y onnxruntime && {python} -m pip install {package}) "
+                       "or use ORT_PROVIDER=cpu")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print 'ok', or 'error: <message>' that make turns into its own parse-time error."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--height", type=int, required=True)
+    parser.add_argument("--width", type=int, required=True)
+    parser.add_argument("--ort-provider", default=None, help="ORT_PROVIDER (omit when the backend is not ORT)")
+    parser.add_argument("--python", default=None, help="the run's Python (PYTHON)")
+    args = parser.parse_args(argv)
+    try:
+        check_size(args.height, args.width)
+        if args.ort_provider is not None:
+            check_ort_provider(args.ort_provider, args.python)
+    except KitError as exc:
+        print(f"error: {exc}")
+        return 0
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

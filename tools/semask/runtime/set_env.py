@@ -1,0 +1,70 @@
+"""Source the CANN set_env.sh (ASCEND_SET_ENV) in a child bash and report its exit code and environment.
+
+Why: the Makefile used to source the script inside `$(shell ...)` with its output discarded, so a script
+that exits non-zero killed that shell silently: BACKEND=auto printed "could not be used (see the
+message above)" with no message above, and never fell back to ONNX Runtime. Sourcing it here, in its
+own bash, keeps the exit code and the script's last words, so the caller can name both; the parent's
+environment is only changed inside `applied` (no lasting global state). Standard library only.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping
+
+# `.` the script with its output on stderr; only when it succeeds, print the environment on stdout.
+_SOURCE = 'set +u; . "$1" >&2; rc=$?; [ "$rc" -eq 0 ] || exit "$rc"; exec env -0'
+
+
+@dataclass(frozen=True)
+class Sourced:
+    """What sourcing ASCEND_SET_ENV gave: its exit code, the resulting environment (when 0), its last output line."""
+
+    path: str
+    exit_code: int
+    env: dict[str, str] = field(default_factory=dict)
+    last_line: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def failure(self) -> str:
+        """'ASCEND_SET_ENV=<path> exited with code 3 (its last line: ...)' for a message."""
+        said = f" (its last line: {self.last_line})" if self.last_line else " (it printed nothing)"
+        return f"ASCEND_SET_ENV={self.path} exited with code {self.exit_code} when sourced{said}"
+
+
+def source_set_env(path: str, timeout: float = 120) -> Sourced:
+    """Source `path` in `bash` (as the Makefile's recipes do) and return its exit code and environment."""
+    try:
+        proc = subprocess.run(["bash", "-c", _SOURCE, "semask-set-env", path], capture_output=True, timeout=timeout)
+    except FileNotFoundError:
+        return Sourced(path, 127, last_line="bash is not installed")
+    except subprocess.TimeoutExpired:
+        return Sourced(path, 124, last_line=f"still running after {timeout:g} s")
+    said = [ln.strip() for ln in proc.stderr.decode(errors="replace").splitlines() if ln.strip()]
+    last = said[-1][:200] if said else ""
+    if proc.returncode != 0:
+        return Sourced(path, proc.returncode, last_line=last)
+    env = {}
+    for item in proc.stdout.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep and key:
+            env[key.decode(errors="replace")] = value.decode(errors="replace")
+    return Sourced(path, 0, env, last)
+
+
+@contextlib.contextmanager
+def applied(env: Mapping[str, str]) -> Iterator[None]:
+    """os.environ is `env` inside the block (for which() and the probes' subprocesses), restored after."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
