@@ -77,6 +77,7 @@ SOC_VERSIONS: tuple[str, ...] = (
 )
 SOC_AUTO = "auto"
 DEVICE_MAX = 255  # ais_bench --device accepts 0..255
+DEVICE_ALL = "all"  # DEVICE=all: every chip `npu-smi info` lists
 # Path characters the newest ais_bench accepts for --model/--input/--output (its PATH_WHITE_LIST_REGEX).
 AIS_PATH_CHARS = "_A-Za-z0-9/.-"
 # ais_bench distribution names across eras: Ascend/tools wheel, ait (2024), msit.

@@ -46,12 +46,18 @@ def npu_smi_info() -> str:
 
 
 def parse_chip_name(text: str, device: int = 0) -> str:
-    """The chip Name of the NPU row for `device`, e.g. `| 0  310P3 | OK ...` -> '310P3'."""
-    for line in text.splitlines():
+    """The chip Name of the card holding `device` (the Device column of its chip row; a Duo card lists
+    chips 0 and 1 under one NPU row), e.g. `| 0  310P3 | OK ...` -> '310P3'."""
+    from semask.core.devices import parse_npu_smi_chips
+
+    for chip in parse_npu_smi_chips(text):
+        if chip.device == device:
+            return chip.name
+    for line in text.splitlines():  # a table without chip rows: the NPU id is the device
         found = _CHIP_ROW.match(line)
         if found and int(found.group(1)) == device:
             return found.group(2)
-    raise KitError(f"cannot find NPU {device}'s chip name in `npu-smi info` output; pass SOC=Ascend310P3 (or your chip)")
+    raise KitError(f"cannot find device {device}'s chip name in `npu-smi info` output; pass SOC=Ascend310P3 (or your chip)")
 
 
 def parse_driver_version(text: str) -> str | None:
@@ -60,11 +66,23 @@ def parse_driver_version(text: str) -> str | None:
     return found.group(1) if found else None
 
 
-def resolve_soc(soc: str, device: int = 0) -> tuple[str, str]:
-    """(soc_version, how it was found); SOC=auto reads npu-smi -> 'Ascend' + chip name."""
+def resolve_soc(soc: str, device: int | Sequence[int] = 0) -> tuple[str, str]:
+    """(soc_version, how it was found); SOC=auto reads npu-smi -> 'Ascend' + chip name.
+
+    With a device list the OM is compiled once, for the chip of the first device; every listed chip must
+    be the same SoC (one OM serves one SoC).
+    """
+    devices = [device] if isinstance(device, int) else list(device)
     if soc != "auto":
         return soc, "given"
-    return "Ascend" + parse_chip_name(npu_smi_info(), device), "npu-smi"
+    text = npu_smi_info()
+    if len(devices) > 1:
+        from semask.core.devices import parse_npu_smi_chips, soc_of
+
+        chips = parse_npu_smi_chips(text)
+        if chips:
+            return "Ascend" + soc_of(devices, chips), "npu-smi"
+    return "Ascend" + parse_chip_name(text, devices[0]), "npu-smi"
 
 
 def cann_version(env: dict[str, str] | None = None) -> str | None:
