@@ -95,7 +95,7 @@ $(foreach b,$(BS_LIST),$(if $(call posint,$(b)),,$(error BS_LIST=$(BS_LIST): $(b
 $(if $(strip $(PRECISIONS)),,$(error PRECISIONS is empty; use e.g. PRECISIONS=force_fp16))
 endif
 $(if $(LIMIT),$(call need_posint,LIMIT,10))
-$(if $(shell [[ $(call q,$(DEVICE)) =~ ^[0-9]+$$ ]] && (( 10#$(DEVICE) <= $(SPEC_DEVICE_MAX) )) && echo ok),,$(error DEVICE=$(DEVICE) is not a device id 0-$(SPEC_DEVICE_MAX) (what ais_bench accepts); use e.g. DEVICE=0))
+$(if $(shell [[ $(call q,$(DEVICE)) =~ ^([0-9]+(,[0-9]+)*|$(SPEC_DEVICE_ALL))$$ ]] && echo ok),,$(error DEVICE=$(DEVICE) is not a device id 0-$(SPEC_DEVICE_MAX), a comma list of them or $(SPEC_DEVICE_ALL); use e.g. DEVICE=0 or DEVICE=0,1))
 $(if $(filter auto $(SPEC_SOC_VERSIONS),$(SOC)),,$(error SOC=$(SOC) is not a documented atc --soc_version; use SOC=auto (read from npu-smi) or one of: $(SPEC_SOC_VERSIONS)))
 $(call choose,PRECISION,$(SPEC_ATC_PRECISION_MODES))
 $(if $(PRECISION_V2),$(call choose,PRECISION_V2,$(SPEC_ATC_PRECISION_MODES_V2)))
@@ -126,6 +126,12 @@ BACKEND_RESOLVED := $(shell $(ASCEND_SRC) $(HOST_PY) tools/select_backend.py --b
 ifeq ($(BACKEND_RESOLVED),)
 $(error BACKEND=$(BACKEND) could not be used (see the message above))
 endif
+# DEVICE -> the device ids (all: every chip npu-smi lists); checked against npu-smi; BACKEND=ort takes one id
+DEVICES := $(shell $(if $(filter ascend,$(BACKEND_RESOLVED)),$(ASCEND_SRC)) PYTHONPATH=tools $(HOST_PY) -m semask.core.devices \
+    --device $(call q,$(DEVICE)) --backend $(BACKEND_RESOLVED))
+ifeq ($(DEVICES),)
+$(error DEVICE=$(DEVICE) cannot be used (see the line above))
+endif
 ifeq ($(BACKEND_RESOLVED),ascend)
 # ais_bench (2024+) refuses paths with other characters; checked on the resolved path, before anything is written
 A_REAL := $(shell realpath -m $(call q,$(A)))
@@ -149,7 +155,7 @@ $(error $(or $(patsubst error:,,$(PREFLIGHT)),the ARTIFACTS/DATA_ROOT check fail
 endif
 NATIVE := $(word 2,$(PREFLIGHT))
 ifeq ($(BACKEND_RESOLVED),ascend)
-SOC_RESOLVED := $(shell $(ASCEND_SRC) $(HOST_PY) tools/detect_soc.py --soc $(SOC) --device $(DEVICE))
+SOC_RESOLVED := $(shell $(ASCEND_SRC) $(HOST_PY) tools/detect_soc.py --soc $(SOC) --device $(DEVICES))
 ifeq ($(SOC_RESOLVED),)
 $(error SOC=$(SOC) could not be resolved (see above); pass SOC=Ascend310P3 or your chip)
 endif
@@ -193,7 +199,12 @@ PRED_SUMMARY := $(A)/preds/$(RUN_NAME)_summary.json
 REPORT     := $(A)/reports/$(RUN_NAME).json
 # LOOP=auto fits the timed runs into PERF_SECONDS (at least 3 after warm-up): the budget names the file
 LOOP_TAG   := $(if $(filter auto,$(LOOP)),auto$(PERF_SECONDS)s,$(LOOP))
-PERF_JSON  := $(A)/perf/$(RUN_NAME)_loop$(LOOP_TAG).json
+# several devices (ais_bench's multi-device mode) measure another figure: the device list names the file;
+# the OM is compiled once, for the first device's chip
+comma := ,
+DEVICE_FIRST := $(firstword $(subst $(comma), ,$(DEVICES)))
+DEVICES_TAG := $(if $(findstring $(comma),$(DEVICES)),_dev$(subst $(comma),-,$(DEVICES)))
+PERF_JSON  := $(A)/perf/$(RUN_NAME)_loop$(LOOP_TAG)$(DEVICES_TAG).json
 REPRO_DIR  := $(A)/reports/reproduce_$(if $(filter ascend,$(BACKEND_RESOLVED)),ascend-$(SOC_RESOLVED),ort-$(ORT_PROVIDER))_$(MODEL)_$(HEIGHT)x$(WIDTH)_$(INPUT_DTYPE)_$(LIMIT_TAG)
 ENV_JSON   := $(A)/env/env_$(BACKEND_RESOLVED).json
 WEIGHTS_DEP := $(filter-out random,$(WEIGHTS))
@@ -241,7 +252,7 @@ endif
 VARS := MODEL=$(MODEL) BS=$(BS) HEIGHT=$(HEIGHT) WIDTH=$(WIDTH) INPUT_DTYPE=$(INPUT_DTYPE) \
         LABEL_DTYPE=$(LABEL_DTYPE) LABELS=$(LABELS) SOC=$(SOC_RESOLVED) PRECISION=$(PRECISION) \
         PRECISION_V2=$(PRECISION_V2) OP_SELECT_IMPLMODE=$(OP_SELECT_IMPLMODE) \
-        BACKEND=$(BACKEND_RESOLVED) ORT_PROVIDER=$(ORT_PROVIDER) LIMIT=$(LIMIT) LOOP=$(LOOP) DEVICE=$(DEVICE) \
+        BACKEND=$(BACKEND_RESOLVED) ORT_PROVIDER=$(ORT_PROVIDER) LIMIT=$(LIMIT) LOOP=$(LOOP) DEVICE=$(DEVICES) \
         PERF_SECONDS=$(PERF_SECONDS)
 PROV_VARS := $(foreach v,$(VARS),--var $(v)) --var $(call q,WEIGHTS=$(WEIGHTS)) --var $(call q,DATA_ROOT=$(DATA_ROOT))
 PROV_FILES := --file $(call q,weights=$(WEIGHTS)) --file onnx=$(ONNX_USED) $(if $(filter ascend,$(BACKEND_RESOLVED)),--file om=$(OM))
@@ -264,7 +275,8 @@ help:
 	@echo "  make perf BS=8     pure-inference throughput of that batch size"
 	@echo "  make reproduce     the published table: BS_LIST x PRECISIONS, mIoU + fps beside the published figures"
 	@echo "  make demo          the whole pipeline on synthetic data with random weights (no downloads)"
-	@echo "  make env           create .venv from env/requirements.txt and check the environment"
+	@echo "  make env           create .venv from env/requirements.txt (HOST_PYTHON=/path/to/python3.11) and check it"
+	@echo "  make platforms     resolve every pin for cp311 manylinux_2_28 x86_64 and aarch64 (needs the registry)"
 	@echo "  make test          run the test suite"
 	@echo "  make bench         run the benchmarks in bench/ (writes bench/out/)"
 	@echo "  make clean         remove \$$(ARTIFACTS), keep downloads and data"
@@ -281,7 +293,7 @@ help:
 	@echo "  INPUT_DTYPE=$(SPEC_DEFAULT_INPUT_DTYPE) ($(SPEC_INPUT_DTYPES))  LABEL_DTYPE=$(SPEC_DEFAULT_LABEL_DTYPE) ($(SPEC_LABEL_DTYPES))  LABELS=polygons ($(SPEC_LABEL_MODES))"
 	@echo "  SOC=auto (read from npu-smi)  PRECISION=force_fp16 ($(SPEC_ATC_PRECISION_MODES))"
 	@echo "  PRECISION_V2= (instead of PRECISION: $(SPEC_ATC_PRECISION_MODES_V2))  OP_SELECT_IMPLMODE= ($(SPEC_OP_SELECT_IMPLMODES))"
-	@echo "  DEVICE=0 (0-$(SPEC_DEVICE_MAX))  LOOP=auto (fits PERF_SECONDS=60, >= 3)"
+	@echo "  DEVICE=0 (0-$(SPEC_DEVICE_MAX); 0,1 or all: ais_bench's multi-device mode)  LOOP=auto (fits PERF_SECONDS=60, >= 3)"
 	@echo "  reproduce: BS_LIST=\"1 4 8\"  PRECISIONS=force_fp16  ACCURACY_EACH_BS=(empty)  FORCE=(empty)"
 	@echo "  ORT_PROVIDER=cpu ($(SPEC_ORT_PROVIDERS))  ARTIFACTS=artifacts  PYTHON=.venv/bin/python"
 	@echo "  ASCEND_SET_ENV=/usr/local/Ascend/ascend-toolkit/set_env.sh  UPSTREAM_REPO=<url or local mirror>"
@@ -338,7 +350,7 @@ clean:
 	    --data-root $(call q,$(DATA_ROOT)) --checkout $(call q,$(CURDIR))
 
 distclean: clean
-	rm -rf data/weights data/upstream .venv env/upstream/venv .make
+	rm -rf data/weights data/upstream .venv .venv.partial env/upstream/venv .make
 
 # ------------------------------------------------------------------------------ demo (no downloads)
 DEMO_A := $(ARTIFACTS)/demo
@@ -357,11 +369,21 @@ $(DEMO_DATA)/.complete: | $(PY_DEP)
 	rm -rf $(DEMO_DATA) && mv $(DEMO_DATA).partial $(DEMO_DATA)
 
 # ------------------------------------------------------------------------------ pipeline
+# HOST_PYTHON names the interpreter that creates .venv (else the first python3.14 ... python3.11, python3 on PATH
+# that is >= 3.11); env/check_host.py also checks glibc, the machine and the free disk before pip runs. The venv is
+# built as .venv.partial and renamed when complete, so a failed or killed `make env` leaves no half-made .venv.
 $(VENV_STAMP): env/requirements.txt
-	python3 -m venv .venv
-	.venv/bin/python -m pip install -q --upgrade pip
-	.venv/bin/python -m pip install -r env/requirements.txt
-	.venv/bin/python -c 'import sys; print(sys.version)' > $@
+	@checker=$$(command -v python3 || command -v python || echo $(call q,$(HOST_PYTHON))); \
+	venv_python=$$("$$checker" env/check_host.py check --checkout . $(if $(HOST_PYTHON),--python $(call q,$(HOST_PYTHON)))); \
+	echo "creating .venv with $$venv_python ($$("$$venv_python" -c 'import sys; print(sys.version.split()[0])'))"; \
+	rm -rf .venv.partial; \
+	"$$venv_python" -m venv .venv.partial; \
+	.venv.partial/bin/python -m pip install -q --upgrade pip; \
+	.venv.partial/bin/python -m pip install -r env/requirements.txt; \
+	.venv.partial/bin/python env/check_host.py relocate --venv .venv.partial --to .venv; \
+	.venv.partial/bin/python -c 'import sys; print(sys.version)' > .venv.partial/.installed; \
+	rm -rf .venv.old; if [ -e .venv ] || [ -L .venv ]; then mv .venv .venv.old; fi; \
+	mv .venv.partial .venv; rm -rf .venv.old
 
 $(A)/onnx $(A)/om $(A)/preds $(A)/reports $(A)/perf $(A)/env data/weights:
 	$(ASCEND_UMASK) mkdir -p $@
@@ -403,10 +425,10 @@ $(ONNX_ATC): $(ONNX_SIM) tools/semask/model/ascend_graph.py tools/atc_graph.py
 
 $(OM): $(ONNX_ATC) | $(A)/om
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_compile.py --onnx $< --output-om $@ --batch-size $(BS) --height $(HEIGHT) \
-	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE)
+	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE_FIRST)
 
 atc-check: $(ONNX_ATC) | $(A)/om
-	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE) --out $(ATC_CHECK)
+	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE_FIRST) --out $(ATC_CHECK)
 
 $(ONNX_ORT_RAW): $(SPEC_CODE_MODEL) tools/semask/model/ort_graph.py $(WEIGHTS_DEP) $(WEIGHTS_STAMP) | $(PY_DEP) $(ENV_JSON) $(A)/onnx
 	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
@@ -419,21 +441,21 @@ $(ONNX_ORT): $(ONNX_ORT_RAW)
 ifeq ($(BACKEND_RESOLVED),ascend)
 $(PRED_SUMMARY): $(OM) $(BINS) $(PREDS_CHECK) | $(A)/preds
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN_NAME) --batch-size $(BS) --device $(DEVICE)
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --device $(DEVICES)
 
 $(PERF_JSON): $(OM) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
-	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) \
+	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICES) --loop $(LOOP) \
 	    --seconds $(PERF_SECONDS) --out-json $@
 else
 $(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(PREDS_CHECK) | $(A)/preds
 	$(PY) tools/infer_ort.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN_NAME) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICE)
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICES)
 
 $(PERF_JSON): $(ONNX_USED) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
 	$(PY) tools/perf.py --model $(ONNX_USED) --batch-size $(BS) --loop $(LOOP) --seconds $(PERF_SECONDS) --provider $(ORT_PROVIDER) \
-	    --device $(DEVICE) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --out-json $@
+	    --device $(DEVICES) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --out-json $@
 endif
 
 $(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) | $(A)/reports

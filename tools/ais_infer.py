@@ -16,7 +16,7 @@ from semask.core.cli import positive_int, run
 from semask.core.errors import KitError
 from semask.core.progress import loop_arg, step
 from semask.runtime.ascend_fs import write_private_json
-from semask.runtime.ascend_knobs import check_device
+from semask.core.devices import device_list_arg
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,7 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output", default=None, help="output root folder (infer mode)")
     p.add_argument("--output-dirname", default=None, help="run folder name (default: timestamp)")
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
-    p.add_argument("--device", default=0, type=check_device, help="NPU id 0-255")
+    p.add_argument("--device", default=[0], type=device_list_arg,
+                   help="NPU id 0-255, or a comma list (ais_bench's multi-device mode), e.g. 0,1")
     p.add_argument("--loop", default=None, type=loop_arg, help="perf mode: pure-inference runs, or auto")
     p.add_argument("--seconds", default=60.0, type=float, help="PERF_SECONDS: time budget of --loop auto")
     p.add_argument("--out-json", default=None, help="perf mode: result JSON")
@@ -39,8 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = ascend.ais_perf(args.om, args.batch_size, args.loop, args.device, args.seconds)
         write_private_json(args.out_json, result)  # 0640, like everything the Ascend steps write
         lat = result["latency_ms"]
-        print(f"perf ascend[{result['soc_version']}] bs{args.batch_size}: throughput {result['throughput']:.2f} img/s, "
+        chips = f" x{len(args.device)}" if len(args.device) > 1 else ""
+        print(f"perf ascend[{result['soc_version']}{chips}] bs{args.batch_size}: throughput {result['throughput']:.2f} img/s, "
               f"NPU compute mean {lat['mean']} ms p99 {lat['p99']} ms")
+        for row in result.get("per_device", []):
+            print(f"  device {row['device']}: throughput {row['throughput']:.2f} img/s")
         return 0
     if not (args.input and args.output):
         raise KitError("infer mode needs --input BINS_DIR and --output OUT_DIR (or give --loop N for perf mode)")

@@ -82,6 +82,8 @@ DEVICE_ALL = "all"  # DEVICE=all: every chip `npu-smi info` lists
 AIS_PATH_CHARS = "_A-Za-z0-9/.-"
 # ais_bench distribution names across eras: Ascend/tools wheel, ait (2024), msit.
 AIS_BENCH_DISTS: tuple[str, ...] = ("ais_bench", "ait-benchmark", "msit-benchmark")
+# PyPI's ais-bench-benchmark: AISBench's LLM-evaluation tool, whose top-level `ais_bench` has no `ais_bench.infer`.
+AIS_BENCH_IMPOSTOR_DIST = "ais-bench-benchmark"
 # Modes the kit gives what it hands to (or gets from) ais_bench: the newest ais_bench refuses an --output
 # folder beyond 0o750 and inputs that are group/other-writable.
 ASCEND_DIR_MODE, ASCEND_FILE_MODE = 0o750, 0o640
@@ -150,6 +152,7 @@ def make_assignments() -> str:
         "OP_SELECT_IMPLMODES": words(OP_SELECT_IMPLMODES),
         "SOC_VERSIONS": words(SOC_VERSIONS),
         "DEVICE_MAX": str(DEVICE_MAX),
+        "DEVICE_ALL": DEVICE_ALL,
         "AIS_PATH_CHARS": AIS_PATH_CHARS,
         "NATIVE_HEIGHT": str(NATIVE_HEIGHT),
         "NATIVE_WIDTH": str(NATIVE_WIDTH),

@@ -125,6 +125,12 @@ def resolve_devices(value: str, chips: Optional[Sequence[Chip]] = None, use_npu_
     return ids
 
 
+def device_list_arg(text: str) -> List[int]:
+    """argparse type of the tools' --device: one id or a comma list (ids 0..DEVICE_MAX, each once; npu-smi was
+    consulted when make read DEVICE)."""
+    return resolve_devices(text, use_npu_smi=False)
+
+
 def check_single_device(value: str, backend: str = "ort") -> int:
     """BACKEND=ort runs one device: refuse a list (or `all`) in one line; else the id 0..DEVICE_MAX."""
     text = str(value).strip()

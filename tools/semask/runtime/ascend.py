@@ -254,9 +254,19 @@ def _per_image_output_bytes(info: dict[str, Any]) -> int | None:
     return total // int(info["batch_size"]) if total else None
 
 
+def _device_list(device: int | Sequence[int]) -> list[int]:
+    return [device] if isinstance(device, int) else [int(d) for d in device]
+
+
 def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dirname: str, batch_size: int,
-              device: int = 0) -> dict[str, Any]:
-    """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`."""
+              device: int | Sequence[int] = 0) -> dict[str, Any]:
+    """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`.
+
+    Several devices run in ais_bench's own multi-device mode; their per-device folders become one run
+    (one predictions folder, manifest and summary; each frame predicted exactly once).
+    """
+    from semask.runtime import ais_multidevice as multi
+
     import numpy as np
 
     from semask.core import manifest
@@ -283,16 +293,31 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
         final_summary.unlink()
     for stale in out_root.glob(f"{glob.escape(dirname)}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
+    devices = _device_list(device)
+    mode = multi.multi_device_mode(ais_bench_command(), devices) if len(devices) > 1 else None
+    if len(files) < len(devices):
+        raise KitError(f"{len(files)} frame(s) in {input_dir} for {len(devices)} devices: ais_bench would give a "
+                       "device nothing to infer; use fewer devices (DEVICE) or more frames (LIMIT)")
     tmp_name = f"{dirname}.partial-{os.getpid()}"
     cmd = [*ais_bench_command(), "--model", str(om), "--input", str(input_dir), "--output", str(output_dir),
-           "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", str(batch_size), "--device", str(device)]
+           "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", str(batch_size),
+           *multi.device_flags(devices, mode, with_input=True)]
     print("+ " + shlex.join(cmd), flush=True)
     tmp_dir, tmp_summary = out_root / tmp_name, out_root / f"{tmp_name}_summary.json"
     try:
         code, text = run_streamed(cmd)
-        if code != 0 or not tmp_summary.is_file():
+        if len(devices) > 1:
+            if code != 0:
+                raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
+            per_device = multi.check_all_devices_reported(text, devices)
+            result = multi.merge_device_runs(tmp_dir, devices, files, os.path.join(str(output_dir), tmp_name))
+            result.update({"args": cmd, "throughput": multi.summary_throughput(text), "pid": os.getpid()})
+            for row, line in zip(result["per_device"], per_device):
+                row["throughput"] = line["throughput"]
+        elif code != 0 or not tmp_summary.is_file():
             raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
-        result = json.loads(tmp_summary.read_text())
+        else:
+            result = json.loads(tmp_summary.read_text())
         old_prefix, new_prefix = os.path.join(str(output_dir), tmp_name), os.path.join(str(output_dir), dirname)
         for entry in result.get("filesinfo", {}).values():
             entry["outfiles"] = [new_prefix + p[len(old_prefix):] if p.startswith(old_prefix) else p
@@ -316,12 +341,16 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     return result
 
 
-def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
+def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int | Sequence[int] = 0,
              budget_seconds: float = 60.0) -> dict[str, Any]:
     """Pure-inference `ais_bench --loop`: parse throughput + NPU_compute_time stats from its log.
 
-    loop=None first runs `--loop 1` to time one batch, then fits LOOP into `budget_seconds` (at least 3).
+    loop=None first runs `--loop 1` (on the first device) to time one batch, then fits LOOP into
+    `budget_seconds` (at least 3). Several devices run in ais_bench's multi-device mode: `throughput` is its
+    `summary throughput` (the sum over the chips), `per_device` each chip's own line.
     """
+    from semask.runtime import ais_multidevice as multi
+
     from semask.runtime import ais_summary as summary
     from semask.core.progress import loop_for_budget, perf_estimate_line
     from semask.runtime.ascend_fs import check_chars, real
@@ -329,6 +358,9 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
     om = real(om)
     check_chars(om, "the .om")
     info = om_sidecar(om, batch_size)
+    devices = _device_list(device)
+    mode = multi.multi_device_mode(ais_bench_command(), devices) if len(devices) > 1 else None
+    device = devices[0]
     given = loop is not None
     if loop is None:
         probe = [*ais_bench_command(), "--model", str(om), "--loop", "1", "--batchsize", str(batch_size),
@@ -341,19 +373,28 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
         loop = loop_for_budget(None, per_run, budget_seconds)
         print(perf_estimate_line(f"bs{batch_size}", per_run, loop, given, budget_seconds), flush=True)
     cmd = [*ais_bench_command(), "--model", str(om), "--loop", str(loop), "--batchsize", str(batch_size),
-           "--device", str(device)]
+           *multi.device_flags(devices, mode, with_input=False)]
     print("+ " + shlex.join(cmd), flush=True)
     code, text = run_streamed(cmd)
     if code != 0:
         raise KitError(f"ais_bench --loop failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
-    thr = summary.parse_throughput(text)
     stats = summary.parse_compute_stats(text) or {}
+    several: dict[str, Any] = {}
+    if len(devices) > 1:
+        per_device = multi.check_all_devices_reported(text, devices)
+        thr = multi.summary_throughput(text)
+        several = {"per_device": per_device,
+                   "throughput_definition": "ais_bench's summary throughput: the sum over the devices of "
+                                            "1000*batch_size/mean(NPU_compute_time ms)",
+                   "latency_note": "latency_ms / npu_compute_time: the last device block ais_bench printed"}
+    else:
+        thr = summary.parse_throughput(text)
     return {
-        "backend": "ascend", "device": device, "om": str(om), "soc_version": info.get("soc_version"),
+        "backend": "ascend", "device": device, "devices": devices, "om": str(om), "soc_version": info.get("soc_version"),
         "precision_mode": info.get("precision_mode"), "precision_mode_v2": info.get("precision_mode_v2"),
         "op_select_implmode": info.get("op_select_implmode"), "batch_size": batch_size, "loop": loop, "data": "zero",
         "loop_chosen_by": "LOOP" if given else f"PERF_SECONDS={budget_seconds:g}",
         "throughput": thr, "throughput_definition": "1000*batch_size/mean(NPU_compute_time ms), from ais_bench",
         "latency_ms": summary.latency_block(stats),
-        "npu_compute_time": stats, "command": cmd, "e2e": None,
+        "npu_compute_time": stats, "command": cmd, "e2e": None, **several,
     }
