@@ -265,7 +265,7 @@ ATC_PRECISION_ARGS := $(if $(PRECISION_V2),--precision-v2 $(PRECISION_V2),--prec
 
 # ------------------------------------------------------------------------------ verbs
 .PHONY: help all perf demo demo-run clean distclean env test bench weights labels bins onnx om preds report \
-        upstream crosscheck table tables reproduce paths atc-check
+        upstream crosscheck table tables reproduce paths atc-check platforms
 
 help:
 	@echo "SeMask-FPN inference kit"
@@ -341,6 +341,10 @@ env: $(VENV_STAMP)
 
 test: | $(PY_DEP)
 	$(PY) -m pytest -q
+
+# every pin resolved for cp311 on manylinux_2_28 x86_64 and aarch64 (pip --dry-run --report; needs the registry)
+platforms: | $(PY_DEP)
+	@$(PY) tools/check_platforms.py --requirements env/requirements.txt
 
 bench: | $(PY_DEP)
 	$(PY) bench/run_all.py --out bench/out

@@ -3,7 +3,7 @@
 
 Why: Ascend hosts and containers commonly ship Python 3.7-3.10 (the SeMask guide: CANN 6.0.RC1 with
 Python 3.7.5) and older glibc (Ubuntu 18.04: 2.27). The kit's pins need Python >= 3.11 (numpy 2.4.6) and
-glibc >= 2.28 (the manylinux_2_28 wheels of onnxruntime, numpy and torch), so without these checks `make env`
+glibc >= 2.28 (torch and onnxruntime have only manylinux_2_28 wheels), so without these checks `make env`
 fails deep inside pip with a resolver error. This script runs under whatever python3 the host has, before
 .venv exists: standard library only, and Python 3.6 syntax (no walrus, no `from __future__ import annotations`).
 
@@ -28,8 +28,9 @@ MIN_PYTHON = (3, 11)
 MIN_GLIBC = (2, 28)
 MACHINES = ("x86_64", "aarch64")
 NEED_BYTES = 3 * 10 ** 9  # torch's CPU wheel, the others and pip's cache, unpacked: about 3 GB
-# Pins whose wheels are manylinux_2_28 (need glibc >= 2.28); versions are read from requirements.txt.
-GLIBC_2_28_PINS = ("onnxruntime", "numpy", "torch")
+# Pins with no wheel below manylinux_2_28 (need glibc >= 2.28; `make platforms`, 2026-12-03: numpy, opencv and
+# the others also have manylinux_2_17..2_27 wheels); versions are read from requirements.txt.
+GLIBC_2_28_PINS = ("torch", "onnxruntime")
 PREFERRED = ["python3.%d" % minor for minor in range(14, MIN_PYTHON[1] - 1, -1)] + ["python3"]
 LISTED = ["python3.%d" % minor for minor in range(14, 5, -1)] + ["python3", "python"]
 VERSION_SNIPPET = "import sys; print('%d.%d.%d' % tuple(sys.version_info[:3]))"
