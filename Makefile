@@ -45,6 +45,7 @@ FORCE        ?=
 ORT_PROVIDER ?= cpu
 ARTIFACTS    ?= artifacts
 PYTHON       ?= .venv/bin/python
+HOST_PYTHON  ?=
 ASCEND_SET_ENV ?= $(SPEC_DEFAULT_SET_ENV)
 UPSTREAM_REPO  ?= $(SPEC_UPSTREAM_REPO_URL)
 UPSTREAM_DIR   ?= data/upstream/SeMask-Segmentation
@@ -296,6 +297,7 @@ help:
 	@echo "  DEVICE=0 (0-$(SPEC_DEVICE_MAX); 0,1 or all: ais_bench's multi-device mode)  LOOP=auto (fits PERF_SECONDS=60, >= 3)"
 	@echo "  reproduce: BS_LIST=\"1 4 8\"  PRECISIONS=force_fp16  ACCURACY_EACH_BS=(empty)  FORCE=(empty)"
 	@echo "  ORT_PROVIDER=cpu ($(SPEC_ORT_PROVIDERS))  ARTIFACTS=artifacts  PYTHON=.venv/bin/python"
+	@echo "  HOST_PYTHON= (make env: the interpreter for .venv; default: first of python3.14..python3.11, python3 >= 3.11)"
 	@echo "  ASCEND_SET_ENV=/usr/local/Ascend/ascend-toolkit/set_env.sh  UPSTREAM_REPO=<url or local mirror>"
 
 all: $(REPORT)
