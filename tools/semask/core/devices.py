@@ -93,15 +93,18 @@ def device_mistakes(value: str, chips: Optional[Sequence[Chip]]) -> tuple:
     seen = set()
     listed = None if chips is None else {c.device for c in chips}
     where = "" if chips is None else f"; the chips npu-smi lists: {chips_found(chips)}"
+    single = "," not in text
     for part in text.split(","):
         part = part.strip()
+        what = f"DEVICE={value}" if single else f"DEVICE={value}: {part!r}"
         if not re.fullmatch(r"[0-9]+", part):
-            mistakes.append(f"DEVICE={value}: {part!r} is not a device id 0-{DEVICE_MAX}; use e.g. DEVICE=0, "
+            mistakes.append(f"{what} is not a device id 0-{DEVICE_MAX}; use e.g. DEVICE=0, "
                             f"DEVICE=0,1 or DEVICE={DEVICE_ALL}{where}")
             continue
         dev = int(part)
         if dev > DEVICE_MAX:
-            mistakes.append(f"DEVICE={value}: {dev} is not a device id 0-{DEVICE_MAX} (what ais_bench accepts){where}")
+            what = f"DEVICE={value}" if single else f"DEVICE={value}: {dev}"
+            mistakes.append(f"{what} is not a device id 0-{DEVICE_MAX} (what ais_bench accepts){where}")
         elif dev in seen:
             mistakes.append(f"DEVICE={value}: device {dev} is listed twice; give each chip once{where}")
         elif listed is not None and dev not in listed:
