@@ -46,7 +46,7 @@ endef
 
 # ------------------------------------------------------------------------------ verbs
 .PHONY: help all perf demo clean distclean env test bench weights labels bins onnx om preds report \
-        upstream crosscheck table tables reproduce atc-check verify
+        upstream crosscheck table tables reproduce atc-check verify platforms
 
 help:
 	@echo "SeMask-FPN inference kit"
@@ -56,7 +56,8 @@ help:
 	@echo "  make perf BS=8     pure-inference throughput of that batch size"
 	@echo "  make reproduce     the published table: BS_LIST x PRECISIONS, mIoU + fps beside the published figures"
 	@echo "  make demo          the whole pipeline on synthetic data with random weights (no downloads)"
-	@echo "  make env           create .venv from env/requirements.txt and check the environment"
+	@echo "  make env           create .venv from env/requirements.txt (HOST_PYTHON=/path/to/python3.11) and check it"
+	@echo "  make platforms     resolve every pin for cp311 manylinux_2_28 x86_64 and aarch64 (needs the registry)"
 	@echo "  make test          run the test suite"
 	@echo "  make bench         run the benchmarks in bench/ (writes bench/out/)"
 	@echo "  make clean         remove what the kit made under \$$(ARTIFACTS) (refuses if anything else is there)"
@@ -107,6 +108,10 @@ env: .venv/.installed
 test: | $(PY_DEP)
 	$(PY) -m pytest -q
 
+# every pin resolved for cp311 on manylinux_2_28 x86_64 and aarch64 (pip --dry-run --report; needs the registry)
+platforms: | $(PY_DEP)
+	@$(PY) tools/check_platforms.py --requirements env/requirements.txt
+
 bench: | $(PY_DEP)
 	$(PY) bench/run_all.py --out bench/out
 
@@ -115,7 +120,7 @@ clean:
 	    --checkout $(call q,$(CURDIR))
 
 distclean: clean
-	rm -rf data/weights data/upstream data/demo .venv env/upstream/venv .make
+	rm -rf data/weights data/upstream data/demo .venv .venv.partial env/upstream/venv .make
 
 # ------------------------------------------------------------------------------ demo (no downloads)
 DEMO_A := $(ARTIFACTS)/demo
@@ -135,12 +140,22 @@ $(DEMO_DATA)/.complete: | $(PY_DEP)
 	rm -rf $(DEMO_DATA) && mv $(DEMO_DATA).partial $(DEMO_DATA)
 
 # ------------------------------------------------------------------------------ pipeline
+# HOST_PYTHON names the interpreter that creates .venv (else the first python3.14 ... python3.11, python3 on PATH
+# that is >= 3.11); env/check_host.py also checks glibc, the machine and the free disk before pip runs. The venv is
+# built as .venv.partial and renamed when complete, so a failed or killed `make env` leaves no half-made .venv.
 .venv/.installed: env/requirements.txt pyproject.toml
-	$(or $(HOST_PYTHON),python3) -m venv .venv
-	.venv/bin/python -m pip install -q --upgrade pip
-	.venv/bin/python -m pip install -r env/requirements.txt
-	.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
-	.venv/bin/python -c 'import sys; print(sys.version)' > $@
+	@checker=$$(command -v python3 || command -v python || echo $(call q,$(HOST_PYTHON))); \
+	venv_python=$$("$$checker" env/check_host.py check --checkout . $(if $(HOST_PYTHON),--python $(call q,$(HOST_PYTHON)))); \
+	echo "creating .venv with $$venv_python ($$("$$venv_python" -c 'import sys; print(sys.version.split()[0])'))"; \
+	rm -rf .venv.partial; \
+	"$$venv_python" -m venv .venv.partial; \
+	.venv.partial/bin/python -m pip install -q --upgrade pip; \
+	.venv.partial/bin/python -m pip install -r env/requirements.txt; \
+	.venv.partial/bin/python -m pip install -q --no-deps --no-build-isolation -e .; \
+	.venv.partial/bin/python env/check_host.py relocate --venv .venv.partial --to .venv; \
+	.venv.partial/bin/python -c 'import sys; print(sys.version)' > .venv.partial/.installed; \
+	rm -rf .venv.old; if [ -e .venv ] || [ -L .venv ]; then mv .venv .venv.old; fi; \
+	mv .venv.partial .venv; rm -rf .venv.old
 
 $(A)/onnx $(A)/om $(A)/preds $(A)/reports $(A)/perf $(A)/env data/weights:
 	$(ASCEND_UMASK) mkdir -p $@
@@ -182,11 +197,11 @@ $(ONNX_ATC): $(ONNX_SIM) tools/semask/model/ascend_graph.py tools/atc_graph.py
 
 $(OM): $(ONNX_ATC) | $(A)/om
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_compile.py --onnx $< --output-om $@ --batch-size $(BS) --height $(HEIGHT) \
-	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE) \
+	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE_FIRST) \
 	    --weights $(call q,$(WEIGHTS))
 
 atc-check: $(ONNX_ATC) | $(A)/om
-	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE) --out $(ATC_CHECK)
+	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE_FIRST) --out $(ATC_CHECK)
 
 $(ONNX_ORT_RAW): $(SPEC_CODE_MODEL) tools/semask/model/ort_graph.py $(wildcard $(WEIGHTS_STAMP)) | $(PY_DEP) $(ENV_JSON) $(A)/onnx $(WEIGHTS_DEP)
 	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
@@ -199,22 +214,22 @@ $(ONNX_ORT): $(ONNX_ORT_RAW)
 ifeq ($(BACKEND_RESOLVED),ascend)
 $(PRED_SUMMARY): $(OM) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN_NAME) --batch-size $(BS) --device $(DEVICE) --weights $(call q,$(WEIGHTS))
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --device $(DEVICES) --weights $(call q,$(WEIGHTS))
 
 $(PERF_JSON): $(OM) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
-	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_perf.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) \
+	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_perf.py --om $(OM) --batch-size $(BS) --device $(DEVICES) --loop $(LOOP) \
 	    --seconds $(PERF_SECONDS) --weights $(call q,$(WEIGHTS)) --out-json $@
 else
 $(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
 	$(PY) tools/infer_ort.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN_NAME) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICE) \
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICES) \
 	    --weights $(call q,$(WEIGHTS))
 
 $(PERF_JSON): $(ONNX_USED) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
 	$(PY) tools/perf.py --model $(ONNX_USED) --batch-size $(BS) --loop $(LOOP) --seconds $(PERF_SECONDS) --provider $(ORT_PROVIDER) \
-	    --device $(DEVICE) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --weights $(call q,$(WEIGHTS)) --out-json $@
+	    --device $(DEVICES) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --weights $(call q,$(WEIGHTS)) --out-json $@
 endif
 
 $(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) | $(A)/reports

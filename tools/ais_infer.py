@@ -11,9 +11,9 @@ import time
 from typing import Sequence
 
 from semask.core.cli import positive_int, run
+from semask.core.devices import device_list_arg
 from semask.core.progress import step
 from semask.runtime import ascend
-from semask.runtime.ascend_knobs import check_device
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,7 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output", required=True, help="output root folder")
     p.add_argument("--output-dirname", default=None, help="run folder name (default: timestamp)")
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
-    p.add_argument("--device", default=0, type=check_device, help="NPU id 0-255")
+    p.add_argument("--device", default=[0], type=device_list_arg,
+                   help="NPU id 0-255, or a comma list (ais_bench's multi-device mode), e.g. 0,1")
     p.add_argument("--weights", default=None, help="the run's WEIGHTS (a .pth/.npz or 'random'): the model's sidecar "
                    "must name them (make passes it); without it only the model's sha256 is checked")
     args = p.parse_args(argv)

@@ -10,17 +10,18 @@ import argparse
 from typing import Sequence
 
 from semask.core.cli import positive_int, run
+from semask.core.devices import device_list_arg
 from semask.core.progress import loop_arg, step
 from semask.runtime import ascend
 from semask.runtime.ascend_fs import write_private_json
-from semask.runtime.ascend_knobs import check_device
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--om", required=True, help=".om compiled by tools/atc_compile.py (sidecar FILE.json next to it)")
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
-    p.add_argument("--device", default=0, type=check_device, help="NPU id 0-255")
+    p.add_argument("--device", default=[0], type=device_list_arg,
+                   help="NPU id 0-255, or a comma list (ais_bench's multi-device mode), e.g. 0,1")
     p.add_argument("--loop", default=None, type=loop_arg, help="LOOP: pure-inference runs, or auto (the default)")
     p.add_argument("--seconds", default=60.0, type=float, help="PERF_SECONDS: time budget of --loop auto")
     p.add_argument("--out-json", required=True, help="result JSON (0640, like everything the Ascend steps write)")

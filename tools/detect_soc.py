@@ -3,14 +3,15 @@
 import argparse
 
 from semask.runtime.ascend import resolve_soc
-from semask.runtime.ascend_knobs import check_device, check_soc
+from semask.core.devices import device_list_arg
+from semask.runtime.ascend_knobs import check_soc
 from semask.core.cli import run
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--soc", default="auto")
-    p.add_argument("--device", type=check_device, default=0)
+    p.add_argument("--device", type=device_list_arg, default=[0], help="device ids; the OM serves the first one's chip")
     a = p.parse_args(argv)
     check_soc(a.soc)
     print(resolve_soc(a.soc, a.device)[0])

@@ -27,6 +27,7 @@ from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
 from semask.core.errors import KitError
+from semask.core.devices import device_mistakes
 from semask.core.variables import check_size
 
 # Goals that need the run's variables checked and its machine facts resolved.
@@ -129,9 +130,7 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
     if values["PRECISION_V2"] and "PRECISION" in given:
         errors.append(f"error: PRECISION={values['PRECISION']} and PRECISION_V2={values['PRECISION_V2']} cannot be "
                       "combined (atc refuses --precision_mode with --precision_mode_v2); unset one of them")
-    device = values["DEVICE"]
-    if not (device.isdigit() and int(device) <= spec.DEVICE_MAX):
-        bad("DEVICE", f"is not a device id 0-{spec.DEVICE_MAX} (what ais_bench accepts)", "0")
+    errors += [f"error: {line}" for line in device_mistakes(values["DEVICE"], None)[1]]  # syntax; chips: resolve
     for name in NO_SPACES:
         if len(values[name].split()) != 1:
             errors.append(f"error: {name}={values[name]} is empty or contains spaces, which make cannot use in "
@@ -204,6 +203,7 @@ class Resolved:
     native: str = f"{spec.NATIVE_HEIGHT}x{spec.NATIVE_WIDTH}"
     weights_tag: str = "random"
     data_tag: str = "d00000000"
+    devices: str = "0"  # DEVICE resolved: comma-separated ids (ais_bench's multi-device mode when several)
 
 
 @dataclass(frozen=True)
@@ -289,6 +289,12 @@ class RunPlan:
         return f"ort-{self.values['ORT_PROVIDER']}_{self.stem}_{data}"
 
     @property
+    def devices_tag(self) -> str:
+        """'' for one device, '_dev0-1' for several: a multi-device figure is another measurement."""
+        ids = self.resolved.devices.split(",")
+        return f"_dev{'-'.join(ids)}" if len(ids) > 1 else ""
+
+    @property
     def loop_tag(self) -> str:
         """LOOP=auto fits the timed runs into PERF_SECONDS: the budget names the file."""
         loop = self.values["LOOP"]
@@ -311,10 +317,11 @@ class RunPlan:
             "LABELS_DIR": labels_dir, "LABELS_JSON": f"{labels_dir}/labels.json",
             "BINS_DIR": bins_dir, "BINS": f"{bins_dir}/manifest.json",
             "RUN_NAME": run, "PRED_SUMMARY": f"{a}/preds/{run}_summary.json", "REPORT": f"{a}/{REPORTS_DIR}/{run}.json",
-            "PERF_JSON": f"{a}/{PERF_DIR}/{run}_loop{self.loop_tag}.json",
+            "PERF_JSON": f"{a}/{PERF_DIR}/{run}_loop{self.loop_tag}{self.devices_tag}.json",
             "REPRO_DIR": f"{a}/{REPORTS_DIR}/reproduce_" + (f"ascend-{r.soc}" if self.backend == "ascend"
                                                       else f"ort-{v['ORT_PROVIDER']}")
-                         + f"_{v['MODEL']}_{r.weights_tag}_{v['HEIGHT']}x{v['WIDTH']}_{v['INPUT_DTYPE']}_{r.data_tag}_{self.limit_tag}",
+                         + f"_{v['MODEL']}_{r.weights_tag}_{v['HEIGHT']}x{v['WIDTH']}_{v['INPUT_DTYPE']}_{r.data_tag}_{self.limit_tag}"
+                         + self.devices_tag,
             "ENV_JSON": f"{a}/env/env_{self.backend}.json",
             "STATE": state,
             "WEIGHTS_STAMP": f"{state}/weights_{r.weights_tag}_{v['MODEL']}.txt",
@@ -345,7 +352,7 @@ class RunPlan:
         keys = ("MODEL", "BS", "HEIGHT", "WIDTH", "INPUT_DTYPE", "LABEL_DTYPE", "LABELS", "PRECISION", "PRECISION_V2",
                 "OP_SELECT_IMPLMODE", "ORT_PROVIDER", "LIMIT", "LOOP", "DEVICE", "PERF_SECONDS", "WEIGHTS", "DATA_ROOT")
         out = {k: self.values[k] for k in keys}
-        out.update(SOC=self.resolved.soc, BACKEND=self.backend)
+        out.update(SOC=self.resolved.soc, BACKEND=self.backend, DEVICE=self.resolved.devices)
         return out
 
     def to_json(self) -> Dict[str, object]:
@@ -389,7 +396,8 @@ def make_include(plan: RunPlan, plan_json: str, command: str) -> str:
         "OUT_ARGS": f"--out-height {h} --out-width {w}" if plan.resizes else "",
         "OUT_HEIGHT": str(h), "OUT_WIDTH": str(w), "PROVIDER": plan.provider, "OM_TAG": plan.om_tag,
         "LIMIT_ARG": f"--limit {plan.values['LIMIT']}" if plan.values["LIMIT"] else "",
-        "WEIGHTS_DEP": plan.weights_file,
+        "WEIGHTS_DEP": plan.weights_file, "DEVICES": plan.resolved.devices,
+        "DEVICE_FIRST": plan.resolved.devices.split(",")[0],
         **(plan.paths() if plan.needs_config() else {}),
     }
     lines += [f"{k} := {_make_escape(v)}" for k, v in facts.items()]

@@ -116,10 +116,13 @@ SOC_VERSIONS: tuple[str, ...] = (
 )
 SOC_AUTO = "auto"
 DEVICE_MAX = 255  # ais_bench --device accepts 0..255
+DEVICE_ALL = "all"  # DEVICE=all: every chip `npu-smi info` lists
 # Path characters the newest ais_bench accepts for --model/--input/--output (its PATH_WHITE_LIST_REGEX).
 AIS_PATH_CHARS = "_A-Za-z0-9/.-"
 # ais_bench distribution names across eras: Ascend/tools wheel, ait (2024), msit.
 AIS_BENCH_DISTS: tuple[str, ...] = ("ais_bench", "ait-benchmark", "msit-benchmark")
+# PyPI's ais-bench-benchmark: AISBench's LLM-evaluation tool, whose top-level `ais_bench` has no `ais_bench.infer`.
+AIS_BENCH_IMPOSTOR_DIST = "ais-bench-benchmark"
 # Modes the kit gives what it hands to (or gets from) ais_bench: the newest ais_bench refuses an --output
 # folder beyond 0o750 and inputs that are group/other-writable.
 ASCEND_DIR_MODE, ASCEND_FILE_MODE = 0o750, 0o640

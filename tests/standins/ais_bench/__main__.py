@@ -10,6 +10,17 @@ STANDIN_AIS_ERA = 2025-12 (default, the strictest) | 2024-06 | 2023-06 picks whi
   2024-06  the same input rules; chmods the output folder 0750; without pkg_resources its version check
            raises UnboundLocalError.
   2023-06  no path rules; without pkg_resources it warns three times and falls back to run_mode tensor.
+  2022-11  (ais_infer's `python -m ais_bench`) `--device` is one int in range(0, 255): no multi-device mode.
+           Only this rule is modelled for that era; otherwise it behaves like 2023-06.
+Multi-device mode (TOOLS.md §9, `multidevice_run`), 2023-06 and later: `--device 0,1` (a comma list, each
+0-255, duplicates not refused) runs every device in turn (the real tool: one Pool process each) and prints
+`i:<k> device_<id> throughput:<x> start_time:<t> end_time:<t>` per device, then `[INFO] summary
+throughput:<sum>`; exit 0 only when every device finished.
+  2023-06  always splits the --input files (ceil(n/devices) contiguous files each; it first opens device 0 to
+           read the model's input count) into <output>/<dirname>/device<id>/ + device<id>_summary.json.
+  2024-06+ splits only with `--divide_input 1` (int(n/devices) each, the first n%devices one more), else every
+           device infers every file; <output>/<dirname>/device<id>_<k>/ + device<id>_<k>_summary.json.
+A device that is not one of the stand-in chips (STANDIN_NPU_CARDS, as for npu-smi) fails to open in aclruntime.
      STANDIN_AIS_OOM_BATCH=N fails every run whose batch size is >= N with a device out-of-memory error,
      as the published SeMask table reports for bs16 on the 310P3. TOOLS.md documents no exact ais_bench
      text for it, so the stand-in prints the ACL runtime's allocation error (207001,
@@ -18,6 +29,7 @@ STANDIN_AIS_ERA = 2025-12 (default, the strictest) | 2024-06 | 2023-06 picks whi
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -101,10 +113,17 @@ def nonneg(v: str) -> int:
     return i
 
 
-def device_id(v: str) -> int:
+def device_id(v: str):
+    """check_device_range_valid: an int 0..255, or (2023-06 on) a comma list of them."""
+    if "," in v:
+        ids = [int(x) for x in v.split(",")]
+        for i in ids:
+            if not 0 <= i <= 255:
+                raise argparse.ArgumentTypeError(f"{i} of device:{v} is invalid. valid value range is [0, 255]")
+        return ids
     i = int(v)
     if not 0 <= i <= 255:
-        raise argparse.ArgumentTypeError(f"{v} of device is invalid. valid value range is [0, 255]")
+        raise argparse.ArgumentTypeError(f"device:{i} is invalid. valid value range is [0, 255]")
     return i
 
 
@@ -117,7 +136,12 @@ def get_args() -> argparse.Namespace:
     p.add_argument("--outfmt", default="BIN", choices=["NPY", "BIN", "TXT"])
     p.add_argument("--loop", "-l", type=positive, default=1)
     p.add_argument("--debug", type=str2bool, default=False)
-    p.add_argument("--device", "-d", type=device_id, default=0)
+    if ERA < "2023":
+        p.add_argument("--device", type=int, default=0, choices=range(0, 255))
+    else:
+        p.add_argument("--device", "-d", type=device_id, default=0)
+    if ERA >= "2024":
+        p.add_argument("--divide_input", type=str2bool, default=False)
     p.add_argument("--dymBatch", type=int, default=0)
     p.add_argument("--dymHW", default=None)
     p.add_argument("--dymDims", default=None)
@@ -157,7 +181,18 @@ def natural_key(name: str) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
-def files_in(folder: str) -> list[str]:
+def files_in(inputs: str) -> list[str]:
+    """--input: a folder (its .bin/.npy files, natural order) or a comma list of files (a device's share)."""
+    first = inputs.split(",")[0]
+    if os.path.isfile(first):
+        files = inputs.split(",")
+        if STRICT:
+            for f in files:
+                check_path(f)
+        return files
+    if not os.path.isdir(first):
+        raise RuntimeError(f"error {first} not file or dir")
+    folder = first
     names = sorted(n for n in os.listdir(folder)
                    if n.endswith((".bin", ".BIN", ".npy", ".NPY")) and os.path.isfile(os.path.join(folder, n)))
     files = [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
@@ -212,9 +247,62 @@ def save(array: np.ndarray, path_no_ext: str, fmt: str) -> str:
 def main() -> None:
     log_call("ais_bench", [sys.executable, "-m", "ais_bench", *sys.argv[1:]])
     args = get_args()
-    import aclruntime  # noqa: F401  (the real tool imports its C++ backend first)
+    import aclruntime  # (the real tool imports its C++ backend first)
     version_check(args)
     print("[INFO] acl init success")
+    if isinstance(args.device, list):
+        sys.exit(multidevice(args, aclruntime))
+    infer(args, aclruntime)
+
+
+def shares_of(files: list[str], jobs: int) -> list[list[str]]:
+    """How each era splits the input files over the devices (contiguous, in file order)."""
+    if ERA < "2024":
+        size = math.ceil(len(files) / jobs)
+        chunks = [files[i:i + size] for i in range(0, len(files), size)]
+        return chunks + [[] for _ in range(jobs - len(chunks))]
+    each, left = divmod(len(files), jobs)
+    out, start = [], 0
+    for k in range(jobs):
+        n = each + (1 if k < left else 0)
+        out.append(files[start:start + n])
+        start += n
+    return out
+
+
+def multidevice(args: argparse.Namespace, acl) -> int:
+    """multidevice_run: one run per device (the real tool: a Pool process each), then the per-device lines."""
+    devices = list(args.device)
+    print(f"[INFO] multidevice:{devices} run begin")
+    shares = None
+    if args.input is not None and (ERA < "2024" or args.divide_input):
+        files = files_in(args.input)
+        acl.InferenceSession(args.model, 0)  # the real tool opens device 0 to read the model's input count
+        shares = shares_of(files, len(devices))
+    results = []
+    for k, device in enumerate(devices):
+        cur = copy.deepcopy(args)
+        cur.device = device
+        if shares is not None:
+            cur.input = ",".join(shares[k])
+        try:
+            results.append((k, device, *infer(cur, acl, k, devices)))
+        except Exception as exc:  # the Pool's error_callback
+            print(f"[ERROR] subprocess run failed error_callback:{exc}")
+    result = 0 if len(results) == len(devices) else 1
+    print(f"[INFO] multidevice run end qsize:{2 * len(results)} result:{result}")
+    for k, device, thr, start, end in results:
+        if ERA < "2024":
+            print(f"i:{k} device_{device} throughput:{thr} start_time:{start} end_time:{end}")
+        else:
+            print(f"[INFO] i:{k} device_{device} throughput:{thr}                 start_time:{start} end_time:{end}")
+    print(f"[INFO] summary throughput:{sum(r[2] for r in results)}")
+    return result
+
+
+def infer(args: argparse.Namespace, acl, index: int | None = None, devices: list[int] | None = None) -> tuple:
+    """One device's run (`main` of the real tool); returns (throughput, start_time, end_time)."""
+    acl.InferenceSession(args.model, args.device)
     print(f"[INFO] open device {args.device} success")
     session = load_om(args.model)
     print(f"[INFO] load model {args.model} success")
@@ -234,6 +322,8 @@ def main() -> None:
     prefix = None
     if args.output:
         prefix = os.path.join(args.output, args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S"))
+        if devices is not None:
+            prefix = os.path.join(prefix, f"device{args.device}" if ERA < "2024" else f"device{args.device}_{index}")
         if STRICT:
             os.makedirs(prefix, mode=0o750, exist_ok=True)
             os.chmod(prefix, 0o750)
@@ -246,7 +336,7 @@ def main() -> None:
 
     if args.input:
         try:
-            files = files_in(args.input.split(",")[0])
+            files = files_in(args.input)
         except PathRefused as exc:
             raise RuntimeError(f"[ERROR] {exc}") from None
         fsize = len(file_bytes(files[0]))
@@ -279,6 +369,7 @@ def main() -> None:
         print(f"[INFO] warm up {args.warmup_count} done")
     times: list[float] = []
     filesinfo: dict = {}
+    start_time = time.time()
     for bi, batch in enumerate(batches):
         feed = feed_of(batch)
         for k in range(args.loop):
@@ -308,6 +399,7 @@ def main() -> None:
             print("[ERROR] stand-in simulated crash", file=sys.stderr)
             sys.exit(1)
 
+    end_time = time.time()
     c = stats(times)
     h = stats([])
     thr = 1000 * batchsize / c["mean"]
@@ -330,6 +422,7 @@ def main() -> None:
     print("[INFO] end to destroy context")
     print(f"[INFO] end to reset device is {args.device}")
     print("[INFO] end to finalize acl")
+    return thr, start_time, end_time
 
 
 if __name__ == "__main__":

@@ -128,7 +128,9 @@ def backend_label(prov: Mapping[str, Any]) -> str:
 def chip_label(prov: Mapping[str, Any]) -> str:
     variables = prov.get("variables") or {}
     if prov.get("backend") == "ascend":
-        return variables.get("SOC") or "Ascend"
+        # several chips (ais_bench's multi-device mode): "Ascend310P3 x2", the figure being their sum
+        chips = len(str(variables.get("DEVICE") or "0").split(","))
+        return (variables.get("SOC") or "Ascend") + (f" x{chips}" if chips > 1 else "")
     provider = prov.get("provider") or "cpu"
     host = prov.get("host") or {}
     if provider == "cpu":

@@ -47,12 +47,18 @@ def npu_smi_info() -> str:
 
 
 def parse_chip_name(text: str, device: int = 0) -> str:
-    """The chip Name of the NPU row for `device`, e.g. `| 0  310P3 | OK ...` -> '310P3'."""
-    for line in text.splitlines():
+    """The chip Name of the card holding `device` (the Device column of its chip row; a Duo card lists
+    chips 0 and 1 under one NPU row), e.g. `| 0  310P3 | OK ...` -> '310P3'."""
+    from semask.core.devices import parse_npu_smi_chips
+
+    for chip in parse_npu_smi_chips(text):
+        if chip.device == device:
+            return chip.name
+    for line in text.splitlines():  # a table without chip rows: the NPU id is the device
         found = _CHIP_ROW.match(line)
         if found and int(found.group(1)) == device:
             return found.group(2)
-    raise KitError(f"cannot find NPU {device}'s chip name in `npu-smi info` output; pass SOC=Ascend310P3 (or your chip)")
+    raise KitError(f"cannot find device {device}'s chip name in `npu-smi info` output; pass SOC=Ascend310P3 (or your chip)")
 
 
 def parse_chip_names(text: str) -> list[str]:
@@ -66,11 +72,23 @@ def parse_driver_version(text: str) -> str | None:
     return found.group(1) if found else None
 
 
-def resolve_soc(soc: str, device: int = 0) -> tuple[str, str]:
-    """(soc_version, how it was found); SOC=auto reads npu-smi -> 'Ascend' + chip name."""
+def resolve_soc(soc: str, device: int | Sequence[int] = 0) -> tuple[str, str]:
+    """(soc_version, how it was found); SOC=auto reads npu-smi -> 'Ascend' + chip name.
+
+    With a device list the OM is compiled once, for the chip of the first device; every listed chip must
+    be the same SoC (one OM serves one SoC).
+    """
+    devices = [device] if isinstance(device, int) else list(device)
     if soc != "auto":
         return soc, "given"
-    return "Ascend" + parse_chip_name(npu_smi_info(), device), "npu-smi"
+    text = npu_smi_info()
+    if len(devices) > 1:
+        from semask.core.devices import parse_npu_smi_chips, soc_of
+
+        chips = parse_npu_smi_chips(text)
+        if chips:
+            return "Ascend" + soc_of(devices, chips), "npu-smi"
+    return "Ascend" + parse_chip_name(text, devices[0]), "npu-smi"
 
 
 def cann_version(env: dict[str, str] | None = None) -> str | None:
@@ -231,12 +249,20 @@ def _per_image_output_bytes(info: dict[str, Any]) -> int | None:
     return total // int(info["batch_size"]) if total else None
 
 
+def _device_list(device: int | Sequence[int]) -> list[int]:
+    return [device] if isinstance(device, int) else [int(d) for d in device]
+
+
 def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dirname: str, batch_size: int,
-              device: int = 0, weights: str | None = None) -> dict[str, Any]:
+              device: int | Sequence[int] = 0, weights: str | None = None) -> dict[str, Any]:
     """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`.
 
     The .om is checked against its sidecar (and the run's `weights` when given) first; its identity
-    goes into the summary as `model_identity`."""
+    goes into the summary as `model_identity`. Several devices run in ais_bench's own multi-device mode;
+    their per-device folders become one run (one predictions folder, manifest and summary; each frame
+    predicted exactly once).
+    """
+    from semask.runtime import ais_multidevice as multi
     from semask.runtime.model_check import verify_model
     import numpy as np
 
@@ -265,16 +291,31 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
         final_summary.unlink()
     for stale in out_root.glob(f"{glob.escape(dirname)}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
+    devices = _device_list(device)
+    mode = multi.multi_device_mode(ais_bench_command(), devices) if len(devices) > 1 else None
+    if len(files) < len(devices):
+        raise KitError(f"{len(files)} frame(s) in {input_dir} for {len(devices)} devices: ais_bench would give a "
+                       "device nothing to infer; use fewer devices (DEVICE) or more frames (LIMIT)")
     tmp_name = f"{dirname}.partial-{os.getpid()}"
     cmd = [*ais_bench_command(), "--model", str(om), "--input", str(input_dir), "--output", str(output_dir),
-           "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", str(batch_size), "--device", str(device)]
+           "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", str(batch_size),
+           *multi.device_flags(devices, mode, with_input=True)]
     print("+ " + shlex.join(cmd), flush=True)
     tmp_dir, tmp_summary = out_root / tmp_name, out_root / f"{tmp_name}_summary.json"
     try:
         code, text = run_streamed(cmd)
-        if code != 0 or not tmp_summary.is_file():
+        if len(devices) > 1:
+            if code != 0:
+                raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
+            per_device = multi.check_all_devices_reported(text, devices)
+            result = multi.merge_device_runs(tmp_dir, devices, files, os.path.join(str(output_dir), tmp_name))
+            result.update({"args": cmd, "throughput": multi.summary_throughput(text), "pid": os.getpid()})
+            for row, line in zip(result["per_device"], per_device):
+                row["throughput"] = line["throughput"]
+        elif code != 0 or not tmp_summary.is_file():
             raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
-        result = json.loads(tmp_summary.read_text())
+        else:
+            result = json.loads(tmp_summary.read_text())
         old_prefix, new_prefix = os.path.join(str(output_dir), tmp_name), os.path.join(str(output_dir), dirname)
         for entry in result.get("filesinfo", {}).values():
             entry["outfiles"] = [new_prefix + p[len(old_prefix):] if p.startswith(old_prefix) else p
@@ -299,13 +340,17 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     return result
 
 
-def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
+def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int | Sequence[int] = 0,
              budget_seconds: float = 60.0, weights: str | None = None) -> dict[str, Any]:
     """Pure-inference `ais_bench --loop`: parse throughput + NPU_compute_time stats from its log.
 
-    loop=None first runs `--loop 1` to time one batch, then fits LOOP into `budget_seconds` (at least 3).
+    loop=None first runs `--loop 1` (on the first device) to time one batch, then fits LOOP into
+    `budget_seconds` (at least 3). Several devices run in ais_bench's multi-device mode: `throughput` is its
+    `summary throughput` (the sum over the chips), `per_device` each chip's own line.
     The .om is checked as `ais_infer` checks it.
     """
+    from semask.runtime import ais_multidevice as multi
+
     from semask.runtime import ais_summary as summary
     from semask.runtime.model_check import verify_model
     from semask.core.progress import loop_for_budget, perf_estimate_line
@@ -315,6 +360,9 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
     check_chars(om, "the .om")
     info = om_sidecar(om, batch_size)
     identity = verify_model(om, weights)
+    devices = _device_list(device)
+    mode = multi.multi_device_mode(ais_bench_command(), devices) if len(devices) > 1 else None
+    device = devices[0]
     given = loop is not None
     if loop is None:
         probe = [*ais_bench_command(), "--model", str(om), "--loop", "1", "--batchsize", str(batch_size),
@@ -327,27 +375,40 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int = 0,
         loop = loop_for_budget(None, per_run, budget_seconds)
         print(perf_estimate_line(f"bs{batch_size}", per_run, loop, given, budget_seconds), flush=True)
     cmd = [*ais_bench_command(), "--model", str(om), "--loop", str(loop), "--batchsize", str(batch_size),
-           "--device", str(device)]
+           *multi.device_flags(devices, mode, with_input=False)]
     print("+ " + shlex.join(cmd), flush=True)
     code, text = run_streamed(cmd)
     if code != 0:
         raise KitError(f"ais_bench --loop failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
-    thr = summary.parse_throughput(text)
     stats = summary.parse_compute_stats(text) or {}
+    several: dict[str, Any] = {}
+    if len(devices) > 1:
+        per_device = multi.check_all_devices_reported(text, devices)
+        thr = multi.summary_throughput(text)
+        several = {"per_device": per_device,
+                   "throughput_definition": "ais_bench's summary throughput: the sum over the devices of "
+                                            "1000*batch_size/mean(NPU_compute_time ms)",
+                   "latency_note": "latency_ms / npu_compute_time: the last device block ais_bench printed"}
+    else:
+        thr = summary.parse_throughput(text)
     return {
-        "backend": "ascend", "device": device, "om": str(om), "model_identity": identity,
+        "backend": "ascend", "device": device, "devices": devices, "om": str(om), "model_identity": identity,
         "soc_version": info.get("soc_version"),
         "precision_mode": info.get("precision_mode"), "precision_mode_v2": info.get("precision_mode_v2"),
         "op_select_implmode": info.get("op_select_implmode"), "batch_size": batch_size, "loop": loop, "data": "zero",
         "loop_chosen_by": "LOOP" if given else f"PERF_SECONDS={budget_seconds:g}",
         "throughput": thr, "throughput_definition": "1000*batch_size/mean(NPU_compute_time ms), from ais_bench",
         "latency_ms": summary.latency_block(stats),
-        "npu_compute_time": stats, "command": cmd, "e2e": None,
+        "npu_compute_time": stats, "command": cmd, "e2e": None, **several,
     }
 
 
 def perf_line(result: dict[str, Any]) -> str:
     """One human line for the console, from an `ais_perf` result."""
     lat = result["latency_ms"]
-    return (f"perf ascend[{result['soc_version']}] bs{result['batch_size']}: throughput {result['throughput']:.2f} "
-            f"img/s, NPU compute mean {lat['mean']} ms p99 {lat['p99']} ms")
+    devices = result.get("devices") or [result.get("device")]
+    chips = f" x{len(devices)}" if len(devices) > 1 else ""
+    lines = [f"perf ascend[{result['soc_version']}{chips}] bs{result['batch_size']}: throughput {result['throughput']:.2f} "
+             f"img/s, NPU compute mean {lat['mean']} ms p99 {lat['p99']} ms"]
+    lines += [f"  device {row['device']}: throughput {row['throughput']:.2f} img/s" for row in result.get("per_device", [])]
+    return "\n".join(lines)

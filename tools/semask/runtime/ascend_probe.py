@@ -4,12 +4,15 @@ Why: `ais_bench --help` succeeds even when inference will fail. aclruntime (the 
 AscendCL) may not import; without pkg_resources the 2023 ais_bench silently drops to its `tensor` run mode
 and the 2024 one crashes with UnboundLocalError; the 2024+ releases import attrs. Each check runs in the
 interpreter that runs ais_bench, and a failure names the check and its fix. Versions are read under every
-distribution name the tool has had (ais_bench, ait-benchmark, msit-benchmark).
+distribution name the tool has had (ais_bench, ait-benchmark, msit-benchmark). PyPI's ais-bench-benchmark is
+AISBench's LLM-evaluation tool with a top-level `ais_bench` package of its own (no `ais_bench.infer`): a user who
+installed it because the guide says "ais_bench" is told so, with the fix.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from semask.core.packages import pinned_versions
-from semask.spec import AIS_BENCH_DISTS
+from semask.spec import AIS_BENCH_DISTS, AIS_BENCH_IMPOSTOR_DIST as IMPOSTOR_DIST
 
 # Runs inside ais_bench's interpreter: standard library only, prints one JSON object.
 _SNIPPET = r"""
@@ -32,6 +35,22 @@ def try_import(name):
     except BaseException as exc:
         return f"{type(exc).__name__}: {exc}"
 out["imports"]["ais_bench"] = None if importlib.util.find_spec("ais_bench") else "ModuleNotFoundError: No module named 'ais_bench'"
+out["owners"], out["infer"], out["origin"] = [], None, None
+if out["imports"]["ais_bench"] is None:
+    spec = importlib.util.find_spec("ais_bench")
+    out["origin"] = spec.origin or (list(spec.submodule_search_locations or []) or [None])[0]
+    try:
+        out["infer"] = importlib.util.find_spec("ais_bench.infer") is not None
+    except BaseException:
+        out["infer"] = False
+    for dist in md.distributions():
+        try:
+            top = (dist.read_text("top_level.txt") or "").split()
+            files = [str(f).replace("\\", "/") for f in (dist.files or [])]
+        except Exception:
+            continue
+        if "ais_bench" in top or any(f.startswith("ais_bench/") for f in files):
+            out["owners"].append([dist.metadata["Name"], dist.version])
 for name in ("aclruntime", "pkg_resources", "attrs"):
     out["imports"][name] = try_import(name)
 for dist in dists + ["aclruntime"]:
@@ -99,6 +118,28 @@ def fix_for(check: str, python: str, detail: str, set_env: str) -> str:
     return fixes[check]
 
 
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def impostor_message(python: str, owners: list, has_infer: bool | None, origin: str | None) -> str | None:
+    """The fix when the importable `ais_bench` is not the inference tool: PyPI's ais-bench-benchmark (AISBench's
+    LLM-evaluation tool, a top-level `ais_bench` with no `ais_bench.infer`) or any package lacking ais_bench.infer."""
+    llm = [(n, v) for n, v in owners if _normal(n) == IMPOSTOR_DIST]
+    if not llm and has_infer is not False:
+        return None
+    fix = "then `bash env/install_ascend_extras.sh` (after sourcing the CANN set_env.sh) installs the inference tool"
+    if llm:
+        name, version = llm[0]
+        return (f"the ais_bench importable in {python} belongs to {name} {version} (PyPI's {IMPOSTOR_DIST}), "
+                "AISBench's LLM-evaluation tool, not the ais_bench inference tool (it has no ais_bench.infer); "
+                f"fix: `{python} -m pip uninstall -y {IMPOSTOR_DIST}`, {fix}")
+    who = ", ".join(f"{n} {v}" for n, v in owners) or f"no recorded distribution, at {origin}"
+    return (f"the ais_bench importable in {python} ({who}) has no ais_bench.infer, so it is not the ais_bench "
+            f"inference tool (PyPI's {IMPOSTOR_DIST}, an LLM-evaluation tool, installs such a package); fix: uninstall "
+            f"it (`{python} -m pip uninstall -y {owners[0][0] if owners else IMPOSTOR_DIST}`), {fix}")
+
+
 def probe(set_env: str, cmd: list[str] | None = None, timeout: float = 120) -> Probe:
     """Run the checks in ais_bench's interpreter; the first failing check decides the message."""
     from semask.runtime.ascend import ais_bench_command
@@ -116,7 +157,13 @@ def probe(set_env: str, cmd: list[str] | None = None, timeout: float = 120) -> P
     dist = next((d for d in AIS_BENCH_DISTS if raw.get(d)), None)
     versions = {"ais_bench": raw.get(dist) if dist else None, "ais_bench_dist": dist,
                 "aclruntime": raw.get("aclruntime"), "by_dist": raw}
-    for check in ("ais_bench", "aclruntime", "pkg_resources", "attrs"):
+    error = found["imports"].get("ais_bench")
+    if error:
+        return Probe(False, "ais_bench", fix_for("ais_bench", python, error, set_env), python, versions)
+    impostor = impostor_message(python, found.get("owners") or [], found.get("infer"), found.get("origin"))
+    if impostor:
+        return Probe(False, "impostor", impostor, python, versions)
+    for check in ("aclruntime", "pkg_resources", "attrs"):
         error = found["imports"].get(check)
         if error:
             return Probe(False, check, fix_for(check, python, error, set_env), python, versions)

@@ -17,10 +17,11 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import List, Mapping, Sequence, Tuple
 
 from semask import spec
 from semask.core import stamps, workspace
+from semask.core.devices import DeviceError, check_single_device, resolve_devices
 from semask.core.errors import KitError
 from semask.core.variables import check_ort_provider
 from semask.runtime.ascend import resolve_soc
@@ -43,13 +44,16 @@ def choose_backend(requested: str, set_env: str) -> str:
     return backend
 
 
-def resolve_chip(soc: str, device: int, set_env: str) -> str:
-    """atc's --soc_version: SOC as given, or read from npu-smi in CANN's environment (SOC=auto)."""
-    if soc != spec.SOC_AUTO or not Path(set_env).is_file():
-        return resolve_soc(soc, device)[0]
-    sourced = source_set_env(set_env)
-    with applied(sourced.env) if sourced.ok else contextlib.nullcontext():
-        return resolve_soc(soc, device)[0]
+def resolve_chips(soc: str, device: str, set_env: str) -> Tuple[str, List[int]]:
+    """(atc's --soc_version, the device ids), in CANN's environment: DEVICE checked against the chips
+    npu-smi lists (`all`: every chip), SOC as given or read from npu-smi (SOC=auto; one OM, one SoC)."""
+    sourced = source_set_env(set_env) if Path(set_env).is_file() else None
+    with applied(sourced.env) if sourced is not None and sourced.ok else contextlib.nullcontext():
+        try:
+            devices = resolve_devices(device)
+        except DeviceError as exc:
+            raise PlanError([f"error: {line}" for line in exc.lines]) from None
+        return resolve_soc(soc, devices)[0], devices
 
 
 def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
@@ -58,8 +62,9 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     backend = choose_backend(v["BACKEND"], v["ASCEND_SET_ENV"])
     errors = []
     if backend == "ort":
-        try:  # a provider this host and the run's Python can run (no onnxruntime import here)
+        try:  # a provider this host and the run's Python can run (no onnxruntime import here); one device
             check_ort_provider(v["ORT_PROVIDER"], v["PYTHON"] if Path(v["PYTHON"]).exists() else None)
+            check_single_device(v["DEVICE"], backend)
         except KitError as exc:
             errors.append(f"error: {exc}")
     if backend == "ascend":
@@ -81,12 +86,14 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
             native = workspace.native_size(data_root, default_native)
         else:
             native = workspace.preflight(artifacts, data_root, owner_pid, bool(v["NOWAIT"]), default_native)
-        soc = resolve_chip(v["SOC"], int(v["DEVICE"]), v["ASCEND_SET_ENV"]) if backend == "ascend" else ""
+        soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"]) if backend == "ascend" else \
+            ("", [int(v["DEVICE"])])
     except (workspace.Refused, KitError) as exc:
         raise PlanError([f"error: {exc}"]) from None
     return RunPlan(values=plan.values, given=plan.given, goals=plan.goals,
                    resolved=Resolved(backend=backend, soc=soc, native=native,
-                                     weights_tag=weights_tag(v["WEIGHTS"], v["MODEL"]), data_tag=data_tag(v["DATA_ROOT"])))
+                                     weights_tag=weights_tag(v["WEIGHTS"], v["MODEL"]), data_tag=data_tag(v["DATA_ROOT"]),
+                                     devices=",".join(map(str, devices))))
 
 
 def refresh_stamps(plan: RunPlan) -> None:
