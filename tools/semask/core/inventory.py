@@ -25,7 +25,7 @@ ROOT_FILES = frozenset({MARKER, LOCK, WRITERS, ".gitkeep"})
 RUN = r"(?:ort-[a-z0-9]+|ascend)_semask_[A-Za-z0-9_.-]+"
 # a temp name of a killed write: fsio.atomic_path (.<final>.<pid>-<random>.tmp<ext>), stamps (.<final>.<pid>.tmp)
 TEMP = re.compile(r"^\..+\.\d+(?:-[A-Za-z0-9_]+)?\.tmp(?:\.[A-Za-z0-9]+)?$")
-STATE_FILE = re.compile(r"^(?:stamps\.mk|data_root\.txt|weights_[A-Za-z0-9_-]+\.txt|check_.+\.stamp)$")
+STATE_FILE = re.compile(r"^(?:data_d[0-9a-f]+\.txt|weights_[A-Za-z0-9_-]+\.txt|check_.+\.stamp)$")
 REPORT_FILE = re.compile(rf"^{RUN}\.(?:json|md|provenance\.json|table\.md)$|^latest(?:\.tmp)?$|^crosscheck_.+\.json$")
 PERF_FILE = re.compile(rf"^{RUN}_loop[A-Za-z0-9]+(?:\.provenance)?\.json$")
 ENV_FILE = re.compile(r"^env_[a-z]+\.json$|^env_check\.json$")

@@ -15,9 +15,10 @@ import json
 import os
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
-from typing import List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
 from semask.core import stamps, workspace
@@ -96,9 +97,24 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
                                      devices=",".join(map(str, devices))))
 
 
-def refresh_stamps(plan: RunPlan) -> None:
-    """The stamps make cannot see for itself: the weights' and dataset's identity, finished steps' outputs."""
-    p = plan.paths()
+STAMP_KEYS = ("WEIGHTS_STAMP", "DATA_STAMP", "LABELS_CHECK", "BINS_CHECK", "PREDS_CHECK")
+
+
+def refresh_stamps(plan: RunPlan, shadow: Optional[Path] = None) -> Dict[str, str]:
+    """The stamps make cannot see for itself: the weights' and dataset's identity, finished steps' outputs.
+
+    With `shadow` (make -n / -q) the stamps are refreshed in copies there (content and mtime of the real
+    ones), so make shows exactly what a real run would redo while nothing under ARTIFACTS is written;
+    returns the stamp variables that then point at the copies."""
+    p = dict(plan.paths())
+    overrides: Dict[str, str] = {}
+    if shadow is not None:
+        shadow.mkdir(parents=True, exist_ok=True)
+        for key in STAMP_KEYS:
+            real, copy = Path(p[key]), shadow / Path(p[key]).name
+            if real.is_file():
+                shutil.copy2(real, copy)
+            p[key] = overrides[key] = str(copy)
     weights = plan.values["WEIGHTS"]
     # Not yet downloaded weights or dataset: no stamp (the rules depend on it only once it exists), so a
     # failed download changes nothing and the first look after a download redoes nothing.
@@ -109,9 +125,11 @@ def refresh_stamps(plan: RunPlan) -> None:
         stamps.write_stamp(Path(p["WEIGHTS_STAMP"]), plan.resolved.weights_tag + "\n")
     if (Path(plan.values["DATA_ROOT"]) / stamps.DATA_SUBDIRS[0]).is_dir():
         stamps.write_stamp(Path(p["DATA_STAMP"]), stamps.data_root_stamp(plan.values["DATA_ROOT"]))
-    for kind, target, stamp in (("labels", "LABELS_JSON", "LABELS_CHECK"), ("bins", "BINS", "BINS_CHECK"),
-                                ("preds", "PRED_SUMMARY", "PREDS_CHECK")):
-        stamps.check(kind, Path(p[target]), Path(p[stamp]))
+    targets = {"LABELS_CHECK": ("labels", "LABELS_JSON"), "BINS_CHECK": ("bins", "BINS"),
+               "PREDS_CHECK": ("preds", "PRED_SUMMARY")}
+    for stamp, (kind, target) in targets.items():
+        stamps.check(kind, Path(plan.paths()[target]), Path(p[stamp]))
+    return overrides
 
 
 def write_latest(plan: RunPlan) -> None:
@@ -132,22 +150,22 @@ def _pid_alive(pid: int) -> bool:
 
 def collect_garbage(folder: Path) -> None:
     """Remove the plan files of make invocations that have ended."""
-    for path in folder.glob("plan.*.*"):
+    for path in [*folder.glob("plan.*.*"), *folder.glob("dry.*")]:
         pid = path.name.split(".")[1]
         if pid.isdigit() and not _pid_alive(int(pid)):
-            try:
-                path.unlink()
-            except OSError:
-                pass
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
-def write(plan: RunPlan, folder: Path, owner_pid: int, command: str) -> Path:
+def write(plan: RunPlan, folder: Path, owner_pid: int, command: str, overrides: Mapping[str, str]) -> Path:
     """Write `.make/plan.<pid>.mk` and `.json` (temp name, then rename); return the include's path."""
     folder.mkdir(parents=True, exist_ok=True)
     collect_garbage(folder)
     mk, js = folder / f"plan.{owner_pid}.mk", folder / f"plan.{owner_pid}.json"
     for path, text in ((js, json.dumps(plan.to_json(), indent=1, sort_keys=True) + "\n"),
-                       (mk, make_include(plan, str(js), command))):
+                       (mk, make_include(plan, str(js), command, overrides))):
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
@@ -158,14 +176,14 @@ def plan_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Seq
                   dry_run: bool, folder: Path) -> Path:
     """The whole parse-time job: check, resolve (pipeline goals), stamps, latest pointer, include file."""
     plan = build(parse_cmdline(cmdline), environ, goals)
+    overrides: Dict[str, str] = {}
     if plan.needs_config():
         plan = resolve(plan, owner_pid, dry_run)
-        if not dry_run:
-            refresh_stamps(plan)
-            if {"all", "report"} & set(goals):
-                write_latest(plan)
+        overrides = refresh_stamps(plan, folder / f"dry.{owner_pid}" if dry_run else None)
+        if not dry_run and {"all", "report"} & set(goals):
+            write_latest(plan)
     command = " ".join(["make", *goals, *(shlex.quote(word) for word in cmdline)])
-    return write(plan, folder, owner_pid, command)
+    return write(plan, folder, owner_pid, command, overrides)
 
 
 def run_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Sequence[str], owner_pid: int,
