@@ -197,3 +197,13 @@ def test_make_refuses_a_bad_device_list_in_one_line(tmp_path, variables, cards, 
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert r.returncode != 0 and len(errors) == 1 and errors[0].startswith(needle), r.stderr
     assert not (arts / "preds").exists()
+
+
+def test_make_reproduce_carries_the_device_list(duo):
+    single = duo["single"]
+    variables = {**ph.CONFIG, "BACKEND": "ascend", "SOC": "auto", "DEVICE": "0,1", "LOOP": "3", "BS_LIST": str(ph.BS)}
+    ph.run_make(["reproduce"], duo["artifacts"], single["data"], variables, env=duo["env"])
+    folder = duo["artifacts"] / "reports" / f"reproduce_ascend-{ph.SOC}_reduced_{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}_dev0-1"
+    [row] = ph.read_json(folder / "reproduce.json")["rows"]
+    assert row["perf"].endswith(f"{MULTI_RUN}_loop3_dev0-1.json") and row["labels"]["chip"] == f"{ph.SOC} x2"
+    assert ph.read_json(Path(row["perf"]))["devices"] == [0, 1]
