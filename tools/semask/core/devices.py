@@ -11,11 +11,9 @@ runs before `.venv` exists.
 """
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
@@ -160,29 +158,3 @@ def soc_of(devices: Sequence[int], chips: Sequence[Chip]) -> str:
         raise KitError(f"DEVICE={','.join(map(str, devices))} mixes chips ({shown}); one OM is compiled for one SoC, "
                        "so run each kind of chip with its own DEVICE list")
     return names[devices[0]]
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(description="Check DEVICE and print the device ids, comma-separated.")
-    p.add_argument("--device", required=True, help="DEVICE: an id, a comma list, or all")
-    p.add_argument("--backend", default="ascend", help="ascend (lists allowed) or ort (one id)")
-    p.add_argument("--no-npu-smi", action="store_true", help="do not consult npu-smi")
-    a = p.parse_args(argv)
-    try:
-        if a.backend == "ascend":
-            ids = resolve_devices(a.device, use_npu_smi=not a.no_npu_smi)
-        else:
-            ids = [check_single_device(a.device, a.backend)]
-    except DeviceError as exc:
-        for line in exc.lines:
-            print(f"error: {line}", file=sys.stderr)
-        return 2
-    except KitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(",".join(map(str, ids)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,18 +2,16 @@
 
 Why: HEIGHT=31 passes the Makefile's positive-integer test, and ORT_PROVIDER=cuda is a valid choice, yet
 both used to be refused only after labels, bins and the export had run. These functions run at parse
-time (the Makefile's `python -m semask.core.variables`, and the plan), so standard library only: the
+time (the run's plan, semask.plan and semask.runtime.resolve), so standard library only: the
 run's Python may not exist yet, and onnxruntime is never imported here (its distribution is read with
 importlib.metadata inside the run's own interpreter).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
-import sys
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from semask.core.errors import KitError
 from semask.spec import MIN_INPUT_SIDE, ORT_PROVIDER_DEVICE_FILES, ORT_PROVIDER_PACKAGES, ORT_PROVIDERS
@@ -83,26 +81,3 @@ def check_ort_provider(provider: str, python: str | None, root: str = "/") -> No
         raise KitError(f"ORT_PROVIDER={provider} needs the {package} package in {python}, which has {have}; "
                        f"install it ({python} -m pip uninstall -y onnxruntime && {python} -m pip install {package}) "
                        "or use ORT_PROVIDER=cpu")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print 'ok', or 'error: <message>' that make turns into its own parse-time error."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--height", type=int, required=True)
-    parser.add_argument("--width", type=int, required=True)
-    parser.add_argument("--ort-provider", default=None, help="ORT_PROVIDER (omit when the backend is not ORT)")
-    parser.add_argument("--python", default=None, help="the run's Python (PYTHON)")
-    args = parser.parse_args(argv)
-    try:
-        check_size(args.height, args.width)
-        if args.ort_provider is not None:
-            check_ort_provider(args.ort_provider, args.python)
-    except KitError as exc:
-        print(f"error: {exc}")
-        return 0
-    print("ok")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
