@@ -84,7 +84,7 @@ table: | $(PY_DEP)
 tables: | $(PY_DEP)
 	@$(PY) tools/results_table.py all --artifacts $(call q,$(A))
 
-# exit 1 when a file changed behind make's back (mtime put back); the next `make all` redoes its step
+# the tool exits 1 (make: "Error 1", exit 2) when a file changed behind make's back; the next `make all` redoes its step
 verify: | $(PY_DEP)
 	@$(PY) tools/verify_artifacts.py --artifacts $(call q,$(A))
 

@@ -211,13 +211,8 @@ def _pred_names(preds: Path, run: str) -> set[str]:
 
 
 def _preds(w: _Walk, folder: Path) -> None:
-    runs_with_records = set()
-
     def is_file(name: str) -> bool:
-        m = re.match(rf"^({RUN})_(?:summary|manifest)\.json$", name) or re.match(rf"^\.({RUN})\.journal\.jsonl$", name)
-        if m:
-            runs_with_records.add(m.group(1))
-        return bool(m)
+        return bool(re.match(rf"^{RUN}_(?:summary|manifest)\.json$|^\.{RUN}\.journal\.jsonl$", name))
 
     def is_dir(name: str, path: Path) -> bool:
         if PREDS_PARTIAL.match(name):
