@@ -144,3 +144,17 @@ def test_swapped_om_is_refused_before_use(asc, other, other_om, tmp_path, with_s
     assert ph.report_path(arts, ph.ASCEND_RUN).read_bytes() == report
     new_calls = ph.standin_calls(asc["log"], "ais_bench", first=calls)
     assert not [c for c in new_calls if "--model" in c]  # ais_bench never ran the swapped .om
+
+
+def test_swapped_atc_onnx_is_refused_before_atc(asc, other_om, tmp_path):
+    """The ONNX atc compiles (`_sim_atc.onnx`), replaced by the other weights' one: atc never sees it."""
+    arts = ph.copy_tree(asc["artifacts"], tmp_path / "artifacts")
+    name = f"{ph.STEM}_sim_atc.onnx"
+    target, theirs = arts / "onnx" / name, other_om.parent.parent / "onnx" / name
+    assert sha8(target) != sha8(theirs)
+    shutil.copy(theirs, target)
+    calls = len(asc["log"].read_text().splitlines())
+    proc = ph.run_make(["all"], arts, asc["data"], asc["vars"], env=asc["env"], check=False)
+    one_error(proc, f"error: {target} does not match its sidecar", f"sha256 {sha8(theirs)}", "make clean")
+    compiles = [c for c in ph.standin_calls(asc["log"], "atc", first=calls) if any(a.startswith("--model=") for a in c)]
+    assert not compiles

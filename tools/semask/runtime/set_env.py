@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 
-# `.` the script with its output on stderr; only when it succeeds, print the environment on stdout.
-_SOURCE = 'set +u; . "$1" >&2; rc=$?; [ "$rc" -eq 0 ] || exit "$rc"; exec env -0'
+# `.` the script with its output on stderr; only when it succeeds, this Python ($2, by absolute path: the
+# script may change PATH) prints the environment it left, NUL-separated, on stdout.
+_SOURCE = 'set +u; . "$1" >&2; rc=$?; [ "$rc" -eq 0 ] || exit "$rc"; exec "$2" -c "$3"'
+_DUMP = 'import os, sys; sys.stdout.buffer.write(b"".join(k + b"=" + v + b"\\0" for k, v in os.environb.items()))'
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,24 @@ class Sourced:
         return f"ASCEND_SET_ENV={self.path} exited with code {self.exit_code} when sourced{said}"
 
 
+def bash() -> str | None:
+    """The bash the Makefile's SHELL is: on PATH, else /bin/bash; None when there is none."""
+    return shutil.which("bash") or (BIN_BASH if os.access(BIN_BASH, os.X_OK) else None)
+
+
+BIN_BASH = "/bin/bash"
+
+
 def source_set_env(path: str, timeout: float = 120) -> Sourced:
-    """Source `path` in `bash` (as the Makefile's recipes do) and return its exit code and environment."""
-    try:
-        proc = subprocess.run(["bash", "-c", _SOURCE, "semask-set-env", path], capture_output=True, timeout=timeout)
-    except FileNotFoundError:
+    """Source `path` in bash (as the Makefile's recipes do) and return its exit code and environment."""
+    shell = bash()
+    if shell is None:
         return Sourced(path, 127, last_line="bash is not installed")
+    try:
+        proc = subprocess.run([shell, "-c", _SOURCE, "semask-set-env", path, sys.executable, _DUMP],
+                              capture_output=True, timeout=timeout)
+    except OSError as exc:
+        return Sourced(path, 126, last_line=f"cannot run {shell}: {exc.strerror}")
     except subprocess.TimeoutExpired:
         return Sourced(path, 124, last_line=f"still running after {timeout:g} s")
     said = [ln.strip() for ln in proc.stderr.decode(errors="replace").splitlines() if ln.strip()]
