@@ -43,6 +43,7 @@ PRECISIONS   ?= force_fp16
 ACCURACY_EACH_BS ?=
 FORCE        ?=
 ORT_PROVIDER ?= cpu
+CPUINFO      ?= /proc/cpuinfo
 ARTIFACTS    ?= artifacts
 PYTHON       ?= .venv/bin/python
 ASCEND_SET_ENV ?= $(SPEC_DEFAULT_SET_ENV)
@@ -97,7 +98,16 @@ endif
 $(if $(LIMIT),$(call need_posint,LIMIT,10))
 $(if $(shell [[ $(call q,$(DEVICE)) =~ ^[0-9]+$$ ]] && (( 10#$(DEVICE) <= $(SPEC_DEVICE_MAX) )) && echo ok),,$(error DEVICE=$(DEVICE) is not a device id 0-$(SPEC_DEVICE_MAX) (what ais_bench accepts); use e.g. DEVICE=0))
 $(if $(filter auto $(SPEC_SOC_VERSIONS),$(SOC)),,$(error SOC=$(SOC) is not a documented atc --soc_version; use SOC=auto (read from npu-smi) or one of: $(SPEC_SOC_VERSIONS)))
+ifeq ($(BACKEND),openvino)
+# OpenVINO's precisions (fp32 unless PRECISION is given); bf16 only on a CPU with avx512_bf16 or AMX
+PRECISION := $(if $(filter command% environment%,$(origin PRECISION)),$(PRECISION),$(SPEC_DEFAULT_OV_PRECISION))
+PRECISIONS := $(if $(filter command% environment%,$(origin PRECISIONS)),$(PRECISIONS),$(SPEC_DEFAULT_OV_PRECISION))
+OV_CHECK := $(shell PYTHONPATH=tools $(HOST_PY) -m semask.core.cpuflags --cpuinfo $(call q,$(CPUINFO)) \
+    --check $(call q,$(if $(filter reproduce,$(MAKECMDGOALS)),$(PRECISIONS),$(PRECISION))))
+$(if $(filter ok,$(OV_CHECK)),,$(error $(or $(strip $(patsubst error:,,$(OV_CHECK))),the PRECISION check failed (see above))))
+else
 $(call choose,PRECISION,$(SPEC_ATC_PRECISION_MODES))
+endif
 $(if $(PRECISION_V2),$(call choose,PRECISION_V2,$(SPEC_ATC_PRECISION_MODES_V2)))
 $(if $(OP_SELECT_IMPLMODE),$(call choose,OP_SELECT_IMPLMODE,$(SPEC_OP_SELECT_IMPLMODES)))
 ifneq ($(PRECISION_V2),)
@@ -182,6 +192,12 @@ MODEL_FILE := $(OM)
 ONNX_USED  := $(ONNX_SIM)
 RUN_NAME   := ascend_$(STEM)_$(OM_TAG)_$(LIMIT_TAG)
 PROVIDER   := ais_bench
+else ifeq ($(BACKEND_RESOLVED),openvino)
+# the kit's ORT graph: OpenVINO reads its com.microsoft ops and runs it as fast as _sim (bench/RESULTS.md)
+ONNX_USED  := $(ONNX_ORT)
+MODEL_FILE := $(ONNX_USED)
+RUN_NAME   := openvino-cpu_$(STEM)_$(PRECISION)_$(LIMIT_TAG)
+PROVIDER   := cpu
 else
 # the fused graph is built and measured for the CPU provider; CUDA/CANN keep the plain simplified graph
 ONNX_USED  := $(if $(filter cpu,$(ORT_PROVIDER)),$(ONNX_ORT),$(ONNX_SIM))
@@ -194,7 +210,7 @@ REPORT     := $(A)/reports/$(RUN_NAME).json
 # LOOP=auto fits the timed runs into PERF_SECONDS (at least 3 after warm-up): the budget names the file
 LOOP_TAG   := $(if $(filter auto,$(LOOP)),auto$(PERF_SECONDS)s,$(LOOP))
 PERF_JSON  := $(A)/perf/$(RUN_NAME)_loop$(LOOP_TAG).json
-REPRO_DIR  := $(A)/reports/reproduce_$(if $(filter ascend,$(BACKEND_RESOLVED)),ascend-$(SOC_RESOLVED),ort-$(ORT_PROVIDER))_$(MODEL)_$(HEIGHT)x$(WIDTH)_$(INPUT_DTYPE)_$(LIMIT_TAG)
+REPRO_DIR  := $(A)/reports/reproduce_$(if $(filter ascend,$(BACKEND_RESOLVED)),ascend-$(SOC_RESOLVED),$(if $(filter openvino,$(BACKEND_RESOLVED)),openvino-cpu,ort-$(ORT_PROVIDER)))_$(MODEL)_$(HEIGHT)x$(WIDTH)_$(INPUT_DTYPE)_$(LIMIT_TAG)
 ENV_JSON   := $(A)/env/env_$(BACKEND_RESOLVED).json
 WEIGHTS_DEP := $(filter-out random,$(WEIGHTS))
 UPSTREAM_STAMP := $(UPSTREAM_DIR).stamp
@@ -425,6 +441,15 @@ $(PERF_JSON): $(OM) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --batch-size $(BS) --device $(DEVICE) --loop $(LOOP) \
 	    --seconds $(PERF_SECONDS) --out-json $@
+else ifeq ($(BACKEND_RESOLVED),openvino)
+$(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(PREDS_CHECK) | $(A)/preds
+	$(PY) tools/infer_openvino.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --precision $(PRECISION)
+
+$(PERF_JSON): $(ONNX_USED) | $(A)/perf
+	$(call provenance,$(@:.json=.provenance.json))
+	$(PY) tools/perf.py --runtime openvino --precision $(PRECISION) --model $(ONNX_USED) --batch-size $(BS) --loop $(LOOP) \
+	    --seconds $(PERF_SECONDS) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --out-json $@
 else
 $(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(PREDS_CHECK) | $(A)/preds
 	$(PY) tools/infer_ort.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \

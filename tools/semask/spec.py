@@ -47,8 +47,14 @@ LABEL_DTYPES: tuple[str, ...] = ("int64", "int32", "uint8")
 DEFAULT_LABEL_DTYPE = "int32"
 OUTPUT_KINDS: tuple[str, ...] = ("labels", "logits")
 LABEL_MODES: tuple[str, ...] = ("polygons", "lut")
-BACKENDS: tuple[str, ...] = ("auto", "ascend", "ort")
+BACKENDS: tuple[str, ...] = ("auto", "ascend", "ort", "openvino")  # auto picks ascend or ort, never openvino
 ORT_PROVIDERS: tuple[str, ...] = ("cpu", "cuda", "cann")
+# OpenVINO (CPU): the kit's precision names -> OpenVINO's INFERENCE_PRECISION_HINT. fp32 is the default and
+# always set explicitly (OpenVINO would pick bf16 by itself on CPUs with avx512_bf16 or AMX).
+OV_PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+DEFAULT_OV_PRECISION = "fp32"
+OV_PRECISION_HINTS: dict[str, str] = {"fp32": "f32", "bf16": "bf16"}
+OV_DEVICE = "CPU"
 DEFAULT_SET_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 DEFAULT_OPSET = 11
 
@@ -142,6 +148,8 @@ def make_assignments() -> str:
         "LABEL_MODES": words(LABEL_MODES),
         "BACKENDS": words(BACKENDS),
         "ORT_PROVIDERS": words(ORT_PROVIDERS),
+        "OV_PRECISIONS": words(OV_PRECISIONS),
+        "DEFAULT_OV_PRECISION": DEFAULT_OV_PRECISION,
         "DEFAULT_SET_ENV": DEFAULT_SET_ENV,
         "ATC_PRECISION_MODES": words(ATC_PRECISION_MODES),
         "DEFAULT_PRECISION": DEFAULT_PRECISION,

@@ -1,4 +1,5 @@
-"""Choose the inference backend: Ascend (atc + ais_bench) when usable, else ONNX Runtime.
+"""Choose the inference backend: Ascend (atc + ais_bench) when usable, else ONNX Runtime; OpenVINO
+(CPU) only when asked for by name (BACKEND=openvino; BACKEND=auto never picks it).
 
 Why: one Makefile serves Ascend hosts and plain machines; BACKEND=auto must pick the right
 path and say why, and BACKEND=ascend on a machine that cannot run it must fail with the fix.
@@ -32,12 +33,14 @@ def ais_bench_works() -> bool:
 
 
 def select_backend(requested: str = "auto", set_env: str | None = None) -> tuple[str, str]:
-    """('ascend' | 'ort', reason). BACKEND=ascend that cannot work is a KitError with the fix."""
+    """('ascend' | 'ort' | 'openvino', reason). BACKEND=ascend that cannot work is a KitError with the fix."""
     set_env = set_env or default_set_env()
     if requested not in BACKENDS:
         raise KitError(f"BACKEND={requested!r} is not one of {', '.join(BACKENDS)}")
     if requested == "ort":
         return "ort", "BACKEND=ort: using ONNX Runtime"
+    if requested == "openvino":  # the package is checked where it is imported (the venv may not exist yet)
+        return "openvino", "BACKEND=openvino: using OpenVINO on the CPU"
     atc = shutil.which("atc")
     if requested == "ascend":
         if atc is None:
