@@ -27,6 +27,8 @@ from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
 
 ORT_PRECISION = "fp32"  # the precision axis of ONNX Runtime: the provider's fp32, nothing to sweep
+PRECISION_BACKENDS = ("ascend", "openvino")  # backends whose PRECISIONS are swept (atc modes; OpenVINO fp32/bf16)
+CPU_BACKENDS = ("ort", "openvino")  # host-memory guard and time estimate
 
 # ---------------------------------------------------------------- known failures
 _OOM = re.compile(r"207001|ACL_ERROR_RT_MEMORY_ALLOCATION|out of (device |host )?memory|Failed to allocate memory|"
@@ -60,8 +62,6 @@ def _short(text: str, limit: int = 160) -> str:
 # Other models scale by their FLOPs (rough), every model by pixels and cores. A rough guide, no promise.
 CPU_SECONDS_PER_IMAGE = {"tiny": 3.5, "small": 6.2, "base": 10.5, "large": 20.0, "reduced": 0.05}
 CPU_REFERENCE_CORES = 2
-# Host memory of ORT CPU per image in the batch at 1024x2048 (README: about 3 GB for SeMask-S).
-CPU_GB_PER_IMAGE = {"tiny": 2.2, "small": 3.0, "base": 4.5, "large": 7.0, "reduced": 0.05}
 GUARD_SECONDS = 3600.0  # a CPU sweep estimated over an hour needs LIMIT, a smaller size, or FORCE=1
 
 
@@ -71,8 +71,11 @@ def seconds_per_image(model: str, height: int, width: int, cores: int | None = N
     return CPU_SECONDS_PER_IMAGE.get(model, 6.2) * pixels * CPU_REFERENCE_CORES / min(cores, 16) * 1.0
 
 
-def host_gb_needed(model: str, height: int, width: int, batch_size: int) -> float:
-    return 1.0 + batch_size * CPU_GB_PER_IMAGE.get(model, 3.0) * height * width / (1024 * 2048)
+def host_gb_needed(model: str, height: int, width: int, batch_size: int, backend: str = "ort") -> float | None:
+    """The largest measured step peak (export, onnxsim, verify, inference) of this row (semask.core.ram)."""
+    from semask.core.ram import host_gb_needed as measured
+
+    return measured(backend, model, height, width, batch_size)
 
 
 def host_gb_available() -> float | None:
@@ -158,14 +161,14 @@ def paths(plan: Plan, variables: Dict[str, str]) -> Dict[str, str]:
 
 def _row_vars(plan: Plan, bs: int, precision: str) -> Dict[str, str]:
     out = {"BS": str(bs)}
-    if plan.backend == "ascend":
+    if plan.backend in PRECISION_BACKENDS:
         out["PRECISION"] = precision
     return out
 
 
 def sweep(plan: Plan) -> Dict[str, Any]:
     """Run every (BS, precision); return the result dict (also written as reproduce.json)."""
-    precisions = plan.precisions if plan.backend == "ascend" else [ORT_PRECISION]
+    precisions = plan.precisions if plan.backend in PRECISION_BACKENDS else [ORT_PRECISION]
     images = count_images(plan.data_root, plan.limit)
     started = time.monotonic()
     _announce(plan, precisions, images)
@@ -220,10 +223,10 @@ def _failed(row: Dict[str, Any], text: str, code: int) -> bool:
 
 def _memory_guard(plan: Plan, bs: int) -> Optional[str]:
     """On ORT CPU, a batch that cannot fit in host RAM is not attempted (the OOM killer picks any process)."""
-    if plan.backend != "ort" or plan.provider != "cpu":
+    if plan.backend not in CPU_BACKENDS or (plan.backend == "ort" and plan.provider != "cpu"):
         return None
-    need, free = host_gb_needed(plan.model, plan.height, plan.width, bs), host_gb_available()
-    if free is not None and need > free:
+    need, free = host_gb_needed(plan.model, plan.height, plan.width, bs, plan.backend), host_gb_available()
+    if need is not None and free is not None and need > free:
         return f"out of memory (host, not attempted): needs ~{need:.0f} GB RAM at bs{bs}, {free:.0f} GB available"
     return None
 
@@ -233,7 +236,7 @@ def _announce(plan: Plan, precisions: Sequence[str], images: int) -> None:
     print(f"[reproduce] {plan.backend}: BS_LIST={' '.join(map(str, plan.bs_list))} PRECISIONS={' '.join(precisions)}, "
           f"{images} images, MODEL={plan.model} {plan.height}x{plan.width}; mIoU "
           + ("at every BS" if plan.accuracy_each_bs else "once per precision, at the first BS that succeeds"), flush=True)
-    if plan.backend != "ort":
+    if plan.backend not in CPU_BACKENDS:
         return
     secs = estimate_cpu_seconds(plan.model, plan.height, plan.width, images, plan.bs_list, plan.perf_seconds,
                                 plan.loop, plan.accuracy_each_bs)
@@ -280,6 +283,7 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
         if common and not row["labels"]:  # a failed row has no record: it shares the sweep's model, data and tool
             row["labels"] = dict(common)
         row["labels"]["precision"] = row["precision"]
+    _agreement_with_fp32(rows)
     from semask.core.provenance import collect as provenance
 
     return {
@@ -287,7 +291,7 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
         "name": plan.out_dir.name,
         "backend": plan.backend,
         "bs_list": plan.bs_list,
-        "precisions": plan.precisions if plan.backend == "ascend" else [ORT_PRECISION],
+        "precisions": plan.precisions if plan.backend in PRECISION_BACKENDS else [ORT_PRECISION],
         "accuracy_each_bs": plan.accuracy_each_bs,
         "images": images,
         "seconds": round(seconds, 1),
@@ -298,6 +302,25 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
         "provenance": provenance(plan.variables, {}, plan.command, plan.backend,
                                  None if plan.backend == "ascend" else plan.provider),
     }
+
+
+def _agreement_with_fp32(rows: List[Dict[str, Any]]) -> None:
+    """Each scored row's label agreement with the fp32 row's predictions (a sweep with fp32 and another precision)."""
+    from semask.evaluate.predictions import label_agreement
+
+    def summary(row: Dict[str, Any]) -> tuple[Optional[str], str]:
+        report = d.read_json(row.get("report") or row.get("accuracy_report")) or {}
+        variables = (report.get("provenance") or {}).get("variables") or {}
+        return (report.get("predictions") or {}).get("summary"), variables.get("LABEL_DTYPE", "int32")
+
+    base = next((r for r in rows if r["precision"] == "fp32" and r["status"] == "ok" and summary(r)[0]), None)
+    if base is None or all(r["precision"] == "fp32" for r in rows):
+        return
+    ref, dtype = summary(base)
+    for row in rows:
+        mine = summary(row)[0] if row["status"] == "ok" else None
+        if mine:
+            row["label_agreement_vs_fp32"] = 1.0 if mine == ref else label_agreement(Path(mine), Path(ref), dtype)["agreement"]
 
 
 def _diff(a: Optional[float], b: Optional[float]) -> Optional[float]:
@@ -342,6 +365,8 @@ def render(result: Dict[str, Any], base: Optional[Path] = None) -> str:
                 miou += f" (at bs{r['mIoU_from_bs']})"
             fps = _cell(r.get("fps"))
             note = f"LOOP={r.get('loop')}" if r.get("loop") else ""
+            if r.get("label_agreement_vs_fp32") is not None:
+                note += f"{'; ' if note else ''}labels = fp32 row's: {100 * r['label_agreement_vs_fp32']:.4g} %"
         pub_fps = pub.get("fps_failure") or _cell(pub.get("fps"))
         lines.append(_row([lab.get("model", "?"), lab.get("input", "?"), lab.get("weights", "?"), lab.get("dataset", "?"),
                            lab.get("backend", "?"), lab.get("chip", "?"), lab.get("precision", r["precision"]),
