@@ -15,7 +15,7 @@ from semask.core.fsio import atomic_write_json
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", required=True, help="environment JSON (written atomically)")
-    p.add_argument("--backend", default="ort", choices=["ascend", "ort"])
+    p.add_argument("--backend", default="ort", choices=["ascend", "ort", "openvino"])
     p.add_argument("--need", default="all", choices=list(envcheck.NEEDS))
     args = p.parse_args(argv)
     record = envcheck.check_environment(args.backend, args.need)

@@ -34,6 +34,7 @@ PACKAGES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "gdown": (("gdown",), frozenset({"export"})),
     "tqdm": (("tqdm",), frozenset({"export", "infer"})),
     "psutil": (("psutil",), frozenset()),
+    "openvino": (("openvino",), frozenset()),  # BACKEND=openvino only (checked below)
 }
 NEEDS = ("export", "infer", "all")
 
@@ -161,8 +162,13 @@ def check_environment(backend: str = "ort", need: str = "all") -> dict[str, Any]
                           "versions": found.versions}
             if not found.ok:
                 raise KitError(f"BACKEND=ascend but the ais_bench check '{found.failed}' failed: {found.message}")
+    elif backend == "openvino":
+        if packages["openvino"]["version"] is None:
+            raise KitError(f"BACKEND=openvino but the openvino package is missing (python {sys.executable}); "
+                           f"run {fix_command()}")
     elif backend != "ort":
-        raise KitError(f"BACKEND={backend!r} must be ascend or ort here (run tools/select_backend.py to resolve auto)")
+        raise KitError(f"BACKEND={backend!r} must be ascend, ort or openvino here (run tools/select_backend.py to "
+                       "resolve auto)")
     mismatched = [f"{n} {p['version']} (pinned {p['pinned']})" for n, p in packages.items() if p["matches_pin"] is False]
     record["pin_mismatches"] = mismatched
     return record

@@ -22,7 +22,11 @@ MODEL_SCALE = {"tiny": 0.75, "small": 1.0, "base": 1.5, "large": 2.35, "reduced"
 
 
 def load(path: Path | str = MEASURED) -> Dict[str, Any]:
-    return json.loads(Path(path).read_text())
+    """The measured figures; {} when the file is missing or unreadable (then no row is refused)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _line(points: Dict[str, int]) -> tuple[float, float]:
