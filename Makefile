@@ -220,6 +220,15 @@ $(PERF_JSON): $(OM) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_perf.py --om $(OM) --batch-size $(BS) --device $(DEVICES) --loop $(LOOP) \
 	    --seconds $(PERF_SECONDS) --weights $(call q,$(WEIGHTS)) --out-json $@
+else ifeq ($(BACKEND_RESOLVED),openvino)
+$(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
+	$(PY) tools/infer_openvino.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --precision $(PRECISION) --weights $(call q,$(WEIGHTS))
+
+$(PERF_JSON): $(ONNX_USED) | $(A)/perf
+	$(call provenance,$(@:.json=.provenance.json))
+	$(PY) tools/perf.py --runtime openvino --precision $(PRECISION) --model $(ONNX_USED) --batch-size $(BS) --loop $(LOOP) \
+	    --seconds $(PERF_SECONDS) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --weights $(call q,$(WEIGHTS)) --out-json $@
 else
 $(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
 	$(PY) tools/infer_ort.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \

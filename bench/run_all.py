@@ -23,6 +23,7 @@ def main() -> int:
         [sys.executable, "bench/bench_ort.py", "--out", str(a.out / "ort.json")],
         [sys.executable, "bench/bench_data.py", "--num", str(a.images)],
         [sys.executable, "bench/bench_verify.py", "--out", str(a.out)],
+        [sys.executable, "bench/bench_openvino.py", "--out", str(a.out / "openvino.json")],
     ]
     failed = 0
     for cmd in steps:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Print the inference backend to use (`ascend` or `ort`) on stdout, and why on stderr."""
+"""Print the inference backend to use (`ascend`, `ort` or `openvino`) on stdout, and why on stderr."""
 from __future__ import annotations
 
 import argparse

@@ -27,6 +27,7 @@ from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
 from semask.core.errors import KitError
+from semask.core.cpuflags import precision_problem
 from semask.core.devices import device_mistakes
 from semask.core.variables import check_size
 
@@ -37,7 +38,6 @@ POSITIVE = ("BS", "HEIGHT", "WIDTH", "PERF_SECONDS", "DEMO_IMAGES", "DEMO_HEIGHT
 CHOICES: Dict[str, Tuple[str, ...]] = {
     "MODEL": spec.MODELS, "DEMO_MODEL": spec.MODELS, "BACKEND": spec.BACKENDS, "INPUT_DTYPE": spec.INPUT_DTYPES,
     "LABEL_DTYPE": spec.LABEL_DTYPES, "LABELS": spec.LABEL_MODES, "ORT_PROVIDER": spec.ORT_PROVIDERS,
-    "PRECISION": spec.ATC_PRECISION_MODES,
 }
 OPTIONAL_CHOICES: Dict[str, Tuple[str, ...]] = {
     "PRECISION_V2": spec.ATC_PRECISION_MODES_V2, "OP_SELECT_IMPLMODE": spec.OP_SELECT_IMPLMODES,
@@ -94,6 +94,9 @@ def read_values(cmdline: Mapping[str, str], environ: Mapping[str, str]) -> Tuple
             values[var.name], _ = cmdline[var.name], given.add(var.name)
         elif var.name in environ:
             values[var.name], _ = environ[var.name], given.add(var.name)
+    if values.get("BACKEND") == "openvino":  # OpenVINO's precision axis: fp32 unless asked for
+        for name in ("PRECISION", "PRECISIONS"):
+            values.setdefault(name, spec.DEFAULT_OV_PRECISION)
     for var in spec.VARIABLES:
         if var.name not in values:
             values[var.name] = var.default.format(**values) if "{" in var.default else var.default
@@ -121,6 +124,19 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
     for name, choices in CHOICES.items():
         if values[name] not in choices:
             errors.append(f"error: {name}={values[name]} is not one of: {' '.join(choices)}")
+    openvino = values["BACKEND"] == "openvino"
+    precisions = spec.OV_PRECISIONS if openvino else spec.ATC_PRECISION_MODES
+    where = "BACKEND=openvino takes" if openvino else "atc --precision_mode takes"
+    if values["PRECISION"] not in precisions:
+        errors.append(f"error: PRECISION={values['PRECISION']} is not one of: {' '.join(precisions)} ({where} these)")
+    wrong = [p for p in values["PRECISIONS"].split() if p not in precisions]
+    if "reproduce" in goals and wrong:
+        errors.append(f"error: PRECISIONS={values['PRECISIONS']}: {' '.join(wrong)} not one of: {' '.join(precisions)}")
+    if openvino:  # bf16 only where the CPU has bf16 units
+        asked = values["PRECISIONS"].split() if "reproduce" in goals else [values["PRECISION"]]
+        problem = precision_problem([p for p in asked if p in precisions], values["CPUINFO"])
+        if problem:
+            errors.append(f"error: {problem}")
     if values["SOC"] not in (spec.SOC_AUTO, *spec.SOC_VERSIONS):
         errors.append(f"error: SOC={values['SOC']} is not a documented atc --soc_version; use SOC=auto (read from "
                       f"npu-smi) or one of: {' '.join(spec.SOC_VERSIONS)}")
@@ -274,18 +290,26 @@ class RunPlan:
 
     @property
     def precision_label(self) -> str:
-        return (f"v2-{self.values['PRECISION_V2']}" if self.values["PRECISION_V2"] else self.values["PRECISION"]) \
-            if self.backend == "ascend" else ORT_PRECISION
+        if self.backend == "ascend":
+            return f"v2-{self.values['PRECISION_V2']}" if self.values["PRECISION_V2"] else self.values["PRECISION"]
+        return self.values["PRECISION"] if self.backend == "openvino" else ORT_PRECISION
 
     @property
     def provider(self) -> str:
-        return "ais_bench" if self.backend == "ascend" else self.values["ORT_PROVIDER"]
+        return {"ascend": "ais_bench", "openvino": "cpu"}.get(self.backend, self.values["ORT_PROVIDER"])
+
+    @property
+    def runtime_tag(self) -> str:
+        """How a run's name starts: the backend and its provider."""
+        return {"ascend": "ascend", "openvino": "openvino-cpu"}.get(self.backend, f"ort-{self.values['ORT_PROVIDER']}")
 
     @property
     def run_name(self) -> str:
         data = f"{self.resolved.data_tag}_{self.limit_tag}"
         if self.backend == "ascend":
             return f"ascend_{self.stem}_{self.om_tag}_{data}"
+        if self.backend == "openvino":
+            return f"openvino-cpu_{self.stem}_{self.values['PRECISION']}_{data}"
         return f"ort-{self.values['ORT_PROVIDER']}_{self.stem}_{data}"
 
     @property
@@ -319,7 +343,7 @@ class RunPlan:
             "RUN_NAME": run, "PRED_SUMMARY": f"{a}/preds/{run}_summary.json", "REPORT": f"{a}/{REPORTS_DIR}/{run}.json",
             "PERF_JSON": f"{a}/{PERF_DIR}/{run}_loop{self.loop_tag}{self.devices_tag}.json",
             "REPRO_DIR": f"{a}/{REPORTS_DIR}/reproduce_" + (f"ascend-{r.soc}" if self.backend == "ascend"
-                                                      else f"ort-{v['ORT_PROVIDER']}")
+                                                      else self.runtime_tag)
                          + f"_{v['MODEL']}_{r.weights_tag}_{v['HEIGHT']}x{v['WIDTH']}_{v['INPUT_DTYPE']}_{r.data_tag}_{self.limit_tag}"
                          + self.devices_tag,
             "ENV_JSON": f"{a}/env/env_{self.backend}.json",
@@ -334,6 +358,8 @@ class RunPlan:
         }
         if self.backend == "ascend":
             out["ONNX_USED"], out["MODEL_FILE"] = out["ONNX_SIM"], out["OM"]
+        elif self.backend == "openvino":  # the kit's ORT graph: OpenVINO reads its com.microsoft ops (bench/RESULTS.md)
+            out["ONNX_USED"] = out["MODEL_FILE"] = out["ONNX_ORT"]
         else:  # the fused graph is built and measured for the CPU provider; CUDA/CANN keep the plain one
             out["ONNX_USED"] = out["ONNX_ORT"] if v["ORT_PROVIDER"] == "cpu" else out["ONNX_SIM"]
             out["MODEL_FILE"] = out["ONNX_USED"]

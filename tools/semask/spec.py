@@ -29,21 +29,21 @@ class ModelFacts:
     download_id: str | None        # Google Drive id of the official Cityscapes checkpoint (None: no official weights)
     upstream_config: str | None    # under SeMask-FPN/configs (None: `reduced`, see tests/fixtures/config_reduced.json)
     cpu_seconds_per_image: float   # rough ORT CPU time per image at 1024x2048 on CPU_REFERENCE_CORES cores
-    cpu_gb_per_image: float        # rough ORT CPU host memory per image in the batch at 1024x2048
 
 
-# CPU estimates: measured on the kit's 2-core x86 VM for SeMask-S at 1024x2048 on ORT CPU (~6.2 s and about
-# 3 GB per image, README); the other sizes scale by their FLOPs (rough). A guide for `make reproduce`, no promise.
+# CPU time estimate: measured on the kit's 2-core x86 VM for SeMask-S at 1024x2048 on ORT CPU (~6.2 s per image,
+# README); the other sizes scale by their FLOPs (rough). A guide for `make reproduce`, no promise. Host memory
+# comes from measured per-step peaks instead (semask.core.ram, env/ram_measured.json).
 MODEL_TABLE: tuple[ModelFacts, ...] = (
     ModelFacts("tiny", "SeMask-T", "swin-t-w7", "1_JBOJQSUVes-CWs075XyPnuNfG5psELr",
-               "semask_swin/cityscapes/semfpn_semask_swin_tiny_patch4_window7_768x768_80k_cityscapes.py", 3.5, 2.2),
+               "semask_swin/cityscapes/semfpn_semask_swin_tiny_patch4_window7_768x768_80k_cityscapes.py", 3.5),
     ModelFacts("small", "SeMask-S", "swin-s-w7", "1WyT207dZmdwETBUR6aeiqOVfQdUIV_fN",
-               "semask_swin/cityscapes/semfpn_semask_swin_small_patch4_window7_768x768_80k_cityscapes.py", 6.2, 3.0),
+               "semask_swin/cityscapes/semfpn_semask_swin_small_patch4_window7_768x768_80k_cityscapes.py", 6.2),
     ModelFacts("base", "SeMask-B", "swin-b-w12", "1-LzVB6XzD7IR0zzE5qmE0EM4ZTv429b4",
-               "semask_swin/cityscapes/semfpn_semask_swin_base_patch4_window12_768x768_80k_cityscapes.py", 10.5, 4.5),
+               "semask_swin/cityscapes/semfpn_semask_swin_base_patch4_window12_768x768_80k_cityscapes.py", 10.5),
     ModelFacts("large", "SeMask-L", "swin-l-w12", "1R9DDCmucQ_a_6ZkMGufEZCzJ-_qVMqCB",
-               "semask_swin/cityscapes/semfpn_semask_swin_large_patch4_window12_768x768_80k_cityscapes.py", 20.0, 7.0),
-    ModelFacts("reduced", "reduced test model", "reduced", None, None, 0.05, 0.05),
+               "semask_swin/cityscapes/semfpn_semask_swin_large_patch4_window12_768x768_80k_cityscapes.py", 20.0),
+    ModelFacts("reduced", "reduced test model", "reduced", None, None, 0.05),
 )
 MODEL_FACTS: dict[str, ModelFacts] = {m.name: m for m in MODEL_TABLE}
 MODELS: tuple[str, ...] = tuple(MODEL_FACTS)
@@ -73,7 +73,7 @@ LABEL_DTYPES: tuple[str, ...] = ("int64", "int32", "uint8")
 DEFAULT_LABEL_DTYPE = "int32"
 OUTPUT_KINDS: tuple[str, ...] = ("labels", "logits")
 LABEL_MODES: tuple[str, ...] = ("polygons", "lut")
-RESOLVED_BACKENDS: tuple[str, ...] = ("ascend", "ort")  # what BACKEND=auto resolves to
+RESOLVED_BACKENDS: tuple[str, ...] = ("ascend", "ort", "openvino")  # what BACKEND resolves to (auto: ascend or ort)
 BACKENDS: tuple[str, ...] = ("auto", *RESOLVED_BACKENDS)
 ONNX_TARGETS: tuple[str, ...] = ("ascend", "ort")  # whose graph the export writes (export_onnx.py --target)
 ENV_NEEDS: tuple[str, ...] = ("export", "infer", "all")  # the steps the environment check can check for
@@ -88,6 +88,12 @@ ORT_PROVIDER_DEVICE_FILES: dict[str, tuple[str, ...]] = {
 # The smallest HEIGHT / WIDTH the exported model accepts: 4x4 patches, then three 2x2 merges give the
 # deepest stage a stride of 32 (semask.model.network refuses less; the export and the plan check it first).
 MIN_INPUT_SIDE = 32
+# OpenVINO (CPU): the kit's precision names -> OpenVINO's INFERENCE_PRECISION_HINT. fp32 is the default and
+# always set explicitly (OpenVINO would pick bf16 by itself on CPUs with avx512_bf16 or AMX).
+OV_PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+DEFAULT_OV_PRECISION = "fp32"
+OV_PRECISION_HINTS: dict[str, str] = {"fp32": "f32", "bf16": "bf16"}
+OV_DEVICE = "CPU"
 DEFAULT_SET_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 DEFAULT_OPSET = 11
 
@@ -167,7 +173,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("LABEL_DTYPE", DEFAULT_LABEL_DTYPE, "graph output labels: " + " ".join(LABEL_DTYPES)),
     Variable("LABELS", LABEL_MODES[0], "label maps from: " + " ".join(LABEL_MODES)),
     Variable("SOC", SOC_AUTO, "atc --soc_version (auto: read from npu-smi)"),
-    Variable("PRECISION", DEFAULT_PRECISION, "atc --precision_mode: " + " ".join(ATC_PRECISION_MODES)),
+    Variable("PRECISION", DEFAULT_PRECISION, "atc --precision_mode: " + " ".join(ATC_PRECISION_MODES)
+             + f"; BACKEND=openvino: {' '.join(OV_PRECISIONS)} (default {DEFAULT_OV_PRECISION})"),
     Variable("PRECISION_V2", "", "atc --precision_mode_v2 instead of PRECISION: " + " ".join(ATC_PRECISION_MODES_V2)),
     Variable("OP_SELECT_IMPLMODE", "", "atc --op_select_implmode: " + " ".join(OP_SELECT_IMPLMODES)),
     Variable("DEVICE", "0", f"NPU id 0-{DEVICE_MAX} (ais_bench --device)"),
@@ -177,7 +184,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ARTIFACTS", "artifacts", "where every output goes (make clean removes what the kit made there)"),
     Variable("NOWAIT", "", "1: refuse instead of waiting when another make runs on ARTIFACTS"),
     Variable("BS_LIST", "1 4 8", "reproduce: batch sizes"),
-    Variable("PRECISIONS", DEFAULT_PRECISION, "reproduce: precisions"),
+    Variable("PRECISIONS", DEFAULT_PRECISION, f"reproduce: precisions (BACKEND=openvino: default {DEFAULT_OV_PRECISION})"),
+    Variable("CPUINFO", "/proc/cpuinfo", "the CPU description PRECISION=bf16 is checked against (avx512_bf16 or AMX)"),
     Variable("ACCURACY_EACH_BS", "", "reproduce: 1 scores every row, not only the first BS"),
     Variable("FORCE", "", "reproduce: 1 runs a CPU sweep estimated at over an hour"),
     Variable("RUN", "", "table: a run name under ARTIFACTS (make tables lists them)"),

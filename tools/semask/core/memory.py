@@ -1,18 +1,73 @@
-"""Running out of host memory at a batch size, as one line that names BS and what to do.
+"""Host memory: each step's peak RSS, and running out of it as one line that names BS.
 
-Why: a BS too large for the host's RAM used to end in a traceback from deep inside torch
-("DefaultCPUAllocator: can't allocate memory"), ONNX Runtime ("std::bad_alloc", "Failed to allocate
-memory") or numpy (MemoryError). The steps that allocate per batch (export, inference, perf) run
-under `memory_guard`, which turns exactly those failures into a KitError; anything else passes through.
+Why: a CPU host has a fixed RAM budget. `make reproduce` decides whether a batch size can run from
+measured figures, so each expensive step (trace, onnxsim, verify, inference) records its own peak in
+the sidecar or JSON it writes: Linux keeps one high-water mark per process (VmHWM), and writing "5"
+to /proc/self/clear_refs resets it, so several steps in one process each get their own peak (where
+that is not possible, the process-wide peak is reported and marked so). And a BS too large for the
+host's RAM used to end in a traceback from deep inside torch, ONNX Runtime or numpy: the steps that
+allocate per batch run under `memory_guard`, which turns exactly those failures into a KitError.
+Standard library only.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+import re
+import resource
+import sys
+from pathlib import Path
+from typing import Dict, Iterator
 
 from semask.core.errors import KitError
 
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def peak_rss_bytes() -> int:
+    """This process's RSS high-water mark (VmHWM since the last reset), else getrusage's lifetime maximum."""
+    try:
+        match = re.search(r"^VmHWM:\s+(\d+)\s+kB", _STATUS.read_text(), re.M)
+        if match:
+            return int(match.group(1)) * 1024
+    except OSError:
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, kB on Linux
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale
+
+
+def reset_peak() -> bool:
+    """Reset the high-water mark to the current RSS; False when the kernel does not allow it."""
+    try:
+        _CLEAR_REFS.write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def measure_peak(name: str, into: Dict[str, int]) -> Iterator[None]:
+    """Record the peak RSS of the enclosed block as into[name] (bytes), also when the block fails.
+
+    When the mark cannot be reset, the figure is the process's peak so far (an upper bound) and
+    into[name + "_includes_earlier"] says so.
+    """
+    fresh = reset_peak()
+    try:
+        yield
+    finally:
+        into[name] = peak_rss_bytes()
+        if not fresh:
+            into[name + "_includes_earlier"] = 1
+
+
+def gb(nbytes: float | None) -> str:
+    """'12.6 GB' (decimal), for log lines."""
+    return "?" if nbytes is None else f"{nbytes / 1e9:.2f} GB"
+
+
+# ---------------------------------------------------------------- out of memory
 # What torch, onnxruntime, numpy and the C++ runtime say when an allocation fails (lower case).
 OUT_OF_MEMORY_MARKERS = ("bad_alloc", "failed to allocate memory", "can't allocate memory", "cannot allocate memory",
                          "out of memory", "unable to allocate")

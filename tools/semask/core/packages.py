@@ -30,6 +30,7 @@ PACKAGES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "gdown": (("gdown",), frozenset({"export"})),
     "tqdm": (("tqdm",), frozenset({"export", "infer"})),
     "psutil": (("psutil",), frozenset()),
+    "openvino": (("openvino",), frozenset()),  # BACKEND=openvino only (checked by runtime/envcheck)
 }
 
 

@@ -122,6 +122,8 @@ def backend_label(prov: Mapping[str, Any]) -> str:
     """The tool that actually ran: 'ascend/ais_bench' or 'onnxruntime/<provider>'."""
     if prov.get("backend") == "ascend":
         return "ascend/ais_bench"
+    if prov.get("backend") == "openvino":
+        return "openvino/cpu"
     return f"onnxruntime/{prov.get('provider') or (prov.get('variables') or {}).get('ORT_PROVIDER') or 'cpu'}"
 
 
@@ -139,7 +141,8 @@ def chip_label(prov: Mapping[str, Any]) -> str:
 
 
 def precision_label(prov: Mapping[str, Any]) -> str:
-    if prov.get("backend") == "ascend":
+    """atc's precision mode on Ascend, OpenVINO's precision (fp32 or bf16, its counterpart of force_fp16)."""
+    if prov.get("backend") in ("ascend", "openvino"):
         return (prov.get("variables") or {}).get("PRECISION") or "?"
     return "fp32"
 

@@ -107,3 +107,27 @@ def load(pred: Path) -> PredictionSet:
     if problems:
         raise KitError(f"prediction folder {folder} is inconsistent: {'; '.join(problems)}; rerun inference into an empty folder")
     return PredictionSet(folder, summary, layout, files)
+
+
+
+def label_agreement(pred_a: Path, pred_b: Path, label_dtype: str) -> dict[str, float | int]:
+    """How many label pixels two runs' predictions share, over the images both have.
+
+    Why: a reduced-precision row (bf16, force_fp16) is judged by how far its labels move from the fp32
+    row's, not only by its mIoU. Both are label .bin files of `label_dtype` (LABEL_DTYPE) and one size.
+    """
+    import numpy as np
+
+    a, b = load(pred_a), load(pred_b)
+    common = sorted(set(a.files) & set(b.files), key=natural_key)
+    if not common:
+        raise KitError(f"predictions {pred_a} and {pred_b} share no image; they are not runs of the same data")
+    same = total = 0
+    for stem in common:
+        x = np.fromfile(a.files[stem], dtype=label_dtype)
+        y = np.fromfile(b.files[stem], dtype=label_dtype)
+        if x.shape != y.shape:
+            raise KitError(f"{a.files[stem]} and {b.files[stem]} differ in size: not the same output format")
+        same += int((x == y).sum())
+        total += int(x.size)
+    return {"images": len(common), "pixels": total, "equal": same, "agreement": same / total if total else float("nan")}

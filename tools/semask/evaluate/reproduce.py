@@ -28,9 +28,12 @@ from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
 from semask.evaluate.table import render_reproduce, run_row, write_latest
 from semask.plan import ORT_PRECISION, RunPlan
+from semask.spec import CPU_REFERENCE_CORES, MODEL_FACTS
 from semask.runtime.envcheck import ascend_info
 
 REPRO_VARIABLES = ("BS_LIST", "PRECISIONS", "ACCURACY_EACH_BS")
+PRECISION_BACKENDS = ("ascend", "openvino")  # backends whose PRECISIONS are swept (atc modes; OpenVINO fp32/bf16)
+CPU_BACKENDS = ("ort", "openvino")  # host-memory guard and time estimate
 
 # ---------------------------------------------------------------- known failures
 _OOM = re.compile(r"207001|ACL_ERROR_RT_MEMORY_ALLOCATION|out of (device |host )?memory|Failed to allocate memory|"
@@ -60,23 +63,22 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 # ---------------------------------------------------------------- CPU estimate and guards
-# Measured on this kit's 2-core x86 VM: SeMask-S at 1024x2048 on ORT CPU, ~6.2 s per image (README).
-# Other models scale by their FLOPs (rough), every model by pixels and cores. A rough guide, no promise.
-CPU_SECONDS_PER_IMAGE = {"tiny": 3.5, "small": 6.2, "base": 10.5, "large": 20.0, "reduced": 0.05}
-CPU_REFERENCE_CORES = 2
-# Host memory of ORT CPU per image in the batch at 1024x2048 (README: about 3 GB for SeMask-S).
-CPU_GB_PER_IMAGE = {"tiny": 2.2, "small": 3.0, "base": 4.5, "large": 7.0, "reduced": 0.05}
+# Seconds per image on the reference CPU come from spec.MODEL_FACTS (SeMask-S measured, others scaled by
+# FLOPs); every model scales by pixels and cores. A rough guide, no promise.
 GUARD_SECONDS = 3600.0  # a CPU sweep estimated over an hour needs LIMIT, a smaller size, or FORCE=1
 
 
 def seconds_per_image(model: str, height: int, width: int, cores: int | None = None) -> float:
     cores = cores or os.cpu_count() or 1
     pixels = height * width / (1024 * 2048)
-    return CPU_SECONDS_PER_IMAGE.get(model, 6.2) * pixels * CPU_REFERENCE_CORES / min(cores, 16) * 1.0
+    return MODEL_FACTS[model].cpu_seconds_per_image * pixels * CPU_REFERENCE_CORES / min(cores, 16)
 
 
-def host_gb_needed(model: str, height: int, width: int, batch_size: int) -> float:
-    return 1.0 + batch_size * CPU_GB_PER_IMAGE.get(model, 3.0) * height * width / (1024 * 2048)
+def host_gb_needed(model: str, height: int, width: int, batch_size: int, backend: str = "ort") -> float | None:
+    """The largest measured step peak (export, onnxsim, verify, inference) of this row (semask.core.ram)."""
+    from semask.core.ram import host_gb_needed as measured
+
+    return measured(backend, model, height, width, batch_size)
 
 
 def host_gb_available() -> float | None:
@@ -131,7 +133,7 @@ class Plan:
 
     @property
     def precisions(self) -> List[str]:
-        return self.run["PRECISIONS"].split() if self.backend == "ascend" else [ORT_PRECISION]
+        return self.run["PRECISIONS"].split() if self.backend in PRECISION_BACKENDS else [ORT_PRECISION]
 
     @property
     def accuracy_each_bs(self) -> bool:
@@ -159,7 +161,7 @@ class Plan:
 
     def row(self, bs: int, precision: str) -> Tuple[Dict[str, str], Dict[str, str]]:
         """(the sub-make's variables, the row's file targets) of one (BS, precision)."""
-        variables = {"BS": str(bs), **({"PRECISION": precision} if self.backend == "ascend" else {})}
+        variables = {"BS": str(bs), **({"PRECISION": precision} if self.backend in PRECISION_BACKENDS else {})}
         return variables, self.run.with_values(**variables).paths()
 
 
@@ -234,10 +236,10 @@ def _failed(row: Dict[str, Any], text: str, code: int) -> bool:
 
 def _memory_guard(plan: Plan, bs: int) -> Optional[str]:
     """On ORT CPU, a batch that cannot fit in host RAM is not attempted (the OOM killer picks any process)."""
-    if plan.backend != "ort" or plan.run["ORT_PROVIDER"] != "cpu":
+    if plan.backend not in CPU_BACKENDS or (plan.backend == "ort" and plan.run["ORT_PROVIDER"] != "cpu"):
         return None
-    need, free = host_gb_needed(plan.model, plan.height, plan.width, bs), host_gb_available()
-    if free is not None and need > free:
+    need, free = host_gb_needed(plan.model, plan.height, plan.width, bs, plan.backend), host_gb_available()
+    if need is not None and free is not None and need > free:
         return f"out of memory (host, not attempted): needs ~{need:.0f} GB RAM at bs{bs}, {free:.0f} GB available"
     return None
 
@@ -247,7 +249,7 @@ def _announce(plan: Plan, precisions: Sequence[str], images: int) -> None:
     print(f"[reproduce] {plan.backend}: BS_LIST={' '.join(map(str, plan.bs_list))} PRECISIONS={' '.join(precisions)}, "
           f"{images} images, MODEL={plan.model} {plan.height}x{plan.width}; mIoU "
           + ("at every BS" if plan.accuracy_each_bs else "once per precision, at the first BS that succeeds"), flush=True)
-    if plan.backend != "ort":
+    if plan.backend not in CPU_BACKENDS:
         return
     secs = estimate_cpu_seconds(plan.model, plan.height, plan.width, images, plan.bs_list,
                                 float(plan.run["PERF_SECONDS"]), plan.loop, plan.accuracy_each_bs)
@@ -292,6 +294,7 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
         if common and not row["labels"]:  # a failed row has no record: it shares the sweep's model, data and tool
             row["labels"] = dict(common)
         row["labels"]["precision"] = row["precision"]
+    _agreement_with_fp32(rows)
     return {
         "kind": "reproduce",
         "name": plan.out_dir.name,
@@ -309,6 +312,25 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
                                  plan.command, plan.backend, None if plan.backend == "ascend" else plan.run.provider,
                                  ascend_info() if plan.backend == "ascend" else None),
     }
+
+
+def _agreement_with_fp32(rows: List[Dict[str, Any]]) -> None:
+    """Each scored row's label agreement with the fp32 row's predictions (a sweep with fp32 and another precision)."""
+    from semask.evaluate.predictions import label_agreement
+
+    def summary(row: Dict[str, Any]) -> tuple[Optional[str], str]:
+        report = d.read_json(row.get("report") or row.get("accuracy_report")) or {}
+        variables = (report.get("provenance") or {}).get("variables") or {}
+        return (report.get("predictions") or {}).get("summary"), variables.get("LABEL_DTYPE", "int32")
+
+    base = next((r for r in rows if r["precision"] == "fp32" and r["status"] == "ok" and summary(r)[0]), None)
+    if base is None or all(r["precision"] == "fp32" for r in rows):
+        return
+    ref, dtype = summary(base)
+    for row in rows:
+        mine = summary(row)[0] if row["status"] == "ok" else None
+        if mine:
+            row["label_agreement_vs_fp32"] = 1.0 if mine == ref else label_agreement(Path(mine), Path(ref), dtype)["agreement"]
 
 
 def _diff(a: Optional[float], b: Optional[float]) -> Optional[float]:

@@ -234,6 +234,8 @@ def render_reproduce(result: Dict[str, Any], base: Optional[Path] = None) -> str
                 miou += f" (at bs{r['mIoU_from_bs']})"
             fps = d.fmt(r.get("fps"))
             note = f"LOOP={r.get('loop')}" if r.get("loop") else ""
+            if r.get("label_agreement_vs_fp32") is not None:
+                note += f"{'; ' if note else ''}labels = fp32 row's: {100 * r['label_agreement_vs_fp32']:.4g} %"
         pub_fps = pub.get("fps_failure") or d.fmt(pub.get("fps"))
         lines.append(_row([lab.get("model", "?"), lab.get("input", "?"), lab.get("weights", "?"), lab.get("dataset", "?"),
                            lab.get("backend", "?"), lab.get("chip", "?"), lab.get("precision", r["precision"]),

@@ -125,6 +125,33 @@ def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, h
     uses it (semask.model.ort_graph), so the Ascend export stays the plain network.
     """
     check_options(batch_size, height, width, input_dtype, output, label_dtype, opset)
+    from semask.core.memory import measure_peak
+
+    peaks: Dict[str, int] = {}
+    with measure_peak("export", peaks):
+        data, proto, winfo, started = _trace(model_name, weights, out, batch_size, height, width, opset, input_dtype,
+                                             output, label_dtype, out_height, out_width, prepare)
+    out_h, out_w = out_height or height, out_width or width
+    meta = {
+        "kind": "onnx", "model": model_name, "weights": winfo["weights"], "weights_sha256": winfo["sha256"],
+        "trained_weights": winfo["trained"], "batch_size": batch_size, "height": height, "width": width,
+        "opset": opset,
+        "input": {"name": INPUT_NAME, "shape": [batch_size, 3, height, width], "dtype": input_dtype,
+                  "layout": "NCHW", "normalized": input_dtype == "float32"},
+        "output": {"name": OUTPUT_NAME, "kind": output,
+                   "shape": [batch_size, NUM_CLASSES, out_h, out_w] if output == "logits" else [batch_size, out_h, out_w],
+                   "dtype": "float32" if output == "logits" else label_dtype},
+        "torch": torch.__version__, "onnx": onnx.__version__, "export_seconds": round(time.perf_counter() - started, 2),
+        "sha256": sha256_bytes(data), **graph_summary(proto), "bytes": len(data), "peak_rss_bytes": peaks,
+    }
+    publish_onnx(out, data, meta)  # sidecar first, the .onnx (make target) last
+    return meta
+
+
+def _trace(model_name: str, weights: str, out: Path, batch_size: int, height: int, width: int, opset: int,
+           input_dtype: str, output: str, label_dtype: str, out_height: int | None, out_width: int | None,
+           prepare: Optional[Callable[[nn.Module], Any]]) -> tuple[bytes, onnx.ModelProto, Dict[str, Any], float]:
+    """Build, load and trace the model; returns (serialised graph, checked proto, weights info, start time)."""
     out_h, out_w = out_height or height, out_width or width
     model = build_model(model_name)
     winfo = load_weights(model, weights)
@@ -142,21 +169,7 @@ def export_onnx(model_name: str, weights: str, out: Path, batch_size: int = 1, h
     proto = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(proto)
     assert_static(proto, out, allow_shape=True)
-    data = buffer.getvalue()
-    meta = {
-        "kind": "onnx", "model": model_name, "weights": winfo["weights"], "weights_sha256": winfo["sha256"],
-        "trained_weights": winfo["trained"], "batch_size": batch_size, "height": height, "width": width,
-        "opset": opset,
-        "input": {"name": INPUT_NAME, "shape": [batch_size, 3, height, width], "dtype": input_dtype,
-                  "layout": "NCHW", "normalized": input_dtype == "float32"},
-        "output": {"name": OUTPUT_NAME, "kind": output,
-                   "shape": [batch_size, NUM_CLASSES, out_h, out_w] if output == "logits" else [batch_size, out_h, out_w],
-                   "dtype": "float32" if output == "logits" else label_dtype},
-        "torch": torch.__version__, "onnx": onnx.__version__, "export_seconds": round(time.perf_counter() - started, 2),
-        "sha256": sha256_bytes(data), **graph_summary(proto), "bytes": len(data),
-    }
-    publish_onnx(out, data, meta)  # sidecar first, the .onnx (make target) last
-    return meta
+    return buffer.getvalue(), proto, winfo, started
 
 
 def _with_logits_output(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -176,37 +189,38 @@ def verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int = 1, thr
     The crosscheck's rule (semask.model.agreement, PyTorch as the reference): logits within ATOL,
     and labels equal wherever the reference's top-1/top-2 margin exceeds MARGIN. PyTorch evaluates
     the first and last batch element (distinct images) to bound the cost at large BS.
+
+    Memory (a bs8 1024x2048 graph is the largest step of the export): ORT runs first, without its
+    arena, and only the checked items' logits and labels are kept; its session and outputs are gone
+    before PyTorch builds the model, which then runs one image at a time.
     """
     with memory_guard("the export's verification (ONNX Runtime and PyTorch on one batch)", meta["batch_size"]):
         return _verify_onnx(proto, meta, seed, threads)
 
 
 def _verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int, threads: int) -> Dict[str, Any]:
-    from semask.model.ort_session import make_session
     from semask.model.agreement import Agreement
 
     bs, h, w = meta["batch_size"], meta["height"], meta["width"]
-    model = build_model(meta["model"])
-    load_weights(model, meta["weights"], quiet=True)
     x = _example_input(bs, h, w, meta["input"]["dtype"], seed=seed)
     labels_graph = meta["output"]["kind"] == "labels"
-    graph = _with_logits_output(proto) if labels_graph else proto
-    outs = make_session(graph.SerializeToString(), "cpu", threads=threads).run(None, {INPUT_NAME: x.numpy()})
-    ort_logits = outs[1] if labels_graph else outs[0]
+    checked = sorted({0, bs - 1})
+    ort_logits, ort_labels = _ort_items(proto, x.numpy(), labels_graph, checked, threads)
+    model = build_model(meta["model"])
+    load_weights(model, meta["weights"], quiet=True)
     wrapper = ExportWrapper(model, meta["input"]["dtype"], meta["output"]["kind"], meta["output"]["dtype"],
                             tuple(meta["output"]["shape"][-2:]))
     logits_check, labels_check = Agreement(atol=ATOL, margin=MARGIN), Agreement(atol=ATOL, margin=MARGIN)
-    checked = sorted({0, bs - 1})
     for i in checked:
-        xi = x[i:i + 1]
         with torch.no_grad():
-            ref = wrapper.logits(xi)[0].numpy()
+            ref = wrapper.logits(x[i:i + 1])[0].numpy()
         if not (np.isfinite(ort_logits[i]).all() and np.isfinite(ref).all()):
             raise KitError(f"the model gives non-finite logits (NaN or Inf) for batch item {i} (ONNX Runtime: "
                            f"{int((~np.isfinite(ort_logits[i])).sum())}, PyTorch: {int((~np.isfinite(ref)).sum())} values); "
                            f"the weights ({meta['weights']}) are broken or out of range: do not deploy this graph")
         logits_check.add(ref, ort_logits[i])
-        labels_check.add(ref, outs[0][i] if labels_graph else ort_logits[i].argmax(axis=0))
+        labels_check.add(ref, ort_labels[i])
+        del ref
     worst, flips = float(logits_check.max_abs_diff), labels_check.disagree_over_margin
     result = {"max_abs_logit_diff": worst, "confident_label_mismatches": flips, "checked_batch_items": checked}
     if not worst <= ATOL or flips:  # `not <=`: a NaN difference fails too
@@ -215,15 +229,37 @@ def _verify_onnx(proto: onnx.ModelProto, meta: Dict[str, Any], seed: int, thread
     return result
 
 
+def _ort_items(proto: onnx.ModelProto, x: np.ndarray, labels_graph: bool, items: list[int],
+               threads: int) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """ORT's logits and labels of batch `items` (copies); the session and the full outputs are freed on return."""
+    import gc
+
+    from semask.model.ort_session import make_session
+
+    graph = _with_logits_output(proto) if labels_graph else proto
+    session = make_session(graph.SerializeToString(), "cpu", threads=threads, arena=False)
+    del graph
+    outs = session.run(None, {INPUT_NAME: x})
+    del session
+    logits = outs[1] if labels_graph else outs[0]
+    keep_logits = {i: logits[i].copy() for i in items}
+    keep_labels = {i: (outs[0][i].copy() if labels_graph else logits[i].argmax(axis=0)) for i in items}
+    del outs, logits
+    gc.collect()
+    return keep_logits, keep_labels
+
+
 def simplify_onnx(src: Path, out: Path, verify: bool = True, threads: int = 0) -> Dict[str, Any]:
     """onnxsim `src` into `out` (+ sidecar), check it is static, and verify it against PyTorch."""
     import onnxsim
 
-    meta = read_sidecar(src, "re-run the export step (`make onnx`)")
-    started = time.perf_counter()
+    from semask.core.memory import measure_peak
     from semask.core.progress import step
 
-    with step("onnxsim", str(src)), memory_guard("onnxsim", meta["batch_size"]):
+    meta = read_sidecar(src, "re-run the export step (`make onnx`)")
+    started = time.perf_counter()
+    peaks: Dict[str, int] = dict(meta.get("peak_rss_bytes") or {})
+    with step("onnxsim", str(src)), memory_guard("onnxsim", meta["batch_size"]), measure_peak("onnxsim", peaks):
         proto, ok = onnxsim.simplify(onnx.load(str(src)))
     if not ok:
         raise KitError(f"onnxsim could not validate the simplified {src}; keep the raw export and report it")
@@ -231,13 +267,13 @@ def simplify_onnx(src: Path, out: Path, verify: bool = True, threads: int = 0) -
     onnx.checker.check_model(proto)
     verification = {"skipped": True}
     if verify:
-        with step("verify", "ONNX Runtime vs PyTorch on one batch"):
+        with step("verify", "ONNX Runtime vs PyTorch on one batch"), measure_peak("verify", peaks):
             verification = verify_onnx(proto, meta, threads=threads)
     data = proto.SerializeToString()
     summary = {**graph_summary(proto), "bytes": len(data)}
     side = dict(meta, kind="onnx-simplified", source=str(src), source_sha256=meta["sha256"], sha256=sha256_bytes(data),
                 onnxsim=onnxsim.__version__, simplify_seconds=round(time.perf_counter() - started, 2),
-                verification=verification, **summary)
+                verification=verification, peak_rss_bytes=peaks, **summary)
     publish_onnx(out, data, side)  # sidecar first, the .onnx (make target) last
     side["summary_line"] = summary_line(summary, out)
     return side

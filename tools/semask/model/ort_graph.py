@@ -320,10 +320,12 @@ def simplify_ort(src: Path, out: Path, verify: bool = True, threads: int = 0) ->
                        "re-export it with `export_onnx.py --target ort`")
     applied = check_optimizations(meta["ort_optimizations"])
     steps = dict(meta.get("ort_optimization_steps", {}))
+    from semask.core.memory import measure_peak
     from semask.core.progress import step
 
     started = time.perf_counter()
-    with step("onnxsim", str(src)), memory_guard("onnxsim", meta["batch_size"]):
+    peaks: Dict[str, int] = dict(meta.get("peak_rss_bytes") or {})
+    with step("onnxsim", str(src)), memory_guard("onnxsim", meta["batch_size"]), measure_peak("onnxsim", peaks):
         proto = simplify(onnx.load(str(src)), keep_matmul_add="bias-into-elementwise" in applied)
         if "transformer-fusions" in applied:
             proto, steps["transformer-fusions"] = transformer_fusions(proto)
@@ -331,14 +333,14 @@ def simplify_ort(src: Path, out: Path, verify: bool = True, threads: int = 0) ->
         onnx.checker.check_model(proto)
     verification = {"skipped": True}
     if verify:
-        with step("verify", "ONNX Runtime vs PyTorch on one batch"):
+        with step("verify", "ONNX Runtime vs PyTorch on one batch"), measure_peak("verify", peaks):
             verification = ascend_export.verify_onnx(proto, meta, threads=threads)
     data = proto.SerializeToString()
     summary = {**ascend_export.graph_summary(proto), "bytes": len(data)}
     side = dict(meta, kind="onnx-ort", source=str(src), source_sha256=meta["sha256"], sha256=sha256_bytes(data),
                 onnxsim=onnxsim.__version__, onnxruntime=onnxruntime.__version__, ort_optimization_steps=steps,
                 exported_ops=meta["ops"], simplify_seconds=round(time.perf_counter() - started, 2),
-                verification=verification, **summary)
+                verification=verification, peak_rss_bytes=peaks, **summary)
     publish_onnx(out, data, side)  # sidecar first, the .onnx (make target) last
     side["summary_line"] = ascend_export.summary_line(summary, out)
     return side

@@ -97,8 +97,13 @@ def check_environment(backend: str = "ort", need: str = "all") -> dict[str, Any]
                           "versions": found.versions}
             if not found.ok:
                 raise KitError(f"BACKEND=ascend but the ais_bench check '{found.failed}' failed: {found.message}")
+    elif backend == "openvino":
+        if packages["openvino"]["version"] is None:
+            raise KitError(f"BACKEND=openvino but the openvino package is missing (python {sys.executable}); "
+                           f"run {fix_command()}")
     elif backend != "ort":
-        raise KitError(f"BACKEND={backend!r} must be ascend or ort here (run tools/select_backend.py to resolve auto)")
+        raise KitError(f"BACKEND={backend!r} must be ascend, ort or openvino here (run tools/select_backend.py to "
+                       "resolve auto)")
     mismatched = [f"{n} {p['version']} (pinned {p['pinned']})" for n, p in packages.items() if p["matches_pin"] is False]
     record["pin_mismatches"] = mismatched
     return record

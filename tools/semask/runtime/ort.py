@@ -6,6 +6,8 @@ layout the Ascend path produces, so the evaluation step does not care which back
 The run is resumable: finished batches go to a journal (semask.core.journal) and are skipped
 (after checking their output files) on the next run; the summary json is written last.
 Sessions come from `semask.model.ort_session.make_session`, the kit's one way to open ONNX Runtime.
+The folder run and the perf loop take a `Runtime` (how to open a session and how the run names
+itself), so semask.runtime.openvino reuses them unchanged.
 """
 from __future__ import annotations
 
@@ -14,23 +16,44 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from semask.core import manifest
+from semask.core.errors import KitError
 from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir, sha256_bytes,
                               sha256_file)
 from semask.core.journal import Journal
-from semask.core.memory import memory_guard
+from semask.core.memory import measure_peak, memory_guard
 from semask.runtime import ais_summary as summary
 from semask.runtime import batching
 from semask.model.onnx_io import TensorSpec, single_input
 from semask.model.ort_session import PROVIDERS, make_session
 
 # ---------------------------------------------------------------- batches
+
+@dataclass(frozen=True)
+class Runtime:
+    """What runs a folder or a perf loop: how to open a session on a model file (an object with ORT's
+    `run(None, feed) -> list of arrays`), and how results name it (summary, perf JSON, journal)."""
+
+    backend: str                      # 'onnxruntime' | 'openvino'
+    provider: str                     # ORT's provider name, or the OpenVINO device
+    label: str                        # 'onnxruntime[cpu]': progress and log lines
+    open: Callable[[Path], Any]
+    facts: dict[str, Any] = field(default_factory=dict)  # what else changes the results (precision, ...)
+
+
+def ort_runtime(provider: str = "cpu", device: int = 0, threads: int | None = None) -> Runtime:
+    """ONNX Runtime on `provider` (the kit's name) as a Runtime."""
+    if provider not in PROVIDERS:
+        raise KitError(f"ORT_PROVIDER={provider!r} is not one of {sorted(PROVIDERS)}")
+    return Runtime("onnxruntime", PROVIDERS[provider], f"onnxruntime[{provider}]",
+                   lambda model: make_session(model, provider, device, threads), {"fingerprint": provider})
+
 
 def run_batch(session: Any, spec: TensorSpec, payload: bytes) -> tuple[list[np.ndarray], float]:
     """One session.run on a concatenated batch; returns outputs and the run time in ms."""
@@ -124,7 +147,7 @@ def _input_ids(files: Sequence[Path], shas: dict[str, str] | None) -> dict[str, 
     return {f.name: f"{f.stat().st_size} {f.stat().st_mtime_ns}" for f in files}
 
 
-def _fingerprint(model: Path, files: Sequence[Path], batch_size: int, provider: str) -> dict[str, Any]:
+def _fingerprint(model: Path, files: Sequence[Path], batch_size: int, provider: Any) -> dict[str, Any]:
     st = model.stat()
     # names, not absolute paths (a moved or copied ARTIFACTS tree still resumes): the batch plan; the
     # inputs' content is checked per batch (`_verified`), so a rewritten bin redoes only its batch
@@ -196,41 +219,47 @@ def infer_folder(
     argv: Sequence[str] = (),
     progress: bool = True,
     weights: str | None = None,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
     """Run every file of `input_dir` through the model, ais_bench style; returns the summary.
 
     The model is checked against its sidecar first (and against `weights`, the run's WEIGHTS, when
     given: then the sidecar is required); its identity goes into the summary as `model_identity`.
+    `runtime` (default: ONNX Runtime on `provider`) opens the session.
     """
     from semask.core.progress import Progress
     from semask.runtime.model_check import verify_model
 
+    runtime = runtime or ort_runtime(provider, device, threads)
     model = Path(model)
     identity = verify_model(model, weights, require_sidecar=weights is not None)
     plan = plan_folder(model, input_dir, batch_size)
     folder, summary_path = _prepare_run_folder(plan, output_dir, dirname)
     journal = Journal(Path(output_dir) / f".{dirname}.journal.jsonl")
-    done = _resume(journal, _fingerprint(model, plan.files, batch_size, provider), plan, folder)
+    done = _resume(journal, _fingerprint(model, plan.files, batch_size, runtime.facts.get("fingerprint")), plan, folder)
     resumed = len(done)
     pending = [b for b in plan.batches if b.index not in done]
     per_file = out_bytes_per_file(plan.outputs, plan.per_batch)
-    bar = Progress(len(plan.files), f"infer onnxruntime[{provider}] bs{batch_size}",
+    bar = Progress(len(plan.files), f"infer {runtime.label} bs{batch_size}",
                    initial=sum(len(plan.batches[i].real_files) for i in done), enabled=progress)
+    peaks: dict[str, int] = {}
     try:
         if pending:
             if per_file is not None:
-                check_free_space(folder, sum(len(b.real_files) for b in pending) * per_file, "onnxruntime inference")
-            with memory_guard("onnxruntime inference", batch_size):
-                session = make_session(model, provider, device, threads)
+                check_free_space(folder, sum(len(b.real_files) for b in pending) * per_file, f"{runtime.backend} inference")
+            with memory_guard(f"{runtime.backend} inference", batch_size), measure_peak("inference", peaks):
+                session = runtime.open(model)
                 done.update(_run_pending(session, plan, pending, folder, journal, bar, warmup))
+                del session
     finally:
         bar.close()
         journal.close()
+    facts = {k: v for k, v in runtime.facts.items() if k != "fingerprint"}
     result = summary.build_summary(
         _filesinfo(plan, input_dir, os.path.join(str(output_dir), dirname)), argv,
         [float(done[b.index]["compute_ms"]) for b in plan.batches], batch_size,
-        extra={"provider": PROVIDERS[provider], "backend": "onnxruntime", "resumed_batches": resumed,
-               "model_identity": identity},
+        extra={"provider": runtime.provider, "backend": runtime.backend, "resumed_batches": resumed, **facts,
+               "model_identity": identity, "peak_rss_bytes": peaks},
     )
     for line in summary.summary_lines(result, batch_size):
         print(line)
@@ -263,6 +292,7 @@ def run_perf(
     scratch_parent: Path | str | None = None,
     budget_seconds: float = 60.0,
     weights: str | None = None,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
     """Warm up, time LOOP runs on zero (or the first real) batch, then the optional e2e pass.
 
@@ -272,18 +302,21 @@ def run_perf(
     Throughput is 1000*BS/mean(compute ms), as `ais_bench --loop N` reports the NPU, so the two
     backends' headline numbers compare; the e2e pass shows what a user actually gets in images/s.
     The model is checked as `infer_folder` checks it; its identity goes into the result.
+    `runtime` (default: ONNX Runtime on `provider`) opens the session. The result records the peak RSS
+    of the timed part and of the e2e pass, beside the export steps' peaks from the model's sidecar.
     """
     from semask.runtime.model_check import verify_model
 
     identity = verify_model(model, weights, require_sidecar=weights is not None)
-    with memory_guard("the onnxruntime perf run", batch_size):
-        return _run_perf(model, batch_size, loop, warmup, provider, device, threads, input_dir, scratch_parent,
-                         budget_seconds, identity)
+    runtime = runtime or ort_runtime(provider, device, threads)
+    with memory_guard(f"the {runtime.backend} perf run", batch_size):
+        return _run_perf(model, batch_size, loop, warmup, threads, input_dir, scratch_parent, budget_seconds,
+                         identity, runtime)
 
 
-def _run_perf(model: Path | str, batch_size: int, loop: int | None, warmup: int, provider: str, device: int,
-              threads: int | None, input_dir: Path | str | None, scratch_parent: Path | str | None,
-              budget_seconds: float, identity: dict[str, Any]) -> dict[str, Any]:
+def _run_perf(model: Path | str, batch_size: int, loop: int | None, warmup: int, threads: int | None,
+              input_dir: Path | str | None, scratch_parent: Path | str | None, budget_seconds: float,
+              identity: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     spec, _ = single_input(model, batch_size)
     files: list[Path] = []
     if input_dir is not None:
@@ -296,31 +329,36 @@ def _run_perf(model: Path | str, batch_size: int, loop: int | None, warmup: int,
         payload = bytes(spec.nbytes)  # type: ignore[arg-type]
     from semask.core.progress import Progress, loop_for_budget, perf_estimate_line
 
-    session = make_session(model, provider, device, threads)
-    warm_ms = [run_batch(session, spec, payload)[1] for _ in range(max(warmup, 1 if loop is None else 0))]
-    per_run = (max(warm_ms) if warm_ms else 0.0) / 1000.0
-    given = loop is not None
-    loop = loop_for_budget(loop, per_run, budget_seconds)
-    count = min(len(files), max(loop * per_batch, per_batch)) if files else 0
-    if warm_ms:
-        print(perf_estimate_line(f"bs{batch_size}", per_run, loop, given, budget_seconds,
-                                 per_run * count / max(per_batch, 1)), flush=True)
-    times = []
-    with Progress(loop, f"perf bs{batch_size}", unit="run") as bar:
-        for _ in range(loop):
-            times.append(run_batch(session, spec, payload)[1])
-            bar.update()
+    peaks: dict[str, int] = dict(_sidecar_peaks(model))
+    with measure_peak("perf", peaks):
+        session = runtime.open(Path(model))
+        warm_ms = [run_batch(session, spec, payload)[1] for _ in range(max(warmup, 1 if loop is None else 0))]
+        per_run = (max(warm_ms) if warm_ms else 0.0) / 1000.0
+        given = loop is not None
+        loop = loop_for_budget(loop, per_run, budget_seconds)
+        count = min(len(files), max(loop * per_batch, per_batch)) if files else 0
+        if warm_ms:
+            print(perf_estimate_line(f"bs{batch_size}", per_run, loop, given, budget_seconds,
+                                     per_run * count / max(per_batch, 1)), flush=True)
+        times = []
+        with Progress(loop, f"perf bs{batch_size}", unit="run") as bar:
+            for _ in range(loop):
+                times.append(run_batch(session, spec, payload)[1])
+                bar.update()
 
     e2e = None
     if files:
         scratch = Path(tempfile.mkdtemp(prefix=".perf-e2e-", dir=scratch_parent))
         try:
-            e2e = _e2e_pass(session, spec, files[:count], per_batch, scratch)
+            with measure_peak("e2e", peaks):
+                e2e = _e2e_pass(session, spec, files[:count], per_batch, scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+    facts = {k: v for k, v in runtime.facts.items() if k != "fingerprint"}
     return {
-        "backend": "onnxruntime",
-        "provider": PROVIDERS[provider],
+        "backend": runtime.backend,
+        "provider": runtime.provider,
+        **facts,
         "model": str(model),
         "model_identity": identity,
         "batch_size": batch_size,
@@ -335,7 +373,23 @@ def _run_perf(model: Path | str, batch_size: int, loop: int | None, warmup: int,
         "latency_ms": summary.latency_block(summary.time_stats(times, percentiles=(90, 99))),
         "compute_time_list": times,
         "e2e": e2e,
+        "peak_rss_bytes": peaks,
+        "peak_rss_steps": "export: trace; onnxsim, verify: the simplify step (from the model's sidecar); "
+                          "perf: session load + warm-up + timed runs; e2e: the read-run-write pass",
     }
+
+
+def _sidecar_peaks(model: Path | str) -> dict[str, int]:
+    """The export steps' peak RSS recorded in the model's sidecar (none when it has no sidecar)."""
+    from semask.model.onnx_io import sidecar_path
+
+    try:
+        import json
+
+        peaks = json.loads(sidecar_path(model).read_text()).get("peak_rss_bytes") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {k: int(v) for k, v in peaks.items() if isinstance(v, int)}
 
 
 def result_line(result: dict[str, Any]) -> str:

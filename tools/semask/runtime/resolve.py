@@ -62,12 +62,13 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     v = plan.values
     backend = choose_backend(v["BACKEND"], v["ASCEND_SET_ENV"])
     errors = []
-    if backend == "ort":
-        try:  # a provider this host and the run's Python can run (no onnxruntime import here); one device
+    try:
+        if backend == "ort":  # a provider this host and the run's Python can run (no onnxruntime import here)
             check_ort_provider(v["ORT_PROVIDER"], v["PYTHON"] if Path(v["PYTHON"]).exists() else None)
+        if backend != "ascend":  # only ais_bench runs several devices
             check_single_device(v["DEVICE"], backend)
-        except KitError as exc:
-            errors.append(f"error: {exc}")
+    except KitError as exc:
+        errors.append(f"error: {exc}")
     if backend == "ascend":
         real = os.path.realpath(v["ARTIFACTS"])
         if not re.fullmatch(f"[{spec.AIS_PATH_CHARS}]+", real):

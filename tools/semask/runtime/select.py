@@ -1,4 +1,5 @@
-"""Choose the inference backend: Ascend (atc + ais_bench) when usable, else ONNX Runtime.
+"""Choose the inference backend: Ascend (atc + ais_bench) when usable, else ONNX Runtime; OpenVINO
+(CPU) only when asked for by name (BACKEND=openvino; BACKEND=auto never picks it).
 
 Why: one Makefile serves Ascend hosts and plain machines; BACKEND=auto must pick the right
 path and say why, and BACKEND=ascend on a machine that cannot run it must fail with the fix.
@@ -33,7 +34,7 @@ def ais_bench_works() -> bool:
 
 
 def select_backend(requested: str = "auto", set_env: str | None = None) -> tuple[str, str]:
-    """('ascend' | 'ort', reason). BACKEND=ascend that cannot work is a KitError with the fix.
+    """('ascend' | 'ort' | 'openvino', reason). BACKEND=ascend that cannot work is a KitError with the fix.
 
     An existing ASCEND_SET_ENV is sourced first (semask.runtime.set_env), and the checks run in the
     environment it gives; when it exits non-zero, BACKEND=auto falls back to ONNX Runtime and says why,
@@ -44,6 +45,8 @@ def select_backend(requested: str = "auto", set_env: str | None = None) -> tuple
         raise KitError(f"BACKEND={requested!r} is not one of {', '.join(BACKENDS)}")
     if requested == "ort":
         return "ort", "BACKEND=ort: using ONNX Runtime"
+    if requested == "openvino":  # the package is checked where it is imported (the venv may not exist yet)
+        return "openvino", "BACKEND=openvino: using OpenVINO on the CPU"
     if not Path(set_env).is_file():
         return _select(requested, set_env)
     sourced = source_set_env(set_env)

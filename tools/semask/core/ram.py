@@ -1,0 +1,63 @@
+"""Host RAM a CPU run needs, from measured per-step peaks (env/ram_measured.json), not a guess.
+
+Why: `make reproduce` skips a batch size that cannot fit in the host's RAM (the kernel's OOM killer
+would pick any process, not necessarily ours). The figures are the peak RSS of each step of
+`make perf` from an empty ARTIFACTS (trace/export, onnxsim, verify, inference), measured by
+semask.core.memory on SeMask-S at 1024x2048 for several batch sizes and each CPU backend.
+Each step's peak is a line in BS through those points (least squares); another model or size
+scales the per-image part by its pixels and the model's relative size. The need of a row is its
+largest step (the steps run one after another, in separate processes). Standard library only.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict
+
+from semask.spec import CHECKOUT
+
+MEASURED = CHECKOUT / "env" / "ram_measured.json"
+# per-image activation memory relative to SeMask-S (depth and width of the Swin stages)
+MODEL_SCALE = {"tiny": 0.75, "small": 1.0, "base": 1.5, "large": 2.35, "reduced": 0.02}
+
+
+def load(path: Path | str = MEASURED) -> Dict[str, Any]:
+    """The measured figures; {} when the file is missing or unreadable (then no row is refused)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _line(points: Dict[str, int]) -> tuple[float, float]:
+    """(intercept, slope) in bytes of a least-squares line through {bs: bytes} (two points at least)."""
+    xs = [float(k) for k in points]
+    ys = [float(v) for v in points.values()]
+    if len(xs) == 1:
+        return 0.0, ys[0] / xs[0]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return my - slope * mx, slope
+
+
+def step_peaks_gb(backend: str, model: str, height: int, width: int, batch_size: int,
+                  data: Dict[str, Any] | None = None) -> Dict[str, float] | None:
+    """Each step's expected peak RSS in GB for this row; None for a backend without figures (Ascend)."""
+    data = data if data is not None else load()
+    steps = (data.get("peak_rss_bytes") or {}).get(backend)
+    if not steps:
+        return None
+    pixels = height * width / (data["height"] * data["width"])
+    scale = MODEL_SCALE.get(model, 1.0) / MODEL_SCALE.get(data["model"], 1.0)
+    out = {}
+    for step, points in steps.items():
+        intercept, slope = _line(points)
+        out[step] = (intercept + slope * batch_size * pixels * scale) / 1e9
+    return out
+
+
+def host_gb_needed(backend: str, model: str, height: int, width: int, batch_size: int,
+                   data: Dict[str, Any] | None = None) -> float | None:
+    """The largest step's expected peak (GB) of `make perf`/`make all` for this row, or None without figures."""
+    peaks = step_peaks_gb(backend, model, height, width, batch_size, data)
+    return max(peaks.values()) if peaks else None
