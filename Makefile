@@ -125,18 +125,19 @@ distclean: clean
 # ------------------------------------------------------------------------------ demo (no downloads)
 DEMO_A := $(ARTIFACTS)/demo
 # an input, so it lives in data/ (outside any ARTIFACTS): `make clean` keeps it, `make distclean` removes it
-DEMO_DATA := data/demo/cityscapes
-demo: $(DEMO_DATA)/.complete
+# shared by every ARTIFACTS: the stamp names the set's size, so another DEMO_IMAGES/HEIGHT/WIDTH remakes it
+DEMO_DONE := $(DEMO_DATA)/.complete-$(DEMO_IMAGES)-$(DEMO_HEIGHT)x$(DEMO_WIDTH)
+demo: $(DEMO_DONE)
 	@$(HOST_PY) tools/mark_artifacts.py --artifacts $(call q,$(ARTIFACTS)) --checkout $(call q,$(CURDIR))
 	$(MAKE) all ARTIFACTS=$(DEMO_A) MODEL=$(DEMO_MODEL) WEIGHTS=$(DEMO_WEIGHTS) DATA_ROOT=$(DEMO_DATA) LIMIT=$(DEMO_IMAGES) \
 	    BACKEND=ort ORT_PROVIDER=cpu HEIGHT=$(DEMO_HEIGHT) WIDTH=$(DEMO_WIDTH) BS=$(BS) SMOKE=1
 	@mkdir -p $(call q,$(A)/reports) && { printf 'demo/'; cat $(call q,$(DEMO_A)/reports/latest); } > $(call q,$(A)/reports/latest.tmp) \
 	    && mv $(call q,$(A)/reports/latest.tmp) $(call q,$(A)/reports/latest)
 
-$(DEMO_DATA)/.complete: | $(PY_DEP)
+$(DEMO_DONE): | $(PY_DEP)
 	rm -rf $(DEMO_DATA).partial
 	$(PY) tools/make_synthetic_cityscapes.py --out $(DEMO_DATA).partial --num $(DEMO_IMAGES) --height $(DEMO_HEIGHT) --width $(DEMO_WIDTH)
-	echo $(DEMO_IMAGES) > $(DEMO_DATA).partial/.complete
+	echo $(DEMO_IMAGES) > $(DEMO_DATA).partial/$(notdir $(DEMO_DONE))
 	rm -rf $(DEMO_DATA) && mv $(DEMO_DATA).partial $(DEMO_DATA)
 
 # ------------------------------------------------------------------------------ pipeline

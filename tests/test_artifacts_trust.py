@@ -327,7 +327,7 @@ def test_demo_then_its_readme_commands_with_the_same_artifacts(ref, tmp_path_fac
     demo_vars = {"DEMO_MODEL": "reduced", "DEMO_WEIGHTS": ph.GOLDEN_WEIGHTS, "DEMO_HEIGHT": str(ph.H),
                  "DEMO_WIDTH": str(ph.W), "DEMO_IMAGES": "4", "BS": str(ph.BS), "DEMO_DATA": str(demo_data)}
     ph.run_make(["demo"], arts, None, demo_vars)
-    assert (demo_data / ".complete").is_file()
+    assert (demo_data / f".complete-4-{ph.H}x{ph.W}").is_file()
     assert not list(arts.rglob("*_leftImg8bit.png"))  # no data set inside ARTIFACTS
     ph.run_make(["all"], arts, demo_data, ph.ort_vars(LIMIT="4"))
     data_before = listing(demo_data)

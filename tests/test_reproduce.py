@@ -104,7 +104,7 @@ def test_make_table_after_make_all_prints_that_run(tmp_path_factory):
 def test_make_table_after_a_demo_like_run(tmp_path_factory, tmp_path):
     arts = tmp_path / "artifacts"
     demo = {"DEMO_MODEL": "reduced", "DEMO_WEIGHTS": "random", "DEMO_HEIGHT": str(ph.H), "DEMO_WIDTH": str(ph.W),
-            "DEMO_IMAGES": "2", "BS": "2"}
+            "DEMO_IMAGES": "2", "BS": "2", "DEMO_DATA": str(tmp_path / "data" / "demo" / "cityscapes")}
     ph.run_make(["demo"], arts, None, demo)
     proc = ph.run_make(["table"], arts, None)
     assert proc.stdout.startswith(f"run: {arts}/demo/reports/ort-cpu_semask_reduced_bs2_{ph.H}x{ph.W}")

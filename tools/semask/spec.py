@@ -191,6 +191,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("RUN", "", "table: a run name under ARTIFACTS (make tables lists them)"),
     Variable("SMOKE", "", "1: mark the table as a smoke run"),
     Variable("DEMO_IMAGES", "4", "demo: synthetic frames"),
+    Variable("DEMO_DATA", "data/demo/cityscapes", "demo: where its synthetic Cityscapes set is written (an input: make clean keeps it)"),
     Variable("DEMO_MODEL", "small", "demo: model size"),
     Variable("DEMO_WEIGHTS", "random", "demo: weights"),
     Variable("DEMO_HEIGHT", str(NATIVE_HEIGHT), "demo: frame height"),

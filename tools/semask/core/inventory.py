@@ -272,7 +272,7 @@ def _tree(w: _Walk, root: Path, nested: bool) -> None:
         if name == "demo" and not nested and (path / MARKER).is_file():
             _tree(w, path, nested=True)
             return True
-        if name == "demo-data" and not nested and ((path / "cityscapes" / ".complete").is_file()
+        if name == "demo-data" and not nested and (any((path / "cityscapes").glob(".complete*"))
                                                    or (path / "cityscapes.partial").is_dir()):
             w.whole(path)  # where `make demo` wrote its synthetic set before it moved to data/demo
             return True
