@@ -4,12 +4,13 @@ every step's peak RSS, PRECISION=bf16 is refused in one line on a CPU without th
 stands in for the CPU), and an interrupted inference resumes to the uninterrupted predictions."""
 import signal
 
+import numpy as np
 import onnx
 import pytest
 import torch
 
 import pipeline_helpers as ph
-from semask.core.cpuflags import precision_problem
+from semask.core.cpuflags import bf16_units, precision_problem, read_flags
 from semask.model.checkpoint import load_weights
 from semask.model.export import ExportWrapper, _with_logits_output
 from semask.model.network import build_model
@@ -112,3 +113,20 @@ def test_interrupted_inference_resumes_to_the_uninterrupted_predictions(ort_run,
     assert ph.pred_files(arts, OV_RUN) == ph.pred_files(ov_run["artifacts"], OV_RUN)
     assert ph.read_json(ph.report_path(arts, OV_RUN))["mIoU"] == ov_run["report"]["mIoU"]
     assert not list(first.glob(".*"))
+
+
+@pytest.mark.skipif(not bf16_units(read_flags()), reason="this CPU has no avx512_bf16 or AMX")
+def test_reproduce_fp32_and_bf16_rows_with_label_agreement(ov_run, ort_run, tmp_path):
+    arts = ph.copy_tree(ov_run["artifacts"], tmp_path / "artifacts")
+    variables = {**ph.CONFIG, "BACKEND": "openvino", "BS_LIST": "4", "PRECISIONS": "fp32 bf16", "LOOP": "1"}
+    proc = ph.run_make(["reproduce"], arts, ort_run["data"], variables)
+    result = ph.read_json(next((arts / "reports").glob("reproduce_openvino-cpu_*")) / "reproduce.json")
+    rows = {r["precision"]: r for r in result["rows"]}
+    assert sorted(rows) == ["bf16", "fp32"] and all(r["status"] == "ok" for r in rows.values())
+    assert rows["fp32"]["label_agreement_vs_fp32"] == 1.0 and rows["fp32"]["mIoU"] == ov_run["report"]["mIoU"]
+    # reference: the two runs' label files compared here, pixel by pixel
+    fp32 = ph.pred_files(arts, OV_RUN)
+    bf16 = ph.pred_files(arts, OV_RUN.replace("_fp32_", "_bf16_"))
+    same = sum(int((np.frombuffer(fp32[n], np.int32) == np.frombuffer(bf16[n], np.int32)).sum()) for n in fp32)
+    assert rows["bf16"]["label_agreement_vs_fp32"] == same / (len(fp32) * ph.H * ph.W) > 0.5
+    assert "| openvino/cpu |" in proc.stdout and "| bf16 | 4 |" in proc.stdout and "labels = fp32 row's:" in proc.stdout
