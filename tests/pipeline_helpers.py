@@ -69,7 +69,8 @@ def __getattr__(name: str) -> str:
         raise AttributeError(f"{name}: the shared data set is not made yet (call shared_data first)")
     tag = f"{data_tag(data)}_first{N_IMAGES}"  # type: ignore[arg-type]
     names = {"ORT_RUN": f"ort-cpu_{STEM}_{tag}", "ASCEND_RUN": f"ascend_{STEM}_{SOC}_force_fp16_{tag}",
-             "BINS_NAME": bins_name(data), "LABELS_NAME": f"polygons_{tag}"}  # type: ignore[arg-type]
+             "BINS_NAME": bins_name(data), "LABELS_NAME": f"polygons_{tag}",  # type: ignore[arg-type]
+             "OV_RUN": f"openvino-cpu_{STEM}_fp32_{tag}"}
     if name not in names:
         raise AttributeError(name)
     return names[name]

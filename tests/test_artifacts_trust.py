@@ -14,8 +14,8 @@ import pytest
 
 import pipeline_helpers as ph
 
-PREDS = Path("preds") / ph.ORT_RUN
-BINS = Path("bins") / f"{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
+PREDS = ph.LazyPath(lambda: f"preds/{ph.ORT_RUN}")
+BINS = ph.LazyPath(lambda: f"bins/{ph.BINS_NAME}")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_clean_refuses_a_foreign_file_in_a_subfolder_and_deletes_nothing(ref, tm
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     [line] = error_lines(proc)
     assert f"ARTIFACTS={tree} holds 3 path(s) the kit did not make" in line and "nothing was deleted" in line
-    for rel in ("reports/mine/", f"{BINS.as_posix()}/extra.bin", "onnx/my_model.onnx"):
+    for rel in ("reports/mine/", f"{BINS}/extra.bin", "onnx/my_model.onnx"):
         assert rel in line, (rel, line)
     assert listing(tree) == before
 

@@ -92,13 +92,13 @@ def test_table_names_the_weights_of_the_model_that_made_the_predictions(ref, oth
     """Predictions made by hand with the swapped model (the CLI without --weights): the table names its
     weights, not the run's variables; with the run's WEIGHTS it refuses to table them."""
     arts, target = _swap(ref, other, tmp_path, with_sidecar=True)
-    bins = arts / "bins" / f"{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}"
+    bins = arts / "bins" / ph.BINS_NAME
     preds, report = arts / "preds", ph.report_path(arts)
     summary = preds / f"{ph.ORT_RUN}_summary.json"
     inferred = _tool("tools/infer_ort.py", "--model", str(target), "--input", str(bins), "--output", str(preds),
                      "--output-dirname", ph.ORT_RUN, "--batch-size", str(ph.BS), "--no-progress")
     assert inferred.returncode == 0, inferred.stderr
-    scored = _tool("tools/score.py", "--pred", str(summary), "--labels", str(arts / f"labels/polygons_first{ph.N_IMAGES}"),
+    scored = _tool("tools/score.py", "--pred", str(summary), "--labels", str(arts / f"labels/{ph.LABELS_NAME}"),
                    "--label-dtype", "int32", "--out-json", str(report),
                    "--provenance", str(report.with_name(report.stem + ".provenance.json")))
     assert scored.returncode == 0, scored.stderr

@@ -30,7 +30,6 @@ DUO = """\
 | 0       0         | 0000:86:00.0    | 0            944  / 21534                            |
 | 1       1         | 0000:86:00.0    | 0            931  / 21534                            |
 """
-MULTI_RUN = f"ascend_{ph.STEM}_{ph.SOC}_force_fp16_first{ph.N_IMAGES}"
 
 
 def test_duo_card_rows_are_two_chips_of_one_npu():
@@ -152,15 +151,15 @@ def duo(tmp_path_factory):
 
 def test_make_all_on_two_chips_equals_one_chip(duo):
     single, arts = duo["single"], duo["artifacts"]
-    report = ph.read_json(ph.report_path(arts, MULTI_RUN))
+    report = ph.read_json(ph.report_path(arts, ph.ASCEND_RUN))
     assert report["mIoU"] == single["report"]["mIoU"] and report["per_class"] == single["report"]["per_class"]
-    assert ph.pred_files(arts, MULTI_RUN) == ph.pred_files(single["artifacts"], MULTI_RUN)
-    summary = ph.read_json(arts / "preds" / f"{MULTI_RUN}_summary.json")
+    assert ph.pred_files(arts, ph.ASCEND_RUN) == ph.pred_files(single["artifacts"], ph.ASCEND_RUN)
+    summary = ph.read_json(arts / "preds" / f"{ph.ASCEND_RUN}_summary.json")
     infiles = [e["infiles"][0] for e in summary["filesinfo"].values()]
     assert len(infiles) == len(set(infiles)) == ph.N_IMAGES  # every frame once
     assert summary["devices"] == [0, 1] and [d["frames"] for d in summary["per_device"]] == [4, 3]
-    assert sorted(p.name for p in (arts / "preds").iterdir()) == [MULTI_RUN, f"{MULTI_RUN}_manifest.json",
-                                                                 f"{MULTI_RUN}_summary.json"]
+    assert sorted(p.name for p in (arts / "preds").iterdir()) == [ph.ASCEND_RUN, f"{ph.ASCEND_RUN}_manifest.json",
+                                                                 f"{ph.ASCEND_RUN}_summary.json"]
     compiles = [a for a in ph.standin_calls(duo["log"], "atc") if a[1:] != ["--version"]
                 and not any(x.startswith("--mode=") for x in a)]
     assert len(compiles) == 1 and f"--soc_version={ph.SOC}" in compiles[0]  # one OM for both chips
@@ -170,7 +169,7 @@ def test_make_all_on_two_chips_equals_one_chip(duo):
 
 def test_make_perf_on_two_chips_records_both_and_the_sum(duo):
     arts = duo["artifacts"]
-    perf_json = arts / "perf" / f"{MULTI_RUN}_loop3_dev0-1.json"
+    perf_json = arts / "perf" / f"{ph.ASCEND_RUN}_loop3_dev0-1.json"
     perf = ph.read_json(perf_json)
     out = duo["perf"].stdout
     [summary_line] = [ln for ln in out.splitlines() if "summary throughput:" in ln]
@@ -203,7 +202,7 @@ def test_make_reproduce_carries_the_device_list(duo):
     single = duo["single"]
     variables = {**ph.CONFIG, "BACKEND": "ascend", "SOC": "auto", "DEVICE": "0,1", "LOOP": "3", "BS_LIST": str(ph.BS)}
     ph.run_make(["reproduce"], duo["artifacts"], single["data"], variables, env=duo["env"])
-    folder = duo["artifacts"] / "reports" / f"reproduce_ascend-{ph.SOC}_reduced_{ph.H}x{ph.W}_float32_first{ph.N_IMAGES}_dev0-1"
+    folder = duo["artifacts"] / "reports" / f"reproduce_ascend-{ph.SOC}_reduced_{ph.WTAG}_{ph.H}x{ph.W}_float32_{ph.data_tag(duo['single']['data'])}_first{ph.N_IMAGES}_dev0-1"
     [row] = ph.read_json(folder / "reproduce.json")["rows"]
-    assert row["perf"].endswith(f"{MULTI_RUN}_loop3_dev0-1.json") and row["labels"]["chip"] == f"{ph.SOC} x2"
+    assert row["perf"].endswith(f"{ph.ASCEND_RUN}_loop3_dev0-1.json") and row["labels"]["chip"] == f"{ph.SOC} x2"
     assert ph.read_json(Path(row["perf"]))["devices"] == [0, 1]

@@ -19,7 +19,6 @@ from semask.spec import ATOL, MARGIN
 from semask.model.agreement import Agreement
 
 STEM = ph.STEM
-OV_RUN = f"openvino-cpu_{STEM}_fp32_first{ph.N_IMAGES}"
 # x86 flags of a Zen 3 (AVX2, no AVX-512) and of a Skylake-SP (AVX-512 without bf16), and a Sapphire Rapids
 ZEN3 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma sha_ni vaes\n"
 SKYLAKE = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 avx512f avx512bw avx512vl avx512_vnni\n"
@@ -36,7 +35,7 @@ def ov_run(ort_run, tmp_path_factory):
     """`make all perf LOOP=1 BACKEND=openvino` on a copy of the ORT run's tree (same bins and graph)."""
     arts = ph.copy_tree(ort_run["artifacts"], tmp_path_factory.mktemp("ov") / "artifacts", skip={"preds", "reports"})
     proc = ph.run_make(["all", "perf"], arts, ort_run["data"], {**ph.CONFIG, "BACKEND": "openvino", "LOOP": "1"})
-    return {"artifacts": arts, "proc": proc, "report": ph.read_json(ph.report_path(arts, OV_RUN))}
+    return {"artifacts": arts, "proc": proc, "report": ph.read_json(ph.report_path(arts, ph.OV_RUN))}
 
 
 def test_fp32_passes_the_kits_verification_against_pytorch(ort_run, tmp_path):
@@ -61,16 +60,16 @@ def test_fp32_passes_the_kits_verification_against_pytorch(ort_run, tmp_path):
 def test_make_all_gives_the_ort_miou_in_the_ais_bench_layout(ort_run, ov_run):
     assert ov_run["report"]["mIoU"] == ort_run["report"]["mIoU"]
     arts = ov_run["artifacts"]
-    summary = ph.read_json(arts / "preds" / f"{OV_RUN}_summary.json")
+    summary = ph.read_json(arts / "preds" / f"{ph.OV_RUN}_summary.json")
     assert summary["backend"] == "openvino" and summary["precision"] == "fp32" and summary["precision_hint"] == "f32"
     assert summary["graph"] == "ort" and len(summary["filesinfo"]) == ph.N_IMAGES
-    assert sorted(p.name for p in (arts / "preds" / OV_RUN).glob("*.bin")) == \
+    assert sorted(p.name for p in (arts / "preds" / ph.OV_RUN).glob("*.bin")) == \
         sorted(ph.pred_files(ort_run["artifacts"]))
     assert "| openvino/cpu |" in ov_run["proc"].stdout and "| fp32 |" in ov_run["proc"].stdout
 
 
 def test_perf_json_has_every_steps_peak_rss(ov_run):
-    perf = ph.read_json(ov_run["artifacts"] / "perf" / f"{OV_RUN}_loop1.json")
+    perf = ph.read_json(ov_run["artifacts"] / "perf" / f"{ph.OV_RUN}_loop1.json")
     assert perf["backend"] == "openvino" and perf["graph"] == "ort" and len(perf["compute_time_list"]) == 1
     peaks = perf["peak_rss_bytes"]
     assert {"export", "onnxsim", "verify", "perf"} <= set(peaks)
@@ -104,14 +103,14 @@ def test_interrupted_inference_resumes_to_the_uninterrupted_predictions(ort_run,
     variables = {**ph.CONFIG, "BACKEND": "openvino"}
     log = tmp_path / "make.log"
     proc = ph.start_make(["all"], arts, ort_run["data"], variables, log=log)
-    first = arts / "preds" / OV_RUN
+    first = arts / "preds" / ph.OV_RUN
     sent = ph.kill_when(proc, lambda: first.is_dir() and any(first.glob("*_0.bin")), signal.SIGKILL)
     assert sent and proc.returncode != 0, log.read_text()[-3000:]
-    assert not (arts / "preds" / f"{OV_RUN}_summary.json").exists() or \
-        len(ph.read_json(arts / "preds" / f"{OV_RUN}_summary.json")["filesinfo"]) == ph.N_IMAGES
+    assert not (arts / "preds" / f"{ph.OV_RUN}_summary.json").exists() or \
+        len(ph.read_json(arts / "preds" / f"{ph.OV_RUN}_summary.json")["filesinfo"]) == ph.N_IMAGES
     ph.run_make(["all"], arts, ort_run["data"], variables)
-    assert ph.pred_files(arts, OV_RUN) == ph.pred_files(ov_run["artifacts"], OV_RUN)
-    assert ph.read_json(ph.report_path(arts, OV_RUN))["mIoU"] == ov_run["report"]["mIoU"]
+    assert ph.pred_files(arts, ph.OV_RUN) == ph.pred_files(ov_run["artifacts"], ph.OV_RUN)
+    assert ph.read_json(ph.report_path(arts, ph.OV_RUN))["mIoU"] == ov_run["report"]["mIoU"]
     assert not list(first.glob(".*"))
 
 
@@ -125,8 +124,8 @@ def test_reproduce_fp32_and_bf16_rows_with_label_agreement(ov_run, ort_run, tmp_
     assert sorted(rows) == ["bf16", "fp32"] and all(r["status"] == "ok" for r in rows.values())
     assert rows["fp32"]["label_agreement_vs_fp32"] == 1.0 and rows["fp32"]["mIoU"] == ov_run["report"]["mIoU"]
     # reference: the two runs' label files compared here, pixel by pixel
-    fp32 = ph.pred_files(arts, OV_RUN)
-    bf16 = ph.pred_files(arts, OV_RUN.replace("_fp32_", "_bf16_"))
+    fp32 = ph.pred_files(arts, ph.OV_RUN)
+    bf16 = ph.pred_files(arts, ph.OV_RUN.replace("_fp32_", "_bf16_"))
     same = sum(int((np.frombuffer(fp32[n], np.int32) == np.frombuffer(bf16[n], np.int32)).sum()) for n in fp32)
     assert rows["bf16"]["label_agreement_vs_fp32"] == same / (len(fp32) * ph.H * ph.W) > 0.5
     assert "| openvino/cpu |" in proc.stdout and "| bf16 | 4 |" in proc.stdout and "labels = fp32 row's:" in proc.stdout

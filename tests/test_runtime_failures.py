@@ -16,7 +16,7 @@ import pytest
 
 import pipeline_helpers as ph
 
-PANELS = f"reports/{ph.ORT_RUN}_panels"
+PANELS = ph.LazyPath(lambda: f"reports/{ph.ORT_RUN}_panels")
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +135,10 @@ def failing_set_env(folder):
 
 def test_failing_set_env_falls_back_to_ort_with_auto(ref, tmp_path):
     script = failing_set_env(tmp_path)
-    proc = ph.run_make(["paths"], tmp_path / "artifacts", ref["data"], {**ph.CONFIG, "BACKEND": "auto"},
-                       env=ph.clean_env({"ASCEND_SET_ENV": str(script)}), check=False)
+    proc = ph.run_make(["preds"], tmp_path / "artifacts", ref["data"], {**ph.CONFIG, "BACKEND": "auto"},
+                       env=ph.clean_env({"ASCEND_SET_ENV": str(script)}), flags=["-n"], check=False)
     assert proc.returncode == 0, proc.stderr
-    assert f"RUN_NAME={ph.ORT_RUN}" in proc.stdout.splitlines()
+    assert f"--output-dirname {ph.ORT_RUN} " in proc.stdout and "infer_ort.py" in proc.stdout
     [why] = [ln for ln in proc.stderr.splitlines() if ln.startswith("BACKEND=auto")]
     assert why == (f"BACKEND=auto: ASCEND_SET_ENV={script} exited with code 3 when sourced (its last line: set_env: "
                    "/usr/local/Ascend/driver is missing), so CANN cannot be used; using ONNX Runtime (fix the script, "
