@@ -18,8 +18,9 @@ DRY_RUN := $(if $(findstring n,$(filter-out --%,$(firstword -$(MAKEFLAGS)))),1,$
 CMDLINE_VARS := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))
 # shell-quote a value (paths may hold spaces)
 q = '$(subst ','\'',$(1))'
-# the interpreter of parse-time work: the venv once it exists, else the host's (HOST_PYTHON, then python3)
-HOST_PY := $(if $(wildcard $(or $(PYTHON),.venv/bin/python)),$(or $(PYTHON),.venv/bin/python),$(or $(HOST_PYTHON),python3))
+# the interpreter of parse-time work (standard library only): the venv once it exists, else the host's python3
+# (HOST_PYTHON only names the interpreter that creates .venv: env/check_host.py checks it first)
+HOST_PY := $(if $(wildcard $(or $(PYTHON),.venv/bin/python)),$(or $(PYTHON),.venv/bin/python),python3)
 PLAN_MK := $(shell $(HOST_PY) tools/plan_run.py --owner-pid $$PPID --goals $(call q,$(or $(MAKECMDGOALS),help)) \
     $(if $(DRY_RUN),--dry-run) $(foreach v,$(CMDLINE_VARS),$(call q,$(v)=$($(v)))))
 ifeq ($(PLAN_MK),)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -122,6 +123,12 @@ def run_make(targets: Sequence[str], artifacts: Path | str | None, data_root: Pa
     if check:
         assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     return proc
+
+
+def parse_errors(proc: subprocess.CompletedProcess) -> list[str]:
+    """The parse-time refusals: the run's plan prints one `error:` line per mistake, then make stops."""
+    assert re.search(r"\*\*\* the make variables above need fixing", proc.stderr), proc.stderr[-3000:]
+    return [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
 
 
 def ort_vars(**over: str) -> dict[str, str]:

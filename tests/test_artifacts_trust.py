@@ -23,9 +23,7 @@ def ref(tmp_path_factory):
     return ph.shared_ort(tmp_path_factory)
 
 
-def make_errors(proc):
-    """make's own `*** ...` parse-time errors (not the `make: *** [target] Error N` lines)."""
-    return [ln for ln in proc.stderr.splitlines() if "***" in ln and not re.match(r"make: \*\*\* \[", ln)]
+make_errors = ph.parse_errors
 
 
 def error_lines(proc):

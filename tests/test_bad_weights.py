@@ -60,7 +60,7 @@ def test_bad_weights_file_is_one_line(tmp_path, capsys, case):
     out = tmp_path / "onnx" / "x.onnx"
     with pytest.raises(SystemExit) as exited:
         run(_export_main(), ["--model", "reduced", "--weights", str(weights), "--batch-size", "1", "--height", "64",
-                             "--width", "128", "--out", str(out), "--no-simplify"])
+                             "--width", "128", "--out", str(out)])
     assert exited.value.code == 2
     [line] = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
     assert line.startswith(f"error: WEIGHTS file {weights} {says}"), line

@@ -33,6 +33,7 @@ def checkout(tmp_path):
     dst = tmp_path / "kit"
     dst.mkdir()
     shutil.copy2(ph.ROOT / "Makefile", dst / "Makefile")
+    shutil.copy2(ph.ROOT / "pyproject.toml", dst / "pyproject.toml")
     shutil.copytree(ph.ROOT / "env", dst / "env", ignore=shutil.ignore_patterns("venv", "__pycache__"))
     shutil.copytree(ph.ROOT / "tools", dst / "tools", ignore=shutil.ignore_patterns("__pycache__"))
     return dst

@@ -81,8 +81,9 @@ def test_bf16_is_refused_in_one_line_on_a_cpu_without_the_units(ort_run, tmp_pat
     cpuinfo.write_text(SKYLAKE)
     proc = ph.run_make(["perf"], ort_run["artifacts"], ort_run["data"],
                        {**ph.CONFIG, "BACKEND": "openvino", "PRECISION": "bf16", "CPUINFO": str(cpuinfo)}, check=False)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    lines = ph.parse_errors(proc)
+    assert len(lines) == 1, proc.stderr
     assert "PRECISION=bf16" in lines[0] and "avx512_bf16 or AMX" in lines[0]
     assert "found: avx512_vnni, avx512bw, avx512f, avx512vl" in lines[0] and "Traceback" not in proc.stdout
 

@@ -44,7 +44,7 @@ def test_seven_files_bs4_match_per_image_reference(models, bins, tmp_path):
     for b in bins:
         got = np.fromfile(out / "run" / f"{b.name.split('.')[0]}_0.bin", dtype=np.int32)
         assert np.array_equal(got, tiny_onnx.reference_labels(models[1], b).ravel())
-    assert list(s) == SUMMARY_KEYS + ["provider", "backend", "resumed_batches", "model_identity"]
+    assert list(s) == SUMMARY_KEYS + ["provider", "backend", "resumed_batches", "model_identity", "peak_rss_bytes"]
     on_disk = json.loads((out / "run_summary.json").read_text())
     assert list(on_disk["NPU_compute_time"]) == STAT_KEYS
     assert on_disk["NPU_compute_time"]["count"] == 2 and on_disk["H2D_latency"]["count"] == 0

@@ -20,7 +20,7 @@ def data(tmp_path_factory):
 
 def _refused_at_parse_time(proc, arts, *needles):
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
-    [line] = [ln for ln in proc.stderr.splitlines() if "***" in ln]
+    [line] = ph.parse_errors(proc)
     for needle in needles:
         assert needle in line, (needle, line)
     assert proc.stdout == "" and not arts.exists()  # no labels, bins or export; not even the folder

@@ -15,13 +15,13 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from semask.core.errors import KitError
+from semask.runtime.ascend_probe import ais_bench_command  # noqa: F401 (the command every caller runs)
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import check_free_space, sha256_file
 from semask.core.procs import run_streamed
@@ -231,12 +231,6 @@ def om_sidecar(om: Path | str, batch_size: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- ais_bench
-
-def ais_bench_command() -> list[str]:
-    """`python -m ais_bench` of this interpreter, unless $AIS_BENCH gives another command."""
-    override = os.environ.get("AIS_BENCH")
-    return shlex.split(override) if override else [sys.executable, "-m", "ais_bench"]
-
 
 def _per_image_output_bytes(info: dict[str, Any]) -> int | None:
     import numpy as np

@@ -11,6 +11,7 @@ installed it because the guide says "ais_bench" is told so, with the fix.
 from __future__ import annotations
 
 import json
+import shlex
 import os
 import re
 import shutil
@@ -140,10 +141,14 @@ def impostor_message(python: str, owners: list, has_infer: bool | None, origin: 
             f"it (`{python} -m pip uninstall -y {owners[0][0] if owners else IMPOSTOR_DIST}`), {fix}")
 
 
+def ais_bench_command() -> list[str]:
+    """`python -m ais_bench` of this interpreter, unless $AIS_BENCH gives another command."""
+    override = os.environ.get("AIS_BENCH")
+    return shlex.split(override) if override else [sys.executable, "-m", "ais_bench"]
+
+
 def probe(set_env: str, cmd: list[str] | None = None, timeout: float = 120) -> Probe:
     """Run the checks in ais_bench's interpreter; the first failing check decides the message."""
-    from semask.runtime.ascend import ais_bench_command
-
     cmd = cmd or ais_bench_command()
     python = ais_bench_interpreter(cmd)
     try:

@@ -156,8 +156,8 @@ def collect_garbage(folder: Path) -> None:
         if pid.isdigit() and not _pid_alive(int(pid)):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+            elif path.exists():
+                path.unlink()
 
 
 def write(plan: RunPlan, folder: Path, owner_pid: int, command: str, overrides: Mapping[str, str]) -> Path:
