@@ -48,7 +48,8 @@ def other(tmp_path_factory, ref):
     np.savez(weights, **arrays)
     arts = ph.seeded_tree(tmp_path_factory, base / "artifacts")
     ph.run_make(["onnx"], arts, ref["data"], ph.ort_vars(WEIGHTS=str(weights)))
-    return {"weights": weights, "arts": arts, "onnx": arts / "onnx" / ph.ORT_ONNX}
+    onnx = arts / "onnx" / ph.ORT_ONNX.replace(ph.WTAG, "w" + sha8(weights))  # its own name: other weights
+    return {"weights": weights, "arts": arts, "onnx": onnx}
 
 
 def _swap(ref, other, tmp_path, with_sidecar):
@@ -102,11 +103,11 @@ def test_table_names_the_weights_of_the_model_that_made_the_predictions(ref, oth
                    "--label-dtype", "int32", "--out-json", str(report),
                    "--provenance", str(report.with_name(report.stem + ".provenance.json")))
     assert scored.returncode == 0, scored.stderr
-    table = _tool("tools/results_table.py", "--report", str(report), "--summary", str(summary))
+    table = _tool("tools/results_table.py", "report", "--report", str(report), "--summary", str(summary))
     assert table.returncode == 0, table.stderr
     row = next(r for r in table.stdout.splitlines() if r.startswith("| reduced test model"))
     assert row.split(" | ")[2] == f"other_weights.npz (sha256 {sha8(other['weights'])})"
-    refused = _tool("tools/results_table.py", "--report", str(report), "--summary", str(summary),
+    refused = _tool("tools/results_table.py", "report", "--report", str(report), "--summary", str(summary),
                     "--weights", ph.GOLDEN_WEIGHTS)
     one_error(refused, f"was made from WEIGHTS={other['weights']}", f"this run has WEIGHTS={ph.GOLDEN_WEIGHTS}")
 
@@ -122,7 +123,7 @@ def other_om(tmp_path_factory, asc, other):
     """The .om the stand-in atc compiles from the other weights (through the kit's own `make om`)."""
     arts = ph.copy_tree(asc["artifacts"], tmp_path_factory.mktemp("other_om") / "artifacts")
     ph.run_make(["om"], arts, asc["data"], {**asc["vars"], "WEIGHTS": str(other["weights"])}, env=asc["env"])
-    return arts / "om" / OM
+    return arts / "om" / OM.replace(ph.WTAG, "w" + sha8(other["weights"]))
 
 
 @pytest.mark.parametrize("with_sidecar", [False, True], ids=["om", "om+sidecar"])
@@ -146,11 +147,12 @@ def test_swapped_om_is_refused_before_use(asc, other, other_om, tmp_path, with_s
     assert not [c for c in new_calls if "--model" in c]  # ais_bench never ran the swapped .om
 
 
-def test_swapped_atc_onnx_is_refused_before_atc(asc, other_om, tmp_path):
+def test_swapped_atc_onnx_is_refused_before_atc(asc, other, other_om, tmp_path):
     """The ONNX atc compiles (`_sim_atc.onnx`), replaced by the other weights' one: atc never sees it."""
     arts = ph.copy_tree(asc["artifacts"], tmp_path / "artifacts")
     name = f"{ph.STEM}_sim_atc.onnx"
-    target, theirs = arts / "onnx" / name, other_om.parent.parent / "onnx" / name
+    theirs = other_om.parent.parent / "onnx" / name.replace(ph.WTAG, "w" + sha8(other["weights"]))
+    target = arts / "onnx" / name
     assert sha8(target) != sha8(theirs)
     shutil.copy(theirs, target)
     calls = len(asc["log"].read_text().splitlines())
