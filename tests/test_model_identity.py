@@ -98,7 +98,8 @@ def test_table_names_the_weights_of_the_model_that_made_the_predictions(ref, oth
     inferred = _tool("tools/infer_ort.py", "--model", str(target), "--input", str(bins), "--output", str(preds),
                      "--output-dirname", ph.ORT_RUN, "--batch-size", str(ph.BS), "--no-progress")
     assert inferred.returncode == 0, inferred.stderr
-    scored = _tool("tools/score.py", "--pred", str(summary), "--labels", str(arts / f"labels/polygons_first{ph.N_IMAGES}"),
+    labels = arts / f"labels/polygons_first{ph.N_IMAGES}"
+    scored = _tool("tools/score.py", "--pred", str(summary), "--labels", str(labels),
                    "--label-dtype", "int32", "--out-json", str(report),
                    "--provenance", str(report.with_name(report.stem + ".provenance.json")))
     assert scored.returncode == 0, scored.stderr
