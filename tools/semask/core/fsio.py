@@ -84,7 +84,8 @@ def disk_full_error(path: Path | str, exc: OSError) -> KitError:
     Why here: a write() that fails for space carries no file name, and cv2/libpng none at all; every
     atomic write knows its final name, and its temporary file is gone by the time this is shown."""
     path = Path(path)
-    return KitError(f"no space left on the device writing {path} ({exc.strerror}; {_size(free_bytes(path.parent))} free "
+    free = _size(free_bytes(path.parent))
+    return KitError(f"no space left on the device writing {path} ({exc.strerror}; {free} free "
                     "there): nothing half-written was kept, and the files finished before it stay; free some space "
                     "or set ARTIFACTS to a larger disk, then run the step again")
 

@@ -74,7 +74,8 @@ def check_ort_provider(provider: str, python: str | None, root: str = "/") -> No
         device = "an NVIDIA GPU" if provider == "cuda" else "an Ascend NPU"
         shown = " or ".join(ORT_PROVIDER_DEVICE_FILES[provider][:2])
         raise KitError(f"ORT_PROVIDER={provider} needs {device} and its driver, but this host shows none (no {shown}); "
-                       "use ORT_PROVIDER=cpu" + (", or BACKEND=ascend on an Ascend host with CANN" if provider == "cann" else ""))
+                       "use ORT_PROVIDER=cpu"
+                       + (", or BACKEND=ascend on an Ascend host with CANN" if provider == "cann" else ""))
     dists = installed_dists(python or "", sorted(set(ORT_PROVIDER_PACKAGES.values())))
     if dists is not None and not dists.get(package):
         have = ", ".join(f"{n} {v}" for n, v in sorted(dists.items()) if v) or "no onnxruntime"

@@ -52,8 +52,8 @@ def select_backend(requested: str = "auto", set_env: str | None = None) -> tuple
     sourced = source_set_env(set_env)
     if not sourced.ok:
         if requested == "ascend":
-            raise KitError(f"BACKEND=ascend but {sourced.failure()}; fix the script or point ASCEND_SET_ENV at the CANN "
-                           "toolkit's set_env.sh, or use BACKEND=ort")
+            raise KitError(f"BACKEND=ascend but {sourced.failure()}; fix the script or point ASCEND_SET_ENV at the "
+                           "CANN toolkit's set_env.sh, or use BACKEND=ort")
         return "ort", (f"BACKEND=auto: {sourced.failure()}, so CANN cannot be used; using ONNX Runtime "
                        "(fix the script, or pass BACKEND=ort)")
     with applied(sourced.env):
