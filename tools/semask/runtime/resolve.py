@@ -90,7 +90,9 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
             native = workspace.preflight(artifacts, data_root, owner_pid, bool(v["NOWAIT"]), default_native)
         soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"]) if backend == "ascend" else \
             ("", [int(v["DEVICE"])])
-    except (workspace.Refused, KitError) as exc:
+    except PlanError:
+        raise
+    except KitError as exc:  # workspace.Refused too
         raise PlanError([f"error: {exc}"]) from None
     return RunPlan(values=plan.values, given=plan.given, goals=plan.goals,
                    resolved=Resolved(backend=backend, soc=soc, native=native,
