@@ -15,7 +15,8 @@ def run(tmp_path_factory):
 
 
 def _compile_calls(run):
-    return [a for a in ph.standin_calls(run["log"], "atc")
+    """atc compiles of the shared `make all` (other test files add runs to the same stand-in log later)."""
+    return [a for a in ph.standin_calls(run["log"], "atc", last=run["all_calls"])
             if a[1:] != ["--version"] and not any(x.startswith("--mode=") for x in a)]
 
 
