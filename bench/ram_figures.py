@@ -42,7 +42,9 @@ def main() -> int:
         backend = {"onnxruntime": "ort"}.get(run["backend"], run["backend"])
         if run.get("precision") not in (None, "fp32"):
             backend += f"-{run['precision']}"
-        for step, value in run["peak_rss_bytes"].items():
+        # the graph's steps from its sidecar as it is now (a graph re-simplified after the perf run counts)
+        steps = {**run["peak_rss_bytes"], **(side.get("peak_rss_bytes") or {})}
+        for step, value in steps.items():
             if step in STEPS:
                 figures.setdefault(backend, {}).setdefault(step, {})[str(run["batch_size"])] = value
     model, height, width = shape

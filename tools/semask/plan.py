@@ -360,7 +360,7 @@ class RunPlan:
         }
         if self.backend == "ascend":
             out["ONNX_USED"], out["MODEL_FILE"] = out["ONNX_SIM"], out["OM"]
-        elif self.backend == "openvino":  # the kit's ORT graph: OpenVINO reads its com.microsoft ops (bench/RESULTS.md)
+        elif self.backend == "openvino":  # the ORT graph: OpenVINO reads its com.microsoft ops; _sim ran 1.06x its time (bench/RESULTS.md)
             out["ONNX_USED"] = out["MODEL_FILE"] = out["ONNX_ORT"]
         else:  # the fused graph is built and measured for the CPU provider; CUDA/CANN keep the plain one
             out["ONNX_USED"] = out["ONNX_ORT"] if v["ORT_PROVIDER"] == "cpu" else out["ONNX_SIM"]

@@ -235,7 +235,8 @@ def _failed(row: Dict[str, Any], text: str, code: int) -> bool:
 
 
 def _memory_guard(plan: Plan, bs: int) -> Optional[str]:
-    """On ORT CPU, a batch that cannot fit in host RAM is not attempted (the OOM killer picks any process)."""
+    """On a CPU backend, a batch whose measured steps cannot fit in host RAM is not attempted (the OOM killer
+    picks any process)."""
     if plan.backend not in CPU_BACKENDS or (plan.backend == "ort" and plan.run["ORT_PROVIDER"] != "cpu"):
         return None
     need, free = host_gb_needed(plan.model, plan.height, plan.width, bs, plan.backend), host_gb_available()
