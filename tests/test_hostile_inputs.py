@@ -2,7 +2,6 @@
 error naming the file or variable and the fix, a non-zero exit, and leaves nothing that a later run
 takes as done (after fixing the input, `make all` gives the reference result). Also the disk preflight
 of preprocess and infer on a small tmpfs (skipped when it cannot be mounted)."""
-import contextlib
 import json
 import os
 import re
@@ -205,20 +204,7 @@ def test_prediction_folder_from_two_runs_is_refused(ref, tmp_path, mix):
 
 
 # ------------------------------------------------------------------------------ disk preflight
-@contextlib.contextmanager
-def tmpfs(path, size):
-    path.mkdir(parents=True)
-    try:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                                 capture_output=True).returncode == 0
-    except OSError:
-        mounted = False
-    if not mounted:
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+tmpfs = ph.tmpfs
 
 
 def assert_refused_for_space(proc, step, needed):

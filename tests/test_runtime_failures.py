@@ -8,7 +8,6 @@
 - an ASCEND_SET_ENV script that exits non-zero: BACKEND=auto falls back to ONNX Runtime naming the
   script and its exit code; BACKEND=ascend is refused the same way.
 """
-import contextlib
 import re
 import subprocess
 
@@ -34,20 +33,7 @@ def one_error(proc, *needles):
 
 
 # ------------------------------------------------------------------------------ disk full during the panels
-@contextlib.contextmanager
-def tmpfs(path, size):
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                                 capture_output=True).returncode == 0
-    except OSError:
-        mounted = False
-    if not mounted:
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+tmpfs = ph.tmpfs
 
 
 def test_disk_full_while_writing_panels_is_one_line_and_keeps_the_finished_panels(ref, tmp_path):
