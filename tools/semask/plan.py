@@ -48,6 +48,15 @@ ORT_PRECISION = "fp32"  # the precision axis of ONNX Runtime: the provider's fp3
 REPORTS_DIR, PERF_DIR = "reports", "perf"
 REPRODUCE_JSON = "reproduce.json"
 LATEST = f"{REPORTS_DIR}/latest"  # one line: the last run's JSON, relative to ARTIFACTS (`make table`)
+# The shapes of the names `RunPlan.paths()` builds, for code that recognises them under ARTIFACTS
+# (semask.core.inventory, what `make clean` may delete): kept beside the code that builds them.
+DATA_TAG_PATTERN = r"d[0-9a-f]{8}"
+LIMIT_TAG_PATTERN = r"(?:all|first\d+)"
+RUN_PATTERN = r"(?:ort-[a-z0-9]+|openvino-cpu|ascend)_semask_[A-Za-z0-9_.-]+"  # RunPlan.run_name
+PERF_SUFFIX_PATTERN = r"_loop[A-Za-z0-9]+(?:_dev[0-9-]+)?"  # RunPlan.loop_tag, devices_tag
+BINS_DIR_PATTERN = rf"\d+x\d+_[a-z0-9]+_{DATA_TAG_PATTERN}_{LIMIT_TAG_PATTERN}"
+LABELS_DIR_PATTERN = rf"[a-z]+_{DATA_TAG_PATTERN}_{LIMIT_TAG_PATTERN}"
+STATE_FILE_PATTERN = rf"data_{DATA_TAG_PATTERN}\.txt|weights_[A-Za-z0-9_-]+\.txt|check_.+\.stamp"
 
 
 def result_kind(path: Path) -> Optional[str]:
@@ -460,8 +469,8 @@ def build(cmdline: Mapping[str, str], environ: Mapping[str, str], goals: Sequenc
     elif "demo" in goals:
         errors += [f"error: {n}={values[n]} is not a positive integer; use e.g. {n}=4"
                    for n in ("DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH") if not _is_positive(values[n])]
-        errors += [f"error: DEMO_MODEL={values['DEMO_MODEL']} is not one of: {' '.join(spec.MODELS)}"
-                   for _ in [0] if values["DEMO_MODEL"] not in spec.MODELS]
+        if values["DEMO_MODEL"] not in spec.MODELS:
+            errors.append(f"error: DEMO_MODEL={values['DEMO_MODEL']} is not one of: {' '.join(spec.MODELS)}")
     if errors:
         raise PlanError(errors)
     return RunPlan(values=values, given=given, resolved=resolved or Resolved(), goals=tuple(goals))

@@ -17,25 +17,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from semask import plan
+
 MARKER = ".semask-artifacts"
 LOCK = ".lock"
 WRITERS = ".writers"
 ROOT_FILES = frozenset({MARKER, LOCK, WRITERS, ".gitkeep"})
-# a run's name (Makefile RUN_NAME): ort-<provider>_<stem>_<limit> or ascend_<stem>_<om tag>_<limit>
-RUN = r"(?:ort-[a-z0-9]+|openvino-cpu|ascend)_semask_[A-Za-z0-9_.-]+"  # semask.plan.RunPlan.run_name
+RUN = plan.RUN_PATTERN  # a run's name, as semask.plan builds it
 # a temp name of a killed write: fsio.atomic_path (.<final>.<pid>-<random>.tmp<ext>), stamps (.<final>.<pid>.tmp)
 TEMP = re.compile(r"^\..+\.\d+(?:-[A-Za-z0-9_]+)?\.tmp(?:\.[A-Za-z0-9]+)?$")
-STATE_FILE = re.compile(r"^(?:data_d[0-9a-f]+\.txt|weights_[A-Za-z0-9_-]+\.txt|check_.+\.stamp)$")
+STATE_FILE = re.compile(rf"^(?:{plan.STATE_FILE_PATTERN})$")
 REPORT_FILE = re.compile(rf"^{RUN}\.(?:json|md|provenance\.json|table\.md)$|^latest(?:\.tmp)?$|^crosscheck_.+\.json$")
-PERF_FILE = re.compile(rf"^{RUN}_loop[A-Za-z0-9]+(?:_dev[0-9-]+)?(?:\.provenance)?\.json$")
+PERF_FILE = re.compile(rf"^{RUN}{plan.PERF_SUFFIX_PATTERN}(?:\.provenance)?\.json$")
 ENV_FILE = re.compile(r"^env_[a-z]+\.json$|^env_check\.json$")
 CROSSCHECK_FILE = re.compile(r"^crosscheck_.+\.json$")
 OM_FILE = re.compile(r"^.+\.(?:atc\.log|atc_check\.json)$")
 OM_TEMP_DIR = re.compile(r"^\..+\.atc-.+$|^\.atc-check-.+$")  # atc's work folders of a killed compile/check
 ONNX_TEMP_DIR = re.compile(r"^\..+\.onnx\.[A-Za-z0-9_]+$")  # model.ort_graph's scratch folder
 PERF_TEMP_DIR = re.compile(r"^\.perf-e2e-[A-Za-z0-9_]+$")  # runtime.ort.run_perf's scratch folder
-BINS_DIR = re.compile(r"^\d+x\d+_[a-z0-9]+_d[0-9a-f]{8}_(?:all|first\d+)$")  # semask.plan's names
-LABELS_DIR = re.compile(r"^[a-z]+_d[0-9a-f]{8}_(?:all|first\d+)$")
+BINS_DIR = re.compile(rf"^{plan.BINS_DIR_PATTERN}$")
+LABELS_DIR = re.compile(rf"^{plan.LABELS_DIR_PATTERN}$")
 PREDS_DIR = re.compile(rf"^{RUN}$")
 PREDS_PARTIAL = re.compile(rf"^{RUN}\.partial-.+$")  # ais_bench's folder while it writes (runtime.ascend)
 PANELS_DIR = re.compile(rf"^{RUN}_panels$")
