@@ -27,6 +27,7 @@ from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
 from semask.core.errors import KitError
+from semask.core.fsio import write_if_changed
 from semask.core.cpuflags import precision_problem
 from semask.core.devices import device_mistakes
 from semask.core.variables import check_size
@@ -57,6 +58,14 @@ PERF_SUFFIX_PATTERN = r"_loop[A-Za-z0-9]+(?:_dev[0-9-]+)?"  # RunPlan.loop_tag, 
 BINS_DIR_PATTERN = rf"\d+x\d+_[a-z0-9]+_{DATA_TAG_PATTERN}_{LIMIT_TAG_PATTERN}"
 LABELS_DIR_PATTERN = rf"[a-z]+_{DATA_TAG_PATTERN}_{LIMIT_TAG_PATTERN}"
 STATE_FILE_PATTERN = rf"data_{DATA_TAG_PATTERN}\.txt|weights_[A-Za-z0-9_-]+\.txt|check_.+\.stamp"
+
+
+def write_latest(artifacts: Path | str, target: Path | str) -> None:
+    """Point reports/latest at `target` (a run's JSON under ARTIFACTS); rewritten only when it changes, so
+    an up-to-date `make all` leaves the tree untouched."""
+    artifacts = Path(artifacts)
+    rel = Path(target).resolve().relative_to(artifacts.resolve())
+    write_if_changed(artifacts / LATEST, rel.as_posix() + "\n")
 
 
 def result_kind(path: Path) -> Optional[str]:

@@ -26,8 +26,8 @@ from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writab
 from semask.core.progress import LOOP_FLOOR, duration
 from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
-from semask.evaluate.table import render_reproduce, run_row, write_latest
-from semask.plan import ORT_PRECISION, RunPlan
+from semask.evaluate.table import render_reproduce, run_row
+from semask.plan import ORT_PRECISION, RunPlan, write_latest
 from semask.spec import CPU_REFERENCE_CORES, MODEL_FACTS
 from semask.runtime.envcheck import ascend_info
 

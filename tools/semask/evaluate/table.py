@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_write_text
 from semask.core.progress import duration
 from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, PublishedRow
@@ -127,13 +126,6 @@ def render(report_path: Optional[Path] = None, summary_path: Optional[Path] = No
 
 
 # ------------------------------------------------------------------------------ runs under ARTIFACTS
-def write_latest(artifacts: Path, target: Path) -> None:
-    """Point reports/latest at `target` (a run's JSON), relative to ARTIFACTS."""
-    artifacts = Path(artifacts)
-    rel = Path(target).resolve().relative_to(artifacts.resolve())
-    atomic_write_text(artifacts / LATEST, rel.as_posix() + "\n")
-
-
 def resolve_run(artifacts: Path, run: Optional[str]) -> Path:
     """The JSON of RUN (a name or a path), or of the last run when RUN is empty."""
     artifacts = Path(artifacts)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from semask.core.fsio import atomic_write_text
 from semask.evaluate import table
+from semask.plan import write_latest
 
 
 def run_files(report: Path | None = None, summary: Path | None = None, perf: Path | None = None,
@@ -19,7 +20,7 @@ def run_files(report: Path | None = None, summary: Path | None = None, perf: Pat
     also written to `out`, and recorded as ARTIFACTS' last run when `artifacts` is given."""
     text = table.render(report, summary, perf, provenance, smoke, weights)
     if artifacts is not None:
-        table.write_latest(artifacts, report or perf)
+        write_latest(artifacts, report or perf)
     if out is not None:
         atomic_write_text(out, text)
     return text

@@ -24,11 +24,13 @@ from semask import spec
 from semask.core import stamps, workspace
 from semask.core.devices import DeviceError, check_single_device, resolve_devices
 from semask.core.errors import KitError
+from semask.core.fsio import atomic_write_text
 from semask.core.variables import check_ort_provider
 from semask.runtime.ascend import resolve_soc
 from semask.runtime.select import select_backend
 from semask.runtime.set_env import applied, source_set_env
-from semask.plan import LATEST, PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_tag
+from semask.plan import (PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_tag,
+                         write_latest)
 
 
 def choose_backend(requested: str, set_env: str) -> str:
@@ -62,11 +64,12 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     v = plan.values
     backend = choose_backend(v["BACKEND"], v["ASCEND_SET_ENV"])
     errors = []
+    devices: List[int] = []
     try:
         if backend == "ort":  # a provider this host and the run's Python can run (no onnxruntime import here)
             check_ort_provider(v["ORT_PROVIDER"], v["PYTHON"] if Path(v["PYTHON"]).exists() else None)
         if backend != "ascend":  # only ais_bench runs several devices
-            check_single_device(v["DEVICE"], backend)
+            devices = [check_single_device(v["DEVICE"], backend)]
     except KitError as exc:
         errors.append(f"error: {exc}")
     if backend == "ascend":
@@ -81,15 +84,12 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
         raise PlanError(errors)
     default_native = f"{spec.NATIVE_HEIGHT}x{spec.NATIVE_WIDTH}"
     artifacts, data_root = Path(v["ARTIFACTS"]), Path(v["DATA_ROOT"])
+    soc = ""
     try:
-        if dry_run:
-            workspace.check_data_root(artifacts, data_root)
-            workspace.check_artifacts_root(artifacts, Path.cwd(), Path(os.path.expanduser("~")))
-            native = workspace.native_size(data_root, default_native)
-        else:
-            native = workspace.preflight(artifacts, data_root, owner_pid, bool(v["NOWAIT"]), default_native)
-        soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"]) if backend == "ascend" else \
-            ("", [int(v["DEVICE"])])
+        native = workspace.preflight(artifacts, data_root, owner_pid, bool(v["NOWAIT"]), default_native,
+                                     dry_run=dry_run)
+        if backend == "ascend":
+            soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"])
     except PlanError:
         raise
     except KitError as exc:  # workspace.Refused too
@@ -109,7 +109,8 @@ def refresh_stamps(plan: RunPlan, shadow: Optional[Path] = None) -> Dict[str, st
     With `shadow` (make -n / -q) the stamps are refreshed in copies there (content and mtime of the real
     ones), so make shows exactly what a real run would redo while nothing under ARTIFACTS is written;
     returns the stamp variables that then point at the copies."""
-    p = dict(plan.paths())
+    paths = plan.paths()
+    p = dict(paths)
     overrides: Dict[str, str] = {}
     if shadow is not None:
         shadow.mkdir(parents=True, exist_ok=True)
@@ -131,14 +132,8 @@ def refresh_stamps(plan: RunPlan, shadow: Optional[Path] = None) -> Dict[str, st
     targets = {"LABELS_CHECK": ("labels", "LABELS_JSON"), "BINS_CHECK": ("bins", "BINS"),
                "PREDS_CHECK": ("preds", "PRED_SUMMARY")}
     for stamp, (kind, target) in targets.items():
-        stamps.check(kind, Path(plan.paths()[target]), Path(p[stamp]))
+        stamps.check(kind, Path(paths[target]), Path(p[stamp]))
     return overrides
-
-
-def write_latest(plan: RunPlan) -> None:
-    """reports/latest names the run `make table` reprints; rewritten only when it changes."""
-    rel = os.path.relpath(plan.paths()["REPORT"], plan.values["ARTIFACTS"])
-    stamps.write_if_changed(plan.artifacts / LATEST, rel + "\n")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -167,11 +162,8 @@ def write(plan: RunPlan, folder: Path, owner_pid: int, command: str, overrides: 
     folder.mkdir(parents=True, exist_ok=True)
     collect_garbage(folder)
     mk, js = folder / f"plan.{owner_pid}.mk", folder / f"plan.{owner_pid}.json"
-    for path, text in ((js, json.dumps(plan.to_json(), indent=1, sort_keys=True) + "\n"),
-                       (mk, make_include(plan, str(js), command, overrides))):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+    atomic_write_text(js, json.dumps(plan.to_json(), indent=1, sort_keys=True) + "\n")
+    atomic_write_text(mk, make_include(plan, str(js), command, overrides))
     return mk
 
 
@@ -184,7 +176,7 @@ def plan_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Seq
         plan = resolve(plan, owner_pid, dry_run)
         overrides = refresh_stamps(plan, folder / f"dry.{owner_pid}" if dry_run else None)
         if not dry_run and {"all", "report"} & set(goals):
-            write_latest(plan)
+            write_latest(plan.artifacts, plan.path("REPORT"))
     command = " ".join(["make", *goals, *(shlex.quote(word) for word in cmdline)])
     return write(plan, folder, owner_pid, command, overrides)
 
