@@ -105,20 +105,16 @@ def unknown_variables(cmdline: Mapping[str, str]) -> List[str]:
 
 def read_values(cmdline: Mapping[str, str], environ: Mapping[str, str]) -> Tuple[Dict[str, str], FrozenSet[str]]:
     """Every settable variable's value (command line > environment > default) and the names the user set."""
-    values: Dict[str, str] = {}
-    given = set()
-    for var in spec.VARIABLES:
-        if var.name in cmdline:
-            values[var.name], _ = cmdline[var.name], given.add(var.name)
-        elif var.name in environ:
-            values[var.name], _ = environ[var.name], given.add(var.name)
+    values = {name: environ[name] for name in spec.VARIABLE_NAMES if name in environ}
+    values.update((name, cmdline[name]) for name in spec.VARIABLE_NAMES if name in cmdline)
+    given = frozenset(values)
     if values.get("BACKEND") == "openvino":  # OpenVINO's precision axis: fp32 unless asked for
         for name in ("PRECISION", "PRECISIONS"):
             values.setdefault(name, spec.DEFAULT_OV_PRECISION)
     for var in spec.VARIABLES:
         if var.name not in values:
             values[var.name] = var.default.format(**values) if "{" in var.default else var.default
-    return {k: v.strip() for k, v in values.items()}, frozenset(given)
+    return {k: v.strip() for k, v in values.items()}, given
 
 
 def _is_positive(text: str) -> bool:
