@@ -9,7 +9,7 @@ MAKEFLAGS += --no-builtin-rules --no-print-directory
 .DEFAULT_GOAL := help
 
 # ------------------------------------------------------------------------------ the run's plan
-# One Python call while make reads this file (tools/plan_run.py -> semask/plan.py): it refuses unknown
+# One Python call while make reads this file (tools/plan_run.py -> semask/run/plan.py): it refuses unknown
 # command-line variables and bad values (one line each, exit 2, nothing written), resolves BACKEND, SOC
 # and the dataset's native size, takes the ARTIFACTS lock, refreshes the stamps, and writes every
 # variable, fact and artifact path below into an include. Rules use those names; Python reads the same
@@ -194,7 +194,7 @@ $(ONNX_SIM): $(ONNX_RAW)
 
 # the graph atc gets: the simplified ONNX with Resize half_pixel -> pytorch_half_pixel and int32 Gather
 # indices, verified against PyTorch (the ORT path keeps running $(ONNX_SIM) unchanged)
-$(ONNX_ATC): $(ONNX_SIM) tools/semask/model/ascend_graph.py tools/atc_graph.py
+$(ONNX_ATC): $(ONNX_SIM) tools/semask/backends/ascend/graph.py tools/atc_graph.py
 	$(PY) tools/atc_graph.py --onnx $< --out $@
 
 $(OM): $(ONNX_ATC) | $(A)/om

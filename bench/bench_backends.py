@@ -5,7 +5,7 @@ definition), across models (one per batch size) and intra-op thread counts.
     .venv/bin/python bench/bench_backends.py --model A_bs1_sim.onnx --model A_bs4_sim.onnx \
         [--threads 1 --threads 0] [--loop 5] [--input BINS_DIR] [--out bench/out/backends.json]
 
-threads 0 = ORT default. Writes one JSON with every measurement (see semask.runtime.ort.run_perf).
+threads 0 = ORT default. Writes one JSON with every measurement (see semask.backends.ort.runtime.run_perf).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from semask.runtime import ort  # noqa: E402
+from semask.backends.ort import runtime as ort  # noqa: E402
 from semask.core.fsio import atomic_write_json  # noqa: E402
 from semask.model.onnx_io import onnx_io  # noqa: E402
 

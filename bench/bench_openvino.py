@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 from semask.core.cpuflags import bf16_units, read_flags  # noqa: E402
 from semask.core.fsio import atomic_write_json  # noqa: E402
-from semask.core.provenance import cpu_model  # noqa: E402
+from semask.run.provenance import cpu_model  # noqa: E402
 from semask.model.onnx_io import single_input  # noqa: E402
 
 CHILD = r"""
@@ -50,7 +50,7 @@ if runtime == "ort":
     from semask.model.ort_session import make_session
     s = make_session(graph, "cpu")
 else:
-    from semask.runtime.openvino import Session
+    from semask.backends.openvino.runtime import Session
     s = Session(graph, precision)
 s.run(None, {spec.name: x})
 print(json.dumps({"peak_rss_bytes": peak_rss_bytes()}))
@@ -77,7 +77,7 @@ def mem_available_gb() -> float:
 
 
 def contenders(ort_graph: str, sim_graph: str | None, bf16: bool) -> dict:
-    from semask.runtime.openvino import Session
+    from semask.backends.openvino.runtime import Session
     from semask.model.ort_session import make_session
 
     import onnxruntime

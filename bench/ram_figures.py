@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Collect the per-step peak RSS of `make perf` runs into env/ram_measured.json (read by semask.core.ram).
+"""Collect the per-step peak RSS of `make perf` runs into env/ram_measured.json (read by semask.run.ram).
 
     .venv/bin/python bench/ram_figures.py ARTIFACTS/perf/*.json [--out env/ram_measured.json]
 
-Each perf JSON (semask.runtime.ort.run_perf) carries `peak_rss_bytes` per step: export (trace), onnxsim,
+Each perf JSON (semask.backends.ort.runtime.run_perf) carries `peak_rss_bytes` per step: export (trace), onnxsim,
 verify (from the graph's sidecar) and perf (session + warm-up + timed runs). The runs must be of one
 model and input size (SeMask-S 1024x2048 for the shipped file); each backend gets its steps by batch size.
 """
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 from semask.core.fsio import atomic_write_json  # noqa: E402
-from semask.core.provenance import cpu_model  # noqa: E402
+from semask.run.provenance import cpu_model  # noqa: E402
 from semask.model.onnx_io import read_sidecar  # noqa: E402
 
 STEPS = ("export", "onnxsim", "verify", "perf", "e2e")

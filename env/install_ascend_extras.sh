@@ -77,7 +77,7 @@ esac
 
 # the kit's own probe: aclruntime, pkg_resources and attrs import in this Python, versions under any name
 run env PYTHONPATH="$here/tools" "$PYTHON" -c "
-from semask.runtime.ascend_probe import probe
+from semask.backends.ascend.probe import probe
 p = probe('${ASCEND_SET_ENV:-/usr/local/Ascend/ascend-toolkit/set_env.sh}', ['$PYTHON', '-m', 'ais_bench'])
 print(('ok: ' if p.ok else 'FAILED (' + str(p.failed) + '): ') + p.message + ' | ' + p.version_line())
 raise SystemExit(0 if p.ok else 2)"

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from semask.runtime.ascend_probe import probe
+from semask.backends.ascend.probe import probe
 
 STANDINS = Path(__file__).parent / "standins"
 

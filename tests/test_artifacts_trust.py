@@ -129,7 +129,7 @@ def test_symlink_loops_are_one_line(ref, tmp_path, which):
 def test_artifacts_root_rules(tmp_path):
     """The parse-time rule itself (plan.py calls the same function), on the paths a make test cannot use
     without writing into them on a kit that lacks the rule."""
-    from semask.core.workspace import Refused, check_artifacts_root
+    from semask.run.workspace import Refused, check_artifacts_root
 
     home = tmp_path / "home"
     home.mkdir()

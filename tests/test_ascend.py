@@ -11,7 +11,9 @@ STANDINS = Path(__file__).parent / "standins"
 sys.path.insert(0, str(STANDINS))
 import tiny_onnx  # noqa: E402
 
-from semask.runtime import ais_summary as summary, ascend, ort as ort_backend  # noqa: E402
+from semask.backends.ascend import summary as summary, toolchain as ascend  # noqa: E402
+
+from semask.backends.ort import runtime as ort_backend
 from semask.core.errors import KitError  # noqa: E402
 
 NAMES = ["a_10.bin", "a_2.bin", "a_1.bin", "b_1.bin", "a_3.bin", "c.x.bin", "a_20.bin"]

@@ -1,4 +1,4 @@
-"""The ATC-friendly graph (semask.model.ascend_graph): Resize half_pixel -> pytorch_half_pixel and int32 Gather
+"""The ATC-friendly graph (semask.backends.ascend.graph): Resize half_pixel -> pytorch_half_pixel and int32 Gather
 indices leave ONNX Runtime's outputs unchanged, measured against the graph before the rewrite."""
 import numpy as np
 import onnx
@@ -6,7 +6,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from semask.model import ascend_graph
+from semask.backends.ascend import graph as ascend_graph
 from semask.model.export import export_onnx
 from semask.model.onnx_io import read_sidecar
 from semask.spec import MARGIN

@@ -21,8 +21,8 @@ sys.path.insert(0, str(STANDINS))
 import tiny_onnx  # noqa: E402
 
 from semask.core.errors import KitError  # noqa: E402
-from semask.runtime import ascend, ascend_knobs, atc_report  # noqa: E402
-from semask.runtime.select import select_backend  # noqa: E402
+from semask.backends.ascend import toolchain as ascend, knobs as ascend_knobs, atc_report  # noqa: E402
+from semask.backends.registry import select_backend  # noqa: E402
 
 PERMISSION_MESSAGE = "permission should not be over 0o750"
 
@@ -170,7 +170,7 @@ def test_probe_and_envcheck_find_the_ait_distribution_name(standins, tmp_path, m
     monkeypatch.setenv("PYTHONPATH", str(site))
     backend, reason = select_backend("ascend", _harmless_set_env(tmp_path))
     assert backend == "ascend" and "ais_bench 7.0.0c2 (ait-benchmark)" in reason
-    from semask.runtime import envcheck
+    from semask.backends import envcheck
     monkeypatch.setattr(sys, "path", [str(site)] + [p for p in sys.path if Path(p) != STANDINS])
     info = envcheck.ascend_info()
     assert info["ais_bench"] == "7.0.0c2" and info["ais_bench_dist"] == "ait-benchmark"

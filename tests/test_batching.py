@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semask.runtime import batching
+from semask.backends import batching
 from semask.core.errors import KitError
 
 

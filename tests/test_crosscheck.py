@@ -1,4 +1,4 @@
-"""semask.model.agreement and semask.upstream.compare: the comparison on synthetic arrays, inputs, random weights,
+"""semask.model.agreement and semask.evaluate.upstream.compare: the comparison on synthetic arrays, inputs, random weights,
 and (when an upstream clone and env/upstream/venv exist) the real upstream-vs-kit run on the reduced config."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from semask.model import agreement as ag
-from semask.upstream import compare as cc
+from semask.evaluate.upstream import compare as cc
 from semask.core.errors import KitError
 from semask.data.synthetic import frame_image
 
@@ -141,7 +141,7 @@ def test_random_checkpoint_is_seeded_and_exercises_the_semantic_attention(tmp_pa
 def test_reduced_upstream_config_is_the_golden_vectors_config():
     """The crosscheck builds upstream's `reduced` model from the kit's preset; it must be the golden config."""
     from semask.model.network import PRESETS
-    from semask.upstream.model_cfg import mmseg_model_cfg
+    from semask.evaluate.upstream.model_cfg import mmseg_model_cfg
 
     assert mmseg_model_cfg(PRESETS["reduced"]) == json.loads((FIXTURES / "config_reduced.json").read_text())["model"]
 
@@ -208,7 +208,7 @@ def test_crosscheck_cli_reduced_random_weights(tmp_path):
     kvu = report["kit_vs_upstream"]
     assert kvu["images"] == 2 and kvu["max_abs_diff"] <= 1e-4 and kvu["disagree_over_margin"] == 0
     assert report["upstream"]["int_buffer_mismatches"] == []
-    # the model-free exactness checks (semask.upstream.checks) run inside every crosscheck and report both lines
+    # the model-free exactness checks (semask.evaluate.upstream.checks) run inside every crosscheck and report both lines
     assert "preprocess: bit-identical (" in proc.stdout and "labels: identical (3 frames)" in proc.stdout
     assert report["exact"]["preprocess"]["failures"] == [] and report["exact"]["labels"]["failures"] == []
     assert "max abs logit diff" in proc.stdout

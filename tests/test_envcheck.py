@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from semask.core import packages
-from semask.runtime.select import select_backend
+from semask.backends.registry import select_backend
 from semask.core.errors import KitError
 
 STANDINS = Path(__file__).parent / "standins"
@@ -92,7 +92,7 @@ def test_check_env_missing_packages_names_fix(root, tmp_path):
 def test_cann_version_from_toolkit_home(tmp_path):
     (tmp_path / "x86_64-linux").mkdir()
     (tmp_path / "x86_64-linux" / "ascend_toolkit_install.info").write_text("package_name=Ascend-cann-toolkit\nversion=8.0.RC2\n")
-    from semask.runtime.ascend import cann_version
+    from semask.backends.ascend.toolchain import cann_version
 
     assert cann_version({"ASCEND_TOOLKIT_HOME": str(tmp_path)}) == "8.0.RC2"
     (tmp_path / "version.cfg").write_text("# comment\ntoolkit_running_version=[7.0.0.5.242:7.0.0]\n")

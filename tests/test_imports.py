@@ -1,4 +1,4 @@
-"""Imports inside tools/semask point down the stages spec < core < data < model < runtime < evaluate < upstream,
+"""Imports inside tools/semask point down the stages spec < core < data < model < backends < evaluate < run,
 and no two modules reach each other (function-local imports count: they run too, just later).
 
 The graph is read with `ast` from the source files, so nothing is imported to check it. The checker is
@@ -10,14 +10,7 @@ import ast
 from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
-STAGES = ("spec", "core", "data", "model", "runtime", "evaluate", "upstream")
-
-# Known faults that belong to the issue-18 plan work; each is removed when it is fixed, and the test fails
-# while an entry is listed that no longer occurs (so the lists can only shrink).
-KNOWN_CYCLES: set[frozenset[str]] = set()
-KNOWN_UPWARD: set[tuple[str, str]] = set()
-# Top-level modules of the package and their stage: the run's plan names things at the core level.
-TOP_LEVEL = {"spec": "spec", "plan": "core"}
+STAGES = ("spec", "core", "data", "model", "backends", "evaluate", "run")
 
 
 def module_files(root: Path, package: str = "semask") -> dict[str, Path]:
@@ -62,7 +55,7 @@ def stage_of(module: str) -> int:
     parts = module.split(".")
     if len(parts) == 1:
         return 0
-    return STAGES.index(TOP_LEVEL.get(parts[1], parts[1]))
+    return STAGES.index(parts[1])
 
 
 def import_graph(root: Path) -> dict[str, set[tuple[str, int]]]:
@@ -124,39 +117,53 @@ def _write(root: Path, rel: str, text: str) -> None:
 
 
 def test_the_checker_finds_each_fault_in_a_hand_made_tree(tmp_path):
-    for pkg in ("semask", "semask/core", "semask/model", "semask/runtime"):
+    for pkg in ("semask", "semask/core", "semask/model", "semask/backends"):
         _write(tmp_path, f"{pkg}/__init__.py", "")
     _write(tmp_path, "semask/spec.py", "import os\n")
-    _write(tmp_path, "semask/core/a.py", "from semask import spec\n\ndef f():\n    from semask.runtime import r\n")
+    _write(tmp_path, "semask/core/a.py", "from semask import spec\n\ndef f():\n    from semask.backends import r\n")
     _write(tmp_path, "semask/model/m1.py", "from . import m2\n")
     _write(tmp_path, "semask/model/m2.py", "def g():\n    from .m1 import name\n")
-    _write(tmp_path, "semask/runtime/r.py", "import semask.core.a as a\nfrom ..model.m1 import thing\n")
+    _write(tmp_path, "semask/backends/r.py", "import semask.core.a as a\nfrom ..model.m1 import thing\n")
     graph = import_graph(tmp_path)
-    assert graph["semask.core.a"] == {("semask.spec", 1), ("semask.runtime.r", 4)}
+    assert graph["semask.core.a"] == {("semask.spec", 1), ("semask.backends.r", 4)}
     assert graph["semask.model.m1"] == {("semask.model.m2", 1)}
-    assert graph["semask.runtime.r"] == {("semask.core.a", 1), ("semask.model.m1", 2)}
-    assert upward_imports(graph) == {("semask.core.a", "semask.runtime.r", 4)}
-    assert sorted(map(sorted, cycles(graph))) == [["semask.core.a", "semask.runtime.r"],
+    assert graph["semask.backends.r"] == {("semask.core.a", 1), ("semask.model.m1", 2)}
+    assert upward_imports(graph) == {("semask.core.a", "semask.backends.r", 4)}
+    assert sorted(map(sorted, cycles(graph))) == [["semask.backends.r", "semask.core.a"],
                                                   ["semask.model.m1", "semask.model.m2"]]
 
 
 def test_every_module_is_in_a_stage():
     names = module_files(TOOLS)
     assert "semask.spec" in names and len(names) > 50
-    strays = [n for n in names if n.count(".") >= 1 and TOP_LEVEL.get(n.split(".")[1], n.split(".")[1]) not in STAGES]
+    strays = [n for n in names if n.count(".") >= 1 and n.split(".")[1] not in STAGES]
     assert strays == []
 
 
+def folder_of(module: str) -> str:
+    """The folder (package) a module sits in: semask.backends.ascend.fs -> semask.backends.ascend."""
+    return module if module in FOLDERS else module.rpartition(".")[0]
+
+
+FOLDERS = {n for n, p in module_files(TOOLS).items() if p.name == "__init__.py"}
+
+
 def test_imports_point_down_the_stages():
-    found = upward_imports(import_graph(TOOLS))
-    unexpected = sorted(f"{src} imports {dst} (line {line})" for src, dst, line in found
-                        if (src, dst) not in KNOWN_UPWARD)
-    assert unexpected == []
-    assert KNOWN_UPWARD <= {(src, dst) for src, dst, _ in found}, "a known upward import is gone: drop it from KNOWN_UPWARD"
+    found = sorted(f"{src} imports {dst} (line {line})" for src, dst, line in upward_imports(import_graph(TOOLS)))
+    assert found == []
 
 
 def test_no_import_cycles():
-    found = cycles(import_graph(TOOLS))
-    assert sorted(map(sorted, set(found) - KNOWN_CYCLES)) == []
-    assert KNOWN_CYCLES <= set(found), "a known cycle is gone: drop it from KNOWN_CYCLES"
+    assert sorted(map(sorted, cycles(import_graph(TOOLS)))) == []
 
+
+def test_no_folder_cycles():
+    """Folders too: a module of folder A importing folder B while one of B imports A is a loop of rooms."""
+    graph = import_graph(TOOLS)
+    folders: dict[str, set[tuple[str, int]]] = {}
+    for src, edges in graph.items():
+        out = folders.setdefault(folder_of(src), set())
+        out.update((folder_of(dst), line) for dst, line in edges
+                   if folder_of(dst) != folder_of(src) and not folder_of(src).startswith(folder_of(dst) + ".")
+                   and not folder_of(dst).startswith(folder_of(src) + "."))
+    assert sorted(map(sorted, cycles(folders))) == []

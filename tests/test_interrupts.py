@@ -228,7 +228,7 @@ def test_lock_lives_as_long_as_its_make_and_is_reentrant_for_it(tmp_path):
     import subprocess
     import sys
 
-    from semask.core.workspace import Refused, lock
+    from semask.run.workspace import Refused, lock
 
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -8,7 +8,7 @@ import pytest
 from semask.core.progress import Progress, loop_for_budget
 from semask.evaluate.describe import dataset_label
 from semask.evaluate.panels import ERROR_BGR, compose_panel
-from semask.evaluate.reproduce import classify
+from semask.run.sweep import classify
 
 OFFICIAL = {"frankfurt": 267, "lindau": 59, "munster": 174}
 

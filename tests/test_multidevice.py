@@ -17,9 +17,9 @@ STANDINS = Path(__file__).parent / "standins"
 sys.path.insert(0, str(STANDINS))
 import tiny_onnx  # noqa: E402
 
-from semask.core import devices  # noqa: E402
+from semask.backends.ascend import devices  # noqa: E402
 from semask.core.errors import KitError  # noqa: E402
-from semask.runtime import ais_multidevice as multi, ascend  # noqa: E402
+from semask.backends.ascend import multidevice as multi, toolchain as ascend  # noqa: E402
 
 # TOOLS.md §9, an Atlas 300I Duo card (header lines from the npu-smi stand-in's layout)
 DUO = """\

@@ -14,7 +14,7 @@ from semask.core.cpuflags import bf16_units, precision_problem, read_flags
 from semask.model.checkpoint import load_weights
 from semask.model.export import ExportWrapper, _with_logits_output
 from semask.model.network import build_model
-from semask.runtime.openvino import Session
+from semask.backends.openvino.runtime import Session
 from semask.spec import ATOL, MARGIN
 from semask.model.agreement import Agreement
 

@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 import tiny_onnx  # noqa: E402
 
-from semask.runtime import ort as ort_backend  # noqa: E402
+from semask.backends.ort import runtime as ort_backend  # noqa: E402
 from semask.core.errors import KitError  # noqa: E402
 
 NAMES = ["a_10.bin", "a_2.bin", "a_1.bin", "b_1.bin", "a_3.bin", "c.x.bin", "a_20.bin"]

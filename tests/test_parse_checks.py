@@ -8,7 +8,8 @@ import pytest
 
 import pipeline_helpers as ph
 from semask.core.errors import KitError
-from semask.core.variables import check_ort_provider, check_size
+from semask.backends.ort.provider import check_ort_provider
+from semask.model.size import check_size
 
 NVIDIA = ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/nvidiactl")
 

@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 import tiny_onnx  # noqa: E402
 
-from semask.runtime import ort  # noqa: E402
+from semask.backends.ort import runtime as ort  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""One plan per run (semask/plan.py): typos refused, names from what a run is made of, make -n writes nothing."""
+"""One plan per run (semask/run/plan.py): typos refused, names from what a run is made of, make -n writes nothing."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import pipeline_helpers as ph
-from semask import plan as planmod
+from semask.run import plan as planmod
 
 
 # ------------------------------------------------------------------------------ unknown variables

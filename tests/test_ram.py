@@ -1,7 +1,7 @@
-"""semask.core.ram: the RAM a CPU row needs, from measured per-step peaks (hand-computed cases)."""
+"""semask.run.ram: the RAM a CPU row needs, from measured per-step peaks (hand-computed cases)."""
 import json
 
-from semask.core import ram
+from semask.run import ram
 
 DATA = {"model": "small", "height": 1024, "width": 2048,
         "peak_rss_bytes": {"ort": {"verify": {"1": 3e9, "2": 5e9}, "perf": {"1": 2e9, "2": 3e9, "8": 9e9}}}}

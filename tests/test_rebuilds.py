@@ -270,7 +270,7 @@ def test_clean_refuses_what_the_kit_did_not_make(tmp_path, where):
     if where != "checkout":  # the checkout itself is only ever asked about with -n
         proc = ph.run_make(["clean"], target, None, env=ph.clean_env({"HOME": str(home)}), check=False)
         assert proc.returncode != 0 and "error: ARTIFACTS=" in proc.stderr and (home / "notes").is_dir()
-    from semask.core.workspace import Refused, check_clean
+    from semask.run.workspace import Refused, check_clean
 
     with pytest.raises(Refused, match="the checkout or contains it"):
         check_clean(tmp_path, [], tmp_path / "fake checkout")

@@ -61,7 +61,7 @@ CAPPED = r"""
 import resource, runpy, sys
 sys.path.insert(0, "tools")
 import numpy, onnx, onnxruntime, torch  # noqa: F401
-import semask.model.export, semask.model.ort_graph, semask.runtime.ort, semask.core.manifest  # noqa: F401
+import semask.model.export, semask.model.ort_graph, semask.backends.ort.runtime, semask.core.manifest  # noqa: F401
 headroom, script = int(sys.argv[1]), sys.argv[2]
 size = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
 resource.setrlimit(resource.RLIMIT_AS, (size + headroom, size + headroom))

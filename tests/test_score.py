@@ -182,7 +182,7 @@ def test_cli_summary_line_provenance_panels(prepared, tmp_path, root):
 
 def test_degenerate_predictions_are_flagged_in_report_markdown_and_table(prepared, tmp_path):
     """Issue 11 case 5: a run that predicts one class almost everywhere gets a warning, not just a number."""
-    from semask.evaluate.table import render
+    from semask.run.table import render
 
     _, labels, manifest = prepared
     run = tmp_path / "p" / "run"

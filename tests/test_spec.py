@@ -25,7 +25,7 @@ def test_upstream_config_names_agree_with_the_presets():
 
 
 def test_makefile_restates_no_fact_of_spec(root):
-    """The Makefile gets the vocabulary from the run's plan (semask.plan), never by hand."""
+    """The Makefile gets the vocabulary from the run's plan (semask.run.plan), never by hand."""
     makefile = (root / "Makefile").read_text()
     for fact in (spec.UPSTREAM_COMMIT, "tiny small base large", "int64 int32 uint8", "force_fp16", "1024", "2048"):
         assert fact not in makefile

@@ -1,4 +1,4 @@
-"""semask.upstream.checks: the model-free exactness steps of `make crosscheck` (preprocess, labels).
+"""semask.evaluate.upstream.checks: the model-free exactness steps of `make crosscheck` (preprocess, labels).
 
 What runs without upstream: probe sizes, the kit side of the preprocess check against an
 independent transcription of upstream's Resize + Normalize, the exact comparisons and their report
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from semask.upstream import checks
-from semask.upstream import compare as cc
+from semask.evaluate.upstream import checks
+from semask.evaluate.upstream import compare as cc
 
 STANDIN_CONVERTER = ROOT / "tests" / "standins" / "cityscapes_converter.py"
 MEAN32 = np.array([123.675, 116.28, 103.53], dtype=np.float32)  # mmseg Normalize: np.array(mean, np.float32)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from semask.upstream import compare as cc
+from semask.evaluate.upstream import compare as cc
 
 
 def _upstream() -> Path | None:

@@ -11,9 +11,9 @@ import time
 from typing import Sequence
 
 from semask.core.cli import positive_int, run
-from semask.core.devices import device_list_arg
+from semask.backends.ascend.devices import device_list_arg
 from semask.core.progress import step
-from semask.runtime import ascend
+from semask.backends.ascend import toolchain as ascend
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,10 +10,10 @@ import argparse
 from typing import Sequence
 
 from semask.core.cli import positive_int, run
-from semask.core.devices import device_list_arg
+from semask.backends.ascend.devices import device_list_arg
 from semask.core.progress import loop_arg, step
-from semask.runtime import ascend
-from semask.runtime.ascend_fs import write_private_json
+from semask.backends.ascend import toolchain as ascend
+from semask.backends.ascend.fs import write_private_json
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,8 +15,8 @@ from typing import Sequence
 
 from semask.core.cli import run
 from semask.core.errors import KitError
-from semask.runtime import ascend_fs, ascend_knobs, atc_report
-from semask.runtime.ascend import resolve_soc
+from semask.backends.ascend import fs as ascend_fs, knobs as ascend_knobs, atc_report
+from semask.backends.ascend.toolchain import resolve_soc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

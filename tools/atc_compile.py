@@ -12,8 +12,8 @@ import argparse
 import shlex
 from typing import Sequence
 
-from semask.runtime import ascend
-from semask.runtime.ascend_knobs import check_device
+from semask.backends.ascend import toolchain as ascend
+from semask.backends.ascend.knobs import check_device
 from semask.spec import (ATC_PRECISION_MODES_V2, DEFAULT_INPUT_DTYPE, DEFAULT_PRECISION, INPUT_DTYPES,
                          OP_SELECT_IMPLMODES)
 from semask.core.cli import positive_int, run

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from semask.runtime import envcheck
+from semask.backends import envcheck
 from semask.core.cli import run
 from semask.core.fsio import atomic_write_json
 from semask.spec import ENV_NEEDS, RESOLVED_BACKENDS

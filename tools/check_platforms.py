@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from semask.core import platforms
+from semask.run import platforms
 from semask.core.cli import run
 from semask.core.errors import KitError
 

@@ -17,7 +17,7 @@ from semask.spec import DEFAULT_MODEL, MODELS, NATIVE_HEIGHT, NATIVE_WIDTH
 
 
 def main(argv=None) -> int:
-    from semask.upstream import compare as cc
+    from semask.evaluate.upstream import compare as cc
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--upstream", type=Path, required=True,

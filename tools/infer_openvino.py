@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run a folder of .bin/.npy inputs through an ONNX model with OpenVINO (CPU), ais_bench style.
 
-The same contract as infer_ort.py (semask.runtime.ort does the batching, layout, summary and resume):
+The same contract as infer_ort.py (semask.backends.ort.runtime does the batching, layout, summary and resume):
 OUT_DIR/NAME/<stem>_<i>.bin and OUT_DIR/NAME_summary.json; a rerun after an interruption resumes.
 --precision fp32 (default) sets INFERENCE_PRECISION_HINT=f32 explicitly; bf16 needs avx512_bf16 or AMX.
 """
@@ -32,8 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     import time
 
-    from semask.runtime import ort
-    from semask.runtime.openvino import openvino_runtime
+    from semask.backends.ort import runtime as ort
+    from semask.backends.openvino.runtime import openvino_runtime
 
     dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
     runtime = openvino_runtime(args.precision, args.threads, args.model)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from semask.runtime import ort as ort_backend
+from semask.backends.ort import runtime as ort_backend
 from semask.core.cli import positive_int, run
 from semask.core.progress import step
 from semask.spec import ORT_PROVIDERS

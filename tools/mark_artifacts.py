@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from semask.core import workspace
+from semask.run import workspace
 from semask.core.cli import run
 
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Pure-inference performance (ais_bench's throughput definition) + optional e2e images/s, on ONNX Runtime
-(default) or OpenVINO (--runtime openvino --precision fp32|bf16); both share semask.runtime.ort.run_perf."""
+(default) or OpenVINO (--runtime openvino --precision fp32|bf16); both share semask.backends.ort.runtime.run_perf."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 from typing import Sequence
 
-from semask.runtime import ort
+from semask.backends.ort import runtime as ort
 from semask.core.cli import positive_int, run
 from semask.core.fsio import atomic_write_json, ensure_writable_dir
 from semask.core.progress import loop_arg, step
@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out_json)
     ensure_writable_dir(out.parent)
     if args.runtime == "openvino":
-        from semask.runtime.openvino import openvino_runtime
+        from semask.backends.openvino.runtime import openvino_runtime
 
         runtime = openvino_runtime(args.precision, args.threads, args.model)
     else:

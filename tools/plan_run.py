@@ -7,7 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
-from semask.runtime import resolve
+from semask.run import resolve
 
 
 def main(argv=None) -> int:

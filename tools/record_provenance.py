@@ -3,11 +3,11 @@
 import argparse
 from pathlib import Path
 
-from semask import plan
+from semask.run import plan
 from semask.core.cli import run
 from semask.core.fsio import atomic_write_json
-from semask.core.provenance import plan_record
-from semask.runtime.envcheck import ascend_info
+from semask.run.provenance import plan_record
+from semask.backends.envcheck import ascend_info
 
 
 def main(argv=None) -> int:

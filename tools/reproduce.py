@@ -4,9 +4,9 @@ table's rows, measured, beside the published figures (Markdown + JSON with prove
 import argparse
 from pathlib import Path
 
-from semask import plan
+from semask.run import plan
 from semask.core.cli import run
-from semask.evaluate import reproduce
+from semask.run import sweep as reproduce
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from semask.core.cli import run
-from semask.evaluate.table_views import every_run, named_run, run_files
+from semask.run.table_views import every_run, named_run, run_files
 
 WEIGHTS_HELP = "the run's WEIGHTS: the model that made the numbers must have been made from them (make passes it)"
 LATEST_HELP = "ARTIFACTS: also record this run as the last one (what `make table` prints)"

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from semask.runtime.select import BACKENDS, default_set_env, select_backend
+from semask.backends.registry import BACKENDS, default_set_env, select_backend
 from semask.core.cli import run
 
 

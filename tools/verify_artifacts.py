@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from semask.core.cli import positive_int, run
-from semask.evaluate.integrity import SHOWN, verify
+from semask.run.verify import SHOWN, verify
 
 
 def main(argv=None) -> int:

@@ -1,6 +1,6 @@
 """The run vocabulary: every fact that more than one place needs, written once.
 
-Standard library only, so it can be read at parse time before `.venv` exists: `semask.plan`
+Standard library only, so it can be read at parse time before `.venv` exists: `semask.run.plan`
 turns these facts into the make variables of each run, and `spec.py --variables` prints the
 settable variables for `make help`. Python code imports the names below; nothing else restates them.
 """
@@ -33,7 +33,7 @@ class ModelFacts:
 
 # CPU time estimate: measured on the kit's 2-core x86 VM for SeMask-S at 1024x2048 on ORT CPU (~6.2 s per image,
 # README); the other sizes scale by their FLOPs (rough). A guide for `make reproduce`, no promise. Host memory
-# comes from measured per-step peaks instead (semask.core.ram, env/ram_measured.json).
+# comes from measured per-step peaks instead (semask.run.ram, env/ram_measured.json).
 MODEL_TABLE: tuple[ModelFacts, ...] = (
     ModelFacts("tiny", "SeMask-T", "swin-t-w7", "1_JBOJQSUVes-CWs075XyPnuNfG5psELr",
                "semask_swin/cityscapes/semfpn_semask_swin_tiny_patch4_window7_768x768_80k_cityscapes.py", 3.5),
@@ -151,7 +151,7 @@ def artifact_stem(model: str, batch_size: int | str, height: int | str, width: i
 
 # ---------------------------------------------------------------- make variables
 # Every variable a user may set, on make's command line or in the environment, with its default and
-# what it does: `make help` prints this list, and `semask.plan` refuses any other command-line name.
+# what it does: `make help` prints this list, and `semask.run.plan` refuses any other command-line name.
 # A default may name another variable in braces ({MODEL}); '' means unset.
 @dataclass(frozen=True)
 class Variable:

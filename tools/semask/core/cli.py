@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from semask.core.errors import KitError
-from semask.core.workspace import ARTIFACTS_ENV, Refused, writer_lock
+from semask.core.locks import ARTIFACTS_ENV, Refused, writer_lock
 
 
 def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:
     """Call `main`; turn a KitError into `error: <message>` on stderr and a non-zero exit.
 
     Under make (SEMASK_ARTIFACTS set by the Makefile), the step first takes ARTIFACTS' writer lock
-    for its whole life (semask.core.workspace.writer_lock says why).
+    for its whole life (semask.core.locks.writer_lock says why).
     """
     artifacts = os.environ.get(ARTIFACTS_ENV)
     if artifacts:

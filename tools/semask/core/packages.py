@@ -1,6 +1,6 @@
 """The Python packages the kit needs: what is installed, and what env/requirements.txt pins.
 
-Why here (core, standard library only): the environment check (semask.runtime.envcheck), the
+Why here (core, standard library only): the environment check (semask.backends.envcheck), the
 provenance record, the labels step (Pillow pin) and the Ascend probe all read these facts; none of
 them should import a backend to do so.
 """

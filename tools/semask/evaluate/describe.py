@@ -88,7 +88,7 @@ def weights_label(prov: Mapping[str, Any], identity: Mapping[str, Any] | None = 
     sidecar of the .onnx/.om actually run): when it names weights, the label says those, whatever the
     run's variables say; records older than it fall back to the provenance's WEIGHTS.
     """
-    from semask.runtime.model_check import is_random, short
+    from semask.backends.model_check import is_random, short
 
     variables = prov.get("variables") or {}
     files = prov.get("files") or {}

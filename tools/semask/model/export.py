@@ -21,7 +21,7 @@ from torch import nn
 from semask.model.checkpoint import load_weights
 from semask.core.errors import KitError
 from semask.core.memory import memory_guard
-from semask.core.variables import check_size
+from semask.model.size import check_size
 from semask.core.fsio import sha256_bytes
 from semask.model.network import build_model, input_normalizer
 from semask.model.onnx_io import publish_onnx, read_sidecar

@@ -2,7 +2,7 @@
 CPU fallback.
 
 Why in the model stage: the export verifies every graph it writes with ONNX Runtime before it
-publishes it, and the runtime backend (semask.runtime.ort), the crosscheck and the benchmarks open
+publishes it, and the runtime backend (semask.backends.ort.runtime), the crosscheck and the benchmarks open
 their sessions the same way; the lowest of them holds it.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Turn a checked RunPlan into a resolved one, and hand it to make: the one Python call make makes.
 
 Why here: resolving needs the runtime (which backend works, which SoC npu-smi shows) and the
-workspace (the ARTIFACTS lock, the dataset's native size), so it sits above both; `semask.plan`
+workspace (the ARTIFACTS lock, the dataset's native size), so it sits above both; `semask.run.plan`
 itself stays below everything and only names things. This runs while make reads the Makefile, on
 the host's Python before `.venv` exists: standard library only.
 
@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
-from semask.core import stamps, workspace
-from semask.core.devices import DeviceError, check_single_device, resolve_devices
+from semask.run import stamps, workspace
+from semask.backends.ascend.devices import DeviceError, check_single_device, resolve_devices
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_text
-from semask.core.variables import check_ort_provider
-from semask.runtime.ascend import resolve_soc
-from semask.runtime.select import select_backend
-from semask.runtime.set_env import applied, source_set_env
-from semask.plan import (PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_tag,
+from semask.backends.ort.provider import check_ort_provider
+from semask.backends.ascend.toolchain import resolve_soc
+from semask.backends.registry import select_backend
+from semask.backends.ascend.set_env import applied, source_set_env
+from semask.run.plan import (PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_tag,
                          write_latest)
 
 

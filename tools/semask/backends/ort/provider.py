@@ -2,7 +2,7 @@
 
 Why: HEIGHT=31 passes the Makefile's positive-integer test, and ORT_PROVIDER=cuda is a valid choice, yet
 both used to be refused only after labels, bins and the export had run. These functions run at parse
-time (the run's plan, semask.plan and semask.runtime.resolve), so standard library only: the
+time (the run's plan, semask.run.plan and semask.run.resolve), so standard library only: the
 run's Python may not exist yet, and onnxruntime is never imported here (its distribution is read with
 importlib.metadata inside the run's own interpreter).
 """
@@ -14,19 +14,7 @@ import subprocess
 from typing import Iterable
 
 from semask.core.errors import KitError
-from semask.spec import MIN_INPUT_SIDE, ORT_PROVIDER_DEVICE_FILES, ORT_PROVIDER_PACKAGES, ORT_PROVIDERS
-
-
-def check_size(height: int, width: int) -> None:
-    """HEIGHT x WIDTH the exported model accepts: both sides >= MIN_INPUT_SIDE (any such size works: the
-    patch embedding and the window partition pad, and the logits are resized back to the input)."""
-    for name, value in (("HEIGHT", height), ("WIDTH", width)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise KitError(f"{name}={value!r} is not a positive integer; use e.g. {name}=1024")
-        if value < MIN_INPUT_SIDE:
-            raise KitError(f"{name}={value} is below {MIN_INPUT_SIDE}: SeMask-FPN's deepest stage has stride "
-                           f"{MIN_INPUT_SIDE} (4x4 patches, then three 2x2 merges), so each side must be at least "
-                           f"{MIN_INPUT_SIDE} pixels; use {name}={MIN_INPUT_SIDE} or more (any size from there works)")
+from semask.spec import ORT_PROVIDER_DEVICE_FILES, ORT_PROVIDER_PACKAGES, ORT_PROVIDERS
 
 
 _DISTS_SNIPPET = r"""

@@ -7,7 +7,7 @@ size names the ONNX, and a refused run must not start): it refuses a DATA_ROOT i
 marks the root as the kit's, and takes an exclusive `flock` held by a small helper process for as
 long as that make runs; every step that writes holds a shared lock of its own (`writer_lock`), so a
 killed make cannot hand the folder to a second run while one of its steps still writes. `clean`
-deletes exactly what the kit made (semask.core.inventory) and nothing when anything else is there.
+deletes exactly what the kit made (semask.run.inventory) and nothing when anything else is there.
 Standard library only: this runs before `.venv` exists.
 """
 from __future__ import annotations
@@ -22,19 +22,14 @@ import time
 from pathlib import Path
 
 from semask.core.errors import KitError
-from semask.core.inventory import LOCK, MARKER, WRITERS, inventory
+from semask.core.locks import ARTIFACTS_ENV, LOCK, WRITERS, Refused, lineage, writer_lock  # noqa: F401
+from semask.run.inventory import MARKER, inventory
 
 # Top-level entries the kit writes into ARTIFACTS (`.gitkeep`: the placeholder older checkouts tracked).
 KIT_ENTRIES = frozenset({"onnx", "om", "bins", "labels", "preds", "reports", "perf", "env", "crosscheck", "demo",
                          "demo-data", ".state", MARKER, LOCK, WRITERS, ".gitkeep"})
 QUIET_RETRY_SECONDS = 1.0  # a previous make may still be releasing the lock: wait this long silently
 FOREIGN_SHOWN = 5  # foreign paths a refused `make clean` names (then the count)
-# The environment variable the Makefile exports to its recipes: the ARTIFACTS whose writer lock they take.
-ARTIFACTS_ENV = "SEMASK_ARTIFACTS"
-
-
-class Refused(KitError):
-    """A one-line refusal (printed as `error: ...` by the tool or the plan), nothing done."""
 
 
 def _inside(child: Path, parent: Path) -> bool:
@@ -145,19 +140,6 @@ def _wait_for_exit(pid: int) -> None:
         time.sleep(0.1)
 
 
-def _lineage(pid: int) -> set[str]:
-    """`pid` and its ancestors, as text (from /proc; just `pid` where /proc is absent)."""
-    found = set()
-    while pid > 1 and str(pid) not in found:
-        found.add(str(pid))
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            pid = int(stat.rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    return found
-
-
 def lock(artifacts: Path, owner_pid: int, nowait: bool) -> None:
     """Take the ARTIFACTS lock and leave a child process holding it until `owner_pid` (make) exits."""
     fd = os.open(artifacts / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
@@ -170,7 +152,7 @@ def lock(artifacts: Path, owner_pid: int, nowait: bool) -> None:
         except BlockingIOError:
             pass
         holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-        if holder in _lineage(owner_pid):  # make re-executed itself after updating an include (same pid),
+        if holder in lineage(owner_pid):  # make re-executed itself after updating an include (same pid),
             os.close(fd)                   # or a recipe runs $(MAKE) on the same ARTIFACTS: already ours
             return
         if time.monotonic() < deadline:
@@ -223,38 +205,6 @@ def _wait_for_writers(artifacts: Path, nowait: bool) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
-
-
-def writer_lock(artifacts: Path) -> int | None:
-    """Hold ARTIFACTS' writer lock for the rest of this process (a step that writes there); return its fd.
-
-    Why this and not "the child stops when make dies": make's child is a shell, then python, and a
-    SIGKILL to make reaches neither (PR_SET_PDEATHSIG fires on the death of the direct parent, the
-    shell, which lives on), nor can the run-lock holder find make's children once they are orphaned.
-    A lock held by the writing process itself needs neither: it lasts exactly as long as the writer,
-    whoever is killed. Each step takes it shared (a run's steps do not exclude one another); a new
-    run's preflight takes it exclusively once, holding the run lock, so it waits for (or, NOWAIT=1,
-    refuses) any step an earlier, killed make left writing. A step whose make is already gone when it
-    starts (the run lock names a make that is not its ancestor) stops before writing anything.
-    None when ARTIFACTS has no lock file (not a make run) or the lock cannot be taken.
-    """
-    path = artifacts / WRITERS
-    if not (artifacts / LOCK).is_file():
-        return None
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:
-        return None
-    fcntl.flock(fd, fcntl.LOCK_SH)
-    try:
-        holder = (artifacts / LOCK).read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        holder = ""
-    if holder not in _lineage(os.getpid()):  # empty: a new run is writing its pid there right now
-        os.close(fd)
-        raise Refused(f"the make that started this step is gone and ARTIFACTS={artifacts} now belongs to another "
-                      f"run (pid {holder}); nothing was written, run make again")
-    return fd
 
 
 # ---------------------------------------------------------------------------- native size

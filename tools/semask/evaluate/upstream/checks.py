@@ -10,8 +10,8 @@
   tools/convert_datasets/cityscapes.py in env/upstream/venv and by the kit's prepare_labels; every
   pixel must be equal, or the failure names the frame and how many pixels differ.
 
-The upstream halves run as `python -m semask.upstream.checks --preprocess|--labels SPEC.json`;
-like semask.upstream.worker, this module imports only the standard library and numpy at import
+The upstream halves run as `python -m semask.evaluate.upstream.checks --preprocess|--labels SPEC.json`;
+like semask.evaluate.upstream.worker, this module imports only the standard library and numpy at import
 time so it loads in both venvs.
 """
 from __future__ import annotations
@@ -167,7 +167,7 @@ def _run_upstream_half(python: Path, mode: str, spec: dict[str, Any], work: Path
     spec_path = work / f"{mode}_spec.json"
     spec_path.write_text(json.dumps(spec, indent=2))
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=os.pathsep.join([str(ROOT / "tools"), str(ROOT)]))
-    proc = subprocess.run([str(python), "-m", "semask.upstream.checks", f"--{mode}", str(spec_path)], env=env,
+    proc = subprocess.run([str(python), "-m", "semask.evaluate.upstream.checks", f"--{mode}", str(spec_path)], env=env,
                           cwd=str(work), capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) == 2 and args[0] in ("--preprocess", "--labels"):
         spec = json.loads(Path(args[1]).read_text())
         return (upstream_preprocess_main if args[0] == "--preprocess" else upstream_labels_main)(spec)
-    print("usage: python -m semask.upstream.checks --preprocess|--labels SPEC.json (internal; use tools/crosscheck.py)",
+    print("usage: python -m semask.evaluate.upstream.checks --preprocess|--labels SPEC.json (internal; use tools/crosscheck.py)",
           file=sys.stderr)
     return 2
 

@@ -2,7 +2,7 @@
 
 Why: make compares mtimes, so an input it cannot see (which WEIGHTS file, what DATA_ROOT holds) or
 an output edited behind its back must be turned into a file whose mtime moves exactly then. The
-run's plan (semask.runtime.resolve) refreshes them once per make run, before make plans (standard
+run's plan (semask.run.resolve) refreshes them once per make run, before make plans (standard
 library only); under `make -n` / `-q` nothing is written.
 
 - Identity stamps (WEIGHTS, DATA_ROOT) hold the resolved path and, for every file (symlinks

@@ -41,7 +41,7 @@ def multi_device_mode(cmd: Sequence[str], devices: Sequence[int], timeout: float
                        "check AIS_BENCH") from None
     if proc.returncode == 0:
         return DIVIDE if "--divide_input" in proc.stdout else SPLIT
-    from semask.runtime.ascend_probe import probe
+    from semask.backends.ascend.probe import probe
 
     found = probe(os.environ.get("ASCEND_SET_ENV") or DEFAULT_SET_ENV, list(cmd))
     raise KitError(f"DEVICE={listed}: this ais_bench ({found.version_line()}, in {found.python}) has no multi-device "
@@ -104,7 +104,7 @@ def merge_device_runs(run_dir: Path, devices: Sequence[int], inputs: Sequence[st
     `inputs` are the input files in order; each must be predicted by exactly one device (KitError listing the
     duplicates / missing frames otherwise). Output paths in the summary are `prefix/<name>`.
     """
-    from semask.runtime import ais_summary
+    from semask.backends.ascend import summary as ais_summary
 
     order = {os.path.basename(f): i for i, f in enumerate(inputs)}
     owner: dict[str, int] = {}

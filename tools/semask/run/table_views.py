@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from semask.core.fsio import atomic_write_text
-from semask.evaluate import table
-from semask.plan import write_latest
+from semask.run import table
+from semask.run.plan import write_latest
 
 
 def run_files(report: Path | None = None, summary: Path | None = None, perf: Path | None = None,

@@ -2,7 +2,7 @@
 
 In the kit's process: pick N images (Cityscapes val frames when present, else the synthetic
 generator's frames), normalise them with the kit's preprocessing, run `semask.model` with the
-shared checkpoint, have `semask.upstream.worker` run upstream on the same inputs inside
+shared checkpoint, have `semask.evaluate.upstream.worker` run upstream on the same inputs inside
 env/upstream/venv (its own interpreter: mmseg 0.11 fork + mmcv 1.3.0), optionally run the kit's
 ONNX as a third column, compare with `semask.model.agreement` (upstream = reference) and write
 the JSON report.
@@ -24,14 +24,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from semask.upstream import checks
+from semask.evaluate.upstream import checks
 from semask.model.agreement import ATOL, MARGIN, Agreement
 from semask.model.checkpoint import DEFAULT_SEED
 from semask.core.errors import KitError
 from semask.spec import MODELS, UPSTREAM_CONFIGS, UPSTREAM_FPN_DIR
 from semask.core.fsio import atomic_write_json
 from semask.data.synthetic import frame_image
-from semask.upstream.worker import peak_rss_mb
+from semask.evaluate.upstream.worker import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[3]
 UPSTREAM_PYTHON = ROOT / "env" / "upstream" / "venv" / "bin" / "python"
@@ -103,7 +103,7 @@ def _semantic_attention_live(state: "dict[str, Any]") -> bool:
 
 
 # ----------------------------------------------------------------------------------------------
-# Upstream half (a subprocess in env/upstream/venv running semask.upstream.worker)
+# Upstream half (a subprocess in env/upstream/venv running semask.evaluate.upstream.worker)
 # ----------------------------------------------------------------------------------------------
 def upstream_commit(clone: Path) -> str | None:
     try:
@@ -146,7 +146,7 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
                             "image_files": [str(Path(f).resolve()) for f in image_files] if image_files else None}
     if model_name not in UPSTREAM_CONFIGS:  # `reduced`: no upstream file; built from the kit's preset
         from semask.model.network import model_config
-        from semask.upstream.model_cfg import mmseg_model_cfg
+        from semask.evaluate.upstream.model_cfg import mmseg_model_cfg
 
         spec["model_cfg"] = mmseg_model_cfg(model_config(model_name))
         spec["config_file"] = None
@@ -159,7 +159,7 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
     spec_path.write_text(json.dumps(spec, indent=2))
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
                PYTHONPATH=os.pathsep.join([str(ROOT / "tools"), str(ROOT)]))
-    proc = subprocess.run([str(python), "-m", "semask.upstream.worker", "--worker", str(spec_path)], env=env,
+    proc = subprocess.run([str(python), "-m", "semask.evaluate.upstream.worker", "--worker", str(spec_path)], env=env,
                           cwd=str(out_dir), capture_output=True, text=True)
     if proc.returncode == 3 and (Path(out_dir) / "upstream_unpickling.txt").exists():
         raise _UpstreamUnpickling((Path(out_dir) / "upstream_unpickling.txt").read_text())
@@ -167,7 +167,7 @@ def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequenc
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise KitError(f"the upstream worker ({python}) failed with exit code {proc.returncode}:\n{tail}")
     info = json.loads((Path(out_dir) / "upstream.json").read_text())
-    info["config_file"] = spec["config_file"] or f"semask.upstream.model_cfg.mmseg_model_cfg(model_config({model_name!r}))"
+    info["config_file"] = spec["config_file"] or f"semask.evaluate.upstream.model_cfg.mmseg_model_cfg(model_config({model_name!r}))"
     info["interpreter"] = str(python)
     return info
 
@@ -378,7 +378,7 @@ def crosscheck(opts: CrosscheckOptions, log: Callable[[str], Any] = print) -> di
                             "files": [str(f) for f in files] if files else None}
         ckpt = run_kit(opts, inputs, tmp, report, log)
         report["upstream"].update(run_upstream_side(opts, ckpt, inputs, files, tmp, log))
-        # Model-free steps, exact: preprocessing and labels vs upstream's own code (semask.upstream.checks).
+        # Model-free steps, exact: preprocessing and labels vs upstream's own code (semask.evaluate.upstream.checks).
         report["exact"], exact_failed = checks.run_checks(upstream_fpn_dir(opts.upstream), upstream_python(),
                                                           opts.height, opts.width, tmp / "exact", files, log)
         onnx_outs = None

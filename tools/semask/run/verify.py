@@ -21,7 +21,8 @@ from typing import Any, Iterator
 from semask.core.errors import KitError
 from semask.core.manifest import mismatch
 from semask.core.parallel import imap
-from semask.core.workspace import LOCK, MARKER
+from semask.core.locks import LOCK
+from semask.run.inventory import MARKER
 from semask.model.onnx_io import sidecar_path
 
 SHOWN = 20  # changed files named one per line; the rest are counted

@@ -3,7 +3,7 @@
 
 Why: one Makefile serves Ascend hosts and plain machines; BACKEND=auto must pick the right
 path and say why, and BACKEND=ascend on a machine that cannot run it must fail with the fix.
-Both run the deeper probe (semask.runtime.ascend_probe) at parse time, before any export or compile.
+Both run the deeper probe (semask.backends.ascend.probe) at parse time, before any export or compile.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from semask.runtime.ascend import ais_bench_command
-from semask.runtime.ascend_probe import probe
-from semask.runtime.set_env import applied, source_set_env
+from semask.backends.ascend.toolchain import ais_bench_command
+from semask.backends.ascend.probe import probe
+from semask.backends.ascend.set_env import applied, source_set_env
 from semask.spec import BACKENDS, DEFAULT_SET_ENV  # noqa: F401 (BACKENDS re-exported)
 from semask.core.errors import KitError
 
@@ -36,7 +36,7 @@ def ais_bench_works() -> bool:
 def select_backend(requested: str = "auto", set_env: str | None = None) -> tuple[str, str]:
     """('ascend' | 'ort' | 'openvino', reason). BACKEND=ascend that cannot work is a KitError with the fix.
 
-    An existing ASCEND_SET_ENV is sourced first (semask.runtime.set_env), and the checks run in the
+    An existing ASCEND_SET_ENV is sourced first (semask.backends.ascend.set_env), and the checks run in the
     environment it gives; when it exits non-zero, BACKEND=auto falls back to ONNX Runtime and says why,
     and BACKEND=ascend is refused naming the script and its exit code.
     """

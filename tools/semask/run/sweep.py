@@ -21,15 +21,15 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from semask.core.errors import KitError
 from semask.core.procs import run_streamed
-from semask.core.provenance import collect as provenance
+from semask.run.provenance import collect as provenance
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir
 from semask.core.progress import LOOP_FLOOR, duration
 from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
-from semask.evaluate.table import render_reproduce, run_row
-from semask.plan import ORT_PRECISION, RunPlan, write_latest
+from semask.run.table import render_reproduce, run_row
+from semask.run.plan import ORT_PRECISION, RunPlan, write_latest
 from semask.spec import CPU_REFERENCE_CORES, MODEL_FACTS
-from semask.runtime.envcheck import ascend_info
+from semask.backends.envcheck import ascend_info
 
 REPRO_VARIABLES = ("BS_LIST", "PRECISIONS", "ACCURACY_EACH_BS")
 PRECISION_BACKENDS = ("ascend", "openvino")  # backends whose PRECISIONS are swept (atc modes; OpenVINO fp32/bf16)
@@ -75,8 +75,8 @@ def seconds_per_image(model: str, height: int, width: int, cores: int | None = N
 
 
 def host_gb_needed(model: str, height: int, width: int, batch_size: int, backend: str = "ort") -> float | None:
-    """The largest measured step peak (export, onnxsim, verify, inference) of this row (semask.core.ram)."""
-    from semask.core.ram import host_gb_needed as measured
+    """The largest measured step peak (export, onnxsim, verify, inference) of this row (semask.run.ram)."""
+    from semask.run.ram import host_gb_needed as measured
 
     return measured(backend, model, height, width, batch_size)
 

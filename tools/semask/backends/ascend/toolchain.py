@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from semask.core.errors import KitError
-from semask.runtime.ascend_probe import ais_bench_command  # noqa: F401 (the command every caller runs)
+from semask.backends.ascend.probe import ais_bench_command  # noqa: F401 (the command every caller runs)
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import check_free_space, sha256_file
 from semask.core.procs import run_streamed
@@ -49,7 +49,7 @@ def npu_smi_info() -> str:
 def parse_chip_name(text: str, device: int = 0) -> str:
     """The chip Name of the card holding `device` (the Device column of its chip row; a Duo card lists
     chips 0 and 1 under one NPU row), e.g. `| 0  310P3 | OK ...` -> '310P3'."""
-    from semask.core.devices import parse_npu_smi_chips
+    from semask.backends.ascend.devices import parse_npu_smi_chips
 
     for chip in parse_npu_smi_chips(text):
         if chip.device == device:
@@ -83,7 +83,7 @@ def resolve_soc(soc: str, device: int | Sequence[int] = 0) -> tuple[str, str]:
         return soc, "given"
     text = npu_smi_info()
     if len(devices) > 1:
-        from semask.core.devices import parse_npu_smi_chips, soc_of
+        from semask.backends.ascend.devices import parse_npu_smi_chips, soc_of
 
         chips = parse_npu_smi_chips(text)
         if chips:
@@ -147,9 +147,9 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
 
     The ONNX is checked against its sidecar (and the run's `weights` when given) first; the OM's sidecar
     carries the ONNX's weights identity on, so the .om can be checked the same way."""
-    from semask.runtime import ascend_fs, ascend_knobs, atc_report
+    from semask.backends.ascend import fs as ascend_fs, knobs as ascend_knobs, atc_report
     from semask.model.onnx_io import onnx_io
-    from semask.runtime.model_check import verify_model
+    from semask.backends.model_check import verify_model
 
     precision = None if precision_v2 else precision
     ascend_knobs.check_precision(precision, precision_v2)
@@ -256,14 +256,14 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     their per-device folders become one run (one predictions folder, manifest and summary; each frame
     predicted exactly once).
     """
-    from semask.runtime import ais_multidevice as multi
-    from semask.runtime.model_check import verify_model
+    from semask.backends.ascend import multidevice as multi
+    from semask.backends.model_check import verify_model
     import numpy as np
 
     from semask.core import manifest
-    from semask.runtime import batching  # numpy-based; imported here so env checks work without numpy
+    from semask.backends import batching  # numpy-based; imported here so env checks work without numpy
 
-    from semask.runtime import ascend_fs
+    from semask.backends.ascend import fs as ascend_fs
 
     # ais_bench (2024+) refuses symlinks, odd characters and loose modes: hand it real, tight paths
     om, input_dir, output_dir = ascend_fs.real(om), ascend_fs.real(input_dir), ascend_fs.real(output_dir)
@@ -343,12 +343,12 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int | Se
     `summary throughput` (the sum over the chips), `per_device` each chip's own line.
     The .om is checked as `ais_infer` checks it.
     """
-    from semask.runtime import ais_multidevice as multi
+    from semask.backends.ascend import multidevice as multi
 
-    from semask.runtime import ais_summary as summary
-    from semask.runtime.model_check import verify_model
+    from semask.backends.ascend import summary as summary
+    from semask.backends.model_check import verify_model
     from semask.core.progress import loop_for_budget, perf_estimate_line
-    from semask.runtime.ascend_fs import check_chars, real
+    from semask.backends.ascend.fs import check_chars, real
 
     om = real(om)
     check_chars(om, "the .om")

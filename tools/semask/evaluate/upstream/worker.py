@@ -1,7 +1,7 @@
 """The upstream half of the crosscheck; runs inside env/upstream/venv, not in the kit's venv.
 
-The upstream code (mmseg 0.11 fork + mmcv 1.3.0) lives in its own venv, so `semask.upstream.compare`
-starts this module there as `python -m semask.upstream.worker --worker SPEC.json`. It applies
+The upstream code (mmseg 0.11 fork + mmcv 1.3.0) lives in its own venv, so `semask.evaluate.upstream.compare`
+starts this module there as `python -m semask.evaluate.upstream.worker --worker SPEC.json`. It applies
 `patches.upstream_compat`, builds the upstream segmentor from ITS OWN config file (or the reduced
 model config in the spec), loads the checkpoint with mmcv's loader and writes full-resolution
 logits to OUT_DIR/upstream_<i>.npy plus OUT_DIR/upstream.json (versions, timings, peak RSS).
@@ -131,6 +131,6 @@ def worker_main(spec_path: str) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         sys.exit(worker_main(sys.argv[2]))
-    print("usage: python -m semask.upstream.worker --worker SPEC.json (internal; use tools/crosscheck.py)",
+    print("usage: python -m semask.evaluate.upstream.worker --worker SPEC.json (internal; use tools/crosscheck.py)",
           file=sys.stderr)
     sys.exit(2)

@@ -16,8 +16,8 @@ from semask.core.errors import KitError
 from semask.core.progress import duration
 from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, PublishedRow
-from semask.runtime.atc_report import provenance_warning
-from semask.plan import LATEST, PERF_DIR, REPORTS_DIR, REPRODUCE_JSON, result_kind
+from semask.backends.ascend.atc_report import provenance_warning
+from semask.run.plan import LATEST, PERF_DIR, REPORTS_DIR, REPRODUCE_JSON, result_kind
 
 COLUMNS = ["model", "input", "weights", "dataset", "backend/provider", "chip", "precision", "BS", "mIoU",
            d.FPS_HEADER, d.REAL_HEADER, "run"]
@@ -95,7 +95,7 @@ def check_run_weights(report_path: Optional[Path], perf_path: Optional[Path], id
                       weights: str) -> None:
     """Refuse to table numbers whose model (its sidecar's weights, recorded at inference/perf) is not
     this run's WEIGHTS; records older than the model identity cannot be checked and are let through."""
-    from semask.runtime.model_check import check_weights
+    from semask.backends.model_check import check_weights
 
     if not identity or not (identity.get("weights") or identity.get("weights_sha256")):
         return

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from semask import plan
+from semask.core.locks import LOCK, WRITERS
+from semask.run import plan
 
 MARKER = ".semask-artifacts"
-LOCK = ".lock"
-WRITERS = ".writers"
 ROOT_FILES = frozenset({MARKER, LOCK, WRITERS, ".gitkeep"})
-RUN = plan.RUN_PATTERN  # a run's name, as semask.plan builds it
+RUN = plan.RUN_PATTERN  # a run's name, as semask.run.plan builds it
 # a temp name of a killed write: fsio.atomic_path (.<final>.<pid>-<random>.tmp<ext>), stamps (.<final>.<pid>.tmp)
 TEMP = re.compile(r"^\..+\.\d+(?:-[A-Za-z0-9_]+)?\.tmp(?:\.[A-Za-z0-9]+)?$")
 STATE_FILE = re.compile(rf"^(?:{plan.STATE_FILE_PATTERN})$")

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Dict, Mapping, Sequence
 
-from semask.plan import RunPlan
+from semask.run.plan import RunPlan
 from semask.spec import UPSTREAM_COMMIT, UPSTREAM_REPO_URL
 from semask.core.errors import KitError
 from semask.core.fsio import sha256_file

@@ -7,7 +7,7 @@ The run is resumable: finished batches go to a journal (semask.core.journal) and
 (after checking their output files) on the next run; the summary json is written last.
 Sessions come from `semask.model.ort_session.make_session`, the kit's one way to open ONNX Runtime.
 The folder run and the perf loop take a `Runtime` (how to open a session and how the run names
-itself), so semask.runtime.openvino reuses them unchanged.
+itself), so semask.backends.openvino.runtime reuses them unchanged.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_
                               sha256_file)
 from semask.core.journal import Journal
 from semask.core.memory import measure_peak, memory_guard
-from semask.runtime import ais_summary as summary
-from semask.runtime import batching
+from semask.backends.ascend import summary as summary
+from semask.backends import batching
 from semask.model.onnx_io import TensorSpec, single_input
 from semask.model.ort_session import PROVIDERS, make_session
 
@@ -228,7 +228,7 @@ def infer_folder(
     `runtime` (default: ONNX Runtime on `provider`) opens the session.
     """
     from semask.core.progress import Progress
-    from semask.runtime.model_check import verify_model
+    from semask.backends.model_check import verify_model
 
     runtime = runtime or ort_runtime(provider, device, threads)
     model = Path(model)
@@ -305,7 +305,7 @@ def run_perf(
     `runtime` (default: ONNX Runtime on `provider`) opens the session. The result records the peak RSS
     of the timed part and of the e2e pass, beside the export steps' peaks from the model's sidecar.
     """
-    from semask.runtime.model_check import verify_model
+    from semask.backends.model_check import verify_model
 
     identity = verify_model(model, weights, require_sidecar=weights is not None)
     runtime = runtime or ort_runtime(provider, device, threads)

@@ -1,0 +1,1 @@
+"""Huawei Ascend: atc, ais_bench, npu-smi and CANN's environment."""

@@ -1,0 +1,1 @@
+"""ONNX Runtime: the provider checks and the folder run / perf loop."""
