@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]  # the checkout (tools/semask/evaluate/upstream/<this file>)
 CONVERTER = Path("tools") / "convert_datasets" / "cityscapes.py"  # under SeMask-FPN/
 PIPELINE_CONFIG = "tiny"  # the four Cityscapes configs share one test pipeline; `reduced` has no config
 LABEL_FRAMES = 3

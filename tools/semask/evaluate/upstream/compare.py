@@ -33,7 +33,7 @@ from semask.core.fsio import atomic_write_json
 from semask.data.synthetic import frame_image
 from semask.evaluate.upstream.worker import peak_rss_mb
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]  # the checkout (tools/semask/evaluate/upstream/<this file>)
 UPSTREAM_PYTHON = ROOT / "env" / "upstream" / "venv" / "bin" / "python"
 FPN_DIR = UPSTREAM_FPN_DIR
 
