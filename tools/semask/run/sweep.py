@@ -28,7 +28,8 @@ from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
 from semask.run.table import render_reproduce, run_row
 from semask.run.plan import ORT_PRECISION, RunPlan, write_latest
-from semask.spec import CPU_REFERENCE_CORES, MODEL_FACTS
+from semask.model.config import MODEL_ROWS
+from semask.spec import CPU_REFERENCE_CORES
 from semask.backends.envcheck import ascend_info
 
 REPRO_VARIABLES = ("BS_LIST", "PRECISIONS", "ACCURACY_EACH_BS")
@@ -63,7 +64,7 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 # ---------------------------------------------------------------- CPU estimate and guards
-# Seconds per image on the reference CPU come from spec.MODEL_FACTS (SeMask-S measured, others scaled by
+# Seconds per image on the reference CPU come from the model's row (semask.model.config) (SeMask-S measured, others scaled by
 # FLOPs); every model scales by pixels and cores. A rough guide, no promise.
 GUARD_SECONDS = 3600.0  # a CPU sweep estimated over an hour needs LIMIT, a smaller size, or FORCE=1
 
@@ -71,7 +72,7 @@ GUARD_SECONDS = 3600.0  # a CPU sweep estimated over an hour needs LIMIT, a smal
 def seconds_per_image(model: str, height: int, width: int, cores: int | None = None) -> float:
     cores = cores or os.cpu_count() or 1
     pixels = height * width / (1024 * 2048)
-    return MODEL_FACTS[model].cpu_seconds_per_image * pixels * CPU_REFERENCE_CORES / min(cores, 16)
+    return MODEL_ROWS[model].cpu_seconds_per_image * pixels * CPU_REFERENCE_CORES / min(cores, 16)
 
 
 def host_gb_needed(model: str, height: int, width: int, batch_size: int, backend: str = "ort") -> float | None:

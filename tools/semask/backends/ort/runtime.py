@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from semask.core import manifest
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir, sha256_bytes,
                               sha256_file)
 from semask.core.journal import Journal
@@ -50,7 +50,7 @@ class Runtime:
 def ort_runtime(provider: str = "cpu", device: int = 0, threads: int | None = None) -> Runtime:
     """ONNX Runtime on `provider` (the kit's name) as a Runtime."""
     if provider not in PROVIDERS:
-        raise KitError(f"ORT_PROVIDER={provider!r} is not one of {sorted(PROVIDERS)}")
+        raise KitError(not_one_of("ORT_PROVIDER", provider, PROVIDERS))
     return Runtime("onnxruntime", PROVIDERS[provider], f"onnxruntime[{provider}]",
                    lambda model: make_session(model, provider, device, threads), {"fingerprint": provider})
 
