@@ -112,7 +112,7 @@ def test_kit_refuses_odd_characters_and_symlinked_bins(tiny, standins, tmp_path)
 
 
 def test_pkg_resources_missing_per_era(tiny, standins, tmp_path):
-    """2023: three misleading warnings and tensor mode; 2024: UnboundLocalError (TOOLS.md §8.1)."""
+    """2023: three misleading warnings and tensor mode; 2024: UnboundLocalError."""
     block = tmp_path / "block"
     block.mkdir()
     (block / "pkg_resources.py").write_text("raise ModuleNotFoundError(\"No module named 'pkg_resources'\")\n")

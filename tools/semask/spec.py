@@ -68,7 +68,7 @@ OV_DEVICE = "CPU"
 DEFAULT_SET_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 DEFAULT_OPSET = 11
 
-# ---------------------------------------------------------------- Ascend toolchain vocabulary (TOOLS.md §2, §3, §8)
+# ---------------------------------------------------------------- Ascend toolchain vocabulary (CANN's ATC docs, hiascend.com)
 # atc --precision_mode values documented from CANN 6 to 9 (force_fp16 is atc's default for inference).
 ATC_PRECISION_MODES: tuple[str, ...] = (
     "force_fp16", "allow_fp32_to_fp16", "must_keep_origin_dtype", "allow_mix_precision", "force_fp32",
