@@ -64,14 +64,15 @@ class ModelRow:
 
 # Where the published figures come from (both public):
 #   MODELZOO: the Ascend ModelZoo SeMask README (Ascend/ModelZoo-PyTorch on gitee.com,
-#     ACL_PyTorch/contrib/cv/segmentation/SeMask/README.md): Ascend310P3, OM, force_fp16, ais_bench `--loop 100`; bs16 ran out of device memory.
+#     ACL_PyTorch/contrib/cv/segmentation/SeMask/README.md): Ascend310P3, OM, force_fp16, ais_bench `--loop 100`;
+#     bs16 ran out of device memory.
 #   UPSTREAM: the upstream SeMask-FPN README (semask.spec.UPSTREAM_REPO_URL): SeMask-S, PyTorch fp32, single scale.
 MODELZOO = "Ascend ModelZoo SeMask README"
 UPSTREAM = "upstream SeMask-FPN README"
 _NPU = ("ascend/ais_bench", "Ascend310P3", "force_fp16")
 
-# CPU time: measured on the kit's 2-core x86 VM for SeMask-S at 1024x2048 on ORT CPU (~6.2 s per image, see
-# docs/RESULTS.md); the other sizes scale by their FLOPs (rough). A guide for `make reproduce`, no promise.
+# CPU time: measured on the kit's 2-core x86 VM for SeMask-S at 1024x2048 on ORT CPU (~6.2 s per image);
+# the other sizes scale by their FLOPs (rough). A guide for `make reproduce`, no promise.
 # RAM scale: per-image activation memory relative to SeMask-S (depth and width of the Swin stages); host memory
 # itself comes from measured per-step peaks (semask.run.ram, env/ram_measured.json).
 # arch: embed_dim, depths, num_heads, window_size, sem_window_size (upstream's Cityscapes configs).

@@ -131,7 +131,8 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
 
     for name in POSITIVE:
         if not _is_positive(values[name]):
-            errors.append("error: " + not_positive_int(name, values[name], spec.VARIABLES[spec.VARIABLE_NAMES.index(name)].default))
+            example = spec.VARIABLES[spec.VARIABLE_NAMES.index(name)].default
+            errors.append("error: " + not_positive_int(name, values[name], example))
     if values["LIMIT"] and not _is_positive(values["LIMIT"]):
         bad("LIMIT", "is not a positive integer (or empty for every image)", "10")
     if values["LOOP"] != "auto" and not _is_positive(values["LOOP"]):
