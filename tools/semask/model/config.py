@@ -71,6 +71,12 @@ MODELZOO = "Ascend ModelZoo SeMask README"
 UPSTREAM = "upstream SeMask-FPN README"
 _NPU = ("ascend/ais_bench", "Ascend310P3", "force_fp16")
 
+
+def _upstream(size: str, window: int) -> str:
+    """The file of upstream's Cityscapes config for a Swin size and window, under SeMask-FPN/configs."""
+    return f"semask_swin/cityscapes/semfpn_semask_swin_{size}_patch4_window{window}_768x768_80k_cityscapes.py"
+
+
 # CPU time: measured on the kit's 2-core x86 VM for SeMask-S at 1024x2048 on ORT CPU (~6.2 s per image);
 # the other sizes scale by their FLOPs (rough). A guide for `make reproduce`, no promise.
 # RAM scale: per-image activation memory relative to SeMask-S (depth and width of the Swin stages); host memory
@@ -78,13 +84,9 @@ _NPU = ("ascend/ais_bench", "Ascend310P3", "force_fp16")
 # arch: embed_dim, depths, num_heads, window_size, sem_window_size (upstream's Cityscapes configs).
 MODEL_TABLE: Tuple[ModelRow, ...] = (
     ModelRow("tiny", "SeMask-T", SeMaskConfig(96, (2, 2, 6, 2), (3, 6, 12, 24), 7, 7),
-             "1_JBOJQSUVes-CWs075XyPnuNfG5psELr",
-             "semask_swin/cityscapes/semfpn_semask_swin_tiny_patch4_window7_768x768_80k_cityscapes.py",
-             ram_scale=0.75, cpu_seconds_per_image=3.5),
+             "1_JBOJQSUVes-CWs075XyPnuNfG5psELr", _upstream("tiny", 7), ram_scale=0.75, cpu_seconds_per_image=3.5),
     ModelRow("small", "SeMask-S", SeMaskConfig(96, (2, 2, 18, 2), (3, 6, 12, 24), 7, 7),
-             "1WyT207dZmdwETBUR6aeiqOVfQdUIV_fN",
-             "semask_swin/cityscapes/semfpn_semask_swin_small_patch4_window7_768x768_80k_cityscapes.py",
-             ram_scale=1.0, cpu_seconds_per_image=6.2,
+             "1WyT207dZmdwETBUR6aeiqOVfQdUIV_fN", _upstream("small", 7), ram_scale=1.0, cpu_seconds_per_image=6.2,
              published=(
                  PublishedRow(MODELZOO, "small", *_NPU, 1, 76.54, 4.72),
                  PublishedRow(MODELZOO, "small", *_NPU, 4, 76.54, 4.37),
@@ -93,13 +95,9 @@ MODEL_TABLE: Tuple[ModelRow, ...] = (
                  PublishedRow(UPSTREAM, "small", "pytorch (upstream)", "GPU", "fp32", 1, 77.13, None),
              )),
     ModelRow("base", "SeMask-B", SeMaskConfig(128, (2, 2, 18, 2), (4, 8, 16, 32), 12, 12),
-             "1-LzVB6XzD7IR0zzE5qmE0EM4ZTv429b4",
-             "semask_swin/cityscapes/semfpn_semask_swin_base_patch4_window12_768x768_80k_cityscapes.py",
-             ram_scale=1.5, cpu_seconds_per_image=10.5),
+             "1-LzVB6XzD7IR0zzE5qmE0EM4ZTv429b4", _upstream("base", 12), ram_scale=1.5, cpu_seconds_per_image=10.5),
     ModelRow("large", "SeMask-L", SeMaskConfig(192, (2, 2, 18, 2), (6, 12, 24, 48), 12, 12),
-             "1R9DDCmucQ_a_6ZkMGufEZCzJ-_qVMqCB",
-             "semask_swin/cityscapes/semfpn_semask_swin_large_patch4_window12_768x768_80k_cityscapes.py",
-             ram_scale=2.35, cpu_seconds_per_image=20.0),
+             "1R9DDCmucQ_a_6ZkMGufEZCzJ-_qVMqCB", _upstream("large", 12), ram_scale=2.35, cpu_seconds_per_image=20.0),
     # tests/fixtures/config_reduced.json (golden vectors); tests check these numbers against it.
     ModelRow("reduced", "reduced test model", SeMaskConfig(32, (2, 2, 2, 2), (1, 2, 4, 8), 7, 7, head_channels=32),
              None, None, ram_scale=0.02, cpu_seconds_per_image=0.05),
