@@ -131,8 +131,7 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
 
     for name in POSITIVE:
         if not _is_positive(values[name]):
-            example = spec.VARIABLES[spec.VARIABLE_NAMES.index(name)].default
-            errors.append("error: " + not_positive_int(name, values[name], example))
+            errors.append("error: " + not_positive_int(name, values[name], spec.VARIABLES[spec.VARIABLE_NAMES.index(name)].default))
     if values["LIMIT"] and not _is_positive(values["LIMIT"]):
         bad("LIMIT", "is not a positive integer (or empty for every image)", "10")
     if values["LOOP"] != "auto" and not _is_positive(values["LOOP"]):
@@ -147,8 +146,7 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
         errors.append("error: " + not_one_of("PRECISION", values["PRECISION"], precisions, f"{where} these"))
     wrong = [p for p in values["PRECISIONS"].split() if p not in precisions]
     if "reproduce" in goals and wrong:
-        errors.append("error: " + not_one_of("PRECISIONS", values["PRECISIONS"], precisions,
-                                             f"{' '.join(wrong)} is not ({where} these)"))
+        errors.append("error: " + not_one_of("PRECISIONS", values["PRECISIONS"], precisions, f"{' '.join(wrong)} is not"))
     if openvino:  # bf16 only where the CPU has bf16 units
         asked = values["PRECISIONS"].split() if "reproduce" in goals else [values["PRECISION"]]
         problem = precision_problem([p for p in asked if p in precisions], values["CPUINFO"])
@@ -472,7 +470,8 @@ def build(cmdline: Mapping[str, str], environ: Mapping[str, str], goals: Sequenc
     if _needs_config(goals, values["ARTIFACTS"]):
         errors += check_values(values, given, goals)
     elif "demo" in goals:
-        errors += ["error: " + not_positive_int(n, values[n], 4) for n in ("DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH") if not _is_positive(values[n])]
+        errors += ["error: " + not_positive_int(n, values[n], 4)
+                   for n in ("DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH") if not _is_positive(values[n])]
         if values["DEMO_MODEL"] not in spec.MODELS:
             errors.append("error: " + not_one_of("DEMO_MODEL", values["DEMO_MODEL"], spec.MODELS))
     if errors:
