@@ -17,6 +17,7 @@ from semask.backends.ascend.probe import probe
 from semask.backends.ascend.set_env import applied, source_set_env
 from semask.spec import BACKENDS, DEFAULT_SET_ENV  # noqa: F401 (BACKENDS re-exported)
 from semask.core.errors import KitError
+from semask.backends.base import Backend
 
 
 
@@ -89,3 +90,15 @@ def _select(requested: str, set_env: str) -> tuple[str, str]:
                        "env/install_ascend_extras.sh), using ONNX Runtime")
     return "ascend", (f"BACKEND=auto: CANN set_env.sh at {set_env}, atc at {atc} and ais_bench found "
                       f"({found.version_line()}), using Ascend")
+
+
+def backend_for(name: str) -> "Backend":
+    """The Backend of a resolved BACKEND ('ort', 'openvino', 'ascend'): the one place that maps the name."""
+    from semask.backends.ascend.backend import AscendBackend
+    from semask.backends.openvino.backend import OpenvinoBackend
+    from semask.backends.ort.backend import OrtBackend
+
+    table = {"ort": OrtBackend, "openvino": OpenvinoBackend, "ascend": AscendBackend}
+    if name not in table:
+        raise KitError(f"BACKEND={name} is not one of: {' '.join(table)}")
+    return table[name]()
