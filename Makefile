@@ -217,7 +217,4 @@ $(UPSTREAM_ENV): env/upstream/requirements.txt env/upstream/setup.sh
 
 crosscheck: $(UPSTREAM_DIR).stamp $(UPSTREAM_ENV) $(WEIGHTS_DEP) | $(PY_DEP)
 	mkdir -p $(A)/crosscheck
-	$(PY) tools/crosscheck.py --upstream $(UPSTREAM_DIR) --model $(MODEL) --weights $(call q,$(WEIGHTS)) \
-	    --num $(CROSSCHECK_NUM) --height $(HEIGHT) --width $(WIDTH) \
-	    $(if $(wildcard $(DATA_ROOT)/leftImg8bit),--data-root $(call q,$(DATA_ROOT))) \
-	    $(if $(CROSSCHECK_ONNX),--onnx $(call q,$(CROSSCHECK_ONNX))) --out-json $(CROSSCHECK_JSON)
+	$(STEP) crosscheck --plan $(PLAN_JSON)

@@ -159,6 +159,18 @@ def perf_table(plan: RunPlan) -> None:
                     weights=weights(plan)), end="")
 
 
+def crosscheck(plan: RunPlan) -> None:
+    """`make crosscheck`: the kit's model beside the upstream code on the first CROSSCHECK_NUM images."""
+    from semask.evaluate.upstream import compare as cc
+
+    v = plan.values
+    data = Path(v["DATA_ROOT"]) if (Path(v["DATA_ROOT"]) / "leftImg8bit").is_dir() else None
+    opts = cc.CrosscheckOptions(Path(v["UPSTREAM_DIR"]), v["MODEL"], v["WEIGHTS"], int(v["CROSSCHECK_NUM"]),
+                                int(v["HEIGHT"]), int(v["WIDTH"]), Path(plan.paths()["CROSSCHECK_JSON"]), data_root=data,
+                                onnx=Path(v["CROSSCHECK_ONNX"]) if v["CROSSCHECK_ONNX"] else None)
+    cc.crosscheck(opts, log=lambda msg: print(msg, flush=True))
+
+
 def demo_latest(plan: RunPlan) -> None:
     """`make demo`: ARTIFACTS' last run is the demo's (under ARTIFACTS/demo), through the one writer."""
     from semask.run.plan import LATEST, write_latest
@@ -182,5 +194,6 @@ STEPS: Dict[str, Callable[[RunPlan, str], None]] = {
     "perf": perf,
     "perf-table": lambda plan, cmd: perf_table(plan),
     "report": report,
+    "crosscheck": lambda plan, cmd: crosscheck(plan),
     "demo-latest": lambda plan, cmd: demo_latest(plan),
 }
