@@ -92,6 +92,9 @@ class Backend(Protocol):
     def step_prefix(self, values: Mapping[str, str]) -> str:
         """Shell words a step's recipe starts with (Ascend: umask 027 and CANN's set_env.sh)."""
 
+    def host_facts(self) -> Optional[Dict[str, Any]]:
+        """What a result's provenance records about the accelerator (Ascend: CANN, driver, chip), else None."""
+
     def check(self, values: Mapping[str, str]) -> list:
         """Parse-time mistakes only this backend has, one `error:` line each (standard library only)."""
 

@@ -14,15 +14,11 @@ from pathlib import Path
 
 from semask.backends.ascend.toolchain import ais_bench_command
 from semask.backends.ascend.probe import probe
-from semask.backends.ascend.set_env import applied, source_set_env
-from semask.spec import BACKENDS, DEFAULT_SET_ENV  # noqa: F401 (BACKENDS re-exported)
+from semask.backends.ascend.set_env import applied, default_set_env, source_set_env  # noqa: F401 (re-exported)
+from semask.spec import BACKENDS  # noqa: F401 (BACKENDS re-exported)
 from semask.core.errors import KitError
 from semask.backends.base import Backend
 
-
-
-def default_set_env() -> str:
-    return os.environ.get("ASCEND_SET_ENV") or DEFAULT_SET_ENV
 
 
 def ais_bench_works() -> bool:

@@ -45,7 +45,6 @@ OPTIONAL_CHOICES: Dict[str, Tuple[str, ...]] = {
     "PRECISION_V2": spec.ATC_PRECISION_MODES_V2, "OP_SELECT_IMPLMODE": spec.OP_SELECT_IMPLMODES,
 }
 NO_SPACES = ("ARTIFACTS", "WEIGHTS")  # make cannot use these in file names with spaces
-ORT_PRECISION = "fp32"  # the precision axis of ONNX Runtime: the provider's fp32, nothing to sweep
 # Where results live under ARTIFACTS: `paths()` names them so, and the results table finds runs so.
 REPORTS_DIR, PERF_DIR = "reports", "perf"
 REPRODUCE_JSON = "reproduce.json"

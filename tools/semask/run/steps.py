@@ -120,12 +120,10 @@ def atc_check(plan: RunPlan) -> None:
 
 
 def provenance(plan: RunPlan, key: str, command: str) -> None:
-    from semask.backends.envcheck import ascend_info
     from semask.core.fsio import atomic_write_json
     from semask.run.provenance import plan_record
 
-    ascend = ascend_info() if plan.backend == "ascend" else None
-    atomic_write_json(Path(plan.paths()[key]), plan_record(plan, command, ascend))
+    atomic_write_json(Path(plan.paths()[key]), plan_record(plan, command, plan.runner.host_facts()))
 
 
 def report(plan: RunPlan, command: str) -> None:

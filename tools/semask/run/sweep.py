@@ -27,12 +27,10 @@ from semask.core.progress import LOOP_FLOOR, duration
 from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
 from semask.run.table import render_reproduce, run_row
-from semask.run.plan import ORT_PRECISION, RunPlan, write_latest
+from semask.run.plan import RunPlan, write_latest
 from semask.spec import CPU_REFERENCE_CORES, MODEL_FACTS
-from semask.backends.envcheck import ascend_info
 
 REPRO_VARIABLES = ("BS_LIST", "PRECISIONS", "ACCURACY_EACH_BS")
-PRECISION_BACKENDS = ("ascend", "openvino")  # backends whose PRECISIONS are swept (atc modes; OpenVINO fp32/bf16)
 CPU_BACKENDS = ("ort", "openvino")  # host-memory guard and time estimate
 
 # ---------------------------------------------------------------- known failures
@@ -133,7 +131,8 @@ class Plan:
 
     @property
     def precisions(self) -> List[str]:
-        return self.run["PRECISIONS"].split() if self.backend in PRECISION_BACKENDS else [ORT_PRECISION]
+        swept = self.run.runner.precisions()  # ONNX Runtime takes one: nothing to sweep
+        return self.run["PRECISIONS"].split() if len(swept) > 1 else list(swept)
 
     @property
     def accuracy_each_bs(self) -> bool:
@@ -161,7 +160,7 @@ class Plan:
 
     def row(self, bs: int, precision: str) -> Tuple[Dict[str, str], Dict[str, str]]:
         """(the sub-make's variables, the row's file targets) of one (BS, precision)."""
-        variables = {"BS": str(bs), **({"PRECISION": precision} if self.backend in PRECISION_BACKENDS else {})}
+        variables = {"BS": str(bs), **({"PRECISION": precision} if len(self.run.runner.precisions()) > 1 else {})}
         return variables, self.run.with_values(**variables).paths()
 
 
@@ -311,7 +310,7 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
         "official_split": OFFICIAL_SPLIT,
         "provenance": provenance({**plan.run.record_variables(), **{k: plan.run[k] for k in REPRO_VARIABLES}}, {},
                                  plan.command, plan.backend, None if plan.backend == "ascend" else plan.run.provider,
-                                 ascend_info() if plan.backend == "ascend" else None),
+                                 plan.run.runner.host_facts()),
     }
 
 

@@ -43,6 +43,11 @@ class AscendBackend:
         script = shlex.quote(values["ASCEND_SET_ENV"])
         return (f"umask 027; if [ -f {script} ]; then set +u; . {script} >/dev/null 2>&1; set -u; fi;")
 
+    def host_facts(self) -> Dict[str, Any]:
+        from semask.backends.envcheck import ascend_info
+
+        return ascend_info()
+
     def check(self, values: Mapping[str, str]) -> list:
         return []
 

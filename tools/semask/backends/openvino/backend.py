@@ -37,6 +37,9 @@ class OpenvinoBackend:
     def step_prefix(self, values: Mapping[str, str]) -> str:
         return ""
 
+    def host_facts(self) -> None:
+        return None
+
     def check(self, values: Mapping[str, str]) -> list:
         return []
 
@@ -44,18 +47,18 @@ class OpenvinoBackend:
         return {}
 
     def infer(self, spec: InferSpec) -> Dict[str, Any]:
-        from semask.backends.ort import runtime as ort
+        from semask.backends import folder_run
         from semask.backends.openvino.runtime import openvino_runtime
+        from semask.backends.ort.backend import threads
         from semask.core.progress import step
 
-        runtime = openvino_runtime(spec.knobs["PRECISION"], None, spec.model)
+        runtime = openvino_runtime(spec.knobs["PRECISION"], threads(spec.knobs), spec.model)
         with step("infer", f"{runtime.label} bs{spec.batch_size} {spec.bins_dir}"):
-            return ort.infer_folder(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
-                                    argv=list(sys.argv), weights=spec.weights,
-                                    runtime=runtime)
+            return folder_run.infer_folder(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
+                                           runtime, argv=list(sys.argv), weights=spec.weights)
 
     def perf(self, spec: PerfSpec) -> Dict[str, Any]:
         from semask.backends.openvino.runtime import openvino_runtime
-        from semask.backends.ort.backend import _timed
+        from semask.backends.ort.backend import _timed, threads
 
-        return _timed(spec, openvino_runtime(spec.knobs["PRECISION"], None, spec.model))
+        return _timed(spec, openvino_runtime(spec.knobs["PRECISION"], threads(spec.knobs), spec.model))

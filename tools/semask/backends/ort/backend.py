@@ -11,6 +11,11 @@ from semask.backends.base import BuildSpec, InferSpec, PerfSpec
 PRECISION = "fp32"  # the precision axis of ONNX Runtime: the provider's fp32, nothing to sweep
 
 
+def threads(knobs: Mapping[str, str]) -> "int | None":
+    """The intra-op threads a by-hand run asked for (THREADS; the plan leaves them to the runtime)."""
+    return int(knobs["THREADS"]) if knobs.get("THREADS") else None
+
+
 class OrtBackend:
     name = "ort"
     umask = ""
@@ -40,6 +45,9 @@ class OrtBackend:
     def step_prefix(self, values: Mapping[str, str]) -> str:
         return ""
 
+    def host_facts(self) -> None:
+        return None
+
     def check(self, values: Mapping[str, str]) -> list:
         return []
 
@@ -47,36 +55,35 @@ class OrtBackend:
         return {}
 
     def infer(self, spec: InferSpec) -> Dict[str, Any]:
-        from semask.backends.ort import runtime as ort
+        from semask.backends import folder_run
+        from semask.backends.ort.runtime import ort_runtime
         from semask.core.progress import step
 
-        provider, device = spec.knobs["ORT_PROVIDER"], int(spec.knobs["DEVICE"])
+        provider = spec.knobs["ORT_PROVIDER"]
+        runtime = ort_runtime(provider, int(spec.knobs["DEVICE"]), threads(spec.knobs))
         with step("infer", f"onnxruntime[{provider}] bs{spec.batch_size} {spec.bins_dir}"):
-            return ort.infer_folder(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
-                                    provider=provider, device=device, argv=list(sys.argv),
-                                    weights=spec.weights)
+            return folder_run.infer_folder(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
+                                           runtime, argv=list(sys.argv), weights=spec.weights)
 
     def perf(self, spec: PerfSpec) -> Dict[str, Any]:
-        from semask.backends.ort import runtime as ort
+        from semask.backends.ort.runtime import ort_runtime
 
-        runtime = ort.ort_runtime(spec.knobs["ORT_PROVIDER"], int(spec.knobs["DEVICE"]), None)
+        runtime = ort_runtime(spec.knobs["ORT_PROVIDER"], int(spec.knobs["DEVICE"]), threads(spec.knobs))
         return _timed(spec, runtime)
 
 
 def _timed(spec: PerfSpec, runtime: Any) -> Dict[str, Any]:
-    """The shared perf run of the folder runtimes (ORT, OpenVINO): time, write the JSON, print the line."""
+    """The perf step of the in-process runtimes (ORT, OpenVINO): time, write the JSON, print the line."""
     from pathlib import Path
 
-    from semask.backends.ort import runtime as ort
+    from semask.backends import folder_run
     from semask.core.fsio import atomic_write_json, ensure_writable_dir
     from semask.core.progress import step
 
     out = Path(spec.out_json)
     ensure_writable_dir(out.parent)
     with step("perf", f"{runtime.label} bs{spec.batch_size} LOOP={spec.loop or 'auto'}"):
-        result = ort.run_perf(spec.model, spec.batch_size, spec.loop, 1, input_dir=spec.bins_dir,
-                              scratch_parent=out.parent, budget_seconds=spec.seconds, weights=spec.weights,
-                              runtime=runtime)
+        result = folder_run.run_perf(spec, runtime, int(spec.knobs.get("WARMUP") or 1))
     atomic_write_json(out, result)
-    print(ort.result_line(result))
+    print(folder_run.result_line(result))
     return result
