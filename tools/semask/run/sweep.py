@@ -7,6 +7,12 @@ row), so every artifact already built is reused and nothing is computed a second
 fails for a known reason (device or host out of memory, atc refusing the graph) becomes a row that
 says so and the sweep goes on, as in the published bs16 line. The result is one Markdown table
 beside the published figures, with deltas, and a JSON with provenance.
+
+The hops, kept on purpose: make (parse: tools/plan_run.py writes the plan) -> this sweep (Python) -> one
+sub-make per row (parse again: the row's plan, BS/PRECISION changed) -> `python -m semask <step> --plan`
+for what that row still lacks. Calling the steps from here would skip make's rebuild rules (stamps,
+mtimes, the writer lock per step), which are what lets a row reuse every artifact an earlier row or run
+made; a row's names come from `RunPlan.with_values` here and from the sub-make's plan there, one code.
 """
 from __future__ import annotations
 
