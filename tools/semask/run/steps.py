@@ -26,7 +26,9 @@ def _limit(plan: RunPlan):
 
 
 def _knobs(plan: RunPlan) -> Dict[str, str]:
-    return {**plan.values, "SOC": plan.resolved.soc, "DEVICES": plan.resolved.devices}
+    """The variables as given (SOC=auto stays auto: atc's step reads the chip and records where the SoC came
+    from), plus the device ids the plan resolved."""
+    return {**plan.values, "DEVICES": plan.resolved.devices}
 
 
 def infer_spec(plan: RunPlan) -> InferSpec:
@@ -116,7 +118,7 @@ def atc_check(plan: RunPlan) -> None:
     from semask.backends.ascend.backend import atc_precheck
 
     p = plan.paths()
-    atc_precheck(p["ONNX_ATC"], plan.resolved.soc, int(plan.resolved.devices.split(",")[0]), p["ATC_CHECK"])
+    atc_precheck(p["ONNX_ATC"], plan.values["SOC"], int(plan.resolved.devices.split(",")[0]), p["ATC_CHECK"])
 
 
 def provenance(plan: RunPlan, key: str, command: str) -> None:

@@ -2,7 +2,6 @@
 ONNX, ais_bench runs it. Standard library at import; its steps run in CANN's environment."""
 from __future__ import annotations
 
-import shlex
 from typing import Any, Dict, Mapping, Tuple
 
 from semask import spec as vocabulary
@@ -40,7 +39,7 @@ class AscendBackend:
 
     def step_prefix(self, values: Mapping[str, str]) -> str:
         """umask 027 (the newest ais_bench refuses looser files) and CANN's set_env.sh when it exists."""
-        script = shlex.quote(values["ASCEND_SET_ENV"])
+        script = "'" + values["ASCEND_SET_ENV"].replace("'", "'\\''") + "'"  # always quoted, as make's q does
         return (f"umask 027; if [ -f {script} ]; then set +u; . {script} >/dev/null 2>&1; set -u; fi;")
 
     def host_facts(self) -> Dict[str, Any]:
