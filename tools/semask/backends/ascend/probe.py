@@ -92,15 +92,15 @@ def ais_bench_interpreter(cmd: list[str]) -> str:
     return sys.executable
 
 
-# The newest releases that still install on an older ais_bench interpreter (CANN's 3.7/3.8): setuptools 68.1 and
-# attrs 24.1 dropped 3.7, setuptools 75.4 dropped 3.8; the kit's own pins need 3.9+ (setuptools) or 3.8+ (attrs).
-_OLD_PYTHON_PINS = {(3, 7): {"setuptools": "<68.1", "attrs": "<24.1"}, (3, 8): {"setuptools": "<75.4"}}
+# The newest releases that install on an older ais_bench interpreter (CANN's 3.7/3.8; `pip download --python-version
+# 3.7|3.8 --only-binary=:all:`, 2026-12): the kit's own pins (setuptools 80.10.2, attrs 26.1.0) need 3.9+.
+_OLD_PYTHON_PINS = {(3, 7): {"setuptools": "68.0.0", "attrs": "24.2.0"}, (3, 8): {"setuptools": "75.3.4", "attrs": "25.3.0"}}
 
 
 def _requirement(package: str, default: str, pyver: tuple | None) -> str:
-    """`package==pin` from env/requirements.txt, or the range that installs on the (older) interpreter `pyver`."""
+    """`package==pin`: env/requirements.txt's pin, or the newest release that installs on the older interpreter `pyver`."""
     older = _OLD_PYTHON_PINS.get(tuple(pyver[:2]) if pyver else (), {})
-    return f"{package}{older[package]}" if package in older else f"{package}=={pinned_versions().get(package, default)}"
+    return f"{package}=={older.get(package) or pinned_versions().get(package, default)}"
 
 
 def fix_for(check: str, python: str, detail: str, set_env: str, pyver: tuple | None = None) -> str:
