@@ -150,7 +150,7 @@ def test_probe_fails_on_missing_pkg_resources(standins, tmp_path, monkeypatch):
     block = tmp_path / "block"
     block.mkdir()
     (block / "pkg_resources.py").write_text("raise ModuleNotFoundError(\"No module named 'pkg_resources'\")\n")
-    monkeypatch.setenv("PYTHONPATH", f"{block}:{STANDINS}")
+    monkeypatch.setenv("PYTHONPATH", f"{block}:{STANDINS}:{STANDINS / 'cann_site'}")
     with pytest.raises(KitError) as err:
         select_backend("ascend", _harmless_set_env(tmp_path))
     msg = str(err.value)
@@ -167,7 +167,7 @@ def test_probe_and_envcheck_find_the_ait_distribution_name(standins, tmp_path, m
     meta = site / "ait_benchmark-7.0.0c2.dist-info"
     meta.mkdir()
     (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: ait-benchmark\nVersion: 7.0.0c2\n")
-    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("PYTHONPATH", f"{site}:{STANDINS / 'cann_site'}")
     backend, reason = select_backend("ascend", _harmless_set_env(tmp_path))
     assert backend == "ascend" and "ais_bench 7.0.0c2 (ait-benchmark)" in reason
     from semask.backends import envcheck

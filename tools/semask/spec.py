@@ -200,6 +200,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HOST_PYTHON", "", "the interpreter that creates .venv (make env; default: python3)"),
     Variable("ASCEND_SET_ENV", DEFAULT_SET_ENV, "the CANN set_env.sh"),
     Variable("AIS_BENCH", "", "the command that runs ais_bench (default: python -m ais_bench)"),
+    Variable("ATC_PYTHON", "", "CANN's Python for atc's op compiler, put first on PATH for atc alone "
+             "(e.g. /usr/local/python3.7.5/bin/python3; never the kit's .venv)"),
     Variable("UPSTREAM_REPO", UPSTREAM_REPO_URL, "crosscheck: upstream repository (URL or local mirror)"),
     Variable("UPSTREAM_DIR", "data/upstream/SeMask-Segmentation", "crosscheck: upstream clone"),
     Variable("CROSSCHECK_NUM", "2", "crosscheck: images"),

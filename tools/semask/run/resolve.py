@@ -33,13 +33,13 @@ from semask.run.plan import (PlanError, Resolved, RunPlan, build, data_tag, make
                          write_latest)
 
 
-def choose_backend(requested: str, set_env: str) -> str:
+def choose_backend(requested: str, set_env: str, atc_python: str | None = None) -> str:
     """'ascend' or 'ort' (BACKEND=auto says why on stderr); BACKEND=ascend that cannot work is a PlanError.
 
     select_backend sources ASCEND_SET_ENV itself: a failing script is named with its exit code, and
     BACKEND=auto then falls back to ONNX Runtime and says why."""
     try:
-        backend, reason = select_backend(requested, set_env)
+        backend, reason = select_backend(requested, set_env, atc_python)
     except KitError as exc:
         raise PlanError([f"error: {exc}"]) from None
     if requested == "auto":
@@ -62,7 +62,7 @@ def resolve_chips(soc: str, device: str, set_env: str) -> Tuple[str, List[int]]:
 def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     """Backend, SoC, native size and identities of a checked plan; takes the ARTIFACTS lock unless dry."""
     v = plan.values
-    backend = choose_backend(v["BACKEND"], v["ASCEND_SET_ENV"])
+    backend = choose_backend(v["BACKEND"], v["ASCEND_SET_ENV"], v.get("ATC_PYTHON") or None)
     errors = []
     devices: List[int] = []
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from semask.core.errors import KitError
+from semask.backends.ascend.atc_python import atc_environ, check_atc_python
 from semask.backends.ascend.probe import ais_bench_command  # noqa: F401 (the command every caller runs)
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import check_free_space, sha256_file
@@ -141,12 +142,13 @@ def _find_om(scratch: Path, stem: str) -> Path | None:
 def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height: int, width: int, soc: str,
                precision: str | None = "force_fp16", input_dtype: str = "float32", extra: Sequence[str] = (),
                device: int = 0, precision_v2: str | None = None, op_select_implmode: str | None = None,
-               weights: str | None = None) -> dict[str, Any]:
+               weights: str | None = None, atc_python: str | None = None) -> dict[str, Any]:
     """Compile ONNX -> OM with atc in a scratch folder, rename the .om (0640), write its JSON sidecar
     with the op placement atc reports for it.
 
     The ONNX is checked against its sidecar (and the run's `weights` when given) first; the OM's sidecar
-    carries the ONNX's weights identity on, so the .om can be checked the same way."""
+    carries the ONNX's weights identity on, so the .om can be checked the same way. `atc_python` (ATC_PYTHON, else
+    the environment's) is CANN's interpreter, put first on PATH for atc alone."""
     from semask.backends.ascend import fs as ascend_fs, knobs as ascend_knobs, atc_report
     from semask.model.onnx_io import onnx_io
     from semask.backends.model_check import verify_model
@@ -170,6 +172,9 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     if shutil.which("atc") is None:
         raise KitError(f"atc is not on PATH; run `source {os.environ.get('ASCEND_SET_ENV', DEFAULT_SET_ENV)}` "
                        "(CANN toolkit) first, or use BACKEND=ort")
+    # atc's op compiler runs `python3` from PATH: CANN's Python (ATC_PYTHON's folder first), never a venv's
+    atc_python = atc_python or os.environ.get("ATC_PYTHON") or None
+    check_atc_python(os.environ, atc_python, cann_version())
     soc_version, soc_source = resolve_soc(soc, device)
     ascend_fs.private_dir(output_om.parent, "OM folder")
     side = sidecar_path(output_om)
@@ -184,7 +189,7 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
         from semask.core.progress import step
 
         with step("atc", f"{onnx.name} -> {output_om.name}"):
-            code, text = run_streamed(cmd, cwd=scratch)
+            code, text = run_streamed(cmd, cwd=scratch, env=atc_environ(os.environ, atc_python))
         ascend_fs.write_private_text(output_om.with_suffix(".atc.log"), text)
         built = _find_om(scratch, output_om.stem)
         if code != 0 or built is None:
