@@ -22,7 +22,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
 from semask.run import stamps, workspace
-from semask.backends.ascend.devices import DeviceError, check_single_device, resolve_devices
+from semask.backends.ascend.devices import DeviceError, check_single_device, chips_for_run, resolve_devices
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_text
 from semask.backends.ort.provider import check_ort_provider
@@ -53,7 +53,10 @@ def resolve_chips(soc: str, device: str, set_env: str) -> Tuple[str, List[int]]:
     sourced = source_set_env(set_env) if Path(set_env).is_file() else None
     with applied(sourced.env) if sourced is not None and sourced.ok else contextlib.nullcontext():
         try:
-            devices = resolve_devices(device)
+            chips, warning = chips_for_run(soc)  # npu-smi failing with an explicit SOC: one warning
+            if warning:
+                print(warning, file=sys.stderr)
+            devices = resolve_devices(device, chips, use_npu_smi=False)
         except DeviceError as exc:
             raise PlanError([f"error: {line}" for line in exc.lines]) from None
         return resolve_soc(soc, devices)[0], devices

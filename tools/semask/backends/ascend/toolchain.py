@@ -82,13 +82,12 @@ def resolve_soc(soc: str, device: int | Sequence[int] = 0) -> tuple[str, str]:
     devices = [device] if isinstance(device, int) else list(device)
     if soc != "auto":
         return soc, "given"
-    text = npu_smi_info()
-    if len(devices) > 1:
-        from semask.backends.ascend.devices import parse_npu_smi_chips, soc_of
+    from semask.backends.ascend.devices import npu_smi_chips, soc_of
 
-        chips = parse_npu_smi_chips(text)
-        if chips:
-            return "Ascend" + soc_of(devices, chips), "npu-smi"
+    chips = npu_smi_chips()  # in ACL's numbering (visible devices, containers)
+    if chips:
+        return "Ascend" + soc_of(devices, chips), "npu-smi"
+    text = npu_smi_info()
     return "Ascend" + parse_chip_name(text, devices[0]), "npu-smi"
 
 
