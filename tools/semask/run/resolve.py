@@ -22,6 +22,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
 from semask.run import stamps, workspace
+from semask.backends.ascend.dev_access import device_access_problem
 from semask.backends.ascend.devices import DeviceError, check_single_device, chips_for_run, resolve_devices
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_text
@@ -93,6 +94,9 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
                                      dry_run=dry_run)
         if backend == "ascend":
             soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"])
+            denied = device_access_problem(devices)  # non-root users outside the driver's group
+            if denied:
+                raise PlanError([f"error: {denied}"])
     except PlanError:
         raise
     except KitError as exc:  # workspace.Refused too

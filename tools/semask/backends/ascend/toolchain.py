@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from semask.core.errors import KitError
 from semask.backends.ascend.atc_python import atc_environ, check_atc_python
@@ -251,6 +251,20 @@ def _device_list(device: int | Sequence[int]) -> list[int]:
     return [device] if isinstance(device, int) else [int(d) for d in device]
 
 
+def _absolute_pythonpath(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` with relative PYTHONPATH entries made absolute (ais_bench runs in another working folder)."""
+    env = dict(environ)
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) if p else p for p in env["PYTHONPATH"].split(os.pathsep))
+    return env
+
+
+def _absolute_command(cmd: Sequence[str]) -> list[str]:
+    """`cmd` with a relative program path (e.g. AIS_BENCH=".venv/bin/python -m ais_bench") made absolute."""
+    first = cmd[0]
+    return [os.path.abspath(first) if os.sep in first and not os.path.isabs(first) else first, *cmd[1:]]
+
+
 def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dirname: str, batch_size: int,
               device: int | Sequence[int] = 0, weights: str | None = None) -> dict[str, Any]:
     """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`.
@@ -281,6 +295,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     batching.files_per_batch(in_bytes, files[0])
     batching.check_sizes(files, batching.file_nbytes(files[0]))
     out_root = ascend_fs.private_dir(output_dir, "preds folder")
+    ascend_fs.check_owner(out_root)
     per_image = _per_image_output_bytes(info)
     if per_image:
         check_free_space(out_root, per_image * len(files), "ais_bench inference")
@@ -301,7 +316,8 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     print("+ " + shlex.join(cmd), flush=True)
     tmp_dir, tmp_summary = out_root / tmp_name, out_root / f"{tmp_name}_summary.json"
     try:
-        code, text = run_streamed(cmd)
+        # from the preds root: the 2025 tool checks --output_dirname relative to the working folder
+        code, text = run_streamed(_absolute_command(cmd), cwd=out_root, env=_absolute_pythonpath(os.environ))
         if len(devices) > 1:
             if code != 0:
                 raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
