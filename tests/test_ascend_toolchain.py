@@ -286,18 +286,4 @@ def test_make_atc_check(tmp_path_factory, tmp_path):
 
 
 # ------------------------------------------------------------------ installer
-def test_installer_sources(tmp_path, root):
-    env = {**ph.clean_env(), "ASCEND_TOOLKIT_HOME": str(tmp_path), "AIS_INSTALL_DRY_RUN": "1", "PYTHON": "py"}
-    script = str(root / "env" / "install_ascend_extras.sh")
-    default = subprocess.run(["bash", script], env=env, capture_output=True, text=True)
-    assert default.returncode == 0, default.stderr
-    assert "+ py -m pip install setuptools==80.10.2 attrs==26.1.0" in default.stdout
-    assert ("git+https://gitee.com/ascend/tools.git@8da7f6455bb122ca38b50e625fb7751c7e190ed1#egg=aclruntime"
-            "&subdirectory=ais-bench_workload/tool/ais_bench/backend") in default.stdout
-    mirror = subprocess.run(["bash", script], env={**env, "AIS_BENCH_SOURCE": "mirror2023"}, capture_output=True, text=True)
-    assert "git+https://github.com/Ascend/tools.git@9d6da90#egg=ais_bench" in mirror.stdout
-    wheels = subprocess.run(["bash", script], env={**env, "AIS_BENCH_SOURCE": "wheels", "AIS_BENCH_WHEELS": "/w/a.whl /w/b.whl"},
-                            capture_output=True, text=True)
-    assert "+ py -m pip install /w/a.whl /w/b.whl" in wheels.stdout
-    bad = subprocess.run(["bash", script], env={**env, "AIS_BENCH_SOURCE": "pypi"}, capture_output=True, text=True)
-    assert bad.returncode == 2 and "maintained (default), mirror2023, wheels" in bad.stderr
+# the installer's sources and its choice by CANN layout: tests/test_ascend_source.py (issue 25 §2)
