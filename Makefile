@@ -205,7 +205,9 @@ $(ONNX_ATC): $(ONNX_SIM) tools/semask/backends/ascend/graph.py tools/atc_graph.p
 $(OM): $(ONNX_ATC) | $(A)/om
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_compile.py --onnx $< --output-om $@ --batch-size $(BS) --height $(HEIGHT) \
 	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE_FIRST) \
-	    --weights $(call q,$(WEIGHTS)) $(if $(ATC_PYTHON),--atc-python $(call q,$(ATC_PYTHON)))
+	    --weights $(call q,$(WEIGHTS)) $(if $(ATC_PYTHON),--atc-python $(call q,$(ATC_PYTHON))) \
+	    $(if $(KEEP_DTYPE),--keep-dtype $(call q,$(KEEP_DTYPE))) $(if $(OP_PRECISION),--op-precision $(call q,$(OP_PRECISION))) \
+	    $(if $(MIXLIST),--mixlist $(call q,$(MIXLIST)))
 
 atc-check: $(ONNX_ATC) | $(A)/om
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE_FIRST) --out $(ATC_CHECK)

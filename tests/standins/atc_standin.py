@@ -131,6 +131,13 @@ def main(argv: list[str]) -> None:
     if "version" in opts:
         print("ATC version: 7.0.0.standin")
         return
+    if "help" in opts or "h" in opts:  # CANN 6.0's help has no --precision_mode_v2 (STANDIN_ATC_OLD_CANN=1)
+        flags = ["--framework", "--model", "--output", "--soc_version", "--precision_mode", "--keep_dtype",
+                 "--op_precision_mode", "--modify_mixlist", "--op_select_implmode", "--mode"]
+        if not os.environ.get("STANDIN_ATC_OLD_CANN"):
+            flags.append("--precision_mode_v2")
+        print("usage: atc <args>\n" + "\n".join(f"  {f}" for f in flags))
+        return
     if opts.get("mode", "0") != "0":
         if os.environ.get("STANDIN_ATC_OLD_CANN") or opts["mode"] not in ("1", "3"):
             fail(f"E10001: Value [{opts['mode']}] for parameter [--mode] is invalid. Reason: this release supports 0 only.")
@@ -157,6 +164,12 @@ def main(argv: list[str]) -> None:
         fail(f"E10001: Value [{opts['precision_mode_v2']}] for parameter [--precision_mode_v2] is invalid.")
     if opts.get("op_select_implmode", "high_performance") not in IMPLMODES:
         fail(f"E10001: Value [{opts['op_select_implmode']}] for parameter [--op_select_implmode] is invalid.")
+    for flag in ("keep_dtype", "op_precision_mode", "modify_mixlist"):
+        if flag in opts and not os.path.isfile(opts[flag]):
+            fail(f"E10001: Value [{opts[flag]}] for parameter [--{flag}] is invalid. Reason: the file does not exist.")
+    if "modify_mixlist" in opts and not opts.get("precision_mode", "").startswith("allow_mix_precision"):
+        fail("E10001: Value for parameter [--modify_mixlist] is invalid. Reason: it needs --precision_mode="
+             "allow_mix_precision.")
     if os.environ.get("STANDIN_ATC_FAIL"):
         fail(os.environ["STANDIN_ATC_FAIL"])
     check_op_compiler_python()

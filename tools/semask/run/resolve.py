@@ -22,6 +22,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
 from semask.run import stamps, workspace
+from semask.backends.ascend.atc_help import atc_help_text, precision_v2_problem
 from semask.backends.ascend.dev_access import device_access_problem
 from semask.backends.ascend.devices import DeviceError, check_single_device, chips_for_run, resolve_devices
 from semask.core.errors import KitError
@@ -63,6 +64,17 @@ def resolve_chips(soc: str, device: str, set_env: str) -> Tuple[str, List[int]]:
         return resolve_soc(soc, devices)[0], devices
 
 
+def check_atc_help(precision_v2: str, set_env: str) -> None:
+    """PRECISION_V2 only on an atc whose --help lists --precision_mode_v2 (CANN 6.0's does not)."""
+    if not precision_v2:
+        return
+    sourced = source_set_env(set_env) if Path(set_env).is_file() else None
+    with applied(sourced.env) if sourced is not None and sourced.ok else contextlib.nullcontext():
+        problem = precision_v2_problem(precision_v2, atc_help_text())
+    if problem:
+        raise PlanError([f"error: {problem}"])
+
+
 def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     """Backend, SoC, native size and identities of a checked plan; takes the ARTIFACTS lock unless dry."""
     v = plan.values
@@ -97,6 +109,7 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
             denied = device_access_problem(devices)  # non-root users outside the driver's group
             if denied:
                 raise PlanError([f"error: {denied}"])
+            check_atc_help(v["PRECISION_V2"], v["ASCEND_SET_ENV"])
     except PlanError:
         raise
     except KitError as exc:  # workspace.Refused too

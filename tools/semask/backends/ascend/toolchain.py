@@ -141,13 +141,15 @@ def _find_om(scratch: Path, stem: str) -> Path | None:
 def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height: int, width: int, soc: str,
                precision: str | None = "force_fp16", input_dtype: str = "float32", extra: Sequence[str] = (),
                device: int = 0, precision_v2: str | None = None, op_select_implmode: str | None = None,
-               weights: str | None = None, atc_python: str | None = None) -> dict[str, Any]:
+               weights: str | None = None, atc_python: str | None = None,
+               knobs: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Compile ONNX -> OM with atc in a scratch folder, rename the .om (0640), write its JSON sidecar
     with the op placement atc reports for it.
 
     The ONNX is checked against its sidecar (and the run's `weights` when given) first; the OM's sidecar
     carries the ONNX's weights identity on, so the .om can be checked the same way. `atc_python` (ATC_PYTHON, else
-    the environment's) is CANN's interpreter, put first on PATH for atc alone."""
+    the environment's) is CANN's interpreter, put first on PATH for atc alone. `knobs` ({KEEP_DTYPE, OP_PRECISION,
+    MIXLIST: file}) add their atc flags; their sha256 go into the sidecar."""
     from semask.backends.ascend import fs as ascend_fs, knobs as ascend_knobs, atc_report
     from semask.model.onnx_io import onnx_io
     from semask.backends.model_check import verify_model
@@ -181,8 +183,11 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
         side.unlink()
     scratch = Path(tempfile.mkdtemp(prefix=f".{output_om.stem}.atc-", dir=output_om.parent))
     try:
-        cmd = atc_command(onnx, scratch / output_om.stem, batch_size, height, width, soc_version, precision, extra,
-                          precision_v2, op_select_implmode)
+        from semask.backends.ascend.accuracy_knobs import atc_args, knob_files
+
+        knob_info = knob_files(knobs or {})
+        cmd = atc_command(onnx, scratch / output_om.stem, batch_size, height, width, soc_version, precision,
+                          [*extra, *atc_args(knob_info)], precision_v2, op_select_implmode)
         print("+ " + shlex.join(cmd), flush=True)
         start = time.time()
         from semask.core.progress import step
@@ -200,7 +205,8 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
             "weights": source["weights"], "weights_sha256": source["weights_sha256"],
             "command": cmd, "command_line": shlex.join(cmd), "soc_version": soc_version, "soc_source": soc_source,
             "precision_mode": precision, "precision_mode_v2": precision_v2,
-            "op_select_implmode": op_select_implmode, "batch_size": batch_size, "height": height, "width": width,
+            "op_select_implmode": op_select_implmode, "accuracy_knobs": knob_info,
+            "batch_size": batch_size, "height": height, "width": width,
             "input_dtype": input_dtype, "atc_om_name": built.name, "seconds": round(time.time() - start, 3),
             "atc_version": _atc_version(text), "cann_version": cann_version(),
             "outputs": [{"name": o.name, "shape": list(o.shape), "dtype": o.dtype.name} for o in outputs],

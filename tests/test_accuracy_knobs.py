@@ -1,0 +1,80 @@
+"""Issue 25 §6: KEEP_DTYPE, OP_PRECISION, MIXLIST (sha256 in the .om name and sidecar) and PRECISION_V2 against the
+atc's own --help. sha256 references are computed here with hashlib over literal file contents."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+import pytest
+
+import pipeline_helpers as ph
+from semask.backends.ascend.accuracy_knobs import knob_problems, knob_tag
+
+sys.path.insert(0, str(ph.STANDINS))
+import tiny_onnx  # noqa: E402
+
+KEEP = b"Pow_12\nReduceMean_13\n"  # the ConvNeXt guide's kind of keep list: LayerNorm's Pow/ReduceMean by name
+OP_INI = b"[ByOpType]\nGelu=high_performance\n"
+
+
+def _files(tmp_path):
+    keep, ini = tmp_path / "keep_dtype.cfg", tmp_path / "op_precision.ini"
+    keep.write_bytes(KEEP)
+    ini.write_bytes(OP_INI)
+    return keep, ini
+
+
+def test_problems_and_tag(tmp_path):
+    keep, ini = _files(tmp_path)
+    assert knob_problems({"KEEP_DTYPE": str(tmp_path / "nope.cfg")}) == [
+        f"KEEP_DTYPE={tmp_path / 'nope.cfg'} is not a file; give the config atc's --keep_dtype reads, or leave "
+        "KEEP_DTYPE empty"]
+    [line] = knob_problems({"MIXLIST": str(keep), "PRECISION": "force_fp16"})
+    assert line.startswith(f"MIXLIST={keep} needs a mixed-precision mode") and "PRECISION=allow_mix_precision" in line
+    assert knob_problems({"MIXLIST": str(keep), "PRECISION": "allow_mix_precision"}) == []
+    tag = knob_tag({"KEEP_DTYPE": str(keep), "OP_PRECISION": str(ini)})
+    assert tag == f"_kd{hashlib.sha256(KEEP).hexdigest()[:8]}_op{hashlib.sha256(OP_INI).hexdigest()[:8]}"
+
+
+def test_compile_passes_the_flags_and_records_the_sha256(standin_log, tmp_path):
+    from semask.backends.ascend import toolchain
+
+    keep, ini = _files(tmp_path)
+    model = tiny_onnx.make_model(tmp_path / "tiny_bs1.onnx", 1)
+    om = tmp_path / "om" / "tiny_bs1.om"
+    info = toolchain.compile_om(model, om, 1, tiny_onnx.H, tiny_onnx.W, ph.SOC, "force_fp16",
+                                knobs={"KEEP_DTYPE": str(keep), "OP_PRECISION": str(ini), "MIXLIST": None})
+    assert f"--keep_dtype={keep}" in info["command"] and f"--op_precision_mode={ini}" in info["command"]
+    side = json.loads(om.with_suffix(".json").read_text())
+    assert side["accuracy_knobs"]["KEEP_DTYPE"]["sha256"] == hashlib.sha256(KEEP).hexdigest()
+    assert side["accuracy_knobs"]["OP_PRECISION"]["sha256"] == hashlib.sha256(OP_INI).hexdigest()
+
+
+@pytest.fixture
+def ascend_make(tmp_path):
+    env = ph.ascend_env(tmp_path / "log", ph.harmless_set_env(tmp_path))
+    return env, {**ph.CONFIG, "BACKEND": "ascend", "SOC": ph.SOC}
+
+
+def test_make_names_the_om_after_the_knob_files(ascend_make, tmp_path):
+    env, variables = ascend_make
+    keep, _ = _files(tmp_path)
+    r = ph.run_make(["om"], tmp_path / "arts", None, {**variables, "KEEP_DTYPE": str(keep)}, env=env, flags=["-n"])
+    assert f"_{ph.SOC}_force_fp16_kd{hashlib.sha256(KEEP).hexdigest()[:8]}.om" in r.stdout
+    assert f"--keep-dtype '{keep}'" in r.stdout
+    r = ph.run_make(["om"], tmp_path / "arts", None, {**variables, "MIXLIST": str(keep)}, env=env, flags=["-n"],
+                    check=False)
+    [error] = ph.parse_errors(r)
+    assert error.startswith(f"error: MIXLIST={keep} needs a mixed-precision mode")
+
+
+def test_precision_v2_refused_on_an_atc_without_it(ascend_make, tmp_path):
+    env, variables = ascend_make
+    variables = {k: v for k, v in variables.items() if k != "PRECISION"}
+    r = ph.run_make(["om"], tmp_path / "arts", None, {**variables, "PRECISION_V2": "fp16"},
+                    env={**env, "STANDIN_ATC_OLD_CANN": "1"}, flags=["-n"], check=False)
+    [error] = ph.parse_errors(r)
+    assert error.startswith("error: PRECISION_V2=fp16, but this atc (") and error.endswith(
+        "does not list --precision_mode_v2 in its --help (CANN 6.0 has none); use PRECISION=force_fp16 instead")
+    ph.run_make(["om"], tmp_path / "arts", None, {**variables, "PRECISION_V2": "fp16"}, env=env, flags=["-n"])
