@@ -78,3 +78,19 @@ def test_precision_v2_refused_on_an_atc_without_it(ascend_make, tmp_path):
     assert error.startswith("error: PRECISION_V2=fp16, but this atc (") and error.endswith(
         "does not list --precision_mode_v2 in its --help (CANN 6.0 has none); use PRECISION=force_fp16 instead")
     ph.run_make(["om"], tmp_path / "arts", None, {**variables, "PRECISION_V2": "fp16"}, env=env, flags=["-n"])
+
+
+def test_fused_layernorms_counted_and_warned(tmp_path_factory):
+    """The shared Ascend run's .om: the ONNX's LayerNorm patterns (one per nn.LayerNorm of the reduced network)
+    against the LayerNorm ops in the stand-in's recorded --mode=1 JSON (one, transcribed from the fixture)."""
+    import torch
+
+    from semask.model.network import build_model
+
+    shared = ph.shared_ascend(tmp_path_factory)
+    [side] = [p for p in (shared["artifacts"] / "om").glob("*.json") if not p.name.endswith("atc_check.json")]
+    record = json.loads(side.read_text())["layernorm"]
+    modules = sum(isinstance(m, torch.nn.LayerNorm) for m in build_model("reduced").modules())
+    assert record["onnx_patterns"] == modules and record["fused"] == 1
+    assert record["warning"] in shared["all"].stdout
+    assert record["warning"].startswith(f"warning: atc fused 1 of the graph's {modules} LayerNorm patterns")

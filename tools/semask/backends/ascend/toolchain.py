@@ -213,6 +213,11 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
             "placement": atc_report.placement(built, scratch),
         }
         print(atc_report.placement_line(info["placement"]), flush=True)
+        from semask.backends.ascend.layernorm import layernorm_record, onnx_layernorm_patterns
+
+        info["layernorm"] = layernorm_record(onnx_layernorm_patterns(onnx), info["placement"].get("layernorm_ops"))
+        if info["layernorm"]["warning"]:
+            print(info["layernorm"]["warning"], flush=True)
         # the .om is the make target: publish it after its sidecar, so a run killed in between never leaves
         # an .om that make takes as done but ais_infer refuses (sidecar missing)
         ascend_fs.write_private_json(side, info)
