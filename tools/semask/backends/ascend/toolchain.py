@@ -193,11 +193,17 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
         from semask.core.progress import step
 
         with step("atc", f"{onnx.name} -> {output_om.name}"):
-            code, text = run_streamed(cmd, cwd=scratch, env=atc_environ(os.environ, atc_python))
+            from semask.backends.ascend.atc_host import te_parallel
+
+            env, workers = te_parallel(atc_environ(os.environ, atc_python))
+            print(workers, flush=True)
+            code, text = run_streamed(cmd, cwd=scratch, env=env)
         ascend_fs.write_private_text(output_om.with_suffix(".atc.log"), text)
         built = _find_om(scratch, output_om.stem)
         if code != 0 or built is None:
-            why = f"exit code {code}" if code != 0 else f"exit 0 but no {output_om.stem}.om was written"
+            from semask.backends.ascend.atc_host import failure_hint
+
+            why = failure_hint(code) if code != 0 else f"exit 0 but no {output_om.stem}.om was written"
             raise KitError(f"atc failed for {onnx} ({why}); last lines of its output:\n{_tail(text)}\n"
                            f"(full log: {output_om.with_suffix('.atc.log')})")
         info = {
@@ -317,10 +323,15 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
     devices = _device_list(device)
     mode = multi.multi_device_mode(ais_bench_command(), devices) if len(devices) > 1 else None
+    idle = multi.empty_devices_problem(len(files), devices, mode)
+    if idle:
+        raise KitError(idle)
     if len(files) < len(devices):
         raise KitError(f"{len(files)} frame(s) in {input_dir} for {len(devices)} devices: ais_bench would give a "
                        "device nothing to infer; use fewer devices (DEVICE) or more frames (LIMIT)")
     tmp_name = f"{dirname}.partial-{os.getpid()}"
+    if len(devices) > 1:  # the 2025 tool's workers check-then-mkdir the shared folder: made first, 0750
+        ascend_fs.private_dir(out_root / tmp_name, "preds run folder")
     cmd = [*ais_bench_command(), "--model", str(om), "--input", str(input_dir), "--output", str(output_dir),
            "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", str(batch_size),
            *multi.device_flags(devices, mode, with_input=True)]

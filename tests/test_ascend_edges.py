@@ -1,0 +1,26 @@
+"""Issue 25 §7: the multi-device and atc-host edges, computed by hand from the documented rules."""
+from __future__ import annotations
+
+from semask.backends.ascend.atc_host import failure_hint, te_parallel
+from semask.backends.ascend.multidevice import DIVIDE, SPLIT, empty_devices_problem
+
+
+def test_2023_splitter_leaves_devices_empty():
+    # 10 frames on 8 chips: ceil(10/8) = 2 each, in turn -> chips 0-4 get 2, chips 5, 6, 7 none
+    line = empty_devices_problem(10, list(range(8)), SPLIT)
+    assert line == ("10 frame(s) on 8 devices: this ais_bench (2023-06) gives each device ceil(10/8) = 2 frames in "
+                    "turn, so device(s) 5,6,7 would get none and the run fails; use DEVICE=0,1,2,3,4, or more frames "
+                    "(LIMIT)")
+    assert empty_devices_problem(7, [0, 1], SPLIT) is None  # 4 + 3
+    assert empty_devices_problem(10, list(range(8)), DIVIDE) is None  # the 2024+ split gives each at least one
+
+
+def test_compile_workers_and_exit_status():
+    assert te_parallel({}, cores=4)[0]["TE_PARALLEL_COMPILER"] == "3"  # int(4 * 0.8)
+    assert te_parallel({}, cores=32)[0]["TE_PARALLEL_COMPILER"] == "8"  # atc's default is the cap
+    assert te_parallel({}, cores=8, chips=2)[0]["TE_PARALLEL_COMPILER"] == "3"  # int(6.4) // 2
+    env, line = te_parallel({"TE_PARALLEL_COMPILER": "2"}, cores=64)
+    assert env["TE_PARALLEL_COMPILER"] == "2" and line == "atc: TE_PARALLEL_COMPILER=2 (from the environment)"
+    assert failure_hint(-9) == ("atc was killed by SIGKILL (out of host memory? the kernel's OOM killer sends SIGKILL); "
+                                "its detailed log is under ~/ascend/log (debug/plog)")
+    assert failure_hint(1) == "exit code 1; atc's detailed log is under ~/ascend/log (debug/plog)"
