@@ -35,7 +35,11 @@ include $(PLAN_MK)
 
 PY_DEP := $(if $(filter .venv/bin/python,$(PYTHON)),.venv/.installed)
 PY := $(PYTHON)
-ASCEND_SRC := if [ -f $(call q,$(ASCEND_SET_ENV)) ]; then set +u; . $(call q,$(ASCEND_SET_ENV)) >/dev/null 2>&1; set -u; fi;
+# sourced as the parse-time check sources it (semask.backends.ascend.set_env): only its final status counts, so a
+# line of it that returns non-zero cannot kill a recipe silently under -e
+ASCEND_SRC := if [ -f $(call q,$(ASCEND_SET_ENV)) ]; then set +eu; . $(call q,$(ASCEND_SET_ENV)) >/dev/null 2>&1; \
+    rc=$$?; set -eu; if [ $$rc -ne 0 ]; then echo "error: ASCEND_SET_ENV=$(ASCEND_SET_ENV) exited with code $$rc when \
+    sourced; fix the script or point ASCEND_SET_ENV at the CANN toolkit's set_env.sh" >&2; exit $$rc; fi; fi;
 # Ascend steps write 0750 folders / 0640 files (the newest ais_bench refuses looser ones)
 ASCEND_UMASK := $(if $(filter ascend,$(BACKEND_RESOLVED)),umask 027;)
 ATC_PRECISION_ARGS := $(if $(PRECISION_V2),--precision-v2 $(PRECISION_V2),--precision $(PRECISION)) \

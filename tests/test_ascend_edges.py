@@ -24,3 +24,27 @@ def test_compile_workers_and_exit_status():
     assert failure_hint(-9) == ("atc was killed by SIGKILL (out of host memory? the kernel's OOM killer sends SIGKILL); "
                                 "its detailed log is under ~/ascend/log (debug/plog)")
     assert failure_hint(1) == "exit code 1; atc's detailed log is under ~/ascend/log (debug/plog)"
+
+
+def test_recipes_source_set_env_like_the_parse_time_check(tmp_path):
+    """ASCEND_SRC, as make expands it, run under the recipes' shell flags: a failing line inside set_env.sh does not
+    kill the recipe; a non-zero final status is one error line naming the script."""
+    import subprocess
+
+    import pipeline_helpers as ph
+
+    script = tmp_path / "set_env.sh"
+    script.write_text("export BEFORE=1\nfalse\nexport AFTER=1\n")
+    db = subprocess.run(["make", "-pn", "help", f"ASCEND_SET_ENV={script}"], cwd=ph.ROOT, capture_output=True,
+                        text=True, env=ph.clean_env(), timeout=120).stdout
+    [line] = [ln for ln in db.splitlines() if ln.startswith("ASCEND_SRC := ")]
+    source = line[len("ASCEND_SRC := "):].replace("$$", "$")
+    ok = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", source + ' echo "survived $BEFORE $AFTER"'],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout == "survived 1 1\n", ok.stderr
+    script.write_text("export BEFORE=1\nfalse\n")
+    bad = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", source + " echo survived"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr == (f"error: ASCEND_SET_ENV={script} exited with code 1 when sourced; fix the script or point "
+                          "ASCEND_SET_ENV at the CANN toolkit's set_env.sh\n")
