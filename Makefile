@@ -254,12 +254,14 @@ $(PERF_JSON): $(ONNX_USED) | $(A)/perf
 	    --device $(DEVICES) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --weights $(call q,$(WEIGHTS)) --out-json $@
 endif
 
-$(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) | $(A)/reports
+$(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) $(wildcard $(ORT_FP32_SUMMARY)) | $(A)/reports
 	$(call provenance,$(@:.json=.provenance.json))
 	$(PY) tools/score.py --pred $(PRED_SUMMARY) --labels $(LABELS_DIR) --label-dtype $(LABEL_DTYPE) \
 	    --height $(OUT_HEIGHT) --width $(OUT_WIDTH) --out-json $@ --out-md $(@:.json=.md) \
 	    --panels 3 --data-root $(call q,$(DATA_ROOT)) --panel-dir $(@:.json=_panels) \
 	    --provenance $(@:.json=.provenance.json)
+	$(if $(ORT_FP32_SUMMARY),$(PY) tools/fp32_agreement.py --report $@ --pred $(PRED_SUMMARY) \
+	    --reference $(ORT_FP32_SUMMARY) --label-dtype $(LABEL_DTYPE))
 	$(PY) tools/results_table.py report --report $@ --summary $(PRED_SUMMARY) $(if $(SMOKE),--smoke) --weights $(call q,$(WEIGHTS)) --out $(@:.json=.table.md)
 
 # ------------------------------------------------------------------------------ upstream cross-check

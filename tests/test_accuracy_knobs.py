@@ -94,3 +94,27 @@ def test_fused_layernorms_counted_and_warned(tmp_path_factory):
     assert record["onnx_patterns"] == modules and record["fused"] == 1
     assert record["warning"] in shared["all"].stdout
     assert record["warning"].startswith(f"warning: atc fused 1 of the graph's {modules} LayerNorm patterns")
+
+
+def test_ascend_report_has_the_label_agreement_with_ort_fp32(tmp_path_factory):
+    """The stand-in ais_bench runs the same fp32 graph as ORT here, so every label agrees (7 images of 64x128)."""
+    import shutil
+
+    shared, ort = ph.shared_ascend(tmp_path_factory), ph.shared_ort(tmp_path_factory)
+    base = tmp_path_factory.mktemp("fp32_agreement")
+    arts = ph.copy_tree(shared["artifacts"], base / "artifacts", skip=("reports", "perf"))
+    variables = {**ph.CONFIG, "BACKEND": "ascend", "SOC": ph.SOC}
+    env = ph.ascend_env(base / "log", shared["env"]["ASCEND_SET_ENV"])
+    r = ph.run_make(["all"], arts, shared["data"], variables, env=env)
+    record = ph.read_json(ph.report_path(arts, ph.ASCEND_RUN))["label_agreement_vs_ort_fp32"]
+    assert record["agreement"] is None and "make all BACKEND=ort" in record["reason"] and "note: label agreement" in r.stdout
+    for name in (ph.ORT_RUN, f"{ph.ORT_RUN}_summary.json", f"{ph.ORT_RUN}_manifest.json"):  # the ORT run, made now
+        src = ort["artifacts"] / "preds" / name
+        if src.is_dir():
+            shutil.copytree(src, arts / "preds" / name, copy_function=shutil.copy)
+        else:
+            shutil.copy(src, arts / "preds" / name)
+    r = ph.run_make(["all"], arts, shared["data"], variables, env=env)
+    record = ph.read_json(ph.report_path(arts, ph.ASCEND_RUN))["label_agreement_vs_ort_fp32"]
+    assert (record["agreement"], record["images"], record["pixels"]) == (1.0, ph.N_IMAGES, ph.N_IMAGES * ph.H * ph.W)
+    assert "labels = ORT fp32 labels of the same frames: 100.0000 %" in r.stdout

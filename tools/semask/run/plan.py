@@ -377,6 +377,8 @@ class RunPlan:
         }
         if self.backend == "ascend":
             out["ONNX_USED"], out["MODEL_FILE"] = out["ONNX_SIM"], out["OM"]
+            data = f"{r.data_tag}_{self.limit_tag}"  # the ORT fp32 run of the same frames (label agreement)
+            out["ORT_FP32_SUMMARY"] = f"{a}/preds/ort-cpu_{stem}_{data}_summary.json"
         elif self.backend == "openvino":  # the ORT graph: OpenVINO reads its com.microsoft ops; _sim ran 1.06x its time (bench/RESULTS.md)
             out["ONNX_USED"] = out["MODEL_FILE"] = out["ONNX_ORT"]
         else:  # the fused graph is built and measured for the CPU provider; CUDA/CANN keep the plain one
