@@ -2,7 +2,7 @@
 
 The npu-smi stand-in prints the driver 24.x Duo layout, a container's view (the host's ids), `info -m`, and fails the
 way it does in containers (`dcmi module initialize failed. ret is -8005`, exit 255). Expected chips are transcribed
-from the tables in TOOLS.md §9/§10, not computed by the kit.
+from the published npu-smi tables (docs/ASCEND_HOST.md), not computed by the kit.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from semask.backends.ascend.atc_python import check_atc_python
 from semask.backends.ascend.probe import probe
 from semask.backends.ascend.set_env import applied, source_set_env
 from semask.spec import BACKENDS, DEFAULT_SET_ENV  # noqa: F401 (BACKENDS re-exported)
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 
 
 
@@ -45,7 +45,7 @@ def select_backend(requested: str = "auto", set_env: str | None = None, atc_pyth
     atc_python = atc_python or os.environ.get("ATC_PYTHON") or None
     set_env = set_env or default_set_env()
     if requested not in BACKENDS:
-        raise KitError(f"BACKEND={requested!r} is not one of {', '.join(BACKENDS)}")
+        raise KitError(not_one_of("BACKEND", requested, BACKENDS))
     if requested == "ort":
         return "ort", "BACKEND=ort: using ONNX Runtime"
     if requested == "openvino":  # the package is checked where it is imported (the venv may not exist yet)

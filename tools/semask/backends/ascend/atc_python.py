@@ -20,7 +20,7 @@ from typing import Mapping
 from semask.core.errors import KitError
 
 EXAMPLE = "/usr/local/python3.7.5/bin/python3"  # where CANN 6.0's install guide puts its Python
-# CANN release -> the Python minor versions its install guide supports (TOOLS.md §5); unknown releases: 3.7+ only
+# CANN release -> the Python minor versions its install guide supports (docs/ASCEND_HOST.md); unknown: 3.7+ only
 SUPPORTED: tuple[tuple[str, tuple[int, int], tuple[int, int]], ...] = (
     (r"^[1-5]\.|^6\.0", (3, 7), (3, 9)),
     (r"^6\.[1-9]|^7\.|^8\.0\.RC", (3, 7), (3, 10)),

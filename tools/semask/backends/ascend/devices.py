@@ -6,8 +6,8 @@ and the compile, so the kit checks the list while make reads the Makefile. Stand
 runs before `.venv` exists.
 
 `npu-smi info` prints one NPU row (`| <npu> <Name> | <Health> | ...`) per card, followed by one chip row
-(`| <chip> <Device> | <Bus-Id> | ...`) per chip on it; the Device column is the id `--device` takes
-(TOOLS.md §9). Driver 24.x prints a Duo card as two NPU rows sharing one id, one chip row each; `npu-smi info -m`
+(`| <chip> <Device> | <Bus-Id> | ...`) per chip on it; the Device column is the id `--device` takes.
+Driver 24.x prints a Duo card as two NPU rows sharing one id, one chip row each; `npu-smi info -m`
 lists NPU ID / Chip ID / Chip Logic ID / Chip Name (Mcu rows have logic id `-`) and is read when the table has no
 chip rows. Ids follow ACL's numbering (issue 25 §4): ASCEND_RT_VISIBLE_DEVICES / ASCEND_VISIBLE_DEVICES pick and
 order the chips ACL numbers from 0, and in a container (npu-smi shows the host's ids) the visible chips are numbered
