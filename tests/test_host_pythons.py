@@ -163,3 +163,19 @@ def test_parse_python_prefers_host_python_then_311(tmp_path):
     r = subprocess.run([str(real_python("3.7")), str(CHECK_HOST), "parse-python"], env={"PATH": str(bin_dir)},
                        capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stdout, r.stderr) == (0, "python3\n", "")
+
+
+def test_ascend_parse_time_checks_on_python37(fresh_clone, tmp_path):
+    """BACKEND=ascend's parse-time work (probe, atc's Python, npu-smi, /dev/davinci) on a 3.7 `python3`, with a
+    failing npu-smi and an explicit SOC: one warning, no traceback."""
+    path = _python3_first(tmp_path, real_python("3.7"))
+    env = ph.clean_env({"PATH": f"{ph.STANDINS / 'bin'}:{path}", "STANDIN_PYTHON": str(ph.VENV_PY),
+                        "PYTHONPATH": f"{ph.STANDINS}:{ph.CANN_SITE}", "AIS_BENCH": f"{ph.VENV_PY} -m ais_bench",
+                        "ATC_PYTHON": ph.cann_python(), "STANDIN_NPU_SMI_FAIL": "1",
+                        "ASCEND_SET_ENV": str(ph.harmless_set_env(tmp_path))})
+    r = subprocess.run(["make", "-n", "all", "MODEL=reduced", "WEIGHTS=random", "BACKEND=ascend", f"SOC={ph.SOC}"],
+                       cwd=fresh_clone, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    [warning] = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert "dcmi module initialize failed. ret is -8005" in warning
+    assert "tools/atc_compile.py" in r.stdout and f"--atc-python '{ph.cann_python()}'" in r.stdout
