@@ -188,24 +188,8 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
         knob_info = knob_files(knobs or {})
         cmd = atc_command(onnx, scratch / output_om.stem, batch_size, height, width, soc_version, precision,
                           [*extra, *atc_args(knob_info)], precision_v2, op_select_implmode)
-        print("+ " + shlex.join(cmd), flush=True)
         start = time.time()
-        from semask.core.progress import step
-
-        with step("atc", f"{onnx.name} -> {output_om.name}"):
-            from semask.backends.ascend.atc_host import te_parallel
-
-            env, workers = te_parallel(atc_environ(os.environ, atc_python))
-            print(workers, flush=True)
-            code, text = run_streamed(cmd, cwd=scratch, env=env)
-        ascend_fs.write_private_text(output_om.with_suffix(".atc.log"), text)
-        built = _find_om(scratch, output_om.stem)
-        if code != 0 or built is None:
-            from semask.backends.ascend.atc_host import failure_hint
-
-            why = failure_hint(code) if code != 0 else f"exit 0 but no {output_om.stem}.om was written"
-            raise KitError(f"atc failed for {onnx} ({why}); last lines of its output:\n{_tail(text)}\n"
-                           f"(full log: {output_om.with_suffix('.atc.log')})")
+        built, text = _run_atc(cmd, scratch, onnx, output_om, atc_python)
         info = {
             "om": str(output_om), "om_sha256": sha256_file(built), "onnx": str(onnx), "onnx_sha256": source["sha256"],
             "weights": source["weights"], "weights_sha256": source["weights_sha256"],
@@ -219,11 +203,7 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
             "placement": atc_report.placement(built, scratch),
         }
         print(atc_report.placement_line(info["placement"]), flush=True)
-        from semask.backends.ascend.layernorm import layernorm_record, onnx_layernorm_patterns
-
-        info["layernorm"] = layernorm_record(onnx_layernorm_patterns(onnx), info["placement"].get("layernorm_ops"))
-        if info["layernorm"]["warning"]:
-            print(info["layernorm"]["warning"], flush=True)
+        info["layernorm"] = _layernorm_fusion(onnx, info["placement"])
         # the .om is the make target: publish it after its sidecar, so a run killed in between never leaves
         # an .om that make takes as done but ais_infer refuses (sidecar missing)
         ascend_fs.write_private_json(side, info)
@@ -232,6 +212,37 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return info
+
+
+def _run_atc(cmd: list[str], scratch: Path, onnx: Path, output_om: Path, atc_python: str | None) -> tuple[Path, str]:
+    """Run atc in `scratch` with CANN's Python first on PATH and its compile workers set; (the .om it wrote, its
+    output), or KitError with its exit status, log folder and last lines."""
+    from semask.backends.ascend import fs as ascend_fs
+    from semask.backends.ascend.atc_host import failure_hint, te_parallel
+    from semask.core.progress import step
+
+    print("+ " + shlex.join(cmd), flush=True)
+    with step("atc", f"{onnx.name} -> {output_om.name}"):
+        env, workers = te_parallel(atc_environ(os.environ, atc_python))
+        print(workers, flush=True)
+        code, text = run_streamed(cmd, cwd=scratch, env=env)
+    ascend_fs.write_private_text(output_om.with_suffix(".atc.log"), text)
+    built = _find_om(scratch, output_om.stem)
+    if code != 0 or built is None:
+        why = failure_hint(code) if code != 0 else f"exit 0 but no {output_om.stem}.om was written"
+        raise KitError(f"atc failed for {onnx} ({why}); last lines of its output:\n{_tail(text)}\n"
+                       f"(full log: {output_om.with_suffix('.atc.log')})")
+    return built, text
+
+
+def _layernorm_fusion(onnx: Path, placement: dict[str, Any]) -> dict[str, Any]:
+    """The sidecar's LayerNorm record (patterns in the ONNX, LayerNorm ops atc made); prints its warning."""
+    from semask.backends.ascend.layernorm import layernorm_record, onnx_layernorm_patterns
+
+    record = layernorm_record(onnx_layernorm_patterns(onnx), placement.get("layernorm_ops"))
+    if record["warning"]:
+        print(record["warning"], flush=True)
+    return record
 
 
 def _atc_version(text: str) -> str | None:
@@ -282,6 +293,18 @@ def _absolute_command(cmd: Sequence[str]) -> list[str]:
     return [os.path.abspath(first) if os.sep in first and not os.path.isabs(first) else first, *cmd[1:]]
 
 
+def _check_device_shares(frames: int, devices: list[int], mode: str | None, input_dir: Path) -> None:
+    """KitError when ais_bench would give a device no frame (fewer frames than devices, or the 2023 splitter)."""
+    from semask.backends.ascend import multidevice as multi
+
+    idle = multi.empty_devices_problem(frames, devices, mode)
+    if idle:
+        raise KitError(idle)
+    if frames < len(devices):
+        raise KitError(f"{frames} frame(s) in {input_dir} for {len(devices)} devices: ais_bench would give a "
+                       "device nothing to infer; use fewer devices (DEVICE) or more frames (LIMIT)")
+
+
 def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dirname: str, batch_size: int,
               device: int | Sequence[int] = 0, weights: str | None = None) -> dict[str, Any]:
     """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`.
@@ -323,12 +346,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
     devices = _device_list(device)
     mode = multi.multi_device_mode(ais_bench_command(), devices) if len(devices) > 1 else None
-    idle = multi.empty_devices_problem(len(files), devices, mode)
-    if idle:
-        raise KitError(idle)
-    if len(files) < len(devices):
-        raise KitError(f"{len(files)} frame(s) in {input_dir} for {len(devices)} devices: ais_bench would give a "
-                       "device nothing to infer; use fewer devices (DEVICE) or more frames (LIMIT)")
+    _check_device_shares(len(files), devices, mode, input_dir)
     tmp_name = f"{dirname}.partial-{os.getpid()}"
     if len(devices) > 1:  # the 2025 tool's workers check-then-mkdir the shared folder: made first, 0750
         ascend_fs.private_dir(out_root / tmp_name, "preds run folder")
