@@ -27,23 +27,21 @@ def test_compile_workers_and_exit_status():
 
 
 def test_recipes_source_set_env_like_the_parse_time_check(tmp_path):
-    """ASCEND_SRC, as make expands it, run under the recipes' shell flags: a failing line inside set_env.sh does not
-    kill the recipe; a non-zero final status is one error line naming the script."""
+    """The Ascend steps' prefix (what make runs before each Ascend step), under the recipes' shell flags: a failing
+    line inside set_env.sh does not kill the step; a non-zero final status is one error line naming the script."""
     import subprocess
 
-    import pipeline_helpers as ph
+    from semask.backends.ascend.backend import AscendBackend
 
-    script = tmp_path / "set_env.sh"
+    script = tmp_path / "set_env's dir" / "set_env.sh"
+    script.parent.mkdir()
     script.write_text("export BEFORE=1\nfalse\nexport AFTER=1\n")
-    db = subprocess.run(["make", "-pn", "help", f"ASCEND_SET_ENV={script}"], cwd=ph.ROOT, capture_output=True,
-                        text=True, env=ph.clean_env(), timeout=120).stdout
-    [line] = [ln for ln in db.splitlines() if ln.startswith("ASCEND_SRC := ")]
-    source = line[len("ASCEND_SRC := "):].replace("$$", "$")
-    ok = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", source + ' echo "survived $BEFORE $AFTER"'],
+    prefix = AscendBackend().step_prefix({"ASCEND_SET_ENV": str(script)})
+    ok = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", prefix + ' echo "survived $BEFORE $AFTER"'],
                         capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout == "survived 1 1\n", ok.stderr
     script.write_text("export BEFORE=1\nfalse\n")
-    bad = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", source + " echo survived"], capture_output=True,
+    bad = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", prefix + " echo survived"], capture_output=True,
                          text=True)
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr == (f"error: ASCEND_SET_ENV={script} exited with code 1 when sourced; fix the script or point "
