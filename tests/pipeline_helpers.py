@@ -352,3 +352,11 @@ def seeded_tree(tmp_path_factory, dst: Path) -> Path:
 
 def python() -> str:
     return str(VENV_PY) if VENV_PY.exists() else sys.executable
+
+
+def planned_path(proc: subprocess.CompletedProcess, key: str) -> str:
+    """The artifact path `key` (e.g. OM) of the plan a `make -n` printed (`... --plan <plan.json>`)."""
+    from semask.run.plan import load
+
+    [plan_json] = sorted(set(re.findall(r"--plan (\S+\.json)", proc.stdout)))
+    return load(ROOT / plan_json).paths()[key]

@@ -67,7 +67,7 @@ def test_make_help_and_dry_run_on_host_python(minor, fresh_clone, tmp_path):
                                    "plan needs; using /"), note
         else:
             assert notes == [], r.stderr
-    assert "tools/export_onnx.py --model reduced --weights 'random' --batch-size 2" in r.stdout
+    assert " -m semask report --plan " in r.stdout
     assert not (fresh_clone / ".venv").exists()
 
 
