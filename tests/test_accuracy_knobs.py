@@ -117,3 +117,21 @@ def test_ascend_report_has_the_label_agreement_with_ort_fp32(tmp_path_factory):
     record = ph.read_json(ph.report_path(arts, ph.ASCEND_RUN))["label_agreement_vs_ort_fp32"]
     assert (record["agreement"], record["images"], record["pixels"]) == (1.0, ph.N_IMAGES, ph.N_IMAGES * ph.H * ph.W)
     assert "labels = ORT fp32 labels of the same frames: 100.0000 %" in r.stdout
+
+
+def test_make_om_passes_the_knob_files_to_atc(tmp_path_factory, tmp_path):
+    """Through the build step: a KEEP_DTYPE run compiles a new .om (only atc runs) whose atc call and sidecar carry
+    the file."""
+    shared = ph.shared_ascend(tmp_path_factory)
+    keep, _ = _files(tmp_path)
+    arts = ph.copy_tree(shared["artifacts"], tmp_path / "artifacts", skip=("preds", "reports", "perf"))
+    log = tmp_path / "log"
+    env = ph.ascend_env(log, shared["env"]["ASCEND_SET_ENV"])
+    ph.run_make(["om"], arts, shared["data"], {**ph.CONFIG, "BACKEND": "ascend", "SOC": ph.SOC,
+                                               "KEEP_DTYPE": str(keep)}, env=env)
+    sha = hashlib.sha256(KEEP).hexdigest()
+    [side] = [p for p in (arts / "om").glob(f"*_kd{sha[:8]}.json")]
+    record = json.loads(side.read_text())
+    assert f"--keep_dtype={keep}" in record["command"] and record["accuracy_knobs"]["KEEP_DTYPE"]["sha256"] == sha
+    compiles = [a for a in ph.standin_calls(log, "atc") if not any(x.startswith("--mode=") for x in a)]
+    assert len(compiles) == 1 and f"--keep_dtype={keep}" in compiles[0]
