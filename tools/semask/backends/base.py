@@ -11,14 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Protocol, Tuple
 
-
-@dataclass(frozen=True)
-class Weights:
-    """The run's WEIGHTS as named ('random', or a file) and the sha256 the plan recorded for them
-    ('' when the plan could not know it yet: then a consumer hashes the file itself)."""
-
-    name: str
-    sha256: str = ""
+from semask.spec import Weights  # the run's WEIGHTS and their sha256 (the model room loads them too)
 
 
 @dataclass(frozen=True)
