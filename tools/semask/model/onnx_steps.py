@@ -12,10 +12,10 @@ from typing import Any, Dict, Sequence
 from semask.core.progress import step
 from semask.model import export, ort_graph
 from semask.model.onnx_io import read_sidecar
-from semask.spec import DEFAULT_INPUT_DTYPE, DEFAULT_LABEL_DTYPE, DEFAULT_OPSET, NATIVE_HEIGHT, NATIVE_WIDTH
+from semask.spec import DEFAULT_INPUT_DTYPE, DEFAULT_LABEL_DTYPE, DEFAULT_OPSET, NATIVE_HEIGHT, NATIVE_WIDTH, Weights
 
 
-def export_raw(model: str, weights: str, out: Path, target: str = "ascend", batch_size: int = 1,
+def export_raw(model: str, weights: str | Weights, out: Path, target: str = "ascend", batch_size: int = 1,
                height: int = NATIVE_HEIGHT, width: int = NATIVE_WIDTH, opset: int = DEFAULT_OPSET,
                input_dtype: str = DEFAULT_INPUT_DTYPE, output: str = "labels", label_dtype: str = DEFAULT_LABEL_DTYPE,
                out_height: int | None = None, out_width: int | None = None,
@@ -40,7 +40,7 @@ def export_raw(model: str, weights: str, out: Path, target: str = "ascend", batc
 
 def simplify(src: Path, out: Path, verify: bool = True, threads: int = 0) -> Dict[str, Any]:
     """Simplify the raw export `src` into `out` the way its sidecar's target needs, verified against
-    PyTorch unless `verify` is False; returns the new sidecar plus `summary_line` (verification included)."""
+    the raw export (itself verified against PyTorch by the export) unless `verify` is False; returns the new sidecar plus `summary_line` (verification included)."""
     if read_sidecar(src, "export it first (tools/export_onnx.py)").get("target") == "ort":
         side = ort_graph.simplify_ort(src, out, verify=verify, threads=threads)
     else:

@@ -91,7 +91,7 @@ def _export(plan: RunPlan, target: str, key: str) -> None:
 
     v = plan.values
     out_h, out_w = plan.out_size if plan.resizes else (None, None)
-    meta = export_raw(v["MODEL"], v["WEIGHTS"], Path(plan.paths()[key]), target, plan.bs, int(v["HEIGHT"]),
+    meta = export_raw(v["MODEL"], weights(plan), Path(plan.paths()[key]), target, plan.bs, int(v["HEIGHT"]),
                       int(v["WIDTH"]), DEFAULT_OPSET, v["INPUT_DTYPE"], OUTPUT_KINDS[0], v["LABEL_DTYPE"], out_h, out_w)
     print(meta["summary_line"])
 
