@@ -59,8 +59,34 @@ class ExportWrapper(nn.Module):
         return logits.argmax(dim=1).to(TORCH_LABEL_DTYPES[self.label_dtype])  # (B, H, W)
 
 
-def check_options(batch_size: int, height: int, width: int, input_dtype: str, output: str, label_dtype: str,
-                  opset: int) -> None:
+@dataclass(frozen=True)
+class ExportSpec:
+    """What one export traces: MODEL and WEIGHTS, the graph's fixed batch and size, its input and output.
+
+    `out_height` x `out_width` (the dataset's native size, when the model runs at another size): the
+    graph resizes its logits to it before the argmax, so predictions compare with native labels."""
+
+    model: str
+    weights: str | Weights
+    batch_size: int = 1
+    height: int = NATIVE_HEIGHT
+    width: int = NATIVE_WIDTH
+    opset: int = DEFAULT_OPSET
+    input_dtype: str = DEFAULT_INPUT_DTYPE
+    output: str = "labels"
+    label_dtype: str = DEFAULT_LABEL_DTYPE
+    out_height: int | None = None
+    out_width: int | None = None
+
+    @property
+    def out_size(self) -> tuple[int, int]:
+        return self.out_height or self.height, self.out_width or self.width
+
+
+def check_options(spec: ExportSpec) -> None:
+    """One `error:` line per bad option, for callers that skip the Makefile's parse-time checks."""
+    batch_size, height, width, input_dtype, output, label_dtype, opset = (
+        spec.batch_size, spec.height, spec.width, spec.input_dtype, spec.output, spec.label_dtype, spec.opset)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise KitError(not_positive_int("BS", batch_size, 1))
     check_size(height, width)  # the parse-time rule, again for callers that skip the Makefile
@@ -138,44 +164,26 @@ def checked_items(batch_size: int) -> list[int]:
     return sorted({0, batch_size - 1})
 
 
-def export_onnx(model_name: str, weights: str | Weights, out: Path, batch_size: int = 1, height: int = NATIVE_HEIGHT,
-                width: int = NATIVE_WIDTH, opset: int = DEFAULT_OPSET, input_dtype: str = DEFAULT_INPUT_DTYPE,
-                output: str = "labels", label_dtype: str = DEFAULT_LABEL_DTYPE, out_height: int | None = None,
-                out_width: int | None = None, prepare: Optional[Callable[[nn.Module], Any]] = None,
+def export_onnx(spec: ExportSpec, out: Path, prepare: Optional[Callable[[nn.Module], Any]] = None,
                 rewrite: Optional[Callable[[onnx.ModelProto], Dict[str, Any]]] = None) -> Dict[str, Any]:
     """Trace the model at a fixed size, verify the graph against PyTorch, write `out` (.onnx) plus `out`.json.
 
-    `out_height` x `out_width` (the dataset's native size, when the model runs at another size): the
-    graph resizes its logits to it before the argmax, so predictions compare with native labels.
     `prepare` (default none) may adapt the loaded model before tracing, and `rewrite` the traced graph
     before it is verified and published (returning facts for the sidecar); only the ORT-specific graph
     uses them (semask.model.ort_graph), so the Ascend export stays the plain network.
     """
-    check_options(batch_size, height, width, input_dtype, output, label_dtype, opset)
+    check_options(spec)
     from semask.core.memory import measure_peak
 
     peaks: Dict[str, int] = {}
     with measure_peak("export", peaks):
-        data, proto, winfo, started, ref = _trace(model_name, weights, out, batch_size, height, width, opset,
-                                                  input_dtype, output, label_dtype, out_height, out_width, prepare)
+        data, proto, winfo, started, ref = _trace(spec, out, prepare)
         extra = rewrite(proto) if rewrite is not None else {}
         if rewrite is not None:
             data = proto.SerializeToString()
-        out_h, out_w = out_height or height, out_width or width
-        meta = {
-            "kind": "onnx", "model": model_name, "weights": winfo["weights"], "weights_sha256": winfo["sha256"],
-            "trained_weights": winfo["trained"], "batch_size": batch_size, "height": height, "width": width,
-            "opset": opset,
-            "input": {"name": INPUT_NAME, "shape": [batch_size, 3, height, width], "dtype": input_dtype,
-                      "layout": "NCHW", "normalized": input_dtype == "float32"},
-            "output": {"name": OUTPUT_NAME, "kind": output,
-                       "shape": [batch_size, NUM_CLASSES, out_h, out_w] if output == "logits"
-                       else [batch_size, out_h, out_w],
-                       "dtype": "float32" if output == "logits" else label_dtype},
-            "torch": torch.__version__, "onnx": onnx.__version__,
-            "export_seconds": round(time.perf_counter() - started, 2), **extra,
-        }
-        with memory_guard("the export's verification (ONNX Runtime against PyTorch on one batch)", batch_size):
+        meta = _sidecar(spec, winfo)
+        meta.update(export_seconds=round(time.perf_counter() - started, 2), **extra)
+        with memory_guard("the export's verification (ONNX Runtime against PyTorch on one batch)", spec.batch_size):
             meta["export_verification"] = _check_against(proto, meta, ref, ATOL, "PyTorch")
     meta.update(sha256=sha256_bytes(data),
                 **graph_summary(proto), bytes=len(data), peak_rss_bytes=peaks)
@@ -183,27 +191,42 @@ def export_onnx(model_name: str, weights: str | Weights, out: Path, batch_size: 
     return meta
 
 
-def _trace(model_name: str, weights: str | Weights, out: Path, batch_size: int, height: int, width: int, opset: int,
-           input_dtype: str, output: str, label_dtype: str, out_height: int | None, out_width: int | None,
-           prepare: Optional[Callable[[nn.Module], Any]]) -> tuple[bytes, onnx.ModelProto, Dict[str, Any], float, Reference]:
+def _sidecar(spec: ExportSpec, winfo: Dict[str, Any]) -> Dict[str, Any]:
+    """The export's facts later steps read (what the graph takes and returns, which weights)."""
+    bs, (out_h, out_w) = spec.batch_size, spec.out_size
+    logits = spec.output == "logits"
+    return {
+        "kind": "onnx", "model": spec.model, "weights": winfo["weights"], "weights_sha256": winfo["sha256"],
+        "trained_weights": winfo["trained"], "batch_size": bs, "height": spec.height, "width": spec.width,
+        "opset": spec.opset,
+        "input": {"name": INPUT_NAME, "shape": [bs, 3, spec.height, spec.width], "dtype": spec.input_dtype,
+                  "layout": "NCHW", "normalized": spec.input_dtype == "float32"},
+        "output": {"name": OUTPUT_NAME, "kind": spec.output,
+                   "shape": [bs, NUM_CLASSES, out_h, out_w] if logits else [bs, out_h, out_w],
+                   "dtype": "float32" if logits else spec.label_dtype},
+        "torch": torch.__version__, "onnx": onnx.__version__,
+    }
+
+
+def _trace(spec: ExportSpec, out: Path, prepare: Optional[Callable[[nn.Module], Any]]
+           ) -> tuple[bytes, onnx.ModelProto, Dict[str, Any], float, Reference]:
     """Build, load and trace the model; returns (serialised graph, checked proto, weights info, start time,
     PyTorch's reference logits of the plain model, taken before `prepare`)."""
-    out_h, out_w = out_height or height, out_width or width
-    model = build_model(model_name)
-    winfo = load_weights(model, weights)
-    wrapper = ExportWrapper(model, input_dtype, output, label_dtype, (out_h, out_w)).eval()
-    with memory_guard("the export's PyTorch reference (one image at a time)", batch_size):
-        ref = _reference(wrapper, batch_size, height, width, input_dtype)
+    model = build_model(spec.model)
+    winfo = load_weights(model, spec.weights)
+    wrapper = ExportWrapper(model, spec.input_dtype, spec.output, spec.label_dtype, spec.out_size).eval()
+    with memory_guard("the export's PyTorch reference (one image at a time)", spec.batch_size):
+        ref = _reference(wrapper, spec.batch_size, spec.height, spec.width, spec.input_dtype)
     if prepare is not None:
         prepare(model)
     started = time.perf_counter()
     buffer = io.BytesIO()
-    with memory_guard("the ONNX export (tracing the model on one batch)", batch_size), torch.no_grad(), \
+    with memory_guard("the ONNX export (tracing the model on one batch)", spec.batch_size), torch.no_grad(), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings about constant sizes are the point here
-        example = _example_input(batch_size, height, width, input_dtype)
-        torch.onnx.export(wrapper, (example,), buffer, opset_version=opset, dynamo=False, do_constant_folding=True,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME])
+        example = _example_input(spec.batch_size, spec.height, spec.width, spec.input_dtype)
+        torch.onnx.export(wrapper, (example,), buffer, opset_version=spec.opset, dynamo=False,
+                          do_constant_folding=True, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME])
     del model, wrapper
     proto = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(proto)

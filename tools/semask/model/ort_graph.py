@@ -32,6 +32,7 @@ instance just before tracing (`prepare` hook of `export_onnx`); network.py only 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -50,7 +51,7 @@ from semask.core.memory import memory_guard
 from semask.model import export as ascend_export
 from semask.model.network import Mlp, PatchMerging, WindowAttention
 from semask.model.onnx_io import publish_onnx, read_sidecar
-from semask.spec import DEFAULT_LABEL_DTYPE, DEFAULT_OPSET, NATIVE_HEIGHT, NATIVE_WIDTH, Weights
+from semask.spec import DEFAULT_OPSET
 
 ORT_OPSET = 17  # first opset with LayerNormalization
 OPTIMIZATIONS: Tuple[str, ...] = ("opset17-layernorm", "fused-window-attention", "pointwise-conv-linears",
@@ -268,15 +269,13 @@ def check_optimizations(names: Sequence[str]) -> List[str]:
     return [n for n in OPTIMIZATIONS if n in names]
 
 
-def export_ort_raw(model_name: str, weights: str | Weights, out: Path, batch_size: int = 1, height: int = NATIVE_HEIGHT,
-                   width: int = NATIVE_WIDTH, input_dtype: str = "float32", output: str = "labels",
-                   label_dtype: str = DEFAULT_LABEL_DTYPE,
-                   optimizations: Sequence[str] = DEFAULT_OPTIMIZATIONS, out_height: int | None = None,
-                   out_width: int | None = None) -> Dict[str, Any]:
+def export_ort_raw(spec: ascend_export.ExportSpec, out: Path,
+                   optimizations: Sequence[str] = DEFAULT_OPTIMIZATIONS) -> Dict[str, Any]:
     """Trace the ORT graph (the export half; `simplify_ort` is the other) into `out` + sidecar, atomically.
 
     Same ExportWrapper, checks, verification against PyTorch and sidecar as the Ascend export, plus
-    `target: ort` and the chosen optimisations, which tell the simplify step what to do.
+    `target: ort` and the chosen optimisations, which tell the simplify step what to do. The opset is
+    the optimisations' (17 for LayerNormalization), not `spec.opset`.
     """
     out = Path(out)
     applied = check_optimizations(optimizations)
@@ -298,8 +297,7 @@ def export_ort_raw(model_name: str, weights: str | Weights, out: Path, batch_siz
             onnx.checker.check_model(proto)
         return {"target": "ort", "ort_optimizations": applied, "ort_optimization_steps": steps}
 
-    return ascend_export.export_onnx(model_name, weights, out, batch_size, height, width, opset, input_dtype, output,
-                                     label_dtype, out_height, out_width,
+    return ascend_export.export_onnx(dataclasses.replace(spec, opset=opset), out,
                                      prepare=prepare if (fuse_attention or conv_linears) else None, rewrite=rewrite)
 
 

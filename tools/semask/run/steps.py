@@ -93,13 +93,15 @@ def bins(plan: RunPlan) -> None:
 
 
 def _export(plan: RunPlan, target: str, key: str) -> None:
+    from semask.model.export import ExportSpec
     from semask.model.onnx_steps import export_raw
     from semask.spec import DEFAULT_OPSET, OUTPUT_KINDS
 
     v = plan.values
     out_h, out_w = plan.out_size if plan.resizes else (None, None)
-    meta = export_raw(v["MODEL"], weights(plan), Path(plan.paths()[key]), target, plan.bs, int(v["HEIGHT"]),
-                      int(v["WIDTH"]), DEFAULT_OPSET, v["INPUT_DTYPE"], OUTPUT_KINDS[0], v["LABEL_DTYPE"], out_h, out_w)
+    spec = ExportSpec(v["MODEL"], weights(plan), plan.bs, int(v["HEIGHT"]), int(v["WIDTH"]), DEFAULT_OPSET,
+                      v["INPUT_DTYPE"], OUTPUT_KINDS[0], v["LABEL_DTYPE"], out_h, out_w)
+    meta = export_raw(spec, Path(plan.paths()[key]), target)
     print(meta["summary_line"])
 
 
