@@ -7,7 +7,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from semask.backends.ascend import graph as ascend_graph
-from semask.model.export import export_onnx
+from semask.model.export import ExportSpec, export_onnx
 from semask.model.onnx_io import read_sidecar
 from semask.spec import MARGIN
 
@@ -27,7 +27,7 @@ def reduced(tmp_path_factory, fixtures):
 
     d = tmp_path_factory.mktemp("atc_graph")
     raw = d / "reduced_logits.onnx"
-    export_onnx("reduced", str(fixtures / "weights_reduced.npz"), raw, BS, H, W, output="logits")
+    export_onnx(ExportSpec("reduced", str(fixtures / "weights_reduced.npz"), BS, H, W, output="logits"), raw)
     before, ok = onnxsim.simplify(onnx.load(str(raw)))
     assert ok
     return raw, before

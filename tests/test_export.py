@@ -11,7 +11,7 @@ import torch
 
 from semask.model.checkpoint import load_weights
 from semask.core.errors import KitError
-from semask.model.export import export_onnx, simplify_onnx
+from semask.model.export import ExportSpec, export_onnx, simplify_onnx
 from semask.model.network import build_model, input_normalizer
 
 
@@ -20,7 +20,7 @@ def exported(tmp_path_factory, fixtures):
     """Reduced model, golden weights, BS=2 at 64x128 (stage 3 is exactly one window)."""
     out = tmp_path_factory.mktemp("onnx")
     raw = out / "r.onnx"
-    export_onnx("reduced", str(fixtures / "weights_reduced.npz"), raw, batch_size=2, height=64, width=128)
+    export_onnx(ExportSpec("reduced", str(fixtures / "weights_reduced.npz"), batch_size=2, height=64, width=128), raw)
     side = simplify_onnx(raw, out / "r_sim.onnx")
     return raw, out / "r_sim.onnx", side
 
@@ -69,8 +69,8 @@ def test_ort_labels_equal_pytorch_on_golden_input(exported, fixtures):
 ])
 def test_variants_export_and_verify(tmp_path, fixtures, input_dtype, output, label_dtype, hw):
     raw = tmp_path / "v.onnx"
-    export_onnx("reduced", str(fixtures / "weights_reduced.npz"), raw, 1, *hw, input_dtype=input_dtype,
-                output=output, label_dtype=label_dtype)
+    export_onnx(ExportSpec("reduced", str(fixtures / "weights_reduced.npz"), 1, *hw, input_dtype=input_dtype,
+                           output=output, label_dtype=label_dtype), raw)
     side = simplify_onnx(raw, tmp_path / "v_sim.onnx")
     assert "Shape" not in _ops(tmp_path / "v_sim.onnx")
     assert side["verification"]["confident_label_mismatches"] == 0
@@ -90,7 +90,7 @@ def test_uint8_graph_logits_bit_identical_to_float32_bins_path(tmp_path, fixture
     weights = str(fixtures / "weights_reduced.npz")
     sessions = {}
     for dtype in ("uint8", "float32"):
-        export_onnx("reduced", weights, tmp_path / f"{dtype}.onnx", 1, 64, 128, input_dtype=dtype, output="logits")
+        export_onnx(ExportSpec("reduced", weights, 1, 64, 128, input_dtype=dtype, output="logits"), tmp_path / f"{dtype}.onnx")
         simplify_onnx(tmp_path / f"{dtype}.onnx", tmp_path / f"{dtype}_sim.onnx", verify=False)
         for kind in ("", "_sim"):
             sessions[dtype + kind] = ort.InferenceSession(str(tmp_path / f"{dtype}{kind}.onnx"),
@@ -125,13 +125,13 @@ def test_uint8_graph_logits_bit_identical_to_float32_bins_path(tmp_path, fixture
 
 def test_bad_options_are_refused(tmp_path, fixtures):
     with pytest.raises(KitError, match="MODEL=huge is not one of: tiny small base large reduced$"):
-        export_onnx("huge", "random", tmp_path / "x.onnx", 1, 64, 128)
+        export_onnx(ExportSpec("huge", "random", 1, 64, 128), tmp_path / "x.onnx")
     with pytest.raises(KitError, match="BS"):
-        export_onnx("reduced", "random", tmp_path / "x.onnx", 0, 64, 128)
+        export_onnx(ExportSpec("reduced", "random", 0, 64, 128), tmp_path / "x.onnx")
     with pytest.raises(KitError, match="HEIGHT=16 is below 32"):
-        export_onnx("reduced", "random", tmp_path / "x.onnx", 1, 16, 128)
+        export_onnx(ExportSpec("reduced", "random", 1, 16, 128), tmp_path / "x.onnx")
     with pytest.raises(KitError, match="looks like MODEL=reduced"):
-        export_onnx("tiny", str(fixtures / "weights_reduced.npz"), tmp_path / "x.onnx", 1, 64, 128)
+        export_onnx(ExportSpec("tiny", str(fixtures / "weights_reduced.npz"), 1, 64, 128), tmp_path / "x.onnx")
     assert not list(tmp_path.iterdir()), "a refused export must leave nothing behind"
 
 
@@ -154,18 +154,17 @@ def test_non_finite_logits_fail_verification(tmp_path, fixtures):
     weights = tmp_path / "overflow.npz"
     np.savez(weights, **arrays)
     raw = tmp_path / "o.onnx"
-    export_onnx("reduced", str(weights), raw, batch_size=1, height=64, width=64)
-    with pytest.raises(KitError, match="non-finite logits"):
-        simplify_onnx(raw, tmp_path / "o_sim.onnx")
-    assert not (tmp_path / "o_sim.onnx").exists()
+    with pytest.raises(KitError, match="non-finite logits"):  # the export checks its graph against PyTorch
+        export_onnx(ExportSpec("reduced", str(weights), batch_size=1, height=64, width=64), raw)
+    assert not raw.exists()
 
 
 def test_logits_resized_to_native_size_before_argmax(tmp_path, fixtures):
     """Issue 11 case 6: at an input size other than the dataset's, the graph resizes the logits back
     (bilinear, align_corners=False, as upstream's rescale=True) and argmaxes at the native size."""
     raw = tmp_path / "r.onnx"
-    meta = export_onnx("reduced", str(fixtures / "weights_reduced.npz"), raw, batch_size=1, height=64, width=128,
-                       out_height=128, out_width=256)
+    meta = export_onnx(ExportSpec("reduced", str(fixtures / "weights_reduced.npz"), batch_size=1, height=64, width=128,
+                                  out_height=128, out_width=256), raw)
     assert meta["output"]["shape"] == [1, 128, 256]
     side = simplify_onnx(raw, tmp_path / "r_sim.onnx")
     assert side["verification"]["max_abs_logit_diff"] < 1e-4

@@ -16,7 +16,7 @@ import torch
 import pipeline_helpers as ph
 from semask.core.errors import KitError
 from semask.model import ort_graph
-from semask.model.export import export_onnx, simplify_onnx
+from semask.model.export import ExportSpec, export_onnx, simplify_onnx
 from semask.model.network import PRESETS, Mlp, PatchMerging, WindowAttention, shift_mask_factors
 
 
@@ -31,7 +31,7 @@ def _ops(path):
 def _ascend(fixtures, folder, name):
     """The Ascend graph through the code path `make onnx` uses on the Ascend backend (export, then simplify)."""
     raw = folder / f"{name}.onnx"
-    export_onnx("reduced", str(fixtures / "weights_reduced.npz"), raw, batch_size=2, height=64, width=128)
+    export_onnx(ExportSpec("reduced", str(fixtures / "weights_reduced.npz"), batch_size=2, height=64, width=128), raw)
     simplify_onnx(raw, folder / f"{name}_sim.onnx")
     return raw, folder / f"{name}_sim.onnx"
 
@@ -42,7 +42,7 @@ def built(tmp_path_factory, fixtures):
     out = tmp_path_factory.mktemp("ort_graph")
     before = _ascend(fixtures, out, "asc_before")
     raw = out / "r_ort_raw.onnx"
-    ort_graph.export_ort_raw("reduced", str(fixtures / "weights_reduced.npz"), raw, 2, 64, 128)
+    ort_graph.export_ort_raw(ExportSpec("reduced", str(fixtures / "weights_reduced.npz"), 2, 64, 128), raw)
     side = ort_graph.simplify_ort(raw, out / "r_ort.onnx")
     after = _ascend(fixtures, out, "asc_after")
     return {"out": out, "raw": raw, "ort": out / "r_ort.onnx", "side": side, "before": before, "after": after}
@@ -108,8 +108,8 @@ def test_ascend_onnx_is_unchanged_by_the_ort_graph(built, root, fixtures, tmp_pa
 ])
 def test_subsets_and_variants_verify(tmp_path, fixtures, optimizations, hw, input_dtype, output):
     raw = tmp_path / "v_raw.onnx"
-    meta = ort_graph.export_ort_raw("reduced", str(fixtures / "weights_reduced.npz"), raw, 1, *hw, input_dtype, output,
-                                    optimizations=optimizations)
+    meta = ort_graph.export_ort_raw(ExportSpec("reduced", str(fixtures / "weights_reduced.npz"), 1, *hw,
+                                               input_dtype=input_dtype, output=output), raw, optimizations=optimizations)
     assert meta["opset"] == (17 if "opset17-layernorm" in optimizations else 11)
     side = ort_graph.simplify_ort(raw, tmp_path / "v.onnx")
     assert side["ort_optimizations"] == list(optimizations)
@@ -137,9 +137,9 @@ def test_fused_attention_module_equals_window_attention():
 
 def test_bad_optimisation_names_are_refused(tmp_path, root):
     with pytest.raises(KitError, match="unknown fast-mode; choose from opset17-layernorm"):
-        ort_graph.export_ort_raw("reduced", "random", tmp_path / "x.onnx", 1, 64, 128, optimizations=["fast-mode"])
+        ort_graph.export_ort_raw(ExportSpec("reduced", "random", 1, 64, 128), tmp_path / "x.onnx", optimizations=["fast-mode"])
     with pytest.raises(KitError, match="bias-into-elementwise needs transformer-fusions"):
-        ort_graph.export_ort_raw("reduced", "random", tmp_path / "x.onnx", 1, 64, 128,
+        ort_graph.export_ort_raw(ExportSpec("reduced", "random", 1, 64, 128), tmp_path / "x.onnx",
                                  optimizations=["bias-into-elementwise"])
     proc = subprocess.run([sys.executable, "tools/export_onnx.py", "--model", "reduced", "--weights", "random",
                            "--target", "ort", "--ort-optimizations", "nope", "--out", str(tmp_path / "x.onnx")],

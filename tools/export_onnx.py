@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from semask.core.cli import positive_int, run
+from semask.model.export import ExportSpec
 from semask.model.onnx_steps import export_raw
 from semask.spec import (DEFAULT_INPUT_DTYPE, DEFAULT_LABEL_DTYPE, DEFAULT_OPSET, INPUT_DTYPES,
                          LABEL_DTYPES, MODELS, NATIVE_HEIGHT, NATIVE_WIDTH, ONNX_TARGETS, OUTPUT_KINDS)
@@ -40,8 +41,9 @@ def main(argv=None) -> int:
                         "DEFAULT_OPTIMIZATIONS)")
     p.add_argument("--out", type=Path, required=True, help="the .onnx to write (a .json sidecar goes next to it)")
     a = p.parse_args(argv)
-    meta = export_raw(a.model, a.weights, a.out, a.target, a.batch_size, a.height, a.width, a.opset, a.input_dtype,
-                      a.output, a.label_dtype, a.out_height, a.out_width, a.ort_optimizations)
+    spec = ExportSpec(a.model, a.weights, a.batch_size, a.height, a.width, a.opset, a.input_dtype, a.output,
+                      a.label_dtype, a.out_height, a.out_width)
+    meta = export_raw(spec, a.out, a.target, a.ort_optimizations)
     print(meta["summary_line"])
     return 0
 

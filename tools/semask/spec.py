@@ -17,6 +17,17 @@ UPSTREAM_COMMIT = "f12cf00c86afe669dfbea1dff0f8053ba49fed56"
 UPSTREAM_FPN_DIR = "SeMask-FPN"
 
 
+# ---------------------------------------------------------------- the run's weights
+@dataclass(frozen=True)
+class Weights:
+    """The run's WEIGHTS as named ('random', or a file) and the sha256 the plan recorded for them
+    ('' when the plan could not know it yet: then the loader hashes the file itself). Here, not in a
+    backend or the model room, because the plan, the export and every backend pass it on."""
+
+    name: str
+    sha256: str = ""
+
+
 # ---------------------------------------------------------------- the models (their rows: semask.model.config)
 MODELS: tuple[str, ...] = ("tiny", "small", "base", "large", "reduced")
 REDUCED = "reduced"  # the small test model of the golden vectors: no official weights

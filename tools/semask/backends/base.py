@@ -16,14 +16,7 @@ try:
 except ImportError:  # Python 3.7 (CANN 6.0's) has no typing.Protocol; make's parse-time plan runs there too
     Protocol = object  # type: ignore[assignment,misc]
 
-
-@dataclass(frozen=True)
-class Weights:
-    """The run's WEIGHTS as named ('random', or a file) and the sha256 the plan recorded for them
-    ('' when the plan could not know it yet: then a consumer hashes the file itself)."""
-
-    name: str
-    sha256: str = ""
+from semask.spec import Weights  # the run's WEIGHTS and their sha256 (the model room loads them too)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import sys
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, BinaryIO, Dict, Mapping, Optional
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 
 from semask.core.errors import KitError
 from semask.core.fsio import sha256_file
-from semask.spec import MODELS
+from semask.spec import MODELS, Weights
 
 RANDOM = "random"
 DEFAULT_SEED = 20240601
@@ -79,12 +79,18 @@ PICKLE_MAGIC = b"\x80"  # pickle protocol >= 2: a legacy (pre-zip) torch.save fi
 _FIX = "re-download it, re-create it, or point WEIGHTS at a valid .pth/.npz (or WEIGHTS=random)"
 
 
-def _head(path: Path) -> bytes:
+def _open(path: Path) -> BinaryIO:
     try:
-        with open(path, "rb") as fh:
-            return fh.read(8)
+        return open(path, "rb")
     except OSError as exc:
         raise KitError(f"WEIGHTS file {path} cannot be read ({exc.strerror}); fix its permissions or {_FIX}") from None
+
+
+def _head(fh: BinaryIO) -> bytes:
+    """The first bytes of the open file, the handle rewound: the sniff and the read share one open."""
+    head = fh.read(8)
+    fh.seek(0)
+    return head
 
 
 def _shown(head: bytes) -> str:
@@ -92,13 +98,18 @@ def _shown(head: bytes) -> str:
     return repr(head.decode("latin-1"))
 
 
-def sniff_weights(path: Path) -> None:
+def sniff_weights(path: Path, fh: Optional[BinaryIO] = None) -> None:
     """Refuse, in one line, a WEIGHTS file whose first bytes cannot be what its name says.
 
     Why: torch's and numpy's loaders answer a text file, an HTML error page or an empty file with
     KeyError / EOFError / BadZipFile tracebacks; the magic bytes say what is wrong before they run.
+    `fh` (open on `path`): read the bytes from it, so the loader that follows needs no second open.
     """
-    head = _head(path)
+    if fh is None:
+        with _open(path) as own:
+            head = _head(own)
+    else:
+        head = _head(fh)
     if not head:
         raise KitError(f"WEIGHTS file {path} is empty (0 bytes), so it is no checkpoint: an interrupted download "
                        f"or copy? {_FIX}")
@@ -116,26 +127,27 @@ def _damaged(path: Path, exc: BaseException) -> KitError:
     return KitError(f"WEIGHTS file {path} is truncated or damaged ({exc.__class__.__name__}: {detail}); {_FIX}")
 
 
-def _read_pth(path: Path) -> Any:
+def _read_pth(path: Path, fh: BinaryIO) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(fh, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         pass  # an object weights_only does not know (usually inside `meta`): use the placeholder loader
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise _damaged(path, exc) from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_RestrictedPickleModule)
+        fh.seek(0)
+        return torch.load(fh, map_location="cpu", weights_only=False, pickle_module=_RestrictedPickleModule)
     except Exception as exc:  # noqa: BLE001 - any failure here means "not a checkpoint"
         raise KitError(f"WEIGHTS file {path} could not be unpickled safely ({exc.__class__.__name__}); "
                        "point WEIGHTS at an official SeMask .pth, a state-dict .pth or an .npz") from None
 
 
-def _read_npz(path: Path) -> Dict[str, torch.Tensor]:
+def _read_npz(path: Path, fh: BinaryIO) -> Dict[str, torch.Tensor]:
     """{key: tensor} from an .npz whose every member is a numeric .npy array (np.load hands any other member of
     the zip, say a text file, back as raw bytes, which torch cannot take)."""
     out: Dict[str, torch.Tensor] = {}
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with np.load(fh, allow_pickle=False) as npz:
             for key in npz.files:
                 value = npz[key]
                 if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
@@ -155,10 +167,11 @@ def read_state_dict(path: str | Path) -> Dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise KitError(f"WEIGHTS file {path} does not exist; run `make weights` or set WEIGHTS=<path> or WEIGHTS=random")
-    sniff_weights(path)
-    if path.suffix == ".npz":
-        return _read_npz(path)
-    obj = _read_pth(path)
+    with _open(path) as fh:  # one open: the sniff reads the first bytes, the loader the rest
+        sniff_weights(path, fh)
+        if path.suffix == ".npz":
+            return _read_npz(path, fh)
+        obj = _read_pth(path, fh)
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     elif isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
@@ -262,12 +275,16 @@ def warn_random(seed: int) -> None:
 
 
 # ---------------------------------------------------------------------------- public API
-def load_weights(model: nn.Module, path: str | Path, seed: int = DEFAULT_SEED, quiet: bool = False) -> Dict[str, Any]:
+def load_weights(model: nn.Module, path: str | Path | Weights, seed: int = DEFAULT_SEED,
+                 quiet: bool = False) -> Dict[str, Any]:
     """Load `path` (or the word `random`) into `model` strictly; return provenance facts.
 
     A missing or unexpected key, or a wrong shape, is a KitError that lists the offending names and
-    says which variant the file looks like.
+    says which variant the file looks like. Given a `Weights` with the sha256 the run's plan recorded,
+    the file is opened once (read) and not hashed again; a bare path is hashed here.
     """
+    known = path.sha256 if isinstance(path, Weights) else ""
+    path = path.name if isinstance(path, Weights) else path
     if str(path) == RANDOM:
         model.load_state_dict(random_state_dict(model, seed), strict=True)
         if not quiet:
@@ -284,7 +301,7 @@ def load_weights(model: nn.Module, path: str | Path, seed: int = DEFAULT_SEED, q
             + f"; {guess_variant(state)}. Set MODEL to match the file, or WEIGHTS to the right checkpoint")
     check_finite(state, path, model_sd)
     model.load_state_dict({k: state[k] for k in model_sd}, strict=True)
-    return {"weights": str(path), "sha256": sha256_file(path), "trained": True}
+    return {"weights": str(path), "sha256": known or sha256_file(path), "trained": True}
 
 
 def check_finite(state: Mapping[str, torch.Tensor], path: Path, keys: Mapping[str, Any]) -> None:

@@ -12,35 +12,30 @@ from typing import Any, Dict, Sequence
 from semask.core.progress import step
 from semask.model import export, ort_graph
 from semask.model.onnx_io import read_sidecar
-from semask.spec import DEFAULT_INPUT_DTYPE, DEFAULT_LABEL_DTYPE, DEFAULT_OPSET, NATIVE_HEIGHT, NATIVE_WIDTH
 
 
-def export_raw(model: str, weights: str, out: Path, target: str = "ascend", batch_size: int = 1,
-               height: int = NATIVE_HEIGHT, width: int = NATIVE_WIDTH, opset: int = DEFAULT_OPSET,
-               input_dtype: str = DEFAULT_INPUT_DTYPE, output: str = "labels", label_dtype: str = DEFAULT_LABEL_DTYPE,
-               out_height: int | None = None, out_width: int | None = None,
+def export_raw(spec: export.ExportSpec, out: Path, target: str = "ascend",
                ort_optimizations: Sequence[str] | None = None) -> Dict[str, Any]:
-    """Trace MODEL into `out` (+ sidecar): target 'ascend' is the opset-`opset` graph ATC compiles, 'ort' the
-    ONNX Runtime graph with `ort_optimizations` (None: ort_graph.DEFAULT_OPTIMIZATIONS; opset is its own).
+    """Trace `spec` into `out` (+ sidecar): target 'ascend' is the opset-`spec.opset` graph ATC compiles, 'ort'
+    the ONNX Runtime graph with `ort_optimizations` (None: ort_graph.DEFAULT_OPTIMIZATIONS; opset is its own).
     Returns the sidecar facts plus `summary_line`."""
     out = Path(out)
+    what = f"{spec.model} bs{spec.batch_size} {spec.height}x{spec.width}"
     if target == "ort":
         chosen = ort_graph.DEFAULT_OPTIMIZATIONS if ort_optimizations is None else list(ort_optimizations)
-        with step("export", f"{model} bs{batch_size} {height}x{width} (ORT graph) -> {out}"):
-            meta = ort_graph.export_ort_raw(model, weights, out, batch_size, height, width, input_dtype, output,
-                                            label_dtype, chosen, out_height, out_width)
+        with step("export", f"{what} (ORT graph) -> {out}"):
+            meta = ort_graph.export_ort_raw(spec, out, chosen)
         tail = f" | {', '.join(meta['ort_optimizations'])}"
     else:
-        with step("export", f"{model} bs{batch_size} {height}x{width} -> {out}"):
-            meta = export.export_onnx(model, weights, out, batch_size, height, width, opset, input_dtype, output,
-                                      label_dtype, out_height, out_width)
+        with step("export", f"{what} -> {out}"):
+            meta = export.export_onnx(spec, out)
         tail = ""
     return {**meta, "summary_line": f"{export.summary_line(meta, out)} | exported in {meta['export_seconds']} s{tail}"}
 
 
 def simplify(src: Path, out: Path, verify: bool = True, threads: int = 0) -> Dict[str, Any]:
     """Simplify the raw export `src` into `out` the way its sidecar's target needs, verified against
-    PyTorch unless `verify` is False; returns the new sidecar plus `summary_line` (verification included)."""
+    the raw export (itself verified against PyTorch by the export) unless `verify` is False; returns the new sidecar plus `summary_line` (verification included)."""
     if read_sidecar(src, "export it first (tools/export_onnx.py)").get("target") == "ort":
         side = ort_graph.simplify_ort(src, out, verify=verify, threads=threads)
     else:

@@ -32,9 +32,9 @@ instance just before tracing (`prepare` hook of `export_onnx`); network.py only 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
@@ -46,12 +46,12 @@ from onnx import helper
 from torch import nn
 
 from semask.core.errors import KitError
-from semask.core.fsio import ensure_writable_dir, sha256_bytes
+from semask.core.fsio import sha256_bytes
 from semask.core.memory import memory_guard
 from semask.model import export as ascend_export
 from semask.model.network import Mlp, PatchMerging, WindowAttention
 from semask.model.onnx_io import publish_onnx, read_sidecar
-from semask.spec import DEFAULT_LABEL_DTYPE, DEFAULT_OPSET, NATIVE_HEIGHT, NATIVE_WIDTH
+from semask.spec import DEFAULT_OPSET
 
 ORT_OPSET = 17  # first opset with LayerNormalization
 OPTIMIZATIONS: Tuple[str, ...] = ("opset17-layernorm", "fused-window-attention", "pointwise-conv-linears",
@@ -269,15 +269,13 @@ def check_optimizations(names: Sequence[str]) -> List[str]:
     return [n for n in OPTIMIZATIONS if n in names]
 
 
-def export_ort_raw(model_name: str, weights: str, out: Path, batch_size: int = 1, height: int = NATIVE_HEIGHT,
-                   width: int = NATIVE_WIDTH, input_dtype: str = "float32", output: str = "labels",
-                   label_dtype: str = DEFAULT_LABEL_DTYPE,
-                   optimizations: Sequence[str] = DEFAULT_OPTIMIZATIONS, out_height: int | None = None,
-                   out_width: int | None = None) -> Dict[str, Any]:
+def export_ort_raw(spec: ascend_export.ExportSpec, out: Path,
+                   optimizations: Sequence[str] = DEFAULT_OPTIMIZATIONS) -> Dict[str, Any]:
     """Trace the ORT graph (the export half; `simplify_ort` is the other) into `out` + sidecar, atomically.
 
-    Same ExportWrapper, checks and sidecar as the Ascend export, plus `target: ort` and the chosen
-    optimisations, which tell the simplify step what to do.
+    Same ExportWrapper, checks, verification against PyTorch and sidecar as the Ascend export, plus
+    `target: ort` and the chosen optimisations, which tell the simplify step what to do. The opset is
+    the optimisations' (17 for LayerNormalization), not `spec.opset`.
     """
     out = Path(out)
     applied = check_optimizations(optimizations)
@@ -293,24 +291,19 @@ def export_ort_raw(model_name: str, weights: str, out: Path, batch_size: int = 1
             steps["pointwise-conv-linears"] = {"modules": use_pointwise_conv_linears(model),
                                                "proj_conv_min_dim": PROJ_CONV_MIN_DIM}
 
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=ensure_writable_dir(out.parent)) as scratch:
-        raw = Path(scratch) / "raw.onnx"  # the traced graph before the placeholder rewrite, never published
-        meta = ascend_export.export_onnx(model_name, weights, raw, batch_size, height, width, opset, input_dtype,
-                                         output, label_dtype, out_height, out_width,
-                                         prepare=prepare if (fuse_attention or conv_linears) else None)
-        proto = onnx.load(str(raw))
-    if fuse_attention:
-        steps["fused-window-attention"] = {"attention_nodes": placeholders_to_ort_attention(proto)}
-        onnx.checker.check_model(proto)
-    data = proto.SerializeToString()
-    meta.update(target="ort", ort_optimizations=applied, ort_optimization_steps=steps, sha256=sha256_bytes(data),
-                **ascend_export.graph_summary(proto), bytes=len(data))
-    publish_onnx(out, data, meta)  # sidecar first, the .onnx (make target) last
-    return meta
+    def rewrite(proto: onnx.ModelProto) -> Dict[str, Any]:  # before the export verifies and publishes it
+        if fuse_attention:
+            steps["fused-window-attention"] = {"attention_nodes": placeholders_to_ort_attention(proto)}
+            onnx.checker.check_model(proto)
+        return {"target": "ort", "ort_optimizations": applied, "ort_optimization_steps": steps}
+
+    return ascend_export.export_onnx(dataclasses.replace(spec, opset=opset), out,
+                                     prepare=prepare if (fuse_attention or conv_linears) else None, rewrite=rewrite)
 
 
 def simplify_ort(src: Path, out: Path, verify: bool = True, threads: int = 0) -> Dict[str, Any]:
-    """onnxsim + ORT's transformer fusions on an `export_ort_raw` graph, verified against PyTorch."""
+    """onnxsim + ORT's transformer fusions on an `export_ort_raw` graph, verified against the raw export `src`
+    (which the export verified against PyTorch; see export.verify_onnx)."""
     import onnxruntime
     import onnxsim
 
@@ -333,8 +326,8 @@ def simplify_ort(src: Path, out: Path, verify: bool = True, threads: int = 0) ->
         onnx.checker.check_model(proto)
     verification = {"skipped": True}
     if verify:
-        with step("verify", "ONNX Runtime vs PyTorch on one batch"), measure_peak("verify", peaks):
-            verification = ascend_export.verify_onnx(proto, meta, threads=threads)
+        with step("verify", "ONNX Runtime: this graph vs the raw export on one batch"), measure_peak("verify", peaks):
+            verification = ascend_export.verify_onnx(proto, meta, threads=threads, raw=src)
     data = proto.SerializeToString()
     summary = {**ascend_export.graph_summary(proto), "bytes": len(data)}
     side = dict(meta, kind="onnx-ort", source=str(src), source_sha256=meta["sha256"], sha256=sha256_bytes(data),

@@ -11,6 +11,7 @@ Under `make -n` / `-q` (dry_run) nothing under ARTIFACTS is written: no marker, 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -143,8 +144,8 @@ def refresh_stamps(plan: RunPlan, shadow: Optional[Path] = None) -> Dict[str, st
     # Not yet downloaded weights or dataset: no stamp (the rules depend on it only once it exists), so a
     # failed download changes nothing and the first look after a download redoes nothing.
     if plan.resolved.weights_tag == "official":
-        if Path(weights).exists():
-            stamps.write_stamp(Path(p["WEIGHTS_STAMP"]), stamps.weights_stamp(weights))
+        if Path(weights).exists():  # hashed here once per download (the stamp keeps the sha256, see stamps)
+            stamps.official_sha256(Path(p["WEIGHTS_STAMP"]), weights)
     else:  # the tag is the content: the stamp never changes
         stamps.write_stamp(Path(p["WEIGHTS_STAMP"]), plan.resolved.weights_tag + "\n")
     if (Path(plan.values["DATA_ROOT"]) / stamps.DATA_SUBDIRS[0]).is_dir():
@@ -154,6 +155,17 @@ def refresh_stamps(plan: RunPlan, shadow: Optional[Path] = None) -> Dict[str, st
     for stamp, (kind, target) in targets.items():
         stamps.check(kind, Path(paths[target]), Path(p[stamp]))
     return overrides
+
+
+def with_official_sha256(plan: RunPlan, overrides: Mapping[str, str]) -> RunPlan:
+    """The plan with the downloaded weights' sha256 its stamp recorded (refresh_stamps), so no step hashes them."""
+    if plan.resolved.weights_tag != "official" or plan.resolved.weights_sha256:
+        return plan
+    stamp = Path(overrides.get("WEIGHTS_STAMP") or plan.paths()["WEIGHTS_STAMP"])
+    if not Path(plan.values["WEIGHTS"]).exists() or not stamp.is_file():
+        return plan  # not downloaded yet: the first step that needs the sha256 records it (semask.run.steps)
+    return dataclasses.replace(plan, resolved=dataclasses.replace(
+        plan.resolved, weights_sha256=stamps.official_sha256(stamp, plan.values["WEIGHTS"])))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -195,6 +207,7 @@ def plan_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Seq
     if plan.needs_config():
         plan = resolve(plan, owner_pid, dry_run)
         overrides = refresh_stamps(plan, folder / f"dry.{owner_pid}" if dry_run else None)
+        plan = with_official_sha256(plan, overrides)
         if not dry_run and {"all", "report"} & set(goals):
             write_latest(plan.artifacts, plan.path("REPORT"))
     command = " ".join(["make", *goals, *(shlex.quote(word) for word in cmdline)])

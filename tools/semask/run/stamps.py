@@ -51,11 +51,39 @@ def _walk_files(root: Path) -> Iterator[Path]:
             yield Path(folder) / name
 
 
-def weights_stamp(weights: str) -> str:
+def weights_stamp(weights: str, sha256: str = "") -> str:
+    """The WEIGHTS file's identity (and its sha256 when known: the official download's, see official_sha256)."""
     if weights == "random":
         return "random\n"
     path = Path(weights)
-    return f"{os.path.realpath(path)}\n{file_identity(path)}\n"
+    return f"{os.path.realpath(path)}\n{file_identity(path)}\n" + (f"sha256 {sha256}\n" if sha256 else "")
+
+
+def official_sha256(stamp: Path, weights: str) -> str:
+    """The downloaded WEIGHTS' sha256, from their stamp while the file is the one stamped (same path, size,
+    mtime, ctime, inode), else hashed once here and recorded in the stamp.
+
+    Why: the official file's name is fixed, so the plan cannot tell it by name; hashing it in every
+    consumer (export, inference, report) read the whole checkpoint again and again. A stamp that only
+    gains its sha256 line keeps its mtime: the identity did not change, so nothing is redone.
+    """
+    from semask.run.plan import sha256_of
+
+    bare = weights_stamp(weights)
+    try:
+        old = stamp.read_text(encoding="utf-8")
+    except OSError:
+        old = None
+    if old is not None and old.startswith(bare) and old[len(bare):].startswith("sha256 "):
+        return old[len(bare) + len("sha256 "):].strip()
+    text = weights_stamp(weights, sha256_of(Path(weights)))
+    if old == bare:  # the same identity, the sha256 added: keep the stamp's time
+        st = stamp.stat()
+        write_if_changed(stamp, text)
+        os.utime(stamp, ns=(st.st_atime_ns, st.st_mtime_ns))
+    else:
+        write_stamp(stamp, text)
+    return text[len(bare) + len("sha256 "):].strip()
 
 
 def data_root_stamp(data_root: str) -> str:

@@ -17,8 +17,15 @@ from semask.run.plan import RunPlan
 
 
 def weights(plan: RunPlan) -> Weights:
-    """The run's WEIGHTS with the sha256 the plan recorded (so no step hashes the file again)."""
-    return Weights(plan.values["WEIGHTS"], plan.resolved.weights_sha256)
+    """The run's WEIGHTS with the sha256 the plan recorded (so no step hashes the file again). Official
+    weights downloaded by this very run (the plan saw no file): the first step hashes them once, into
+    their stamp, and the later steps read it from there."""
+    sha = plan.resolved.weights_sha256
+    if not sha and plan.resolved.weights_tag == "official" and Path(plan.values["WEIGHTS"]).is_file():
+        from semask.run.stamps import official_sha256
+
+        sha = official_sha256(Path(plan.paths()["WEIGHTS_STAMP"]), plan.values["WEIGHTS"])
+    return Weights(plan.values["WEIGHTS"], sha)
 
 
 def _limit(plan: RunPlan):
@@ -86,13 +93,15 @@ def bins(plan: RunPlan) -> None:
 
 
 def _export(plan: RunPlan, target: str, key: str) -> None:
+    from semask.model.export import ExportSpec
     from semask.model.onnx_steps import export_raw
     from semask.spec import DEFAULT_OPSET, OUTPUT_KINDS
 
     v = plan.values
     out_h, out_w = plan.out_size if plan.resizes else (None, None)
-    meta = export_raw(v["MODEL"], v["WEIGHTS"], Path(plan.paths()[key]), target, plan.bs, int(v["HEIGHT"]),
-                      int(v["WIDTH"]), DEFAULT_OPSET, v["INPUT_DTYPE"], OUTPUT_KINDS[0], v["LABEL_DTYPE"], out_h, out_w)
+    spec = ExportSpec(v["MODEL"], weights(plan), plan.bs, int(v["HEIGHT"]), int(v["WIDTH"]), DEFAULT_OPSET,
+                      v["INPUT_DTYPE"], OUTPUT_KINDS[0], v["LABEL_DTYPE"], out_h, out_w)
+    meta = export_raw(spec, Path(plan.paths()[key]), target)
     print(meta["summary_line"])
 
 

@@ -15,8 +15,9 @@ Where it applies: only to the graph that goes to atc (`<stem>_sim_atc.onnx`, mad
 by tools/atc_graph.py); the ORT path keeps running `<stem>_sim.onnx` byte for byte. Measured: the Resize
 rewrite is exact in ONNX Runtime with graph optimisations off, but with them on (the default) ORT takes a
 different kernel path and logits move by up to ~1e-6 (reduced model), so sharing the rewritten graph would
-change the ORT path's outputs at near-ties. The export's ONNX Runtime-vs-PyTorch verification runs on the
-final atc graph, and its sidecar records both rewrites.
+change the ORT path's outputs at near-ties. The final atc graph is verified like the simplified one
+(ONNX Runtime, against the raw export, which the export verified against PyTorch: semask.model.export.
+verify_onnx), and its sidecar records both rewrites.
 """
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def atc_friendly(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, Any
 
 
 def write_atc_graph(sim: Path, out: Path, verify: bool = True, threads: int = 0) -> dict[str, Any]:
-    """`sim` rewritten by atc_friendly into `out` (+ sidecar), verified against PyTorch like the export."""
+    """`sim` rewritten by atc_friendly into `out` (+ sidecar), verified against the raw export like the simplified graph."""
     import time
 
     from semask.core.errors import KitError
