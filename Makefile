@@ -223,14 +223,22 @@ $(PERF_JSON): $(OM) | $(A)/perf
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_perf.py --om $(OM) --batch-size $(BS) --device $(DEVICES) --loop $(LOOP) \
 	    --seconds $(PERF_SECONDS) --weights $(call q,$(WEIGHTS)) --out-json $@
 else ifeq ($(BACKEND_RESOLVED),openvino)
-$(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
-	$(PY) tools/infer_openvino.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN_NAME) --batch-size $(BS) --precision $(PRECISION) --weights $(call q,$(WEIGHTS))
+# PRECISION=int8: NNCF's IR of the ORT graph, calibrated on the first CALIB bins (its sidecar is the target)
+OV_INT8 := $(if $(filter int8,$(PRECISION)),$(INT8_IR))
+$(INT8_IR): $(ONNX_USED) $(BINS)
+	$(PY) tools/quantize_openvino.py --onnx $(ONNX_USED) --input $(BINS_DIR) --batch-size $(BS) --calib $(CALIB) \
+	    --cpuinfo $(call q,$(CPUINFO)) --out $@
 
-$(PERF_JSON): $(ONNX_USED) | $(A)/perf
+$(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(OV_INT8) $(wildcard $(PREDS_CHECK)) | $(A)/preds
+	$(PY) tools/infer_openvino.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
+	    --output-dirname $(RUN_NAME) --batch-size $(BS) --precision $(PRECISION) --weights $(call q,$(WEIGHTS)) \
+	    $(if $(OV_INT8),--int8-ir $(OV_INT8))
+
+$(PERF_JSON): $(ONNX_USED) $(if $(OV_INT8),$(OV_INT8) $(BINS)) | $(A)/perf
 	$(call provenance,$(@:.json=.provenance.json))
 	$(PY) tools/perf.py --runtime openvino --precision $(PRECISION) --model $(ONNX_USED) --batch-size $(BS) --loop $(LOOP) \
-	    --seconds $(PERF_SECONDS) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --weights $(call q,$(WEIGHTS)) --out-json $@
+	    --seconds $(PERF_SECONDS) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --weights $(call q,$(WEIGHTS)) --out-json $@ \
+	    $(if $(OV_INT8),--int8-ir $(OV_INT8))
 else
 $(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
 	$(PY) tools/infer_ort.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \

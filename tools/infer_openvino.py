@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output-dirname", default=None, help="run folder name under OUT_DIR (default: timestamp)")
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
     p.add_argument("--precision", default=DEFAULT_OV_PRECISION, choices=OV_PRECISIONS, help="PRECISION")
+    p.add_argument("--int8-ir", default=None, help="PRECISION=int8: the quantised IR's sidecar .json")
     p.add_argument("--threads", default=None, type=positive_int("THREADS"), help="OpenVINO inference threads")
     p.add_argument("--warmup", default=1, type=int, help="warm-up runs of the first batch (not timed)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -34,9 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from semask.backends.ort import runtime as ort
     from semask.backends.openvino.runtime import openvino_runtime
+    from semask.backends.openvino.sqnr_check import sqnr_record
 
     dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
-    runtime = openvino_runtime(args.precision, args.threads, args.model)
+    runtime = openvino_runtime(args.precision, args.threads, args.model, args.int8_ir)
+    runtime.facts["logit_sqnr"] = sqnr_record(args.model, args.input, args.batch_size, args.precision, args.int8_ir)
     with step("infer", f"{runtime.label} bs{args.batch_size} {args.input}"):
         ort.infer_folder(
             args.model, args.input, args.output, dirname, args.batch_size, warmup=max(0, args.warmup),

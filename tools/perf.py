@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runtime", default="onnxruntime", choices=("onnxruntime", "openvino"))
     p.add_argument("--provider", default="cpu", choices=ORT_PROVIDERS, help="ORT_PROVIDER (onnxruntime)")
     p.add_argument("--precision", default=DEFAULT_OV_PRECISION, choices=OV_PRECISIONS, help="PRECISION (openvino)")
+    p.add_argument("--int8-ir", default=None, help="PRECISION=int8 (openvino): the quantised IR's sidecar .json")
     p.add_argument("--device", default=0, type=int)
     p.add_argument("--threads", default=None, type=positive_int("THREADS"))
     p.add_argument("--input", default=None, help="bins folder: time on real data and add an e2e pass")
@@ -36,7 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runtime == "openvino":
         from semask.backends.openvino.runtime import openvino_runtime
 
-        runtime = openvino_runtime(args.precision, args.threads, args.model)
+        from semask.backends.openvino.sqnr_check import sqnr_record
+
+        runtime = openvino_runtime(args.precision, args.threads, args.model, args.int8_ir)
+        if args.input:
+            runtime.facts["logit_sqnr"] = sqnr_record(args.model, args.input, args.batch_size, args.precision,
+                                                      args.int8_ir)
     else:
         runtime = ort.ort_runtime(args.provider, args.device, args.threads)
     with step("perf", f"{runtime.label} bs{args.batch_size} LOOP={args.loop or 'auto'}"):

@@ -33,6 +33,8 @@ CROSSCHECK_FILE = re.compile(r"^crosscheck_.+\.json$")
 OM_FILE = re.compile(r"^.+\.(?:atc\.log|atc_check\.json)$")
 OM_TEMP_DIR = re.compile(r"^\..+\.atc-.+$|^\.atc-check-.+$")  # atc's work folders of a killed compile/check
 ONNX_TEMP_DIR = re.compile(r"^\..+\.onnx\.[A-Za-z0-9_]+$")  # model.ort_graph's scratch folder
+# PRECISION=int8's OpenVINO IR (semask.backends.openvino.quantize.ir_names) and its temp names
+INT8_IR_FILE = re.compile(r"^\.?semask_.+_int8_c\d+_m[0-9a-f]{8}(\.\d+\.tmp)?\.(xml|bin)$")
 PERF_TEMP_DIR = re.compile(r"^\.perf-e2e-[A-Za-z0-9_]+$")  # runtime.ort.run_perf's scratch folder
 BINS_DIR = re.compile(rf"^{plan.BINS_DIR_PATTERN}$")
 LABELS_DIR = re.compile(rf"^{plan.LABELS_DIR_PATTERN}$")
@@ -254,7 +256,7 @@ def _tree(w: _Walk, root: Path, nested: bool) -> None:
     """One ARTIFACTS root (the demo's nested one too)."""
     handlers = {
         ".state": lambda p: w.folder(p, lambda n: bool(STATE_FILE.match(n))),
-        "onnx": lambda p: _model_folder(w, p, ".onnx", ("sha256", "kind"), temp_dir=ONNX_TEMP_DIR),
+        "onnx": lambda p: _model_folder(w, p, ".onnx", ("sha256", "kind"), INT8_IR_FILE, temp_dir=ONNX_TEMP_DIR),
         "om": lambda p: _model_folder(w, p, ".om", ("om_sha256",), OM_FILE, OM_TEMP_DIR),
         "bins": lambda p: _bins(w, p),
         "labels": lambda p: _labels(w, p),

@@ -35,7 +35,8 @@ from semask.model.size import check_size
 # Goals that need the run's variables checked and its machine facts resolved.
 PIPELINE_GOALS = frozenset({"all", "perf", "weights", "labels", "bins", "onnx", "om", "preds", "report",
                             "crosscheck", "atc-check", "reproduce"})
-POSITIVE = ("BS", "HEIGHT", "WIDTH", "PERF_SECONDS", "DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH", "CROSSCHECK_NUM")
+POSITIVE = ("BS", "HEIGHT", "WIDTH", "PERF_SECONDS", "DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH", "CROSSCHECK_NUM",
+            "CALIB")
 CHOICES: Dict[str, Tuple[str, ...]] = {
     "MODEL": spec.MODELS, "DEMO_MODEL": spec.MODELS, "BACKEND": spec.BACKENDS, "INPUT_DTYPE": spec.INPUT_DTYPES,
     "LABEL_DTYPE": spec.LABEL_DTYPES, "LABELS": spec.LABEL_MODES, "ORT_PROVIDER": spec.ORT_PROVIDERS,
@@ -376,6 +377,8 @@ class RunPlan:
             out["ONNX_USED"], out["MODEL_FILE"] = out["ONNX_SIM"], out["OM"]
         elif self.backend == "openvino":  # the ORT graph: OpenVINO reads its com.microsoft ops; _sim ran 1.06x its time (bench/RESULTS.md)
             out["ONNX_USED"] = out["MODEL_FILE"] = out["ONNX_ORT"]
+            # PRECISION=int8: the NNCF IR's sidecar (semask.backends.openvino.quantize), named by CALIB and the bins
+            out["INT8_IR"] = f"{onnx}_int8_c{v['CALIB']}_{r.data_tag}_{self.limit_tag}.json"
         else:  # the fused graph is built and measured for the CPU provider; CUDA/CANN keep the plain one
             out["ONNX_USED"] = out["ONNX_ORT"] if v["ORT_PROVIDER"] == "cpu" else out["ONNX_SIM"]
             out["MODEL_FILE"] = out["ONNX_USED"]
@@ -392,7 +395,8 @@ class RunPlan:
     def record_variables(self) -> Dict[str, str]:
         """The variables a result's provenance records (resolved where the plan resolved them)."""
         keys = ("MODEL", "BS", "HEIGHT", "WIDTH", "INPUT_DTYPE", "LABEL_DTYPE", "LABELS", "PRECISION", "PRECISION_V2",
-                "OP_SELECT_IMPLMODE", "ORT_PROVIDER", "LIMIT", "LOOP", "DEVICE", "PERF_SECONDS", "WEIGHTS", "DATA_ROOT")
+                "OP_SELECT_IMPLMODE", "ORT_PROVIDER", "LIMIT", "LOOP", "DEVICE", "PERF_SECONDS", "WEIGHTS", "DATA_ROOT",
+                "CALIB")
         out = {k: self.values[k] for k in keys}
         out.update(SOC=self.resolved.soc, BACKEND=self.backend, DEVICE=self.resolved.devices)
         return out

@@ -103,3 +103,24 @@ def line(result: dict[str, Any]) -> str:
     return (f"logit SQNR {result['precision']} vs fp32: {value if value is not None else 'NaN'} dB over "
             f"{result['frames']} frames (floor {result['floor_db']}), label agreement "
             f"{'-' if agree is None or math.isnan(agree) else f'{100 * agree:.2f} %'}")
+
+
+def checked(spec: SqnrSpec) -> dict[str, Any] | None:
+    """A run's SQNR record (None for fp32, the reference itself): printed, and refused below the floor."""
+    if spec.precision == "fp32":
+        return None
+    result = compare(spec)
+    print(line(result), flush=True)
+    refuse_below_floor(result)
+    return result
+
+
+def sqnr_record(onnx: Path | str, bins_dir: Path | str, batch_size: int, precision: str,
+                int8_ir: Path | str | None = None) -> dict[str, Any] | None:
+    """`checked` for a step's arguments: int8 runs the IR its sidecar names (verified first)."""
+    model = None
+    if precision == "int8" and int8_ir is not None:
+        from semask.backends.openvino.quantize import resolve_ir
+
+        model = resolve_ir(int8_ir, onnx)
+    return checked(SqnrSpec(Path(onnx), Path(bins_dir), batch_size, precision, model=model))
