@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from semask.core.errors import KitError
-from semask.core.fsio import natural_key
 from semask.backends import batching
 from semask.model.sqnr import SqnrSum, as_json, meets_floor
 from semask.spec import SQNR_FLOORS_DB, SQNR_FRAMES
@@ -33,19 +32,6 @@ class SqnrSpec:
     model: Path | None = None  # what runs at `precision` (default: the ONNX)
     frames: int = SQNR_FRAMES
     threads: int | None = None
-
-
-def _batches(spec: SqnrSpec, shape: tuple[int, ...], dtype: Any) -> list[tuple[np.ndarray, int]]:
-    """(batch, real items) of the first `frames` bins; a partial last batch repeats its first frames."""
-    files = sorted(batching.list_input_files(spec.bins_dir), key=lambda p: natural_key(p.name))[:spec.frames]
-    item = (1, *shape[1:])
-    arrays = [np.fromfile(f, dtype=dtype).reshape(item) for f in files]
-    out = []
-    for start in range(0, len(arrays), shape[0]):
-        real = arrays[start:start + shape[0]]
-        pad = [real[i % len(real)] for i in range(shape[0] - len(real))]
-        out.append((np.concatenate(real + pad), len(real)))
-    return out
 
 
 def _run(model: Path, precision: str, spec: SqnrSpec, name: str, tensor: str,
@@ -71,7 +57,7 @@ def compare(spec: SqnrSpec) -> dict[str, Any]:
 
     tensor = logits_tail(onnx.load(str(spec.onnx), load_external_data=False).graph).tensor
     inp, _ = single_input(spec.onnx, spec.batch_size)
-    batches = _batches(spec, tuple(inp.shape), inp.dtype)
+    batches = batching.first_frames(spec.bins_dir, spec.frames, tuple(inp.shape), inp.dtype)
     ref = _run(spec.onnx, "fp32", spec, inp.name, tensor, batches)
     got = _run(spec.model or spec.onnx, spec.precision, spec, inp.name, tensor, batches)
     total, same, pixels = SqnrSum(), 0, 0
