@@ -47,7 +47,7 @@ endef
 
 # ------------------------------------------------------------------------------ verbs
 .PHONY: help all perf demo clean distclean env test bench weights labels bins onnx om preds report \
-        upstream crosscheck table tables reproduce atc-check verify platforms
+        upstream crosscheck table tables reproduce atc-check verify platforms fp16-check
 
 help:
 	@echo "SeMask-FPN inference kit"
@@ -68,6 +68,7 @@ help:
 	@echo "  make verify        re-hash every artifact against its manifest/sidecar; marks what changed for make all"
 	@echo "  steps: weights labels bins onnx om preds report upstream crosscheck"
 	@echo "  make atc-check     (Ascend) atc's pre-check of the graph: unsupported ops and why"
+	@echo "  make fp16-check    the 310P's force_fp16 predicted on the CPU: SQNR, costly ops, a keep_dtype cfg for atc"
 	@echo
 	@echo "variables (default), on the command line or in the environment; any other command-line name is refused:"
 	@$(HOST_PY) tools/semask/spec.py --variables
@@ -201,6 +202,10 @@ $(OM): $(ONNX_ATC) | $(A)/om
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_compile.py --onnx $< --output-om $@ --batch-size $(BS) --height $(HEIGHT) \
 	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE_FIRST) \
 	    --weights $(call q,$(WEIGHTS))
+
+# force_fp16 imitated with ORT on the ATC graph and the run's frames (no NPU needed); writes $(FP16_DIR)/keep_dtype.cfg
+fp16-check: $(ONNX_ATC) $(BINS) | $(A)/reports
+	$(PY) tools/fp16_check.py --onnx $(ONNX_ATC) --input $(BINS_DIR) --batch-size $(BS) --out-dir $(FP16_DIR)
 
 atc-check: $(ONNX_ATC) | $(A)/om
 	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE_FIRST) --out $(ATC_CHECK)

@@ -42,6 +42,8 @@ PREDS_DIR = re.compile(rf"^{RUN}$")
 PREDS_PARTIAL = re.compile(rf"^{RUN}\.partial-.+$")  # ais_bench's folder while it writes (runtime.ascend)
 PANELS_DIR = re.compile(rf"^{RUN}_panels$")
 REPRO_DIR = re.compile(r"^reproduce_.+$")
+FP16_DIR = re.compile(r"^fp16check_.+$")  # make fp16-check (semask.evaluate.fp16_check.write)
+FP16_FILES = {"fp16_check.json", "fp16_check.md", "keep_dtype.cfg"}
 BINS_MANIFEST, LABELS_MANIFEST = "manifest.json", "labels.json"
 
 
@@ -236,6 +238,9 @@ def _reports(w: _Walk, folder: Path) -> None:
             return True
         if REPRO_DIR.match(name):
             w.folder(path, lambda n: n in {"reproduce.json", "reproduce.md"})
+            return True
+        if FP16_DIR.match(name):
+            w.folder(path, lambda n: n in FP16_FILES)
             return True
         return False
 

@@ -34,7 +34,7 @@ from semask.model.size import check_size
 
 # Goals that need the run's variables checked and its machine facts resolved.
 PIPELINE_GOALS = frozenset({"all", "perf", "weights", "labels", "bins", "onnx", "om", "preds", "report",
-                            "crosscheck", "atc-check", "reproduce"})
+                            "crosscheck", "atc-check", "reproduce", "fp16-check"})
 POSITIVE = ("BS", "HEIGHT", "WIDTH", "PERF_SECONDS", "DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH", "CROSSCHECK_NUM",
             "CALIB")
 CHOICES: Dict[str, Tuple[str, ...]] = {
@@ -370,6 +370,7 @@ class RunPlan:
             "LABELS_CHECK": f"{state}/check_labels_{Path(labels_dir).name}.stamp",
             "BINS_CHECK": f"{state}/check_bins_{Path(bins_dir).name}.stamp",
             "PREDS_CHECK": f"{state}/check_preds_{run}.stamp",
+            "FP16_DIR": f"{a}/{REPORTS_DIR}/fp16check_{stem}_{r.data_tag}_{self.limit_tag}",
             "CROSSCHECK_JSON": f"{a}/crosscheck/crosscheck_{v['MODEL']}_{r.weights_tag}_{v['HEIGHT']}x{v['WIDTH']}"
                                f"_n{v['CROSSCHECK_NUM']}.json",
         }
