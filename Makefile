@@ -68,7 +68,7 @@ help:
 	@echo "  make verify        re-hash every artifact against its manifest/sidecar; marks what changed for make all"
 	@echo "  steps: weights labels bins onnx om preds report upstream crosscheck"
 	@echo "  make atc-check     (Ascend) atc's pre-check of the graph: unsupported ops and why"
-	@echo "  make fp16-check    the 310P's force_fp16 predicted on the CPU: SQNR, costly ops, a keep_dtype cfg for atc"
+	@echo "  make fp16-check    the 310P's fp16 numerics predicted on the CPU: SQNR, costly ops, a keep_dtype cfg for atc"
 	@echo
 	@echo "variables (default), on the command line or in the environment; any other command-line name is refused:"
 	@$(HOST_PY) tools/semask/spec.py --variables
@@ -203,7 +203,7 @@ $(OM): $(ONNX_ATC) | $(A)/om
 	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE_FIRST) \
 	    --weights $(call q,$(WEIGHTS))
 
-# force_fp16 imitated with ORT on the ATC graph and the run's frames (no NPU needed); writes $(FP16_DIR)/keep_dtype.cfg
+# the NPU's fp16 imitated with ORT on the ATC graph and the run's frames (no NPU needed); writes $(FP16_DIR)/keep_dtype.cfg
 fp16-check: $(ONNX_ATC) $(BINS) | $(A)/reports
 	$(PY) tools/fp16_check.py --onnx $(ONNX_ATC) --input $(BINS_DIR) --batch-size $(BS) --out-dir $(FP16_DIR)
 

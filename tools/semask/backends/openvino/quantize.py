@@ -29,10 +29,9 @@ import numpy as np
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_json, natural_key, sha256_file
 from semask.core.manifest import BINS_MANIFEST, input_records
+from semask.backends.openvino.ir import KIND, resolve_ir
 from semask.model.logits import logits_tail
 
-KIND = "openvino-int8-ir"
-REBUILD = "delete it and run make again, which rebuilds the int8 IR"
 
 
 @dataclass(frozen=True)
@@ -195,23 +194,3 @@ def _remove_stale(folder: Path, stem: str) -> None:
             path.unlink(missing_ok=True)
     for path in folder.glob(f".{prefix}_m*.tmp.*"):
         path.unlink(missing_ok=True)
-
-
-def resolve_ir(sidecar: Path | str, onnx_path: Path | str, info: dict[str, Any] | None = None) -> Path:
-    """The IR's .xml after checking it against its sidecar: both files' sha256 and the source ONNX's."""
-    sidecar = Path(sidecar)
-    try:
-        info = info or json.loads(sidecar.read_text())
-    except (OSError, ValueError):
-        raise KitError(f"the int8 IR's sidecar {sidecar} is missing or unreadable; run `make` with PRECISION=int8 "
-                       "again, which quantises the graph") from None
-    if info.get("kind") != KIND:
-        raise KitError(f"{sidecar} is not an int8 IR sidecar; {REBUILD}")
-    xml, binf = sidecar.parent / info["xml"], sidecar.parent / info["bin"]
-    for path, key in ((xml, "xml_sha256"), (binf, "bin_sha256")):
-        if not path.is_file() or sha256_file(path) != info.get(key):
-            raise KitError(f"the int8 IR {path} is missing or changed since it was quantised ({sidecar} records "
-                           f"another sha256); {REBUILD}")
-    if sha256_file(onnx_path) != info.get("onnx_sha256"):
-        raise KitError(f"the int8 IR {xml.name} was quantised from another graph than {onnx_path}; {REBUILD}")
-    return xml

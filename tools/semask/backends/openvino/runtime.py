@@ -107,7 +107,7 @@ def openvino_runtime(precision: str = "fp32", threads: int | None = None, model:
             raise KitError("PRECISION=int8 runs a quantised IR: pass its sidecar (--int8-ir) and the ONNX (make does)")
         import json
 
-        from semask.backends.openvino.quantize import resolve_ir
+        from semask.backends.openvino.ir import resolve_ir
 
         xml = resolve_ir(int8_ir, model)
         info = json.loads(Path(int8_ir).read_text())

@@ -106,7 +106,7 @@ def sqnr_record(onnx: Path | str, bins_dir: Path | str, batch_size: int, precisi
     """`checked` for a step's arguments: int8 runs the IR its sidecar names (verified first)."""
     model = None
     if precision == "int8" and int8_ir is not None:
-        from semask.backends.openvino.quantize import resolve_ir
+        from semask.backends.openvino.ir import resolve_ir
 
         model = resolve_ir(int8_ir, onnx)
     return checked(SqnrSpec(Path(onnx), Path(bins_dir), batch_size, precision, model=model))
