@@ -119,8 +119,12 @@ def _sidecar_ok(spec: QuantSpec, onnx_sha: str, manifest_sha: str, frames: int) 
 
 
 def quantize(spec: QuantSpec) -> dict[str, Any]:
-    """Quantise (or find up to date) the int8 IR of `spec`; returns its sidecar."""
-    import nncf
+    """Quantise the int8 IR of `spec` (written under its final names); returns its sidecar, not yet published."""
+    try:
+        import nncf
+    except ImportError:
+        raise KitError("PRECISION=int8 needs the nncf package, which this Python lacks; run `make env` (or "
+                       "`.venv/bin/pip install -r env/requirements.txt`)") from None
     import openvino as ov
     import onnx
 
