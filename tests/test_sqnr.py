@@ -32,3 +32,15 @@ def test_identical_is_inf_and_nan_never_passes():
     assert not meets_floor(None, 0.0) and meets_floor(20.0, 20.0)
     with pytest.raises(ValueError):
         sqnr_db(a, np.zeros(3))
+
+
+def test_a_precision_below_its_floor_is_refused_in_one_line():
+    from semask.backends.openvino.sqnr_check import refuse_below_floor
+    from semask.core.errors import KitError
+
+    refuse_below_floor({"passed": True})
+    for value, shown in ((12.5, "12.5 dB"), (None, "NaN (non-finite logits)")):
+        with pytest.raises(KitError) as err:
+            refuse_below_floor({"passed": False, "sqnr_db": value, "precision": "int8", "frames": 4, "floor_db": 20.0})
+        text = str(err.value)
+        assert "\n" not in text and shown in text and "floor of 20 dB" in text and "PRECISION=fp32" in text
