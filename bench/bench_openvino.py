@@ -91,7 +91,7 @@ def ensure_bins(folder: Path, height: int, width: int, num: int) -> Path:
         subprocess.run([sys.executable, "tools/make_synthetic_cityscapes.py", "--out", str(data), "--num", str(num),
                         "--height", str(height), "--width", str(width)], cwd=ROOT, check=True, env=env)
         subprocess.run([sys.executable, "tools/preprocess.py", "--data-root", str(data), "--out", str(bins),
-                        "--height", str(height), "--width", str(width)], cwd=ROOT, check=True, env=env)
+                        "--height", str(height), "--width", str(width), "--limit", str(num)], cwd=ROOT, check=True, env=env)
     return bins
 
 
