@@ -21,6 +21,15 @@ class Refused(KitError):
     """A one-line refusal (printed as `error: ...` by the tool or the plan), nothing done."""
 
 
+def try_lock(fd: int, exclusive: bool = True) -> bool:
+    """Take flock on `fd` without waiting; False when another holder has it (then nothing is taken)."""
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def lineage(pid: int) -> set[str]:
     """`pid` and its ancestors, as text (from /proc; just `pid` where /proc is absent)."""
     found = set()

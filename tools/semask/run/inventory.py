@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from semask.core.fsio import load_json
 from semask.core.locks import LOCK, WRITERS
 from semask.run import plan
 
@@ -35,7 +36,7 @@ OM_TEMP_DIR = re.compile(r"^\..+\.atc-.+$|^\.atc-check-.+$")  # atc's work folde
 ONNX_TEMP_DIR = re.compile(r"^\..+\.onnx\.[A-Za-z0-9_]+$")  # model.ort_graph's scratch folder
 # PRECISION=int8's OpenVINO IR (semask.backends.openvino.quantize.ir_names) and its temp names
 INT8_IR_FILE = re.compile(r"^\.?semask_.+_int8_c\d+_m[0-9a-f]{8}(\.\d+\.tmp)?\.(xml|bin)$")
-PERF_TEMP_DIR = re.compile(r"^\.perf-e2e-[A-Za-z0-9_]+$")  # runtime.ort.run_perf's scratch folder
+PERF_TEMP_DIR = re.compile(r"^\.perf-e2e-[A-Za-z0-9_]+$")  # semask.backends.folder_run.run_perf's scratch folder
 BINS_DIR = re.compile(rf"^{plan.BINS_DIR_PATTERN}$")
 LABELS_DIR = re.compile(rf"^{plan.LABELS_DIR_PATTERN}$")
 PREDS_DIR = re.compile(rf"^{RUN}$")
@@ -54,13 +55,6 @@ class Inventory:
     files: list[Path] = field(default_factory=list)
     dirs: list[Path] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
-
-
-def _load(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _journal_records(path: Path) -> list[dict]:
@@ -132,7 +126,7 @@ def _is_dir(entry: os.DirEntry) -> bool:
 
 
 def _sidecar_ok(path: Path, keys: tuple[str, ...]) -> bool:
-    data = _load(path)
+    data = load_json(path)
     return isinstance(data, dict) and any(k in data for k in keys)
 
 
@@ -156,7 +150,7 @@ def _model_folder(w: _Walk, folder: Path, ext: str, keys: tuple[str, ...], extra
 
 def _bins(w: _Walk, folder: Path) -> None:
     def is_dir(name: str, path: Path) -> bool:
-        manifest = _load(path / BINS_MANIFEST)
+        manifest = load_json(path / BINS_MANIFEST)
         journal = path / f".{BINS_MANIFEST}.journal.jsonl"
         listed = _names(manifest.get("files", []) if isinstance(manifest, dict) else [], "name")
         listed |= _names(_journal_records(journal), "key")
@@ -171,7 +165,7 @@ def _bins(w: _Walk, folder: Path) -> None:
 
 def _labels(w: _Walk, folder: Path) -> None:
     def is_dir(name: str, path: Path) -> bool:
-        manifest = _load(path / LABELS_MANIFEST)
+        manifest = load_json(path / LABELS_MANIFEST)
         journal = path / f".{LABELS_MANIFEST}.journal.jsonl"
         listed = _names(manifest.get("images", []) if isinstance(manifest, dict) else [], "label")
         listed |= _names(_journal_records(journal), "label")
@@ -198,10 +192,10 @@ def _labels(w: _Walk, folder: Path) -> None:
 def _pred_names(preds: Path, run: str) -> set[str]:
     """Prediction file names the run's manifest, summary and journal vouch for."""
     names = set()
-    manifest = _load(preds / f"{run}_manifest.json")
+    manifest = load_json(preds / f"{run}_manifest.json")
     if isinstance(manifest, dict):
         names |= _names(manifest.get("files", []), "name")
-    summary = _load(preds / f"{run}_summary.json")
+    summary = load_json(preds / f"{run}_summary.json")
     if isinstance(summary, dict) and isinstance(summary.get("filesinfo"), dict):
         for entry in summary["filesinfo"].values():
             for p in (entry.get("outfiles", []) if isinstance(entry, dict) else []):

@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
-from semask.core.errors import KitError
+from semask.backends.ascend.knobs import soc_mistake
+from semask.core.errors import KitError, not_one_of, not_positive_int
 from semask.core.fsio import write_if_changed
 from semask.core.cpuflags import precision_problem
 from semask.backends.ascend.devices import device_mistakes
+from semask.backends.registry import backend_for
 from semask.model.size import check_size
 
 # Goals that need the run's variables checked and its machine facts resolved.
@@ -45,7 +47,6 @@ OPTIONAL_CHOICES: Dict[str, Tuple[str, ...]] = {
     "PRECISION_V2": spec.ATC_PRECISION_MODES_V2, "OP_SELECT_IMPLMODE": spec.OP_SELECT_IMPLMODES,
 }
 NO_SPACES = ("ARTIFACTS", "WEIGHTS")  # make cannot use these in file names with spaces
-ORT_PRECISION = "fp32"  # the precision axis of ONNX Runtime: the provider's fp32, nothing to sweep
 # Where results live under ARTIFACTS: `paths()` names them so, and the results table finds runs so.
 REPORTS_DIR, PERF_DIR = "reports", "perf"
 REPRODUCE_JSON = "reproduce.json"
@@ -131,33 +132,32 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
 
     for name in POSITIVE:
         if not _is_positive(values[name]):
-            bad(name, "is not a positive integer", spec.VARIABLES[spec.VARIABLE_NAMES.index(name)].default)
+            errors.append("error: " + not_positive_int(name, values[name], spec.VARIABLES[spec.VARIABLE_NAMES.index(name)].default))
     if values["LIMIT"] and not _is_positive(values["LIMIT"]):
         bad("LIMIT", "is not a positive integer (or empty for every image)", "10")
     if values["LOOP"] != "auto" and not _is_positive(values["LOOP"]):
         bad("LOOP", "is not a positive integer or 'auto'", "100")
     for name, choices in CHOICES.items():
         if values[name] not in choices:
-            errors.append(f"error: {name}={values[name]} is not one of: {' '.join(choices)}")
+            errors.append("error: " + not_one_of(name, values[name], choices))
     openvino = values["BACKEND"] == "openvino"
     precisions = spec.OV_PRECISIONS if openvino else spec.ATC_PRECISION_MODES
     where = "BACKEND=openvino takes" if openvino else "atc --precision_mode takes"
     if values["PRECISION"] not in precisions:
-        errors.append(f"error: PRECISION={values['PRECISION']} is not one of: {' '.join(precisions)} ({where} these)")
+        errors.append("error: " + not_one_of("PRECISION", values["PRECISION"], precisions, f"{where} these"))
     wrong = [p for p in values["PRECISIONS"].split() if p not in precisions]
     if "reproduce" in goals and wrong:
-        errors.append(f"error: PRECISIONS={values['PRECISIONS']}: {' '.join(wrong)} not one of: {' '.join(precisions)}")
+        errors.append("error: " + not_one_of("PRECISIONS", values["PRECISIONS"], precisions, f"{' '.join(wrong)} is not"))
     if openvino:  # bf16 only where the CPU has bf16 units
         asked = values["PRECISIONS"].split() if "reproduce" in goals else [values["PRECISION"]]
         problem = precision_problem([p for p in asked if p in precisions], values["CPUINFO"])
         if problem:
             errors.append(f"error: {problem}")
     if values["SOC"] not in (spec.SOC_AUTO, *spec.SOC_VERSIONS):
-        errors.append(f"error: SOC={values['SOC']} is not a documented atc --soc_version; use SOC=auto (read from "
-                      f"npu-smi) or one of: {' '.join(spec.SOC_VERSIONS)}")
+        errors.append("error: " + soc_mistake(values["SOC"]))
     for name, choices in OPTIONAL_CHOICES.items():
         if values[name] and values[name] not in choices:
-            errors.append(f"error: {name}={values[name]} is not one of: {' '.join(choices)} (or empty)")
+            errors.append("error: " + not_one_of(name, values[name], choices, "or leave it empty"))
     if values["PRECISION_V2"] and "PRECISION" in given:
         errors.append(f"error: PRECISION={values['PRECISION']} and PRECISION_V2={values['PRECISION_V2']} cannot be "
                       "combined (atc refuses --precision_mode with --precision_mode_v2); unset one of them")
@@ -183,9 +183,7 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
     return errors
 
 
-def official_weights(model: str) -> str:
-    """Where `make weights` downloads MODEL's official checkpoint (the default WEIGHTS)."""
-    return f"data/weights/semask_{model}.pth"
+official_weights = spec.official_weights  # where `make weights` downloads MODEL's official checkpoint
 
 
 def check_weights(values: Mapping[str, str]) -> List[str]:
@@ -214,11 +212,18 @@ def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
 
 def weights_tag(weights: str, model: str) -> str:
     """'random', 'official' (the download, whose content the weights stamp tracks) or 'w' + sha256[:8]."""
+    return weights_identity(weights, model)[0]
+
+
+def weights_identity(weights: str, model: str) -> Tuple[str, str]:
+    """(tag, sha256) of WEIGHTS, the file hashed here once for the whole run: later steps compare sidecars
+    with this sha256 ('random' for random weights; '' for the official download, hashed where it is used)."""
     if weights == "random":
-        return "random"
+        return "random", "random"
     if weights == official_weights(model):
-        return "official"
-    return "w" + sha256_of(Path(weights))[:8]
+        return "official", ""
+    sha = sha256_of(Path(weights))
+    return "w" + sha[:8], sha
 
 
 def data_tag(data_root: str) -> str:
@@ -237,6 +242,7 @@ class Resolved:
     weights_tag: str = "random"
     data_tag: str = "d00000000"
     devices: str = "0"  # DEVICE resolved: comma-separated ids (ais_bench's multi-device mode when several)
+    weights_sha256: str = ""  # the WEIGHTS file's sha256, hashed once here ('random', or '' when not known yet)
 
 
 @dataclass(frozen=True)
@@ -306,28 +312,27 @@ class RunPlan:
         return f"{self.resolved.soc}_{precision}" + (f"_{v['OP_SELECT_IMPLMODE']}" if v["OP_SELECT_IMPLMODE"] else "")
 
     @property
+    def runner(self):  # -> semask.backends.base.Backend
+        """The resolved backend, which names the run's prefix, graph, model file, precision and provider."""
+        return backend_for(self.backend)
+
+    @property
     def precision_label(self) -> str:
-        if self.backend == "ascend":
-            return f"v2-{self.values['PRECISION_V2']}" if self.values["PRECISION_V2"] else self.values["PRECISION"]
-        return self.values["PRECISION"] if self.backend == "openvino" else ORT_PRECISION
+        return self.runner.precision_label(self.values)
 
     @property
     def provider(self) -> str:
-        return {"ascend": "ais_bench", "openvino": "cpu"}.get(self.backend, self.values["ORT_PROVIDER"])
+        return self.runner.provider(self.values)
 
     @property
     def runtime_tag(self) -> str:
         """How a run's name starts: the backend and its provider."""
-        return {"ascend": "ascend", "openvino": "openvino-cpu"}.get(self.backend, f"ort-{self.values['ORT_PROVIDER']}")
+        return self.runner.run_prefix(self.values, self.resolved.soc)
 
     @property
     def run_name(self) -> str:
-        data = f"{self.resolved.data_tag}_{self.limit_tag}"
-        if self.backend == "ascend":
-            return f"ascend_{self.stem}_{self.om_tag}_{data}"
-        if self.backend == "openvino":
-            return f"openvino-cpu_{self.stem}_{self.values['PRECISION']}_{data}"
-        return f"ort-{self.values['ORT_PROVIDER']}_{self.stem}_{data}"
+        tail = self.runner.name_tail(self.values, self.om_tag)
+        return "_".join(p for p in (self.runtime_tag, self.stem, tail, self.resolved.data_tag, self.limit_tag) if p)
 
     @property
     def devices_tag(self) -> str:
@@ -374,15 +379,14 @@ class RunPlan:
             "CROSSCHECK_JSON": f"{a}/crosscheck/crosscheck_{v['MODEL']}_{r.weights_tag}_{v['HEIGHT']}x{v['WIDTH']}"
                                f"_n{v['CROSSCHECK_NUM']}.json",
         }
-        if self.backend == "ascend":
-            out["ONNX_USED"], out["MODEL_FILE"] = out["ONNX_SIM"], out["OM"]
-        elif self.backend == "openvino":  # the ORT graph: OpenVINO reads its com.microsoft ops; _sim ran 1.06x its time (bench/RESULTS.md)
-            out["ONNX_USED"] = out["MODEL_FILE"] = out["ONNX_ORT"]
-            # PRECISION=int8: the NNCF IR's sidecar (semask.backends.openvino.quantize), named by CALIB and the bins
-            out["INT8_IR"] = f"{onnx}_int8_c{v['CALIB']}_{r.data_tag}_{self.limit_tag}.json"
-        else:  # the fused graph is built and measured for the CPU provider; CUDA/CANN keep the plain one
-            out["ONNX_USED"] = out["ONNX_ORT"] if v["ORT_PROVIDER"] == "cpu" else out["ONNX_SIM"]
-            out["MODEL_FILE"] = out["ONNX_USED"]
+        # PRECISION=int8 (OpenVINO): the NNCF IR's sidecar (semask.backends.openvino.quantize), named by CALIB and the bins
+        out["INT8_IR"] = f"{onnx}_int8_c{v['CALIB']}_{r.data_tag}_{self.limit_tag}.json"
+        runner = self.runner
+        out["ONNX_USED"], out["MODEL_FILE"] = out[runner.onnx_key(v)], out[runner.model_key(v)]
+        for key in ("REPORT", "PERF_JSON"):  # the files derived from a result's name
+            out[f"{key}_PROVENANCE"] = out[key][:-len(".json")] + ".provenance.json"
+        report = out["REPORT"][:-len(".json")]
+        out.update(REPORT_MD=f"{report}.md", PANELS_DIR=f"{report}_panels", TABLE_MD=f"{report}.table.md")
         return out
 
     def path(self, name: str) -> Path:
@@ -446,6 +450,8 @@ def make_include(plan: RunPlan, plan_json: str, command: str, overrides: Optiona
         "LIMIT_ARG": f"--limit {plan.values['LIMIT']}" if plan.values["LIMIT"] else "",
         "WEIGHTS_DEP": plan.weights_file, "DEVICES": plan.resolved.devices,
         "DEVICE_FIRST": plan.resolved.devices.split(",")[0],
+        "STEP_PREFIX": plan.runner.step_prefix(plan.values) if plan.needs_config() else "",
+        "STEP_UMASK": f"umask {plan.runner.umask};" if plan.needs_config() and plan.runner.umask else "",
         **(plan.paths() if plan.needs_config() else {}),
         **(overrides or {}),
     }
@@ -477,10 +483,10 @@ def build(cmdline: Mapping[str, str], environ: Mapping[str, str], goals: Sequenc
     if _needs_config(goals, values["ARTIFACTS"]):
         errors += check_values(values, given, goals)
     elif "demo" in goals:
-        errors += [f"error: {n}={values[n]} is not a positive integer; use e.g. {n}=4"
+        errors += ["error: " + not_positive_int(n, values[n], 4)
                    for n in ("DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH") if not _is_positive(values[n])]
         if values["DEMO_MODEL"] not in spec.MODELS:
-            errors.append(f"error: DEMO_MODEL={values['DEMO_MODEL']} is not one of: {' '.join(spec.MODELS)}")
+            errors.append("error: " + not_one_of("DEMO_MODEL", values["DEMO_MODEL"], spec.MODELS))
     if errors:
         raise PlanError(errors)
     return RunPlan(values=values, given=given, resolved=resolved or Resolved(), goals=tuple(goals))

@@ -34,3 +34,13 @@ def resolve_ir(sidecar: Path | str, onnx_path: Path | str, info: dict[str, Any] 
     if sha256_file(onnx_path) != info.get("onnx_sha256"):
         raise KitError(f"the int8 IR {xml.name} was quantised from another graph than {onnx_path}; {REBUILD}")
     return xml
+
+
+def source_onnx(sidecar: Path | str) -> str:
+    """The ONNX an int8 IR was quantised from (recorded in its sidecar, beside it)."""
+    try:
+        info = json.loads(Path(sidecar).read_text())
+        return str(Path(sidecar).parent / info["onnx"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise KitError(f"the int8 IR's sidecar {sidecar} is missing or unreadable; run `make` with PRECISION=int8 "
+                       "again, which quantises the graph") from None

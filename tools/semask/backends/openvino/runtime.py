@@ -1,4 +1,4 @@
-"""OpenVINO on the CPU, behind the same contract as ONNX Runtime (semask.backends.ort.runtime).
+"""OpenVINO on the CPU, behind the same contract as ONNX Runtime (semask.backends.folder_run).
 
 Why: OpenVINO is the CPU runtime deployment users pick next to ORT. It reads the kit's ONNX graphs
 directly (the `com.microsoft` Attention and Gelu of `*_ort.onnx` included), and on CPUs with bf16 units
@@ -18,8 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from semask.core.errors import KitError
-from semask.backends.ort.runtime import Runtime
+from semask.core.errors import KitError, not_one_of
+from semask.backends.folder_run import Runtime
 from semask.spec import OV_DEVICE, OV_PRECISION_HINTS
 
 GRAPH_KINDS = {"onnx-ort": "ort", "onnx-simplified": "sim"}  # sidecar kind -> which kit graph
@@ -45,7 +45,7 @@ class Session:
                  extra_output: str | None = None) -> None:
         """`model`: an ONNX graph or an IR .xml; `extra_output`: a tensor (the logits) to output last."""
         if precision not in OV_PRECISION_HINTS:
-            raise KitError(f"PRECISION={precision} is not an OpenVINO precision; use one of {', '.join(OV_PRECISION_HINTS)}")
+            raise KitError(not_one_of("PRECISION", precision, OV_PRECISION_HINTS, "BACKEND=openvino takes these"))
         ov = _openvino()
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": OV_PRECISION_HINTS[precision],
                                   "PERFORMANCE_HINT": "LATENCY"}  # one stream: one batch at a time, as ais_bench
@@ -102,9 +102,10 @@ def openvino_runtime(precision: str = "fp32", threads: int | None = None, model:
     if model is not None:
         facts["graph"] = graph_kind(model)
     fingerprint = f"openvino-{OV_DEVICE}-{precision}-{threads or 'all'}"
+    xml = None
     if precision == "int8":
         if int8_ir is None or model is None:
-            raise KitError("PRECISION=int8 runs a quantised IR: pass its sidecar (--int8-ir) and the ONNX (make does)")
+            raise KitError("PRECISION=int8 runs a quantised IR: pass its sidecar as the model (make does)")
         import json
 
         from semask.backends.openvino.ir import resolve_ir
@@ -114,9 +115,6 @@ def openvino_runtime(precision: str = "fp32", threads: int | None = None, model:
         facts["int8_ir"] = {k: info.get(k) for k in ("xml", "xml_sha256", "bins_manifest_sha256", "calib_frames",
                                                       "nncf", "smooth_quant", "model_type")}
         fingerprint += f"-{info['xml_sha256'][:16]}"
-        facts["fingerprint"] = fingerprint
-        return Runtime("openvino", OV_DEVICE, f"openvino[{OV_DEVICE.lower()} int8]",
-                       lambda path: Session(xml, precision, threads), facts)
     facts["fingerprint"] = fingerprint
     return Runtime("openvino", OV_DEVICE, f"openvino[{OV_DEVICE.lower()} {precision}]",
-                   lambda path: Session(path, precision, threads), facts)
+                   lambda path: Session(xml or path, precision, threads), facts, threads)
