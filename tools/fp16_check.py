@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from semask.core.cli import positive_int, run
-from semask.spec import SQNR_FRAMES
+from semask.spec import FP16_CHECK_FRAMES
 
 
 def main(argv=None) -> int:
@@ -14,7 +14,7 @@ def main(argv=None) -> int:
     p.add_argument("--onnx", type=Path, required=True, help="the kit's ATC graph (*_sim_atc.onnx)")
     p.add_argument("--input", type=Path, required=True, help="the run's bins folder")
     p.add_argument("--batch-size", type=positive_int("BS"), required=True)
-    p.add_argument("--frames", type=positive_int("frames"), default=SQNR_FRAMES, help="the first N bins")
+    p.add_argument("--frames", type=positive_int("frames"), default=FP16_CHECK_FRAMES, help="the first N bins")
     p.add_argument("--threads", type=positive_int("threads"), default=None)
     p.add_argument("--out-dir", type=Path, required=True, help="writes fp16_check.json/.md and keep_dtype.cfg there")
     a = p.parse_args(argv)

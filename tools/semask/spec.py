@@ -68,10 +68,13 @@ OV_PRECISION_HINTS: dict[str, str] = {"fp32": "f32", "bf16": "bf16", "int8": "f3
 # PRECISION=int8: calibration frames (CALIB), the first N bins in natural order, all when fewer.
 DEFAULT_CALIB = 64
 # The kit's own verification: the logit SQNR (dB, against fp32 on the same frames) each precision must reach.
-# int8's is the issue's target on random weights; bf16's 8-bit mantissa gives ~40 dB on a single op, less
-# through ~100 layers; fp16-check's force_fp16 imitation keeps a 10-bit mantissa.
+# Measured (random weights, bench/RESULTS.md): SeMask-S 512x1024 bf16 43.8 dB, int8 33.8 dB; the reduced model
+# 43.4 and 34.0 dB. 20 dB for both: int8's is issue 27's target, and it leaves bf16 a ~20 dB margin while still
+# catching a broken path (NaN, wrong scales, a silently different precision).
 SQNR_FLOORS_DB: dict[str, float] = {"bf16": 20.0, "int8": 20.0}
 SQNR_FRAMES = 8  # the logit SQNR of a run: its first N frames (all when fewer), fp32 and the precision on the same
+# make fp16-check: its first N frames; each of its ~25 graph runs covers them (SeMask-S 512x1024: 8 min for 2 frames)
+FP16_CHECK_FRAMES = 2
 OV_DEVICE = "CPU"
 DEFAULT_SET_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 DEFAULT_OPSET = 11

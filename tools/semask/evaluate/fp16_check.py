@@ -26,7 +26,7 @@ import numpy as np
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir
 from semask.model.sqnr import SqnrSum, as_json
-from semask.spec import SQNR_FRAMES
+from semask.spec import FP16_CHECK_FRAMES
 
 GROUP_BY_TYPE_ABOVE = 200  # rounded outputs; above it the ops are ranked by type (one run per type, not per op)
 TOP = 10
@@ -43,7 +43,7 @@ class Fp16Spec:
     bins_dir: Path
     batch_size: int
     out_dir: Path
-    frames: int = SQNR_FRAMES
+    frames: int = FP16_CHECK_FRAMES
     threads: int | None = None
 
 
