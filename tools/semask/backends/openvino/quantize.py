@@ -132,9 +132,8 @@ def quantize(spec: QuantSpec) -> dict[str, Any]:
 
     files, manifest_sha = calibration_set(spec.bins_dir, spec.calib)
     onnx_sha = sha256_file(spec.onnx)
-    spec.out.unlink(missing_ok=True)  # from here on the old IR is not done
     xml, binf = ir_names(spec.out, len(files), manifest_sha)
-    _remove_stale(spec.out.parent, xml.stem)
+    _remove_previous(spec.out, xml.stem)  # from here on the old IR is not done
     tensor, _ = single_input(spec.onnx, spec.batch_size)
     graph = onnx.load(str(spec.onnx), load_external_data=False).graph
     model = ov.Core().read_model(str(spec.onnx))
@@ -190,11 +189,16 @@ def build(spec: QuantSpec, cpuinfo: Path | str = "/proc/cpuinfo") -> dict[str, A
     return info
 
 
-def _remove_stale(folder: Path, stem: str) -> None:
-    """IRs of earlier calibration sets of this run (same stem and N prefix) and temp files of killed runs."""
-    prefix = stem.rsplit("_m", 1)[0]
-    for path in folder.glob(f"{prefix}_m*"):
-        if path.suffix in (".xml", ".bin"):
-            path.unlink(missing_ok=True)
-    for path in folder.glob(f".{prefix}_m*.tmp.*"):
+def _remove_previous(out: Path, stem: str) -> None:
+    """The sidecar and the IR files it named (an earlier calibration set of this run; other runs' IRs, named by
+    their own sidecars, stay), and temp files of killed quantisations of this IR name."""
+    try:
+        old = json.loads(out.read_text())
+    except (OSError, ValueError):
+        old = {}
+    out.unlink(missing_ok=True)
+    for key in ("xml", "bin"):
+        if isinstance(old.get(key), str) and "/" not in old[key]:
+            (out.parent / old[key]).unlink(missing_ok=True)
+    for path in out.parent.glob(f".{stem}.*.tmp.*"):
         path.unlink(missing_ok=True)
