@@ -1,7 +1,8 @@
 """PRECISION=int8 with BACKEND=openvino, real NNCF and OpenVINO on the reduced model: `make all perf` gives an
 mIoU row and the logit SQNR against fp32; a CPU without VNNI is refused in one line (a cpuinfo text stands
 in for the CPU); the IR is rebuilt when its calibration set changes (another CALIB, another frame); an
-interrupted quantisation leaves nothing taken as done and the next make finishes it."""
+interrupted quantisation leaves nothing taken as done and the next make finishes it. (The reproduce row's
+label agreement and logit SQNR: test_openvino's reproduce test, which adds int8 on a CPU with VNNI.)"""
 import hashlib
 import json
 import shutil
@@ -116,20 +117,3 @@ def test_interrupted_quantisation_leaves_nothing_done_and_resumes(int8, ort_run,
     again = ph.run_make(["all"], arts, ort_run["data"], INT8)
     assert "quantize" not in again.stdout  # make: up to date
 
-
-def test_reproduce_rows_give_label_agreement_and_logit_sqnr_against_fp32(int8, ort_run, tmp_path):
-    from semask.core.cpuflags import bf16_units
-
-    precisions = ["fp32", *(["bf16"] if bf16_units(read_flags()) else []), "int8"]
-    arts = ph.copy_tree(int8["artifacts"], tmp_path / "artifacts")
-    variables = {**INT8, "BS_LIST": "4", "PRECISIONS": " ".join(precisions), "LOOP": "1"}
-    del variables["PRECISION"]
-    proc = ph.run_make(["reproduce"], arts, ort_run["data"], variables)
-    result = ph.read_json(next((arts / "reports").glob("reproduce_openvino-cpu_*")) / "reproduce.json")
-    rows = {r["precision"]: r for r in result["rows"]}
-    assert sorted(rows) == sorted(precisions) and all(r["status"] == "ok" for r in rows.values())
-    assert rows["fp32"]["logit_sqnr_db"] is None and rows["fp32"]["label_agreement_vs_fp32"] == 1.0
-    for p in precisions[1:]:
-        assert rows[p]["logit_sqnr_db"] >= 20.0 and rows[p]["logit_sqnr_frames"] == ph.N_IMAGES
-        assert 0.5 < rows[p]["label_agreement_vs_fp32"] <= 1.0
-        assert f"logit SQNR vs fp32: {rows[p]['logit_sqnr_db']} dB" in proc.stdout
