@@ -11,7 +11,8 @@ trip removed at a time, or one op type's on graphs with more than GROUP_BY_TYPE_
 to bound the time) and greedily keeps the most costly ones in fp32 until the SQNR is within 1 dB of
 "fp32-only rounding": fp16's 11-bit significand with fp32's range (Veltkamp's split, t = 8193*x,
 t - (t - x), rounds to 11 bits without overflow), the part of fp16's cost keep_dtype cannot remove.
-The list is written as a ready atc --keep_dtype cfg (one node name per line).
+The list is written as a ready atc --keep_dtype cfg (one node name per line), which `make om KEEP_DTYPE=<cfg>`
+compiles with.
 """
 from __future__ import annotations
 
@@ -240,6 +241,6 @@ def render(result: dict[str, Any]) -> str:
              f"Ops whose rounding costs most (SQNR with that {result['ranked_by']}'s round trips removed):", "",
              "| # | " + result["ranked_by"] + " | nodes | SQNR without (dB) |", "|---|---|---|---|"]
     lines += [f"| {i} | {r['name']} | {r['node_count']} | {r['sqnr_db_without']} |" for i, r in enumerate(result["top"], 1)]
-    lines += ["", f"atc: `--keep_dtype={keep['cfg']} --precision_mode=force_fp16`", "",
+    lines += ["", f"Compile with it: `make om KEEP_DTYPE={keep['cfg']}` (atc `--keep_dtype`, with force_fp16).", "",
               f"{result['runs']} graph runs in {result['seconds']} s.", ""]
     return "\n".join(lines)
