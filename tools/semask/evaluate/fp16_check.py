@@ -241,6 +241,9 @@ def render(result: dict[str, Any]) -> str:
              f"Ops whose rounding costs most (SQNR with that {result['ranked_by']}'s round trips removed):", "",
              "| # | " + result["ranked_by"] + " | nodes | SQNR without (dB) |", "|---|---|---|---|"]
     lines += [f"| {i} | {r['name']} | {r['node_count']} | {r['sqnr_db_without']} |" for i, r in enumerate(result["top"], 1)]
-    lines += ["", f"Compile with it: `make om KEEP_DTYPE={keep['cfg']}` (atc `--keep_dtype`, with force_fp16).", "",
+    use = (f"Compile with it: `make om KEEP_DTYPE={keep['cfg']}` (atc `--keep_dtype`, with force_fp16)."
+           if keep["node_count"] else "Nothing to keep: force_fp16 is already within "
+           f"{keep['within_db']:g} dB of fp32-only rounding on these frames (the cfg is empty).")
+    lines += ["", use, "",
               f"{result['runs']} graph runs in {result['seconds']} s.", ""]
     return "\n".join(lines)

@@ -136,7 +136,8 @@ def fp16_check(plan: RunPlan) -> None:
     p = plan.paths()
     result = check(Fp16Spec(Path(p["ONNX_ATC"]), Path(p["BINS_DIR"]), plan.bs, Path(p["FP16_DIR"])))
     print(render(result), end="")
-    print(f"fp16-check: {p['FP16_DIR']}/fp16_check.md; on the Ascend host: make om KEEP_DTYPE={result['keep_dtype']['cfg']}")
+    print(f"fp16-check: {p['FP16_DIR']}/fp16_check.md" + (f"; on the Ascend host: make om KEEP_DTYPE="
+          f"{result['keep_dtype']['cfg']}" if result["keep_dtype"]["node_count"] else "; nothing to keep in fp32"))
 
 
 def provenance(plan: RunPlan, key: str, command: str) -> None:
