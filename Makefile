@@ -44,7 +44,7 @@ refresh = $(PY) -c 'import json, os, sys; json.load(open(sys.argv[1])); os.utime
 
 # ------------------------------------------------------------------------------ verbs
 .PHONY: help all perf demo clean distclean env test bench weights labels bins onnx om preds report \
-        upstream crosscheck table tables reproduce atc-check verify platforms
+        upstream crosscheck table tables reproduce atc-check verify platforms fp16-check
 
 help:
 	@echo "SeMask-FPN inference kit"
@@ -65,6 +65,7 @@ help:
 	@echo "  make verify        re-hash every artifact against its manifest/sidecar; marks what changed for make all"
 	@echo "  steps: weights labels bins onnx om preds report upstream crosscheck"
 	@echo "  make atc-check     (Ascend) atc's pre-check of the graph: unsupported ops and why"
+	@echo "  make fp16-check    the 310P's fp16 numerics predicted on the CPU: SQNR, costly ops, a keep_dtype cfg for atc"
 	@echo
 	@echo "variables (default), on the command line or in the environment; any other command-line name is refused:"
 	@$(HOST_PY) tools/semask/spec.py --variables
@@ -195,6 +196,10 @@ $(ONNX_ATC): $(ONNX_SIM) tools/semask/backends/ascend/graph.py
 $(OM): $(ONNX_ATC) | $(A)/om
 	$(STEP_PREFIX) $(STEP) build --plan $(PLAN_JSON)
 
+# the NPU's fp16 imitated with ORT on the ATC graph and the run's frames (no NPU needed); writes $(FP16_DIR)/keep_dtype.cfg
+fp16-check: $(ONNX_ATC) $(BINS) | $(A)/reports
+	$(STEP) fp16-check --plan $(PLAN_JSON)
+
 atc-check: $(ONNX_ATC) | $(A)/om
 	$(STEP_PREFIX) $(STEP) atc-check --plan $(PLAN_JSON)
 
@@ -204,7 +209,12 @@ $(ONNX_ORT_RAW): $(SPEC_CODE_MODEL) tools/semask/model/ort_graph.py $(wildcard $
 $(ONNX_ORT): $(ONNX_ORT_RAW)
 	$(STEP) simplify-ort --plan $(PLAN_JSON)
 
-# MODEL_FILE is what the plan's backend runs: the OM (Ascend) or the ONNX it uses
+# PRECISION=int8 (OpenVINO): NNCF's IR of the ORT graph, calibrated on the first CALIB bins; its sidecar is the
+# target and the MODEL_FILE of such a run
+$(INT8_IR): $(ONNX_ORT) $(BINS)
+	$(STEP) quantize --plan $(PLAN_JSON)
+
+# MODEL_FILE is what the plan's backend runs: the OM (Ascend), the ONNX it uses, or OpenVINO's int8 IR sidecar
 $(PRED_SUMMARY): $(MODEL_FILE) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
 	$(STEP_PREFIX) $(STEP) infer --plan $(PLAN_JSON)
 

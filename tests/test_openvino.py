@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import pipeline_helpers as ph
-from semask.core.cpuflags import bf16_units, precision_problem, read_flags
+from semask.core.cpuflags import bf16_units, int8_units, precision_problem, read_flags
 from semask.model.checkpoint import load_weights
 from semask.model.export import ExportWrapper, _with_logits_output
 from semask.model.network import build_model
@@ -96,7 +96,7 @@ def test_bf16_check_reads_the_flags(tmp_path, text, problem):
     assert precision_problem(["fp32"], cpuinfo) is None
     got = precision_problem(["fp32", "bf16"], cpuinfo)
     assert got is None if problem is None else problem in got
-    assert precision_problem(["force_fp16"], cpuinfo) == "PRECISION=force_fp16 is not one of: fp32 bf16; BACKEND=openvino takes these"
+    assert precision_problem(["force_fp16"], cpuinfo) == "PRECISION=force_fp16 is not one of: fp32 bf16 int8; BACKEND=openvino takes these"
 
 
 def test_interrupted_inference_resumes_to_the_uninterrupted_predictions(ort_run, ov_run, tmp_path):
@@ -117,12 +117,20 @@ def test_interrupted_inference_resumes_to_the_uninterrupted_predictions(ort_run,
 
 @pytest.mark.skipif(not bf16_units(read_flags()), reason="this CPU has no avx512_bf16 or AMX")
 def test_reproduce_fp32_and_bf16_rows_with_label_agreement(ov_run, ort_run, tmp_path):
+    """... and int8 (CPUs with VNNI): every row's label agreement and logit SQNR against the fp32 row."""
+    precisions = ["fp32", "bf16", *(["int8"] if int8_units(read_flags()) else [])]
     arts = ph.copy_tree(ov_run["artifacts"], tmp_path / "artifacts")
-    variables = {**ph.CONFIG, "BACKEND": "openvino", "BS_LIST": "4", "PRECISIONS": "fp32 bf16", "LOOP": "1"}
+    variables = {**ph.CONFIG, "BACKEND": "openvino", "BS_LIST": "4", "PRECISIONS": " ".join(precisions), "LOOP": "1",
+                 "CALIB": "3"}
     proc = ph.run_make(["reproduce"], arts, ort_run["data"], variables)
     result = ph.read_json(next((arts / "reports").glob("reproduce_openvino-cpu_*")) / "reproduce.json")
     rows = {r["precision"]: r for r in result["rows"]}
-    assert sorted(rows) == ["bf16", "fp32"] and all(r["status"] == "ok" for r in rows.values())
+    assert sorted(rows) == sorted(precisions) and all(r["status"] == "ok" for r in rows.values())
+    assert rows["fp32"]["logit_sqnr_db"] is None
+    for p in precisions[1:]:
+        assert rows[p]["logit_sqnr_db"] >= 20.0 and rows[p]["logit_sqnr_frames"] == ph.N_IMAGES
+        assert 0.5 < rows[p]["label_agreement_vs_fp32"] <= 1.0
+        assert f"logit SQNR vs fp32: {rows[p]['logit_sqnr_db']} dB" in proc.stdout
     assert rows["fp32"]["label_agreement_vs_fp32"] == 1.0 and rows["fp32"]["mIoU"] == ov_run["report"]["mIoU"]
     # reference: the two runs' label files compared here, pixel by pixel
     fp32 = ph.pred_files(arts, ph.OV_RUN)

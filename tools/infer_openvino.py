@@ -3,7 +3,8 @@
 
 The same contract as infer_ort.py (semask.backends.ort.runtime does the batching, layout, summary and resume):
 OUT_DIR/NAME/<stem>_<i>.bin and OUT_DIR/NAME_summary.json; a rerun after an interruption resumes.
---precision fp32 (default) sets INFERENCE_PRECISION_HINT=f32 explicitly; bf16 needs avx512_bf16 or AMX.
+--precision fp32 (default) sets INFERENCE_PRECISION_HINT=f32 explicitly; bf16 needs avx512_bf16 or AMX, int8
+(NNCF's IR) avx512_vnni, avx_vnni or amx_int8; both record their logit SQNR against fp32.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from semask.spec import DEFAULT_OV_PRECISION, OV_PRECISIONS
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="static-batch ONNX model (the kit's *_ort.onnx or *_sim.onnx)")
+    p.add_argument("--model", required=True, help="static-batch ONNX model (the kit's *_ort.onnx or *_sim.onnx); "
+                   "--precision int8: the int8 IR's sidecar .json (tools/quantize_openvino.py)")
     p.add_argument("--input", required=True, help="folder of per-image .bin/.npy files (not recursive)")
     p.add_argument("--output", required=True, help="output root folder (OUT_DIR)")
     p.add_argument("--output-dirname", default=None, help="run folder name under OUT_DIR (default: timestamp)")
@@ -33,13 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     import time
 
     from semask.backends import folder_run
-    from semask.backends.openvino.runtime import openvino_runtime
+    from semask.backends.openvino.backend import runtime_for
 
     dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
-    runtime = openvino_runtime(args.precision, args.threads, args.model)
+    runtime, onnx = runtime_for(args.model, {"PRECISION": args.precision, "THREADS": str(args.threads or "")},
+                                args.input, args.batch_size)
     with step("infer", f"{runtime.label} bs{args.batch_size} {args.input}"):
         folder_run.infer_folder(
-            args.model, args.input, args.output, dirname, args.batch_size, runtime, warmup=max(0, args.warmup),
+            onnx, args.input, args.output, dirname, args.batch_size, runtime, warmup=max(0, args.warmup),
             argv=list(sys.argv if argv is None else ["infer_openvino.py", *argv]), progress=not args.no_progress,
             weights=args.weights,
         )

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Pure-inference performance (ais_bench's throughput definition) + optional e2e images/s, on ONNX Runtime
-(default) or OpenVINO (--runtime openvino --precision fp32|bf16); both share semask.backends.ort.runtime.run_perf."""
+(default) or OpenVINO (--runtime openvino --precision fp32|bf16|int8); both share semask.backends.ort.runtime.run_perf."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +15,8 @@ from semask.spec import DEFAULT_OV_PRECISION, ORT_PROVIDERS, OV_PRECISIONS
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--model", required=True, help="static-batch ONNX model")
+    p.add_argument("--model", required=True, help="static-batch ONNX model (openvino --precision int8: the int8 IR's "
+                   "sidecar .json, written by tools/quantize_openvino.py)")
     p.add_argument("--batch-size", required=True, type=positive_int("BS"))
     p.add_argument("--loop", required=True, type=loop_arg, help="timed runs, or auto (fit --seconds, at least 3)")
     p.add_argument("--seconds", default=60.0, type=float, help="PERF_SECONDS: time budget of --loop auto")

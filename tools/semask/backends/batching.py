@@ -130,3 +130,17 @@ def split_output(array: np.ndarray, per_batch: int, axis: int = 0) -> list[np.nd
             "(ais_bench: 'save out files error'); export the model with the batch on axis 0"
         )
     return np.array_split(array, per_batch, axis=axis)
+
+
+def first_frames(folder: Path | str, frames: int, shape: Sequence[int], dtype: object) -> list[tuple[np.ndarray, int]]:
+    """(batch, real items) of the first `frames` per-image bins in natural order at the graph's `shape`; a
+    partial last batch repeats its own first frames (measurements slice them off: `[:real]`)."""
+    item = (1, *shape[1:])
+    arrays = [np.frombuffer(read_payload(f), dtype=np.dtype(dtype)).reshape(item)  # type: ignore[call-overload]
+              for f in list_input_files(folder)[:frames]]
+    out = []
+    for start in range(0, len(arrays), shape[0]):
+        real = arrays[start:start + shape[0]]
+        pad = [real[i % len(real)] for i in range(shape[0] - len(real))]
+        out.append((np.concatenate(real + pad), len(real)))
+    return out

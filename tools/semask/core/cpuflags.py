@@ -1,9 +1,10 @@
-"""Does this CPU have bf16 units? Read from /proc/cpuinfo, standard library only.
+"""Does this CPU have bf16 units, or int8 dot-product (VNNI) units? Read from /proc/cpuinfo, standard library only.
 
 Why: OpenVINO runs bf16 only where the CPU has avx512_bf16 or AMX; elsewhere it would silently run
 (slow) fp32 emulation or fp32 itself, and a table row labelled bf16 would be false. PRECISION=bf16
 is therefore refused up front, at make's parse time (before any export), naming the flags found.
-The cpuinfo path is a parameter (make's CPUINFO variable), so a test can hand in another CPU's flags.
+PRECISION=int8 likewise needs VNNI (avx512_vnni, AVX-VNNI or AMX-INT8): without it OpenVINO's int8
+kernels are slower than its fp32 ones. The cpuinfo path is a parameter (make's CPUINFO variable), so a test can hand in another CPU's flags.
 
   python -m semask.core.cpuflags --check "fp32 bf16" [--cpuinfo /proc/cpuinfo]   # prints ok or error: ...
 """
@@ -18,6 +19,7 @@ from semask.spec import OV_PRECISIONS
 CPUINFO = Path("/proc/cpuinfo")
 BF16_FLAG = "avx512_bf16"
 AMX_PREFIX = "amx"  # amx_bf16, amx_tile, amx_int8, ... (Sapphire Rapids and later)
+INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # int8 dot products: Cascade Lake+, Alder Lake+/Zen 5, SPR+
 
 
 def read_flags(cpuinfo: Path | str = CPUINFO) -> frozenset[str]:
@@ -38,15 +40,24 @@ def bf16_units(flags: Iterable[str]) -> list[str]:
     return sorted(f for f in flags if f == BF16_FLAG or f.startswith(AMX_PREFIX))
 
 
+def int8_units(flags: Iterable[str]) -> list[str]:
+    """The flags that give int8 dot products (VNNI): avx512_vnni, avx_vnni, amx_int8."""
+    return sorted(f for f in flags if f in INT8_FLAGS)
+
+
 def precision_problem(precisions: Sequence[str], cpuinfo: Path | str = CPUINFO) -> str | None:
     """None when every OpenVINO precision asked for can run here, else the one-line reason and fix."""
     for precision in precisions:
         if precision not in OV_PRECISIONS:
             return not_one_of("PRECISION", precision, OV_PRECISIONS, "BACKEND=openvino takes these")
-    if "bf16" not in precisions:
+    if "bf16" not in precisions and "int8" not in precisions:
         return None
     flags = read_flags(cpuinfo)
-    if bf16_units(flags):
+    if "int8" in precisions and not int8_units(flags):
+        found = sorted(f for f in flags if "vnni" in f or f.startswith(("avx512", "amx"))) or ["no AVX-512 or VNNI flags"]
+        return (f"PRECISION=int8 needs a CPU with avx512_vnni, avx_vnni or amx_int8, and {cpuinfo} lists none "
+                f"(found: {', '.join(found)}); use PRECISION=fp32 on this machine")
+    if "bf16" not in precisions or bf16_units(flags):
         return None
     related = sorted(f for f in flags if f.startswith("avx512")) or ["no AVX-512 flags"]
     return (f"PRECISION=bf16 needs a CPU with avx512_bf16 or AMX, and {cpuinfo} lists neither "

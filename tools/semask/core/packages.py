@@ -31,6 +31,7 @@ PACKAGES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "tqdm": (("tqdm",), frozenset({"export", "infer"})),
     "psutil": (("psutil",), frozenset()),
     "openvino": (("openvino",), frozenset()),  # BACKEND=openvino only (checked by runtime/envcheck)
+    "nncf": (("nncf",), frozenset()),  # PRECISION=int8 only (checked by backends.openvino.quantize)
 }
 
 

@@ -39,11 +39,12 @@ def provider_entry(provider: str, device: int) -> tuple[str, dict[str, Any]]:
 
 
 def make_session(model: Path | str | bytes, provider: str = "cpu", device: int = 0, threads: int | None = None,
-                 arena: bool = True) -> Any:
+                 arena: bool = True, exact: bool = False) -> Any:
     """The kit's one way to open ONNX Runtime: an InferenceSession on the requested provider that
     refuses a silent fallback to CPU. `model` is a file, or a serialised graph (export's verification).
     arena=False: no CPU memory arena (a one-off run, e.g. the export's verification, then needs no
-    more memory than its tensors).
+    more memory than its tensors). exact=True: basic graph optimisations only, so no fusion or cast-chain
+    rewrite removes a rounding the graph asks for (fp16-check's fp32->fp16->fp32 round trips).
 
     On the CPU provider the memory pattern is off: with it, ORT's second run allocates one block for
     the whole plan while the arena still holds the first run's chunks, so every process that runs the
@@ -58,6 +59,8 @@ def make_session(model: Path | str | bytes, provider: str = "cpu", device: int =
         opts.intra_op_num_threads = threads
     if not arena:
         opts.enable_cpu_mem_arena = False
+    if exact:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     if name == "CPUExecutionProvider":
         opts.enable_mem_pattern = False
     providers: list[Any] = [(name, options)]

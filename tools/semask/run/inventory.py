@@ -34,6 +34,8 @@ CROSSCHECK_FILE = re.compile(r"^crosscheck_.+\.json$")
 OM_FILE = re.compile(r"^.+\.(?:atc\.log|atc_check\.json)$")
 OM_TEMP_DIR = re.compile(r"^\..+\.atc-.+$|^\.atc-check-.+$")  # atc's work folders of a killed compile/check
 ONNX_TEMP_DIR = re.compile(r"^\..+\.onnx\.[A-Za-z0-9_]+$")  # model.ort_graph's scratch folder
+# PRECISION=int8's OpenVINO IR (semask.backends.openvino.quantize.ir_names) and its temp names
+INT8_IR_FILE = re.compile(r"^\.?semask_.+_int8_c\d+_m[0-9a-f]{8}(\.\d+\.tmp)?\.(xml|bin)$")
 PERF_TEMP_DIR = re.compile(r"^\.perf-e2e-[A-Za-z0-9_]+$")  # semask.backends.folder_run.run_perf's scratch folder
 BINS_DIR = re.compile(rf"^{plan.BINS_DIR_PATTERN}$")
 LABELS_DIR = re.compile(rf"^{plan.LABELS_DIR_PATTERN}$")
@@ -41,6 +43,8 @@ PREDS_DIR = re.compile(rf"^{RUN}$")
 PREDS_PARTIAL = re.compile(rf"^{RUN}\.partial-.+$")  # ais_bench's folder while it writes (runtime.ascend)
 PANELS_DIR = re.compile(rf"^{RUN}_panels$")
 REPRO_DIR = re.compile(r"^reproduce_.+$")
+FP16_DIR = re.compile(r"^fp16check_.+$")  # make fp16-check (semask.evaluate.fp16_check.write)
+FP16_FILES = {"fp16_check.json", "fp16_check.md", "keep_dtype.cfg"}
 BINS_MANIFEST, LABELS_MANIFEST = "manifest.json", "labels.json"
 
 
@@ -229,6 +233,9 @@ def _reports(w: _Walk, folder: Path) -> None:
         if REPRO_DIR.match(name):
             w.folder(path, lambda n: n in {"reproduce.json", "reproduce.md"})
             return True
+        if FP16_DIR.match(name):
+            w.folder(path, lambda n: n in FP16_FILES)
+            return True
         return False
 
     w.folder(folder, lambda n: bool(REPORT_FILE.match(n)), is_dir)
@@ -248,7 +255,7 @@ def _tree(w: _Walk, root: Path, nested: bool) -> None:
     """One ARTIFACTS root (the demo's nested one too)."""
     handlers = {
         ".state": lambda p: w.folder(p, lambda n: bool(STATE_FILE.match(n))),
-        "onnx": lambda p: _model_folder(w, p, ".onnx", ("sha256", "kind"), temp_dir=ONNX_TEMP_DIR),
+        "onnx": lambda p: _model_folder(w, p, ".onnx", ("sha256", "kind"), INT8_IR_FILE, temp_dir=ONNX_TEMP_DIR),
         "om": lambda p: _model_folder(w, p, ".om", ("om_sha256",), OM_FILE, OM_TEMP_DIR),
         "bins": lambda p: _bins(w, p),
         "labels": lambda p: _labels(w, p),

@@ -37,8 +37,9 @@ from semask.model.size import check_size
 
 # Goals that need the run's variables checked and its machine facts resolved.
 PIPELINE_GOALS = frozenset({"all", "perf", "weights", "labels", "bins", "onnx", "om", "preds", "report",
-                            "crosscheck", "atc-check", "reproduce"})
-POSITIVE = ("BS", "HEIGHT", "WIDTH", "PERF_SECONDS", "DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH", "CROSSCHECK_NUM")
+                            "crosscheck", "atc-check", "reproduce", "fp16-check"})
+POSITIVE = ("BS", "HEIGHT", "WIDTH", "PERF_SECONDS", "DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH", "CROSSCHECK_NUM",
+            "CALIB")
 CHOICES: Dict[str, Tuple[str, ...]] = {
     "MODEL": spec.MODELS, "DEMO_MODEL": spec.MODELS, "BACKEND": spec.BACKENDS, "INPUT_DTYPE": spec.INPUT_DTYPES,
     "LABEL_DTYPE": spec.LABEL_DTYPES, "LABELS": spec.LABEL_MODES, "ORT_PROVIDER": spec.ORT_PROVIDERS,
@@ -377,9 +378,12 @@ class RunPlan:
             "LABELS_CHECK": f"{state}/check_labels_{Path(labels_dir).name}.stamp",
             "BINS_CHECK": f"{state}/check_bins_{Path(bins_dir).name}.stamp",
             "PREDS_CHECK": f"{state}/check_preds_{run}.stamp",
+            "FP16_DIR": f"{a}/{REPORTS_DIR}/fp16check_{stem}_{r.data_tag}_{self.limit_tag}",
             "CROSSCHECK_JSON": f"{a}/crosscheck/crosscheck_{v['MODEL']}_{r.weights_tag}_{v['HEIGHT']}x{v['WIDTH']}"
                                f"_n{v['CROSSCHECK_NUM']}.json",
         }
+        # PRECISION=int8 (OpenVINO): the NNCF IR's sidecar (semask.backends.openvino.quantize), named by CALIB and the bins
+        out["INT8_IR"] = f"{onnx}_int8_c{v['CALIB']}_{r.data_tag}_{self.limit_tag}.json"
         runner = self.runner
         out["ONNX_USED"], out["MODEL_FILE"] = out[runner.onnx_key(v)], out[runner.model_key(v)]
         for key in ("REPORT", "PERF_JSON"):  # the files derived from a result's name
@@ -401,7 +405,8 @@ class RunPlan:
     def record_variables(self) -> Dict[str, str]:
         """The variables a result's provenance records (resolved where the plan resolved them)."""
         keys = ("MODEL", "BS", "HEIGHT", "WIDTH", "INPUT_DTYPE", "LABEL_DTYPE", "LABELS", "PRECISION", "PRECISION_V2",
-                "OP_SELECT_IMPLMODE", "ORT_PROVIDER", "LIMIT", "LOOP", "DEVICE", "PERF_SECONDS", "WEIGHTS", "DATA_ROOT")
+                "OP_SELECT_IMPLMODE", "ORT_PROVIDER", "LIMIT", "LOOP", "DEVICE", "PERF_SECONDS", "WEIGHTS", "DATA_ROOT",
+                "CALIB")
         out = {k: self.values[k] for k in keys}
         out.update(SOC=self.resolved.soc, BACKEND=self.backend, DEVICE=self.resolved.devices)
         return out

@@ -130,6 +130,25 @@ def atc_check(plan: RunPlan) -> None:
     atc_precheck(p["ONNX_ATC"], plan.values["SOC"], int(plan.resolved.devices.split(",")[0]), p["ATC_CHECK"])
 
 
+def quantize(plan: RunPlan) -> None:
+    """PRECISION=int8 (OpenVINO): NNCF's IR of the ORT graph on the first CALIB bins ($(INT8_IR), its sidecar)."""
+    from semask.backends.openvino.quantize import QuantSpec, build
+
+    p, v = plan.paths(), plan.values
+    build(QuantSpec(Path(p["ONNX_ORT"]), Path(p["BINS_DIR"]), plan.bs, int(v["CALIB"]), Path(p["INT8_IR"])), v["CPUINFO"])
+
+
+def fp16_check(plan: RunPlan) -> None:
+    """`make fp16-check`: force_fp16 imitated on the ATC graph with the run's frames; report and keep_dtype cfg."""
+    from semask.evaluate.fp16_check import Fp16Spec, check, render
+
+    p = plan.paths()
+    result = check(Fp16Spec(Path(p["ONNX_ATC"]), Path(p["BINS_DIR"]), plan.bs, Path(p["FP16_DIR"])))
+    print(render(result), end="")
+    print(f"fp16-check: {p['FP16_DIR']}/fp16_check.md" + (f"; on the Ascend host: make om KEEP_DTYPE="
+          f"{result['keep_dtype']['cfg']}" if result["keep_dtype"]["node_count"] else "; nothing to keep in fp32"))
+
+
 def provenance(plan: RunPlan, key: str, command: str) -> None:
     from semask.core.fsio import atomic_write_json
     from semask.run.provenance import plan_record
@@ -209,4 +228,6 @@ STEPS: Dict[str, Callable[[RunPlan, str], None]] = {
     "report": report,
     "crosscheck": lambda plan, cmd: crosscheck(plan),
     "demo-latest": lambda plan, cmd: demo_latest(plan),
+    "quantize": lambda plan, cmd: quantize(plan),
+    "fp16-check": lambda plan, cmd: fp16_check(plan),
 }

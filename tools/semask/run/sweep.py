@@ -289,6 +289,9 @@ def collect(plan: Sweep, rows: List[Dict[str, Any]], images: int, seconds: float
         row["fps"] = perf.get("throughput") if perf else None
         row["real_images_per_s"] = d.perf_real_images_per_s(perf)
         row["loop"] = perf.get("loop") if perf else None
+        sqnr = (perf or {}).get("logit_sqnr") or {}  # OpenVINO bf16/int8 (Ascend's OM gives labels only: none)
+        row["logit_sqnr_db"] = sqnr.get("sqnr_db")
+        row["logit_sqnr_frames"] = sqnr.get("frames")
         row["labels"] = {}
         if prov:
             row["labels"] = dict(zip(keys, run_row(report, None, perf, prov, "-")["cells"][:7]))

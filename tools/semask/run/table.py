@@ -54,6 +54,16 @@ def published_cells(row: PublishedRow) -> List[str]:
             f"published: {row.source}"]
 
 
+def sqnr_note(*records: Optional[Dict[str, Any]]) -> str:
+    """' (logit SQNR 34.03 dB vs fp32)' from a perf result or inference summary that measured it, else ''."""
+    for record in records:
+        sqnr = (record or {}).get("logit_sqnr")
+        if sqnr:
+            value = sqnr.get("sqnr_db")
+            return f" (logit SQNR {'NaN' if value is None else value} dB vs fp32)"
+    return ""
+
+
 def run_row(report: Optional[Dict[str, Any]], summary: Optional[Dict[str, Any]], perf: Optional[Dict[str, Any]],
             prov: Dict[str, Any], where: str) -> Dict[str, Any]:
     """The facts and cells of one measured run (a score report, a perf result, or both)."""
@@ -68,7 +78,8 @@ def run_row(report: Optional[Dict[str, Any]], summary: Optional[Dict[str, Any]],
     identity = d.model_identity(report, summary, perf)
     cells = [d.model_label(variables), d.input_label(variables), d.weights_label(prov, identity), dataset,
              d.backend_label(prov),
-             d.chip_label(prov), d.precision_label(prov), str(bs), d.fmt(miou), d.fmt(fps), d.fmt(real), where]
+             d.chip_label(prov), d.precision_label(prov) + sqnr_note(perf, summary), str(bs), d.fmt(miou), d.fmt(fps),
+             d.fmt(real), where]
     return {"cells": cells, "mIoU": miou, "fps": fps, "real_images_per_s": real, "dataset": dataset,
             "weights_random": d.weights_label(prov, identity).startswith("**random**"),
             "synthetic": dataset.startswith("synthetic"),
@@ -229,6 +240,8 @@ def render_reproduce(result: Dict[str, Any], base: Optional[Path] = None) -> str
             note = f"LOOP={r.get('loop')}" if r.get("loop") else ""
             if r.get("label_agreement_vs_fp32") is not None:
                 note += f"{'; ' if note else ''}labels = fp32 row's: {100 * r['label_agreement_vs_fp32']:.4g} %"
+            if r.get("logit_sqnr_db") is not None:
+                note += f"{'; ' if note else ''}logit SQNR vs fp32: {r['logit_sqnr_db']} dB"
         pub_fps = pub.get("fps_failure") or d.fmt(pub.get("fps"))
         lines.append(_row([lab.get("model", "?"), lab.get("input", "?"), lab.get("weights", "?"), lab.get("dataset", "?"),
                            lab.get("backend", "?"), lab.get("chip", "?"), lab.get("precision", r["precision"]),

@@ -66,6 +66,11 @@ def records(artifacts: Path) -> Iterator[Record]:
                 side = load_json(sidecar_path(model))
                 if isinstance(side, dict) and isinstance(side.get(key), str):
                     yield Record(model, None, side[key], model, sidecar_path(model))
+        for side_path in sorted((root / "onnx").glob("*_int8_c*.json")):  # PRECISION=int8's IR: its sidecar is the target
+            side = _load(side_path)
+            for name, key in (("xml", "xml_sha256"), ("bin", "bin_sha256")):
+                if isinstance(side, dict) and isinstance(side.get(name), str) and isinstance(side.get(key), str):
+                    yield Record(side_path.parent / side[name], None, side[key], side_path, side_path)
 
 
 def _check(rec: Record) -> str | None:

@@ -29,7 +29,8 @@ class OpenvinoBackend:
         return "ONNX_ORT"
 
     def model_key(self, values: Mapping[str, str]) -> str:
-        return "ONNX_ORT"
+        """PRECISION=int8 runs NNCF's IR: the run's model file is its sidecar (semask.backends.openvino.ir)."""
+        return "INT8_IR" if values.get("PRECISION") == "int8" else "ONNX_ORT"
 
     def name_tail(self, values: Mapping[str, str], om_tag: str) -> str:
         return values["PRECISION"]
@@ -48,17 +49,35 @@ class OpenvinoBackend:
 
     def infer(self, spec: InferSpec) -> Dict[str, Any]:
         from semask.backends import folder_run
-        from semask.backends.openvino.runtime import openvino_runtime
-        from semask.backends.ort.backend import threads
         from semask.core.progress import step
 
-        runtime = openvino_runtime(spec.knobs["PRECISION"], threads(spec.knobs), spec.model)
+        runtime, onnx = runtime_for(spec.model, spec.knobs, spec.bins_dir, spec.batch_size)
         with step("infer", f"{runtime.label} bs{spec.batch_size} {spec.bins_dir}"):
-            return folder_run.infer_folder(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
+            return folder_run.infer_folder(onnx, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
                                            runtime, argv=list(sys.argv), weights=spec.weights)
 
     def perf(self, spec: PerfSpec) -> Dict[str, Any]:
-        from semask.backends.openvino.runtime import openvino_runtime
-        from semask.backends.ort.backend import _timed, threads
+        from dataclasses import replace
 
-        return _timed(spec, openvino_runtime(spec.knobs["PRECISION"], threads(spec.knobs), spec.model))
+        from semask.backends.ort.backend import _timed
+
+        runtime, onnx = runtime_for(spec.model, spec.knobs, spec.bins_dir, spec.batch_size)
+        return _timed(replace(spec, model=onnx), runtime)
+
+
+def runtime_for(model: str, knobs: Mapping[str, str], bins_dir: "str | None", batch_size: int) -> Tuple[Any, str]:
+    """(the Runtime, the ONNX its input spec and identity come from). int8: `model` is the IR's sidecar, verified
+    here; bf16 and int8 record their logit SQNR against fp32 on the run's first frames (refused below the floor)."""
+    from semask.backends.openvino.ir import source_onnx
+    from semask.backends.openvino.runtime import openvino_runtime
+    from semask.backends.openvino.sqnr_check import sqnr_record
+    from semask.backends.ort.backend import threads
+
+    precision = knobs["PRECISION"]
+    ir = model if precision == "int8" else None
+    onnx = source_onnx(model) if ir else model
+    runtime = openvino_runtime(precision, threads(knobs), onnx, ir)
+    record = sqnr_record(onnx, bins_dir, batch_size, precision, ir) if bins_dir else None
+    if record:  # fp32 is the reference itself
+        runtime.facts["logit_sqnr"] = record
+    return runtime, onnx

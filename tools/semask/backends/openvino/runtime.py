@@ -41,7 +41,9 @@ def version() -> str:
 class Session:
     """A compiled model and one infer request, with ORT's `run(output_names, feed)` signature."""
 
-    def __init__(self, model: Path | str, precision: str = "fp32", threads: int | None = None) -> None:
+    def __init__(self, model: Path | str, precision: str = "fp32", threads: int | None = None,
+                 extra_output: str | None = None) -> None:
+        """`model`: an ONNX graph or an IR .xml; `extra_output`: a tensor (the logits) to output last."""
         if precision not in OV_PRECISION_HINTS:
             raise KitError(not_one_of("PRECISION", precision, OV_PRECISION_HINTS, "BACKEND=openvino takes these"))
         ov = _openvino()
@@ -50,7 +52,11 @@ class Session:
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         try:
-            self.compiled = ov.Core().compile_model(str(model), OV_DEVICE, config)
+            core = ov.Core()
+            source = core.read_model(str(model))
+            if extra_output:
+                source.add_outputs([extra_output])
+            self.compiled = core.compile_model(source, OV_DEVICE, config)
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
             raise KitError(f"OpenVINO cannot compile {model} for {OV_DEVICE}: {_first_line(exc)}") from None
         hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")
@@ -86,13 +92,29 @@ def graph_kind(model: Path | str) -> str:
     return GRAPH_KINDS.get(kind or "", "other")
 
 
-def openvino_runtime(precision: str = "fp32", threads: int | None = None, model: Path | str | None = None) -> Runtime:
+def openvino_runtime(precision: str = "fp32", threads: int | None = None, model: Path | str | None = None,
+                     int8_ir: Path | str | None = None) -> Runtime:
     """OpenVINO CPU at `precision` as a Runtime; its facts (precision, hint, graph, version) go into the
-    summary, the perf JSON and the resume journal's fingerprint."""
-    facts = {"precision": precision, "precision_hint": OV_PRECISION_HINTS.get(precision), "openvino": version(),
-             "threads": threads}
+    summary, the perf JSON and the resume journal's fingerprint. PRECISION=int8 runs the IR whose sidecar
+    is `int8_ir` (verified against it and against `model`, the ONNX it was quantised from, before use)."""
+    facts: dict[str, Any] = {"precision": precision, "precision_hint": OV_PRECISION_HINTS.get(precision),
+                             "openvino": version(), "threads": threads}
     if model is not None:
         facts["graph"] = graph_kind(model)
-    facts["fingerprint"] = f"openvino-{OV_DEVICE}-{precision}-{threads or 'all'}"
+    fingerprint = f"openvino-{OV_DEVICE}-{precision}-{threads or 'all'}"
+    xml = None
+    if precision == "int8":
+        if int8_ir is None or model is None:
+            raise KitError("PRECISION=int8 runs a quantised IR: pass its sidecar as the model (make does)")
+        import json
+
+        from semask.backends.openvino.ir import resolve_ir
+
+        xml = resolve_ir(int8_ir, model)
+        info = json.loads(Path(int8_ir).read_text())
+        facts["int8_ir"] = {k: info.get(k) for k in ("xml", "xml_sha256", "bins_manifest_sha256", "calib_frames",
+                                                      "nncf", "smooth_quant", "model_type")}
+        fingerprint += f"-{info['xml_sha256'][:16]}"
+    facts["fingerprint"] = fingerprint
     return Runtime("openvino", OV_DEVICE, f"openvino[{OV_DEVICE.lower()} {precision}]",
-                   lambda path: Session(path, precision, threads), facts, threads)
+                   lambda path: Session(xml or path, precision, threads), facts, threads)
