@@ -132,8 +132,7 @@ demo: $(DEMO_DONE)
 	@$(HOST_PY) tools/mark_artifacts.py --artifacts $(call q,$(ARTIFACTS)) --checkout $(call q,$(CURDIR))
 	$(MAKE) all ARTIFACTS=$(DEMO_A) MODEL=$(DEMO_MODEL) WEIGHTS=$(DEMO_WEIGHTS) DATA_ROOT=$(DEMO_DATA) LIMIT=$(DEMO_IMAGES) \
 	    BACKEND=ort ORT_PROVIDER=cpu HEIGHT=$(DEMO_HEIGHT) WIDTH=$(DEMO_WIDTH) BS=$(BS) SMOKE=1
-	@mkdir -p $(call q,$(A)/reports) && { printf 'demo/'; cat $(call q,$(DEMO_A)/reports/latest); } > $(call q,$(A)/reports/latest.tmp) \
-	    && mv $(call q,$(A)/reports/latest.tmp) $(call q,$(A)/reports/latest)
+	@$(HOST_PY) tools/mark_artifacts.py --artifacts $(call q,$(A)) --checkout $(call q,$(CURDIR)) --latest-from demo
 
 $(DEMO_DONE): | $(PY_DEP)
 	rm -rf $(DEMO_DATA).partial

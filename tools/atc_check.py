@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from semask.core.cli import run
 from semask.core.errors import KitError
+from semask.core.tempname import temp_dir
 from semask.backends.ascend import fs as ascend_fs, knobs as ascend_knobs, atc_report
 from semask.backends.ascend.toolchain import resolve_soc
 
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KitError(f"{a.onnx} does not exist; run `make onnx` (BACKEND=ascend) first")
     soc, _ = resolve_soc(a.soc, a.device)
     ascend_fs.private_dir(a.out.parent, "OM folder")
-    work = Path(tempfile.mkdtemp(prefix=".atc-check-", dir=a.out.parent))
+    work = temp_dir(a.out.parent, ".atc-check-")
     try:
         result = atc_report.run_precheck(ascend_fs.real(a.onnx), soc, work)
     finally:

@@ -13,11 +13,12 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from semask.core import ledger
 from semask.core.errors import KitError
+from semask.core.tempname import is_temp_name, temp_file
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -40,24 +41,24 @@ def ensure_writable_dir(path: Path, what: str = "output folder") -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(final: Path | str, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds."""
+def atomic_path(final: Path | str, suffix: str | None = None, sha256: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds, then record
+    it in its ARTIFACTS root's ledger (semask.core.ledger; `sha256`: the content's, when the caller has it)."""
     final = Path(final)
     ensure_writable_dir(final.parent)
     for stale in final.parent.glob(f".{glob.escape(final.name)}.*.tmp*"):  # left by a killed earlier write
-        if not _writer_alive(stale.name[len(final.name) + 2:]):
+        if is_temp_name(stale.name) and not _writer_alive(stale.name[len(final.name) + 2:]):
             stale.unlink(missing_ok=True)
-    # the pid in the name: a concurrent writer's temp file is never taken for a dead run's leftover
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}-", suffix=suffix or f".tmp{final.suffix}",
-                               dir=final.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    # the pid in the name: a concurrent writer's temp file is never taken for a dead run's leftover;
+    # the checked random part (semask.core.tempname): `make clean` tells it from a user's look-alike
+    tmp_path = temp_file(final.parent, f".{final.name}.", suffix or f".tmp{final.suffix}")
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; published files get the usual mode
     try:
         yield tmp_path
         os.replace(tmp_path, final)
+        ledger.record(final, sha256)
     except OSError as exc:
         if exc.errno in DISK_FULL:
             raise disk_full_error(final, exc) from None
@@ -106,7 +107,7 @@ def _writer_alive(rest: str) -> bool:
 
 def atomic_write_bytes(final: Path | str, data: bytes) -> None:
     """Write bytes to `final` atomically."""
-    with atomic_path(final) as tmp:
+    with atomic_path(final, sha256=hashlib.sha256(data).hexdigest()) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
 

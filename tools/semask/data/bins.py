@@ -23,6 +23,7 @@ from semask.data.cityscapes import Frame, check_out_of_data_root, load_frames
 from semask.data.normalise import normalise_table
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
+from semask.core.tempname import is_temp_name
 from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
 
 DTYPES = {name: np.dtype(name) for name in spec.INPUT_DTYPES}
@@ -94,7 +95,7 @@ def write_raw(path: Path, arr: np.ndarray, chunk: int = 1 << 20) -> str:
     the whole buffer is faster than hashing chunk by chunk)."""
     view = memoryview(np.ascontiguousarray(arr)).cast("B")
     digest = hashlib.sha256(view).hexdigest()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, sha256=digest) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
             write_all(fd, view, chunk)
@@ -164,7 +165,8 @@ def _drop_stale(out: Path, prev: dict[str, dict], keep: set[str]) -> None:
     """ais_bench reads every .bin in the folder: remove our own bins that the current selection dropped,
     and warn about foreign ones."""
     for path in out.glob(".*.tmp.bin"):  # `write_raw` temp files of a killed run: never renamed, maybe partial
-        path.unlink(missing_ok=True)
+        if is_temp_name(path.name):
+            path.unlink(missing_ok=True)
     for name in list(prev):
         if name not in keep:
             (out / name).unlink(missing_ok=True)

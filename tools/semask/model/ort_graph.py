@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
@@ -48,6 +47,7 @@ from torch import nn
 from semask.core.errors import KitError
 from semask.core.fsio import ensure_writable_dir, sha256_bytes
 from semask.core.memory import memory_guard
+from semask.core.tempname import scratch_dir
 from semask.model import export as ascend_export
 from semask.model.network import Mlp, PatchMerging, WindowAttention
 from semask.model.onnx_io import publish_onnx, read_sidecar
@@ -293,7 +293,7 @@ def export_ort_raw(model_name: str, weights: str, out: Path, batch_size: int = 1
             steps["pointwise-conv-linears"] = {"modules": use_pointwise_conv_linears(model),
                                                "proj_conv_min_dim": PROJ_CONV_MIN_DIM}
 
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=ensure_writable_dir(out.parent)) as scratch:
+    with scratch_dir(ensure_writable_dir(out.parent), f".{out.name}.") as scratch:
         raw = Path(scratch) / "raw.onnx"  # the traced graph before the placeholder rewrite, never published
         meta = ascend_export.export_onnx(model_name, weights, raw, batch_size, height, width, opset, input_dtype,
                                          output, label_dtype, out_height, out_width,

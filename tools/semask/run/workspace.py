@@ -24,6 +24,7 @@ from pathlib import Path
 from semask.core.errors import KitError
 from semask.core.locks import ARTIFACTS_ENV, LOCK, WRITERS, Refused, lineage, writer_lock  # noqa: F401
 from semask.run.inventory import MARKER, inventory
+from semask.run.plan import LATEST, write_latest
 
 # Top-level entries the kit writes into ARTIFACTS (`.gitkeep`: the placeholder older checkouts tracked).
 KIT_ENTRIES = frozenset({"onnx", "om", "bins", "labels", "preds", "reports", "perf", "env", "crosscheck", "demo",
@@ -114,10 +115,19 @@ def mark(artifacts: Path) -> bool:
     return True
 
 
-def mark_checked(artifacts: Path, checkout: Path) -> bool:
-    """`mark` after the ARTIFACTS refusals (never $HOME, /, the checkout, a foreign folder)."""
+def mark_checked(artifacts: Path, checkout: Path, latest_from: str | None = None) -> bool:
+    """`mark` after the ARTIFACTS refusals (never $HOME, /, the checkout, a foreign folder); `latest_from`:
+    point reports/latest at the last run of the nested ARTIFACTS of that name (make demo)."""
     check_artifacts_root(artifacts, checkout, Path(os.path.expanduser("~")))
-    return mark(artifacts)
+    marked = mark(artifacts)
+    if latest_from:
+        nested = artifacts / latest_from
+        try:
+            last = (nested / LATEST).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise KitError(f"{nested / LATEST} cannot be read ({exc.strerror}); run `make demo` again") from None
+        write_latest(artifacts, nested / last)
+    return marked
 
 
 # ---------------------------------------------------------------------------- lock

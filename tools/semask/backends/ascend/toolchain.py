@@ -15,7 +15,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,6 +24,7 @@ from semask.backends.ascend.probe import ais_bench_command  # noqa: F401 (the co
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import check_free_space, sha256_file
 from semask.core.procs import run_streamed
+from semask.core.tempname import temp_dir, temp_name
 from semask.model.onnx_io import read_sidecar, sidecar_path
 
 TAIL_LINES = 20
@@ -175,7 +175,7 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     side = sidecar_path(output_om)
     if side.exists():
         side.unlink()
-    scratch = Path(tempfile.mkdtemp(prefix=f".{output_om.stem}.atc-", dir=output_om.parent))
+    scratch = temp_dir(output_om.parent, f".{output_om.stem}.atc-")
     try:
         cmd = atc_command(onnx, scratch / output_om.stem, batch_size, height, width, soc_version, precision, extra,
                           precision_v2, op_select_implmode)
@@ -290,7 +290,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     if len(files) < len(devices):
         raise KitError(f"{len(files)} frame(s) in {input_dir} for {len(devices)} devices: ais_bench would give a "
                        "device nothing to infer; use fewer devices (DEVICE) or more frames (LIMIT)")
-    tmp_name = f"{dirname}.partial-{os.getpid()}"
+    tmp_name = temp_name(f"{dirname}.partial-")
     cmd = [*ais_bench_command(), "--model", str(om), "--input", str(input_dir), "--output", str(output_dir),
            "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", str(batch_size),
            *multi.device_flags(devices, mode, with_input=True)]
@@ -320,7 +320,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
         result["model_identity"] = identity
         ascend_fs.private_tree(tmp_dir)
         if final_dir.exists():
-            trash = out_root / f"{dirname}.partial-old-{os.getpid()}"
+            trash = out_root / temp_name(f"{dirname}.partial-old-")
             os.replace(final_dir, trash)
             shutil.rmtree(trash, ignore_errors=True)
         os.replace(tmp_dir, final_dir)

@@ -1,0 +1,99 @@
+"""Issue 26 ("Trust, round three"): `make clean` deletes only what a record of the kit names, verify covers
+every result, comparisons only against their like, checked booleans, and no traceback at parse time. Each
+case runs the kit's own `make` (or its parse-time plan) on the synthetic data set with real ORT."""
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import pipeline_helpers as ph
+from semask.core.tempname import temp_name
+from semask.run import workspace
+
+
+@pytest.fixture(scope="module")
+def ref(tmp_path_factory):
+    return ph.shared_ort(tmp_path_factory)
+
+
+def error_lines(proc):
+    return [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+
+
+def listing(folder):
+    """Every path below `folder` with its mtime (symlinks not followed)."""
+    out = {}
+    for dirpath, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            p = Path(dirpath) / name
+            out[str(p.relative_to(folder))] = p.lstat().st_mtime_ns
+    return out
+
+
+# ------------------------------------------------------------------------------ 1. clean knows its files by record
+LOOK_ALIKES = {  # what a user may keep under ARTIFACTS that looks like the kit's (the issue's cases)
+    "onnx/mynotes.json": json.dumps({"kind": "my notes"}),
+    "reports/.draft.1.tmp.md": "my draft\n",
+    "onnx/.exp.onnx.v2/keep.txt": "an experiment\n",
+    "bins/.x.bin.4242-ab_cd12.tmp.bin": "the old temp shape, no check\n",
+}
+
+
+def plant_zoo_model(onnx_dir: Path) -> None:
+    """A model-zoo ONNX beside a JSON of its sha256 (what the kit's sidecars also hold)."""
+    data = b"a model from a zoo"
+    (onnx_dir / "zoo.onnx").write_bytes(data)
+    (onnx_dir / "zoo.json").write_text(json.dumps({"sha256": hashlib.sha256(data).hexdigest(), "kind": "zoo"}))
+
+
+def test_clean_keeps_look_alikes_and_names_them(ref, tmp_path):
+    tree = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
+    for rel, text in LOOK_ALIKES.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text(text)
+    plant_zoo_model(tree / "onnx")
+    before = listing(tree)
+    proc = ph.run_make(["clean"], tree, None, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    [line] = error_lines(proc)
+    assert "holds 6 path(s) the kit did not make" in line and "nothing was deleted" in line, line
+    for rel in ("bins/.x.bin.4242-ab_cd12.tmp.bin", "onnx/mynotes.json", "onnx/.exp.onnx.v2/", "onnx/zoo.onnx"):
+        assert rel in line, (rel, line)
+    assert listing(tree) == before
+    for rel in [*LOOK_ALIKES, "onnx/zoo.onnx", "onnx/zoo.json"]:
+        p = tree / rel
+        shutil.rmtree(p.parent) if p.parent.name == ".exp.onnx.v2" else p.unlink()
+    ph.run_make(["clean"], tree, None)  # the kit's own tree, every file named by its ledger: all of it goes
+    assert not tree.exists()
+
+
+def test_clean_deletes_nothing_of_a_copied_tree(ref, tmp_path):
+    """Every folder and every name shape the kit uses, copied in by hand (so no record of the kit names the
+    files): clean refuses and deletes none of them."""
+    tree = tmp_path / "artifacts"
+    workspace.mark(tree)  # a new ARTIFACTS the kit made, holding its marker only
+    shutil.copytree(ref["artifacts"], tree, dirs_exist_ok=True,
+                    ignore=lambda d, names: [n for n in names if n in {".records.jsonl", ".lock", ".writers",
+                                                                       ".semask-artifacts"}])
+    planted = [str(p.relative_to(tree)) for p in tree.rglob("*") if p.is_file() and p.parent != tree]
+    assert len(planted) > 40
+    before = listing(tree)
+    proc = ph.run_make(["clean"], tree, None, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    [line] = error_lines(proc)
+    assert "nothing was deleted" in line
+    assert listing(tree) == before
+
+
+def test_a_kit_temp_name_goes_a_look_alike_stays(ref, tmp_path):
+    tree = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
+    kit = tree / "reports" / temp_name(".x.json.", ".tmp.json")
+    kit.write_text("{")
+    edited = tree / "reports" / (temp_name(".x.json.", ".tmp.json")[:-12] + "000000.tmp.json")
+    edited.write_text("{")
+    proc = ph.run_make(["clean"], tree, None, check=False)
+    [line] = error_lines(proc)
+    assert "holds 1 path(s)" in line and edited.name in line and kit.name not in line
