@@ -320,7 +320,8 @@ def standin_calls(log: Path, tool: str, first: int = 0, last: int | None = None)
 
 
 def seeded_tree(tmp_path_factory, dst: Path) -> Path:
-    """A new ARTIFACTS tree holding only the shared run's ONNX export, env check and weights stamp, so a
+    """A new ARTIFACTS tree holding only the shared run's ONNX export, env check and weights stamp (and the
+    kit's records of them), so a
     `make all` on other data starts at preprocess instead of spending seconds on the export."""
     src = shared_ort(tmp_path_factory)["artifacts"]
     dst.mkdir(parents=True)
@@ -329,6 +330,10 @@ def seeded_tree(tmp_path_factory, dst: Path) -> Path:
     (dst / ".state").mkdir()
     for stamp in (src / ".state").glob("weights_*.txt"):
         shutil.copy2(stamp, dst / ".state" / stamp.name)
+    # the kit's records of the copied files (its ledger, semask.core.ledger), so `make clean` knows them
+    kept = [ln for ln in (src / ".records.jsonl").read_text().splitlines()
+            if json.loads(ln)["path"].startswith(("onnx/", "env/", ".state/weights_"))]
+    (dst / ".records.jsonl").write_text("".join(ln + "\n" for ln in kept))
     return dst
 
 

@@ -23,12 +23,13 @@ from pathlib import Path
 
 from semask.core.errors import KitError
 from semask.core.locks import ARTIFACTS_ENV, LOCK, WRITERS, Refused, lineage, writer_lock  # noqa: F401
+from semask.core.ledger import RECORDS
 from semask.run.inventory import MARKER, inventory
 from semask.run.plan import LATEST, write_latest
 
 # Top-level entries the kit writes into ARTIFACTS (`.gitkeep`: the placeholder older checkouts tracked).
 KIT_ENTRIES = frozenset({"onnx", "om", "bins", "labels", "preds", "reports", "perf", "env", "crosscheck", "demo",
-                         "demo-data", ".state", MARKER, LOCK, WRITERS, ".gitkeep"})
+                         "demo-data", ".state", MARKER, LOCK, WRITERS, RECORDS, ".gitkeep"})
 QUIET_RETRY_SECONDS = 1.0  # a previous make may still be releasing the lock: wait this long silently
 FOREIGN_SHOWN = 5  # foreign paths a refused `make clean` names (then the count)
 
