@@ -118,7 +118,7 @@ bench: | $(PY_DEP)
 
 clean:
 	@$(HOST_PY) tools/clean_artifacts.py --artifacts $(call q,$(ARTIFACTS)) --data-root $(call q,$(DATA_ROOT)) \
-	    --checkout $(call q,$(CURDIR))
+	    --checkout $(call q,$(CURDIR)) $(if $(filter 1,$(NOWAIT)),--nowait)
 
 distclean: clean
 	rm -rf data/weights data/upstream data/demo .venv .venv.partial env/upstream/venv .make

@@ -5,6 +5,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,56 @@ def test_a_kit_temp_name_goes_a_look_alike_stays(ref, tmp_path):
     proc = ph.run_make(["clean"], tree, None, check=False)
     [line] = error_lines(proc)
     assert "holds 1 path(s)" in line and edited.name in line and kit.name not in line
+
+
+# ------------------------------------------------------------------------------ 2. clean and the writers' lock
+HOLD_WRITERS = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+                "fcntl.flock(fd, fcntl.LOCK_SH); print('held', flush=True); time.sleep(60)")
+
+
+def hold_writers(tree):
+    """A step a SIGKILLed make left running: it holds the writers' lock shared, as every writing step does."""
+    proc = subprocess.Popen([ph.python(), "-c", HOLD_WRITERS, str(tree / ".writers")], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_clean_refuses_or_waits_while_a_step_still_writes(ref, tmp_path):
+    tree = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
+    holder = hold_writers(tree)
+    try:
+        before = listing(tree)
+        proc = ph.run_make(["clean"], tree, None, {"NOWAIT": "1"}, check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        [line] = error_lines(proc)
+        assert "a step of an earlier make is still writing" in line and "nothing was deleted" in line, line
+        assert listing(tree) == before
+        waiting = subprocess.Popen(ph.make_cmd(["clean"], tree, None), cwd=ph.ROOT, env=ph.clean_env(),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert waiting.poll() is None and tree.is_dir()  # still waiting for the step
+    finally:
+        holder.kill()
+        holder.wait()
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+    assert "waiting for it to finish before cleaning" in err and not tree.exists()
+
+
+def test_distclean_refuses_while_another_make_of_the_checkout_runs(tmp_path):
+    sleeper = tmp_path / "sleep.mk"
+    sleeper.write_text("all:\n\tsleep 60\n")
+    other = subprocess.Popen(["make", "-f", str(sleeper)], stdout=subprocess.DEVNULL)
+    plan = ph.ROOT / ".make" / f"plan.{other.pid}.json"  # what that make's plan would say
+    plan.parent.mkdir(exist_ok=True)
+    plan.write_text(json.dumps({"values": {"ARTIFACTS": str(tmp_path / "other")}}))
+    try:
+        proc = ph.run_make(["distclean"], None, None, flags=["-n"], check=False)
+    finally:
+        other.kill()
+        other.wait()
+        plan.unlink()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    [line] = error_lines(proc)
+    assert f"pid {other.pid} on ARTIFACTS={tmp_path / 'other'}" in line and "nothing was run" in line, line
+    assert "rm -rf" not in proc.stdout

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
-from semask.run import stamps, workspace
+from semask.run import makes, stamps, workspace
 from semask.backends.ascend.devices import DeviceError, check_single_device, resolve_devices
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_write_text
@@ -171,6 +171,9 @@ def plan_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Seq
                   dry_run: bool, folder: Path) -> Path:
     """The whole parse-time job: check, resolve (pipeline goals), stamps, latest pointer, include file."""
     plan = build(parse_cmdline(cmdline), environ, goals)
+    running = makes.running_line(folder, owner_pid) if "distclean" in goals else None
+    if running:
+        raise PlanError([running])
     overrides: Dict[str, str] = {}
     if plan.needs_config():
         plan = resolve(plan, owner_pid, dry_run)

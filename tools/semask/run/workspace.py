@@ -293,16 +293,45 @@ def check_clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> None
         os.close(fd)
 
 
-def clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> str:
+def _hold_writers(artifacts: Path, root: Path, nowait: bool) -> int:
+    """Take the writers' lock exclusively (no step of a killed make still writes); return its descriptor."""
+    fd = os.open(root / WRITERS, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        pass
+    if nowait:
+        os.close(fd)
+        raise Refused(f"a step of an earlier make is still writing in ARTIFACTS={artifacts} (its make was killed, the "
+                      "step was not); nothing was deleted: wait for it to finish, or leave NOWAIT unset to wait")
+    print(f"a step of an earlier make is still writing in ARTIFACTS={artifacts}; waiting for it to finish before "
+          "cleaning (NOWAIT=1 refuses instead)", file=sys.stderr, flush=True)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def clean(artifacts: Path, data_roots: list[Path], checkout: Path, nowait: bool = False) -> str:
     """Delete exactly the files and folders the kit made below ARTIFACTS, or nothing.
 
     A symlinked ARTIFACTS is resolved first; the folder it points to is emptied of the kit's files but
     kept, as is the link (the user made both). Anything the kit did not make refuses the whole clean.
+    The writers' lock is held throughout: a step a killed make left writing finishes first (NOWAIT=1:
+    refused), so nothing is deleted under it.
     """
     if not artifacts.exists() and not artifacts.is_symlink():
         return f"ARTIFACTS={artifacts} does not exist; nothing to clean"
     check_clean(artifacts, data_roots, checkout)
     root = real(artifacts, "ARTIFACTS")
+    writers = _hold_writers(artifacts, root, nowait)
+    try:
+        return _clean_held(artifacts, root)
+    finally:
+        os.close(writers)
+
+
+def _clean_held(artifacts: Path, root: Path) -> str:
+    """`clean` with the writers' lock held."""
     found = inventory(root)
     if found.foreign:
         n = len(found.foreign)
