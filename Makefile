@@ -23,8 +23,12 @@ q = '$(subst ','\'',$(1))'
 HOST_PY := $(if $(wildcard $(or $(PYTHON),.venv/bin/python)),$(or $(PYTHON),.venv/bin/python),python3)
 PLAN_MK := $(shell $(HOST_PY) tools/plan_run.py --owner-pid $$PPID --goals $(call q,$(or $(MAKECMDGOALS),help)) \
     $(if $(DRY_RUN),--dry-run) $(foreach v,$(CMDLINE_VARS),$(call q,$(v)=$($(v)))))
-ifeq ($(PLAN_MK),)
+# the plan says on failure whether a variable is to blame (!variables) or not (!failed: lines above say why)
+ifeq ($(PLAN_MK),!variables)
 $(error the make variables above need fixing (`make help` lists them); nothing was run)
+endif
+ifeq ($(filter-out !%,$(PLAN_MK)),)
+$(error nothing was run (the error above says why))
 endif
 include $(PLAN_MK)
 

@@ -128,7 +128,7 @@ def run_make(targets: Sequence[str], artifacts: Path | str | None, data_root: Pa
 
 def parse_errors(proc: subprocess.CompletedProcess) -> list[str]:
     """The parse-time refusals: the run's plan prints one `error:` line per mistake, then make stops."""
-    assert re.search(r"\*\*\* the make variables above need fixing", proc.stderr), proc.stderr[-3000:]
+    assert re.search(r"\*\*\* (the make variables above need fixing|nothing was run)", proc.stderr), proc.stderr[-3000:]
     return [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
 
 

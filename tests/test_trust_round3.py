@@ -153,3 +153,68 @@ def test_distclean_refuses_while_another_make_of_the_checkout_runs(tmp_path):
     [line] = error_lines(proc)
     assert f"pid {other.pid} on ARTIFACTS={tmp_path / 'other'}" in line and "nothing was run" in line, line
     assert "rm -rf" not in proc.stdout
+
+
+# ------------------------------------------------------------------------------ 6. no traceback at parse time
+NEUTRAL = "*** nothing was run (the error above says why)"
+BLAME = "*** the make variables above need fixing"
+
+
+def refused(proc, *needles, blame=False):
+    """One `error:` line holding every needle, no traceback, and make's last line blaming the variables only
+    when one of them is wrong."""
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    [line] = error_lines(proc)
+    for needle in needles:
+        assert needle in line, (needle, line)
+    assert (BLAME in proc.stderr) == blame and (NEUTRAL in proc.stderr) == (not blame), proc.stderr[-500:]
+    return line
+
+
+@pytest.mark.parametrize("cpuinfo", ["missing", "folder"])
+def test_cpuinfo_missing_or_a_folder_is_one_line(tmp_path, cpuinfo):
+    path = tmp_path / "cpuinfo"
+    if cpuinfo == "folder":
+        path.mkdir()
+    proc = ph.run_make(["all"], tmp_path / "a", tmp_path, {"BACKEND": "openvino", "PRECISION": "bf16",
+                                                          "CPUINFO": str(path)}, flags=["-n"], check=False)
+    refused(proc, f"CPUINFO={path} cannot be read", blame=True)
+
+
+def test_another_make_running_does_not_blame_the_variables(ref, tmp_path):
+    tree = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
+    holder = subprocess.Popen([ph.python(), "-c", HOLD_WRITERS.replace("LOCK_SH", "LOCK_EX"), str(tree / ".lock")],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    try:
+        proc = ph.run_make(["all"], tree, ref["data"], ph.ort_vars(NOWAIT="1"), check=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    refused(proc, "is running on ARTIFACTS=")
+
+
+def test_full_disk_at_parse_time_is_one_line(ref, tmp_path):
+    with ph.tmpfs(tmp_path / "small", "1m") as fs:
+        arts = fs / "artifacts"
+        workspace.mark(arts)
+        filler = fs / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill the disk (outside ARTIFACTS)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        proc = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(), check=False)
+        refused(proc, "no space left on the device writing", "nothing was run")
+
+
+def test_read_only_artifacts_says_so(ref, tmp_path):
+    with ph.tmpfs(tmp_path / "ro", "1m") as fs:
+        (fs / "artifacts").mkdir()
+        if subprocess.run(["mount", "-o", "remount,ro", str(fs)], capture_output=True).returncode:
+            pytest.skip("cannot remount read-only here")
+        proc = ph.run_make(["all"], fs / "artifacts", ref["data"], ph.ort_vars(), check=False)
+        refused(proc, "is on a read-only file system", "writable disk")

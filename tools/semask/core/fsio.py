@@ -85,7 +85,7 @@ def disk_full_error(path: Path | str, exc: OSError) -> KitError:
     Why here: a write() that fails for space carries no file name, and cv2/libpng none at all; every
     atomic write knows its final name, and its temporary file is gone by the time this is shown."""
     path = Path(path)
-    free = _size(free_bytes(path.parent))
+    free = size_text(free_bytes(path.parent))
     return KitError(f"no space left on the device writing {path} ({exc.strerror}; {free} free "
                     "there): nothing half-written was kept, and the files finished before it stay; free some space "
                     "or set ARTIFACTS to a larger disk, then run the step again")
@@ -169,12 +169,12 @@ def check_free_space(folder: Path | str, needed_bytes: int, step: str) -> None:
     free = free_bytes(folder)
     if free < needed_bytes:
         raise KitError(
-            f"{step} needs about {_size(needed_bytes)} in {folder} but only {_size(free)} is free; "
+            f"{step} needs about {size_text(needed_bytes)} in {folder} but only {size_text(free)} is free; "
             "free some space, set ARTIFACTS to a larger disk, or use LIMIT / a smaller dtype"
         )
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
     """'1.23 GB (1234567890 bytes)': readable at any scale, exact for comparisons."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= scale:

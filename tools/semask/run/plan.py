@@ -80,9 +80,10 @@ def result_kind(path: Path) -> Optional[str]:
 class PlanError(KitError):
     """One or more user mistakes, one line each (`lines`), found before anything is written."""
 
-    def __init__(self, lines: Sequence[str]):
+    def __init__(self, lines: Sequence[str], blames_variables: bool = True):
         super().__init__("\n".join(lines))
         self.lines = list(lines)
+        self.blames_variables = blames_variables
 
 
 # ---------------------------------------------------------------------------- reading the variables
@@ -148,7 +149,10 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
         errors.append(f"error: PRECISIONS={values['PRECISIONS']}: {' '.join(wrong)} not one of: {' '.join(precisions)}")
     if openvino:  # bf16 only where the CPU has bf16 units
         asked = values["PRECISIONS"].split() if "reproduce" in goals else [values["PRECISION"]]
-        problem = precision_problem([p for p in asked if p in precisions], values["CPUINFO"])
+        try:
+            problem = precision_problem([p for p in asked if p in precisions], values["CPUINFO"])
+        except KitError as exc:  # CPUINFO missing or a folder
+            problem = str(exc)
         if problem:
             errors.append(f"error: {problem}")
     if values["SOC"] not in (spec.SOC_AUTO, *spec.SOC_VERSIONS):

@@ -11,6 +11,7 @@ Under `make -n` / `-q` (dry_run) nothing under ARTIFACTS is written: no marker, 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -24,7 +25,8 @@ from semask import spec
 from semask.run import makes, stamps, workspace
 from semask.backends.ascend.devices import DeviceError, check_single_device, resolve_devices
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_write_text
+from semask.core import fsio
+from semask.core.fsio import DISK_FULL, atomic_write_text
 from semask.backends.ort.provider import check_ort_provider
 from semask.backends.ascend.toolchain import resolve_soc
 from semask.backends.registry import select_backend
@@ -93,7 +95,7 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     except PlanError:
         raise
     except KitError as exc:  # workspace.Refused too
-        raise PlanError([f"error: {exc}"]) from None
+        raise PlanError([f"error: {exc}"], getattr(exc, "blames_variables", True)) from None
     return RunPlan(values=plan.values, given=plan.given, goals=plan.goals,
                    resolved=Resolved(backend=backend, soc=soc, native=native,
                                      weights_tag=weights_tag(v["WEIGHTS"], v["MODEL"]), data_tag=data_tag(v["DATA_ROOT"]),
@@ -186,11 +188,48 @@ def plan_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Seq
 
 def run_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Sequence[str], owner_pid: int,
                  dry_run: bool, folder: Path) -> int:
-    """tools/plan_run.py's one call: print the include's path for make, or every mistake and return 2."""
+    """tools/plan_run.py's one call: print the include's path for make, or every mistake and return 2.
+
+    Never a traceback: a mistake, a file-system error (full or read-only disk) or a kit bug is one line
+    each. On failure stdout says whether the variables are to blame (PLAN_BLAMES_VARIABLES), so make's
+    last line blames them only then (else PLAN_FAILED: "nothing was run", the lines above say why)."""
     try:
         print(plan_for_make(cmdline, environ, goals, owner_pid, dry_run, folder))
+        return 0
     except PlanError as exc:
-        for line in exc.lines:
-            print(line, file=sys.stderr)
-        return 2
-    return 0
+        lines, blame = exc.lines, exc.blames_variables
+    except KitError as exc:
+        lines, blame = [f"error: {exc}"], getattr(exc, "blames_variables", False)
+    except OSError as exc:
+        lines, blame = [f"error: {oserror_line(exc)}"], False
+    except Exception as exc:  # noqa: BLE001 - a kit bug still gets one line, never a traceback at parse time
+        lines, blame = [f"error: the run's plan failed ({type(exc).__name__}: {exc}); nothing was run: this is a "
+                        "kit bug, please report it with this line"], False
+    for line in lines:
+        print(line, file=sys.stderr)
+    print(PLAN_BLAMES_VARIABLES if blame else PLAN_FAILED)
+    return 2
+
+
+PLAN_BLAMES_VARIABLES, PLAN_FAILED = "!variables", "!failed"  # the Makefile tests $(PLAN_MK) for these
+
+
+def oserror_line(exc: OSError) -> str:
+    """One line for a file-system error while the plan writes (stamps, reports/latest, the include)."""
+    where = exc.filename or "a file"
+    if exc.errno in DISK_FULL:
+        return (f"no space left on the device writing {where} ({free_text(where)} free there); nothing was run: "
+                "free some space or set ARTIFACTS to a larger disk")
+    if exc.errno == errno.EROFS:
+        return (f"{where} is on a read-only file system; nothing was run: set ARTIFACTS to a folder on a writable "
+                "disk (or remount it read-write)")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"no permission to write {where}; nothing was run: fix its permissions or set ARTIFACTS to a folder you own"
+    return f"cannot write {where} ({exc.strerror or exc}); nothing was run"
+
+
+def free_text(where: str) -> str:
+    try:
+        return fsio.size_text(fsio.free_bytes(Path(where).parent))
+    except OSError:
+        return "no space"

@@ -97,6 +97,17 @@ def foreign_entries(artifacts: Path) -> list[str]:
         return []
 
 
+def _read_only(path: Path) -> bool:
+    """True when the file system holding `path` (or its nearest existing parent) is mounted read-only."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def mark(artifacts: Path) -> bool:
     """Create ARTIFACTS and its marker when the folder is new, empty or holds only kit entries."""
     real(artifacts, "ARTIFACTS")
@@ -105,6 +116,9 @@ def mark(artifacts: Path) -> bool:
         if not os.access(artifacts, os.W_OK | os.X_OK):
             raise PermissionError(errno.EACCES, "no write permission")
     except OSError as exc:
+        if exc.errno == errno.EROFS or _read_only(artifacts):
+            raise Refused(f"ARTIFACTS={artifacts} is on a read-only file system; set ARTIFACTS to a folder on a "
+                          "writable disk (or remount it read-write)", blames_variables=False) from None
         raise Refused(f"ARTIFACTS={artifacts} is not a writable folder ({exc.strerror or exc}); "
                       "set ARTIFACTS to a folder you can write") from None
     marker = artifacts / MARKER
@@ -172,7 +186,7 @@ def lock(artifacts: Path, owner_pid: int, nowait: bool) -> None:
         if nowait:
             os.close(fd)
             raise Refused(f"another make (pid {holder}) is running on ARTIFACTS={artifacts}; wait for it, use "
-                          "another ARTIFACTS, or leave NOWAIT unset to wait")
+                          "another ARTIFACTS, or leave NOWAIT unset to wait", blames_variables=False)
         if not told:
             print(f"another make (pid {holder}) is running on ARTIFACTS={artifacts}; waiting for it to finish "
                   "(NOWAIT=1 refuses instead)", file=sys.stderr, flush=True)
@@ -209,7 +223,8 @@ def _wait_for_writers(artifacts: Path, nowait: bool) -> None:
         except BlockingIOError:
             if nowait:
                 raise Refused(f"a step of an earlier make is still writing in ARTIFACTS={artifacts} (its make was "
-                              "killed, the step was not); wait for it to finish, or leave NOWAIT unset to wait") from None
+                              "killed, the step was not); wait for it to finish, or leave NOWAIT unset to wait",
+                              blames_variables=False) from None
             print(f"a step of an earlier make is still writing in ARTIFACTS={artifacts}; waiting for it to finish "
                   "(NOWAIT=1 refuses instead)", file=sys.stderr, flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)
