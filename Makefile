@@ -252,7 +252,7 @@ $(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) | $(A)/reports
 	    --height $(OUT_HEIGHT) --width $(OUT_WIDTH) --out-json $@ --out-md $(@:.json=.md) \
 	    --panels 3 --data-root $(call q,$(DATA_ROOT)) --panel-dir $(@:.json=_panels) \
 	    --provenance $(@:.json=.provenance.json)
-	$(PY) tools/results_table.py report --report $@ --summary $(PRED_SUMMARY) $(if $(SMOKE),--smoke) --weights $(call q,$(WEIGHTS)) --out $(@:.json=.table.md)
+	$(PY) tools/results_table.py report --report $@ --summary $(PRED_SUMMARY) $(if $(filter 1,$(SMOKE)),--smoke) --weights $(call q,$(WEIGHTS)) --out $(@:.json=.table.md)
 
 # ------------------------------------------------------------------------------ upstream cross-check
 UPSTREAM_ENV := env/upstream/venv/.setup.stamp

@@ -88,7 +88,7 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     artifacts, data_root = Path(v["ARTIFACTS"]), Path(v["DATA_ROOT"])
     soc = ""
     try:
-        native = workspace.preflight(artifacts, data_root, owner_pid, bool(v["NOWAIT"]), default_native,
+        native = workspace.preflight(artifacts, data_root, owner_pid, v["NOWAIT"] == "1", default_native,
                                      dry_run=dry_run)
         if backend == "ascend":
             soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"])

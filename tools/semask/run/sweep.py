@@ -137,7 +137,7 @@ class Plan:
 
     @property
     def accuracy_each_bs(self) -> bool:
-        return bool(self.run["ACCURACY_EACH_BS"])
+        return self.run["ACCURACY_EACH_BS"] == "1"
 
     @property
     def model(self) -> str:
@@ -257,7 +257,7 @@ def _announce(plan: Plan, precisions: Sequence[str], images: int) -> None:
     print(f"[reproduce] estimate on this CPU: about {duration(secs)} (rough: "
           f"{seconds_per_image(plan.model, plan.height, plan.width):.2f} s per image for MODEL={plan.model} at "
           f"{plan.height}x{plan.width} on {os.cpu_count()} cores; artifacts already built are reused)", flush=True)
-    if secs > GUARD_SECONDS and not plan.run["FORCE"]:
+    if secs > GUARD_SECONDS and plan.run["FORCE"] != "1":
         raise KitError(
             f"make reproduce on ONNX Runtime CPU would take about {duration(secs)} ({images} images at "
             f"{plan.height}x{plan.width}, BS_LIST={' '.join(map(str, plan.bs_list))}); set LIMIT=<N> (e.g. LIMIT=20), "
