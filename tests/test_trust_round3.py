@@ -4,6 +4,7 @@ case runs the kit's own `make` (or its parse-time plan) on the synthetic data se
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -218,3 +219,74 @@ def test_read_only_artifacts_says_so(ref, tmp_path):
             pytest.skip("cannot remount read-only here")
         proc = ph.run_make(["all"], fs / "artifacts", ref["data"], ph.ort_vars(), check=False)
         refused(proc, "is on a read-only file system", "writable disk")
+
+
+# ------------------------------------------------------------------------------ 5. booleans, smoke banner, test weights
+@pytest.mark.parametrize("name", ["SMOKE", "NOWAIT", "FORCE", "ACCURACY_EACH_BS"])
+def test_a_boolean_takes_one_or_zero(tmp_path, name):
+    proc = ph.run_make(["all"], tmp_path / "a", tmp_path, {name: "yes"}, flags=["-n"], check=False)
+    refused(proc, f"{name}=yes is not one of: 1 0 (or empty)", f"use {name}=1", blame=True)
+
+
+def test_nowait_zero_waits(ref, tmp_path):
+    tree = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
+    holder = subprocess.Popen([ph.python(), "-c", HOLD_WRITERS.replace("LOCK_SH", "LOCK_EX"), str(tree / ".lock")],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    waiting = subprocess.Popen(ph.make_cmd(["all"], tree, ref["data"], ph.ort_vars(NOWAIT="0")), cwd=ph.ROOT,
+                               env=ph.clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)
+        assert waiting.poll() is None  # NOWAIT=0 is "do not refuse": it waits
+    finally:
+        holder.kill()
+        holder.wait()
+    out, err = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0 and "waiting for it to finish" in err, err[-2000:]
+
+
+def test_smoke_banner_comes_from_the_facts_and_test_weights_are_named(tmp_path_factory, tmp_path):
+    """SMOKE=1 on a data set without the synthetic marker: no smoke banner; the fixture weights are named."""
+    data = ph.make_dataset(tmp_path / "data" / "cityscapes")
+    (data / "SYNTHETIC_DATA_BY_SEMASK_KIT.json").unlink()  # as a real data set: no generator's marker
+    arts = ph.seeded_tree(tmp_path_factory, tmp_path / "artifacts")
+    ph.run_make(["all"], arts, data, ph.ort_vars(SMOKE="1"))
+    table = (ph.report_path(arts, data=data).with_suffix(".table.md")).read_text()
+    assert "SMOKE RUN" not in table and "SYNTHETIC DATA" not in table
+    assert "**kit test weights** (weights_reduced.npz: the kit's fixed test weights, not trained" in table
+    assert "WARNING: untrained weights (random, or the kit's fixed test weights)" in table
+
+
+# ------------------------------------------------------------------------------ 8. small ones
+def test_bs_with_a_leading_zero_is_read_as_its_value(tmp_path):
+    proc = ph.run_make(["all"], tmp_path / "a", tmp_path / "data", {"MODEL": "reduced", "WEIGHTS": "random", "BS": "04"},
+                       flags=["-n"])
+    assert "_bs4_" in proc.stdout and "bs04" not in proc.stdout and "--batch-size 4 " in proc.stdout
+
+
+def test_bf16_on_ort_points_to_openvino(tmp_path):
+    proc = ph.run_make(["all"], tmp_path / "a", tmp_path, {"PRECISION": "bf16"}, flags=["-n"], check=False)
+    refused(proc, "PRECISION=bf16 is not one of", "use BACKEND=openvino PRECISION=bf16", blame=True)
+
+
+@pytest.mark.parametrize("typo, meant", [("al", "all"), ("reproduse", "reproduce"), ("tabel", "table")])
+def test_a_verb_typo_gets_did_you_mean(typo, meant):
+    proc = ph.run_make([typo], None, None, check=False)
+    refused(proc, f"unknown goal '{typo}' (did you mean `make {meant}`?)")
+    assert "No rule to make target" not in proc.stderr
+
+
+def test_bs_list_twice_runs_once(tmp_path):
+    proc = ph.run_make(["reproduce"], tmp_path / "a", tmp_path / "data", {"MODEL": "reduced", "WEIGHTS": "random",
+                                                                "BS_LIST": "2 2 02", "BACKEND": "ort"},
+                       flags=["-n"])
+    assert "note: BS_LIST names an entry twice; each runs once: BS_LIST=2" in proc.stderr
+    assert re.search(r"BS_LIST=2\b", proc.stderr) and "BS_LIST=2 2" not in proc.stderr
+
+
+def test_no_git_on_path_is_a_warning(tmp_path):
+    env = ph.clean_env({"PATH": str(tmp_path)})  # no git (nor anything else) on PATH
+    proc = subprocess.run([ph.python(), "-c", "from semask.run import provenance; print(provenance.git_state())"],
+                          cwd=ph.ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0 and "{'commit': None, 'dirty': None}" in proc.stdout
+    assert "warning: git is not on PATH, so this result's provenance records commit: null" in proc.stderr

@@ -186,7 +186,10 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
     precisions = spec.OV_PRECISIONS if openvino else spec.ATC_PRECISION_MODES
     where = "BACKEND=openvino takes" if openvino else "atc --precision_mode takes"
     if values["PRECISION"] not in precisions:
-        errors.append(f"error: PRECISION={values['PRECISION']} is not one of: {' '.join(precisions)} ({where} these)")
+        ov_hint = ("; bf16 and fp32 are OpenVINO precisions: use BACKEND=openvino PRECISION=" + values["PRECISION"]
+                   if values["PRECISION"] in spec.OV_PRECISIONS and not openvino else "")
+        errors.append(f"error: PRECISION={values['PRECISION']} is not one of: {' '.join(precisions)} ({where} these)"
+                      + ov_hint)
     wrong = [p for p in values["PRECISIONS"].split() if p not in precisions]
     if "reproduce" in goals and wrong:
         errors.append(f"error: PRECISIONS={values['PRECISIONS']}: {' '.join(wrong)} not one of: {' '.join(precisions)}")

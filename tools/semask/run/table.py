@@ -69,22 +69,23 @@ def run_row(report: Optional[Dict[str, Any]], summary: Optional[Dict[str, Any]],
              d.backend_label(prov),
              d.chip_label(prov), d.precision_label(prov), str(bs), d.fmt(miou), d.fmt(fps), d.fmt(real), where]
     return {"cells": cells, "mIoU": miou, "fps": fps, "real_images_per_s": real, "dataset": dataset,
-            "weights_random": d.weights_label(prov, identity).startswith("**random**"),
+            "weights_random": d.weights_label(prov, identity).startswith(d.UNTRAINED),
             "synthetic": dataset.startswith("synthetic"),
             "placement_warning": provenance_warning(prov), "warnings": list((report or {}).get("warnings") or [])}
 
 
 def banners(rows: List[Dict[str, Any]], smoke: bool = False) -> List[str]:
-    """Warnings that must be read before the numbers."""
+    """Warnings that must be read before the numbers. The smoke banner comes from the run's facts (a
+    synthetic data set, untrained weights), never from SMOKE alone: `smoke` is kept for old callers only."""
     lines = [r["placement_warning"] for r in rows if r.get("placement_warning")]  # AI CPU fallback of the .om
     lines += [f"WARNING: {w}" for r in rows for w in r.get("warnings", [])]  # e.g. degenerate predictions
     random = any(r["weights_random"] for r in rows)
     synthetic = any(r["synthetic"] for r in rows)
-    if smoke or (random and synthetic):
-        lines.append("SMOKE RUN: synthetic images and random weights; the mIoU below means nothing, it only shows "
-                     "the pipeline works.")
+    if random and synthetic:
+        lines.append("SMOKE RUN: synthetic images and untrained weights (random, or the kit's fixed test weights); "
+                     "the mIoU below means nothing, it only shows the pipeline works.")
     elif random:
-        lines.append("WARNING: WEIGHTS=random, not a trained model" +
+        lines.append("WARNING: untrained weights (random, or the kit's fixed test weights), not a trained model" +
                      (": the mIoU is meaningless." if any(r["mIoU"] is not None for r in rows) else "."))
     elif synthetic:
         lines.append("SYNTHETIC DATA: the frames come from the kit's generator, not Cityscapes; the mIoU is a smoke test.")
@@ -202,7 +203,7 @@ def render_reproduce(result: Dict[str, Any], base: Optional[Path] = None) -> str
     """The Markdown report of a sweep (also what `make table RUN=<reproduce name>` prints)."""
     rows = result.get("rows", [])
     lines = [f"# make reproduce: {result.get('name', '')}", ""]
-    random = any((r.get("labels") or {}).get("weights", "").startswith("**random**") for r in rows)
+    random = any((r.get("labels") or {}).get("weights", "").startswith(d.UNTRAINED) for r in rows)
     synthetic = any((r.get("labels") or {}).get("dataset", "").startswith("synthetic") for r in rows)
     if random and synthetic:
         lines += ["SMOKE RUN: synthetic images and random weights; the mIoU means nothing, it only shows the pipeline "
