@@ -273,7 +273,7 @@ def _edit_keeping_mtime(path: Path) -> None:
 def test_verify_finds_edits_with_restored_mtimes_and_make_all_redoes_them(ref, tmp_path):
     arts = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
     clean = ph.run_make(["verify"], arts, None)
-    assert "match their manifests and sidecars" in clean.stdout
+    assert "match their manifests, sidecars and the kit's ledger" in clean.stdout
     pred = arts / PREDS / "lindau_000000_000026_leftImg8bit_0.bin"
     binf = arts / BINS / "munster_000000_000033_leftImg8bit.bin"
     for path in (pred, binf):

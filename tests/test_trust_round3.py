@@ -290,3 +290,41 @@ def test_no_git_on_path_is_a_warning(tmp_path):
                           cwd=ph.ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0 and "{'commit': None, 'dirty': None}" in proc.stdout
     assert "warning: git is not on PATH, so this result's provenance records commit: null" in proc.stderr
+
+
+# ------------------------------------------------------------------------------ 3. verify covers every result
+def edit_keeping_mtime(path: Path, edit) -> None:
+    st = path.stat()
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_an_edited_report_is_caught_by_verify_and_table(ref, tmp_path):
+    tree = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
+    report = ph.report_path(tree)
+    edit_keeping_mtime(report, lambda r: r.update(mIoU=0.99))
+    proc = ph.run_make(["table"], tree, None, check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "0.99" not in proc.stdout + proc.stderr
+    [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith(("changed:", "error:"))]
+    assert line.startswith(f"changed: {report} has ") and "the kit wrote" in line, line
+    assert "the report result is not shown" in line, line
+    proc = ph.run_make(["verify"], tree, None, check=False)
+    assert proc.returncode != 0
+    assert f"changed: {report} has " in proc.stdout and "the kit's ledger" in proc.stdout, proc.stdout
+
+
+def test_an_edited_perf_json_is_caught_by_make_perf(ref, tmp_path):
+    tree = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
+    variables = ph.ort_vars(LOOP="2", PERF_SECONDS="1")
+    ph.run_make(["perf"], tree, ref["data"], variables)
+    [perf] = [p for p in (tree / "perf").glob("*.json") if not p.name.endswith(".provenance.json")]
+    edit_keeping_mtime(perf, lambda r: r.update(throughput=999.0))
+    proc = ph.run_make(["perf"], tree, ref["data"], variables, check=False)
+    assert proc.returncode != 0 and "999" not in proc.stdout and "Traceback" not in proc.stderr
+    [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith(("changed:", "error:"))]
+    assert line.startswith(f"changed: {perf} has ") and "the kit wrote" in line, line
+    assert "the perf result is not shown" in line, line
+    proc = ph.run_make(["verify"], tree, None, check=False)
+    assert f"changed: {perf} has " in proc.stdout and "the kit's ledger" in proc.stdout, proc.stdout

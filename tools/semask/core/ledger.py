@@ -14,6 +14,8 @@ import json
 import os
 from pathlib import Path
 
+from semask.core.errors import KitError
+
 MARKER = ".semask-artifacts"  # the file that makes a folder an ARTIFACTS root (semask.run.workspace.mark)
 RECORDS = ".records.jsonl"
 WRITTEN_BY = {"written_by": "semask-kit"}  # the field every record (and journal header) the kit writes carries
@@ -96,3 +98,29 @@ def mismatch(root: Path, rec: dict) -> str | None:
     except OSError as exc:
         return f"{path} cannot be read ({exc.strerror})"
     return None
+
+
+class Changed(KitError):
+    """A result that is no longer what the kit wrote: printed as one `changed: ...` line, exit 1."""
+
+    prefix = "changed"
+    exit_code = 1
+
+
+def check_result(path: Path, what: str) -> None:
+    """Refuse to show a result (report, perf JSON, reproduce JSON) whose content is not what the kit wrote.
+
+    Why: an edit whose mtime was put back leaves make nothing to redo, and the table would print it as
+    measured. A result without a record (written before the kit kept one) cannot be checked and is shown."""
+    root = root_of(path)
+    if root is None:
+        return
+    try:
+        rel = Path(os.path.realpath(path)).relative_to(root).as_posix()
+    except ValueError:
+        return
+    rec = load(root).get(rel)
+    why = mismatch(root, rec) if rec else None
+    if why:
+        raise Changed(f"{why}: the {what} is not shown; `make verify` marks it and `make all` (or `make perf`) with "
+                      "the same variables redoes it")

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from semask.core import ledger
 from semask.core.errors import KitError
 from semask.core.progress import duration
 from semask.evaluate import describe as d
@@ -112,6 +113,9 @@ def render(report_path: Optional[Path] = None, summary_path: Optional[Path] = No
 
     `weights` (the run's WEIGHTS, from make): the model that made the numbers must have been made from them.
     """
+    for path, what in ((report_path, "score report"), (perf_path, "perf result")):
+        if path is not None:
+            ledger.check_result(Path(path), what)
     report = _read(report_path, "score report")
     summary = _read(summary_path, "inference summary")
     if report is not None and summary is None:
@@ -152,6 +156,7 @@ def resolve_run(artifacts: Path, run: Optional[str]) -> Path:
 def render_run(path: Path) -> str:
     """The table of one run's JSON, whatever kind of run it was."""
     kind = result_kind(path) or "report"
+    ledger.check_result(path, f"{kind} result")
     if kind == "reproduce":
         return render_reproduce(_read(path, "reproduce result") or {})
     if kind == "perf":
@@ -180,6 +185,7 @@ def render_all(artifacts: Path) -> str:
         if kind == "reproduce":
             sweeps.append(path)
             continue
+        ledger.check_result(path, f"{kind} result")
         data = _read(path, f"{kind} result") or {}
         if kind == "perf":
             prov = _read(path.with_name(path.stem + ".provenance.json"), "provenance") or {}
