@@ -14,6 +14,7 @@ import pytest
 
 import pipeline_helpers as ph
 from semask.core.tempname import temp_name
+from semask.evaluate.published import RunFacts, reference_for
 from semask.run import workspace
 
 
@@ -328,3 +329,23 @@ def test_an_edited_perf_json_is_caught_by_make_perf(ref, tmp_path):
     assert "the perf result is not shown" in line, line
     proc = ph.run_make(["verify"], tree, None, check=False)
     assert f"changed: {perf} has " in proc.stdout and "the kit's ledger" in proc.stdout, proc.stdout
+
+
+# ------------------------------------------------------------------------------ 4. a comparison only against its like
+def test_published_delta_only_for_a_like():
+    """The published rows (ModelZoo 310P3 force_fp16: 76.54 mIoU, 4.37 fps at BS 4; upstream fp32 77.13)."""
+    like = RunFacts(model="small", height=1024, width=2048, full_val=True, official_weights=True,
+                    precision="force_fp16", batch_size=4, chip="Ascend310P3")
+    ref = reference_for(like)
+    assert (ref.miou_row.miou, ref.fps_row.fps, ref.miou_comparable, ref.fps_comparable, ref.why_not) == (
+        76.54, 4.37, True, True, "")
+    fp32_cpu = reference_for(RunFacts("small", 1024, 2048, True, True, "fp32", 4, ""))
+    assert fp32_cpu.miou_row.miou == 77.13 and fp32_cpu.miou_comparable and not fp32_cpu.fps_comparable
+    assert "chip ?" in fp32_cpu.why_not
+    for change, needle in ((dict(model="reduced"), "model reduced"), (dict(height=96, width=160), "input 96x160"),
+                           (dict(full_val=False), "not the full Cityscapes val"),
+                           (dict(official_weights=False), "weights not official"),
+                           (dict(precision="allow_mix_precision"), "precision allow_mix_precision")):
+        ref = reference_for(RunFacts(**{**vars(like), **change}))
+        assert not ref.miou_comparable and not ref.fps_comparable and needle in ref.why_not, (change, ref)
+        assert ref.miou_row is not None and ref.fps_row.fps == 4.37  # the figures stay as reference

@@ -25,7 +25,7 @@ from semask.run.provenance import collect as provenance
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir
 from semask.core.progress import LOOP_FLOOR, duration
 from semask.evaluate import describe as d
-from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
+from semask.evaluate.published import OFFICIAL_LABEL, OFFICIAL_SPLIT, PUBLISHED, RunFacts, reference_for
 from semask.run.table import render_reproduce, run_row
 from semask.run.plan import ORT_PRECISION, RunPlan, write_latest
 from semask.spec import CPU_REFERENCE_CORES, MODEL_FACTS
@@ -129,11 +129,11 @@ class Plan:
 
     @property
     def bs_list(self) -> List[int]:
-        return [int(b) for b in self.run["BS_LIST"].split()]
+        return list(dict.fromkeys(int(b) for b in self.run["BS_LIST"].split()))  # each BS once
 
     @property
     def precisions(self) -> List[str]:
-        return self.run["PRECISIONS"].split() if self.backend in PRECISION_BACKENDS else [ORT_PRECISION]
+        return list(dict.fromkeys(self.run["PRECISIONS"].split())) if self.backend in PRECISION_BACKENDS else [ORT_PRECISION]
 
     @property
     def accuracy_each_bs(self) -> bool:
@@ -287,14 +287,11 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
             row["labels"] = dict(zip(keys, run_row(report, None, perf, prov, "-")["cells"][:7]))
             if report:
                 common = common or row["labels"]
-        miou_ref, fps_ref = reference_for(row["precision"], row["bs"])
-        row["published"] = {"mIoU": miou_ref.miou if miou_ref else None, "mIoU_source": miou_ref.source if miou_ref else None,
-                            "fps": fps_ref.fps if fps_ref else None, "fps_failure": fps_ref.failure if fps_ref else None}
-        row["delta"] = {"mIoU": _diff(row["mIoU"], row["published"]["mIoU"]), "fps": _diff(row["fps"], row["published"]["fps"])}
     for row in rows:
         if common and not row["labels"]:  # a failed row has no record: it shares the sweep's model, data and tool
             row["labels"] = dict(common)
         row["labels"]["precision"] = row["precision"]
+        _compare(plan, row, (common or row["labels"]).get("dataset", ""))
     _agreement_with_fp32(rows)
     return {
         "kind": "reproduce",
@@ -313,6 +310,22 @@ def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float)
                                  plan.command, plan.backend, None if plan.backend == "ascend" else plan.run.provider,
                                  ascend_info() if plan.backend == "ascend" else None),
     }
+
+
+def _compare(plan: Plan, row: Dict[str, Any], dataset: str) -> None:
+    """The published figures beside a row; a Δ only when the published row is its like (published.reference_for)."""
+    ref = reference_for(RunFacts(model=plan.model, height=plan.height, width=plan.width,
+                                 full_val=dataset.startswith(f"{OFFICIAL_LABEL} ("),
+                                 official_weights=plan.run.resolved.weights_tag == "official",
+                                 precision=row["precision"], batch_size=row["bs"],
+                                 chip=plan.run.resolved.soc if plan.backend == "ascend" else ""))
+    miou_ref, fps_ref = ref.miou_row, ref.fps_row
+    row["published"] = {"mIoU": miou_ref.miou if miou_ref else None, "mIoU_source": miou_ref.source if miou_ref else None,
+                        "fps": fps_ref.fps if fps_ref else None, "fps_failure": fps_ref.failure if fps_ref else None,
+                        "mIoU_comparable": ref.miou_comparable, "fps_comparable": ref.fps_comparable,
+                        "why_not": ref.why_not}
+    row["delta"] = {"mIoU": _diff(row["mIoU"], row["published"]["mIoU"]) if ref.miou_comparable else None,
+                    "fps": _diff(row["fps"], row["published"]["fps"]) if ref.fps_comparable else None}
 
 
 def _agreement_with_fp32(rows: List[Dict[str, Any]]) -> None:

@@ -201,6 +201,14 @@ def render_all(artifacts: Path) -> str:
 
 
 # ------------------------------------------------------------------------------ make reproduce
+def _delta(row: Dict[str, Any], pub: Dict[str, Any], key: str) -> str:
+    """Δ against the published figure, only where the published row is the run's like (older sweeps
+    recorded no verdict: their Δ is not shown either)."""
+    if not pub.get(f"{key}_comparable"):
+        return "-"
+    return d.delta(row.get(key), pub.get(key))
+
+
 REPRO_COLUMNS = ["model", "input", "weights", "dataset", "backend/provider", "chip", "precision", "BS", "mIoU",
                  "published mIoU", "Δ mIoU", d.FPS_HEADER, "published fps (310P3)", "Δ fps", d.REAL_HEADER, "note"]
 
@@ -235,11 +243,13 @@ def render_reproduce(result: Dict[str, Any], base: Optional[Path] = None) -> str
             note = f"LOOP={r.get('loop')}" if r.get("loop") else ""
             if r.get("label_agreement_vs_fp32") is not None:
                 note += f"{'; ' if note else ''}labels = fp32 row's: {100 * r['label_agreement_vs_fp32']:.4g} %"
+            if pub.get("why_not"):
+                note += f"{'; ' if note else ''}{pub['why_not']}"
         pub_fps = pub.get("fps_failure") or d.fmt(pub.get("fps"))
         lines.append(_row([lab.get("model", "?"), lab.get("input", "?"), lab.get("weights", "?"), lab.get("dataset", "?"),
                            lab.get("backend", "?"), lab.get("chip", "?"), lab.get("precision", r["precision"]),
-                           str(r["bs"]), miou, d.fmt(pub.get("mIoU")), d.delta(r.get("mIoU"), pub.get("mIoU")),
-                           fps, pub_fps, d.delta(r.get("fps"), pub.get("fps")),
+                           str(r["bs"]), miou, d.fmt(pub.get("mIoU")), _delta(r, pub, "mIoU"),
+                           fps, pub_fps, _delta(r, pub, "fps"),
                            d.fmt(r.get("real_images_per_s")), note]))
     lines += ["", *d.FOOTNOTES,
               "Published mIoU: upstream's fp32 figure for fp32 rows, the 310P3 OM figure for atc precisions. "
