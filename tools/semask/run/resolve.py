@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
-from semask.run import makes, stamps, workspace
+from semask.run import datacheck, makes, stamps, workspace
 from semask.backends.ascend.devices import DeviceError, check_single_device, resolve_devices
 from semask.core.errors import KitError
 from semask.core import fsio
@@ -90,6 +90,9 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     try:
         native = workspace.preflight(artifacts, data_root, owner_pid, v["NOWAIT"] == "1", default_native,
                                      dry_run=dry_run)
+        layout = datacheck.layout_problem(v["DATA_ROOT"], plan.goals, os.environ)
+        if layout:
+            raise PlanError([f"error: {layout}"])
         if backend == "ascend":
             soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"])
     except PlanError:

@@ -247,18 +247,23 @@ def _png_size(path: Path) -> tuple[int, int] | None:
 
 
 def native_size(data_root: Path, default: str) -> str:
-    """'HxW' of the dataset's first val image (the size labels and scoring use), else `default`."""
+    """'HxW' of most of the dataset's val images (the size labels and scoring use; an odd first frame must
+    not set it), else `default`. Only the PNG headers are read."""
     val = data_root / "leftImg8bit" / "val"
     try:
         cities = sorted(p for p in val.iterdir() if p.is_dir())
     except OSError:
         return default
+    sizes: dict[tuple[int, int], int] = {}
     for city in cities:
         for image in sorted(city.glob("*_leftImg8bit.png")):
             size = _png_size(image)
             if size:
-                return f"{size[0]}x{size[1]}"
-    return default
+                sizes[size] = sizes.get(size, 0) + 1
+    if not sizes:
+        return default
+    height, width = max(sizes, key=lambda s: sizes[s])
+    return f"{height}x{width}"
 
 
 def preflight(artifacts: Path, data_root: Path, owner_pid: int, nowait: bool, default_native: str,
