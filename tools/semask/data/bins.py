@@ -24,6 +24,7 @@ from semask.data.normalise import normalise_table
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
 from semask.core.tempname import is_temp_name
+from semask.data.resize import rescaled_size  # noqa: F401 (re-exported)
 from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
 
 DTYPES = {name: np.dtype(name) for name in spec.INPUT_DTYPES}
@@ -31,13 +32,6 @@ MANIFEST = "manifest.json"
 
 
 _TABLE = normalise_table()
-
-
-def rescaled_size(height: int, width: int, target_h: int, target_w: int) -> tuple[int, int]:
-    """mmcv.rescale_size((w, h), (W, H)): largest keep-ratio size inside the scale, rounded half up."""
-    long_edge, short_edge = max(target_h, target_w), min(target_h, target_w)
-    scale = min(long_edge / max(height, width), short_edge / min(height, width))
-    return int(height * float(scale) + 0.5), int(width * float(scale) + 0.5)
 
 
 def fit(bgr: np.ndarray, target_h: int, target_w: int, name: str = "image") -> np.ndarray:

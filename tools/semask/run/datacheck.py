@@ -11,15 +11,21 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from semask.data.resize import rescaled_size
+
 DATA_GOALS = frozenset({"all", "labels", "bins", "preds", "report", "reproduce"})
 NEEDED = ("leftImg8bit/val", "gtFine/val")
 CREDENTIALS = ("CITYSCAPES_USERNAME", "CITYSCAPES_PASSWORD")
 DOWNLOAD_URL = "https://www.cityscapes-dataset.com/downloads/"  # as semask.data.cityscapes.DOWNLOAD_URL
 
 
+def needs_data(goals: Sequence[str]) -> bool:
+    return bool(DATA_GOALS & set(goals))
+
+
 def layout_problem(data_root: str, goals: Sequence[str], environ: Mapping[str, str]) -> str | None:
     """The one-line refusal for a DATA_ROOT that cannot be read as Cityscapes val, or None."""
-    if not DATA_GOALS & set(goals) or all(environ.get(c) for c in CREDENTIALS):
+    if not needs_data(goals) or all(environ.get(c) for c in CREDENTIALS):
         return None
     resolved = os.path.realpath(data_root)
     fix = (f"unzip gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip (from {DOWNLOAD_URL}) there, set "
@@ -30,3 +36,16 @@ def layout_problem(data_root: str, goals: Sequence[str], environ: Mapping[str, s
     if missing:
         return f"DATA_ROOT={data_root} (resolved: {resolved}) has no {' and no '.join(missing)}; {fix}"
     return None
+
+
+def size_problem(native: str, height: int, width: int) -> str | None:
+    """The one-line refusal for a HEIGHT/WIDTH the frames cannot be resized to (keep-ratio, as preprocess does)."""
+    h, w = (int(x) for x in native.split("x"))
+    if (h, w) == (height, width):
+        return None
+    nh, nw = rescaled_size(h, w, height, width)
+    if (nh, nw) == (height, width):
+        return None
+    return (f"HEIGHT={height} WIDTH={width} cannot be made from the data set's {h}x{w} frames: upstream's keep-ratio "
+            f"resize gives {nh}x{nw}; nothing was exported: choose HEIGHT and WIDTH in the frames' aspect ratio "
+            f"({h}:{w}), or frames of this aspect ratio")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
-from semask.run import datacheck, makes, stamps, workspace
+from semask.run import datacheck, makes, ram, stamps, workspace
 from semask.backends.ascend.devices import DeviceError, check_single_device, resolve_devices
 from semask.core.errors import KitError
 from semask.core import fsio
@@ -93,6 +93,10 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
         layout = datacheck.layout_problem(v["DATA_ROOT"], plan.goals, os.environ)
         if layout:
             raise PlanError([f"error: {layout}"])
+        size = datacheck.size_problem(native, int(v["HEIGHT"]), int(v["WIDTH"])) if datacheck.needs_data(plan.goals) else None
+        memory = _ram_problem(plan, backend)
+        if size or memory:
+            raise PlanError([f"error: {line}" for line in (size, memory) if line])
         if backend == "ascend":
             soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"])
     except PlanError:
@@ -103,6 +107,15 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
                    resolved=Resolved(backend=backend, soc=soc, native=native,
                                      weights_tag=weights_tag(v["WEIGHTS"], v["MODEL"]), data_tag=data_tag(v["DATA_ROOT"]),
                                      devices=",".join(map(str, devices))))
+
+
+def _ram_problem(plan: RunPlan, backend: str) -> Optional[str]:
+    """BS against the host's RAM, from the measured per-step peaks (CPU backends; semask.run.ram)."""
+    v = plan.values
+    if not ram.STEP_GOALS & set(plan.goals) or backend not in ("ort", "openvino") or \
+            (backend == "ort" and v["ORT_PROVIDER"] != "cpu"):
+        return None
+    return ram.bs_problem(backend, v["MODEL"], int(v["HEIGHT"]), int(v["WIDTH"]), int(v["BS"]), dict(os.environ))
 
 
 STAMP_KEYS = ("WEIGHTS_STAMP", "DATA_STAMP", "LABELS_CHECK", "BINS_CHECK", "PREDS_CHECK")
