@@ -260,7 +260,8 @@ def test_smoke_banner_comes_from_the_facts_and_test_weights_are_named(tmp_path_f
 
 # ------------------------------------------------------------------------------ 8. small ones
 def test_bs_with_a_leading_zero_is_read_as_its_value(tmp_path):
-    proc = ph.run_make(["all"], tmp_path / "a", tmp_path / "data", {"MODEL": "reduced", "WEIGHTS": "random", "BS": "04"},
+    proc = ph.run_make(["all"], tmp_path / "a", layout_only(tmp_path / "data"), {"MODEL": "reduced", "WEIGHTS": "random",
+                                                                              "BS": "04"},
                        flags=["-n"])
     assert "_bs4_" in proc.stdout and "bs04" not in proc.stdout and "--batch-size 4 " in proc.stdout
 
@@ -349,3 +350,71 @@ def test_published_delta_only_for_a_like():
         ref = reference_for(RunFacts(**{**vars(like), **change}))
         assert not ref.miou_comparable and not ref.fps_comparable and needle in ref.why_not, (change, ref)
         assert ref.miou_row is not None and ref.fps_row.fps == 4.37  # the figures stay as reference
+
+
+# ------------------------------------------------------------------------------ 7. early and precise
+def layout_only(root: Path) -> Path:
+    """A DATA_ROOT with the Cityscapes folders and no frames (enough for the parse-time checks)."""
+    for sub in ("leftImg8bit/val", "gtFine/val"):
+        (root / sub).mkdir(parents=True)
+    return root
+
+
+@pytest.mark.parametrize("case", ["missing", "no_gtfine"])
+def test_data_root_layout_is_checked_at_parse_time(tmp_path, case):
+    data = tmp_path / "cs"
+    if case == "no_gtfine":
+        (data / "leftImg8bit" / "val").mkdir(parents=True)
+    link = tmp_path / "link"
+    link.symlink_to(data, target_is_directory=True)
+    proc = ph.run_make(["all"], tmp_path / "a", link, ph.ort_vars(), check=False)
+    what = "does not exist" if case == "missing" else "has no gtFine/val"
+    refused(proc, f"DATA_ROOT={link} (resolved: {data}) {what}", "CITYSCAPES_USERNAME", blame=True)
+    assert not (tmp_path / "a" / "env").exists()  # nothing ran
+
+
+def test_an_odd_first_frame_is_the_one_named(ref, tmp_path, tmp_path_factory):
+    import cv2
+
+    data = ph.make_dataset(tmp_path / "data", seed=5)
+    first = sorted((data / "leftImg8bit" / "val").rglob("*_leftImg8bit.png"))[0]
+    cv2.imwrite(str(first), cv2.resize(cv2.imread(str(first)), (64, 32)))
+    arts = ph.seeded_tree(tmp_path_factory, tmp_path / "artifacts")
+    proc = ph.run_make(["all"], arts, data, ph.ort_vars(), check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    [line] = error_lines(proc)
+    assert f"{first}: image is 32x64, expected 64x128" in line and line.count("expected 64x128") == 1, line
+
+
+def test_an_input_size_the_frames_cannot_make_is_refused_before_the_export(ref, tmp_path):
+    proc = ph.run_make(["all"], tmp_path / "a", ref["data"], ph.ort_vars(HEIGHT="60", WIDTH="140"), check=False)
+    line = refused(proc, "HEIGHT=60 WIDTH=140 cannot be made from the data set's 64x128 frames", "gives 60x120",
+                   "nothing was exported", blame=True)
+    assert "tools/export_onnx.py" not in proc.stdout
+
+
+def test_bs_beyond_the_hosts_ram_is_refused_naming_the_largest_that_fits(tmp_path):
+    """SeMask-S at 1024x2048 on a 4 GB host: the measured peaks (env/ram_measured.json) at BS 1, 2, 8 are
+    2.68, 4.04, 13.0 GB (verify, perf), so BS=2 (4.04 GB <= 4.096 GB) fits and BS=3 does not."""
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:        4000000 kB\nMemFree:         1000 kB\n")
+    env = ph.clean_env({"SEMASK_TEST_MEMINFO": str(meminfo)})
+    proc = ph.run_make(["all"], tmp_path / "a", layout_only(tmp_path / "data"),
+                       {"BS": "8", "WEIGHTS": "random", "BACKEND": "ort"}, env=env, flags=["-n"], check=False)
+    refused(proc, "BS=8 needs about 13.0 GB of RAM", "this host has 4.1 GB", "the largest BS that fits is 2",
+            blame=True)
+
+
+def test_an_index_buffer_out_of_range_is_one_line(ref, tmp_path):
+    import numpy as np
+
+    state = dict(np.load(ph.ROOT / ph.GOLDEN_WEIGHTS))
+    key = "backbone.layers.0.blocks.0.attn.relative_position_index"
+    state[key] = state[key].copy()
+    state[key][0, 0] = 5000  # the table has 169 rows
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **state)
+    proc = ph.run_make(["onnx"], tmp_path / "a", ref["data"], ph.ort_vars(WEIGHTS=str(bad)), check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "IndexError" not in proc.stderr
+    [line] = error_lines(proc)
+    assert f"WEIGHTS file {bad}: the index buffer '{key}' holds values from 0 to 5000, outside its table's 0..168" in line
