@@ -25,7 +25,8 @@ def main() -> int:
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
     sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
-    from semask.spec import UPSTREAM_CONFIGS, UPSTREAM_FPN_DIR  # standard library only
+    from semask.model.config import UPSTREAM_CONFIGS  # standard library only
+    from semask.spec import UPSTREAM_FPN_DIR
 
     fpn = a.upstream.resolve() / UPSTREAM_FPN_DIR
     sys.path.insert(0, str(fpn))

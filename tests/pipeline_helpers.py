@@ -32,7 +32,7 @@ H, W, N_IMAGES, BS = 64, 128, 7, 4
 # The configuration every shared run uses (the last batch of 7 images at BS=4 is partial).
 CONFIG = {"MODEL": "reduced", "WEIGHTS": GOLDEN_WEIGHTS, "HEIGHT": str(H), "WIDTH": str(W), "BS": str(BS),
           "LIMIT": str(N_IMAGES)}
-# A run's identity in its names, transcribed from the README: the weights' content ('w' + the first 8 hex
+# A run's identity in its names, transcribed from docs/LAYOUT.md: the weights' content ('w' + the first 8 hex
 # of their sha256) and the dataset's folder ('d' + the first 8 hex of the sha256 of its resolved path).
 WTAG = "w" + hashlib.sha256((ROOT / GOLDEN_WEIGHTS).read_bytes()).hexdigest()[:8]
 STEM = f"semask_reduced_bs{BS}_{H}x{W}_float32_int32_{WTAG}"

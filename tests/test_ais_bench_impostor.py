@@ -1,5 +1,5 @@
 """PyPI's ais-bench-benchmark (AISBench's LLM-evaluation tool) installs a top-level `ais_bench` with no
-`ais_bench.infer`; the probe must name it, say what it is, and give the fix (TOOLS.md §9)."""
+`ais_bench.infer`; the probe must name it, say what it is,, and give the fix."""
 import sys
 from pathlib import Path
 

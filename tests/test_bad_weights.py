@@ -3,9 +3,10 @@
 Each file is handed to the export CLI's main under `semask.core.cli.run`, as `make onnx` hands it WEIGHTS
 (in process: any exception other than KitError escapes `run` and fails the test, as it would print a
 traceback). The defects are made here by hand (a text file, an empty file, the first half of a real
-checkpoint), not by the kit.
+checkpoint, a zip holding a text file), not by the kit.
 """
 import importlib.util
+import zipfile
 
 import numpy as np
 import pytest
@@ -35,6 +36,12 @@ def _first_half(path, golden):
     path.write_bytes(data[: len(data) // 2])
 
 
+def _zip_of_text(path, golden):
+    """A valid zip whose one member is text, not an .npy array (numpy hands it back as raw bytes)."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("notes.txt", "hello, this is not an array\n")
+
+
 def _torch_first_half(path, golden):
     with np.load(golden) as npz:
         torch.save({k: torch.from_numpy(np.array(npz[k])) for k in npz.files}, path)
@@ -49,6 +56,8 @@ CASES = {  # file name, how it is made, what the one line must say
     "empty_pth": ("weights.pth", _empty, "is empty (0 bytes)"),
     "truncated_npz": ("weights.npz", _first_half, "is truncated or damaged"),
     "truncated_pth": ("weights.pth", _torch_first_half, "is truncated or damaged"),
+    "text_member_npz": ("weights.npz", _zip_of_text, "is a zip but not an .npz of arrays (its member 'notes.txt' "
+                        "is 28 raw bytes"),
 }
 
 

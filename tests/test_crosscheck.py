@@ -148,7 +148,7 @@ def test_reduced_upstream_config_is_the_golden_vectors_config():
 
 def test_crosscheck_options_are_checked_before_any_work(tmp_path):
     opts = cc.CrosscheckOptions(tmp_path, "huge", "random", 1, 64, 128, tmp_path / "cc.json")
-    with pytest.raises(KitError, match="MODEL='huge' is unknown"):
+    with pytest.raises(KitError, match="MODEL=huge is not one of: tiny small"):
         cc.crosscheck(opts, log=lambda m: None)
     (tmp_path / cc.FPN_DIR / "mmseg").mkdir(parents=True)
     (tmp_path / cc.FPN_DIR / "mmseg" / "__init__.py").write_text("")

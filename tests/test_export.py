@@ -124,7 +124,7 @@ def test_uint8_graph_logits_bit_identical_to_float32_bins_path(tmp_path, fixture
 
 
 def test_bad_options_are_refused(tmp_path, fixtures):
-    with pytest.raises(KitError, match="MODEL='huge' is unknown; choose one of: tiny, small, base, large, reduced"):
+    with pytest.raises(KitError, match="MODEL=huge is not one of: tiny small base large reduced$"):
         export_onnx("huge", "random", tmp_path / "x.onnx", 1, 64, 128)
     with pytest.raises(KitError, match="BS"):
         export_onnx("reduced", "random", tmp_path / "x.onnx", 0, 64, 128)

@@ -1,6 +1,6 @@
 """Issue 20: DEVICE takes a list (ais_bench's own multi-device mode) and `all`; a Duo card is one NPU with two chips.
 
-The references are literal: the Duo rows of `npu-smi info` as TOOLS.md §9 prints them, the per-device folder
+The references are literal: the Duo rows of `npu-smi info` as `npu-smi info` prints them, the per-device folder
 names of each ais_bench era, hand-written per-device summaries, and the single-device run's own predictions.
 """
 import json
@@ -21,7 +21,7 @@ from semask.backends.ascend import devices  # noqa: E402
 from semask.core.errors import KitError  # noqa: E402
 from semask.backends.ascend import multidevice as multi, toolchain as ascend  # noqa: E402
 
-# TOOLS.md §9, an Atlas 300I Duo card (header lines from the npu-smi stand-in's layout)
+# An Atlas 300I Duo card (header lines from the npu-smi stand-in's layout)
 DUO = """\
 | NPU     Name                  | Health          | Power(W)     Temp(C)           Hugepages-Usage(page) |
 | Chip    Device                | Bus-Id          | AICore(%)    Memory-Usage(MB)                        |

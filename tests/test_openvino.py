@@ -96,7 +96,7 @@ def test_bf16_check_reads_the_flags(tmp_path, text, problem):
     assert precision_problem(["fp32"], cpuinfo) is None
     got = precision_problem(["fp32", "bf16"], cpuinfo)
     assert got is None if problem is None else problem in got
-    assert "not an OpenVINO precision" in precision_problem(["force_fp16"], cpuinfo)
+    assert precision_problem(["force_fp16"], cpuinfo) == "PRECISION=force_fp16 is not one of: fp32 bf16; BACKEND=openvino takes these"
 
 
 def test_interrupted_inference_resumes_to_the_uninterrupted_predictions(ort_run, ov_run, tmp_path):

@@ -208,4 +208,4 @@ def test_cli_and_errors(dataset, tmp_path, root):
     proc = subprocess.run(cmd[:5] + [str(blocker / "sub")] + cmd[6:], cwd=root, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.startswith("error: cannot create bins output folder")
     proc = subprocess.run(cmd[:7] + ["0"] + cmd[8:], cwd=root, capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr.strip() == "error: --height=0 must be >= 1"
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: --height=0 is not a positive integer; use e.g. --height=1"

@@ -5,20 +5,30 @@ import subprocess
 import sys
 
 from semask import spec
+from semask.model import config
 from semask.model.network import PRESETS, model_config
 
 
-def test_every_model_names_a_preset_and_every_preset_is_used():
+def test_every_model_has_one_row():
     assert spec.MODELS == ("tiny", "small", "base", "large", "reduced")
-    assert sorted(m.preset for m in spec.MODEL_TABLE) == sorted(PRESETS)
-    assert spec.OFFICIAL_MODELS == tuple(spec.UPSTREAM_CONFIGS) == ("tiny", "small", "base", "large")
+    assert tuple(m.name for m in config.MODEL_TABLE) == tuple(PRESETS) == spec.MODELS
+    assert spec.OFFICIAL_MODELS == tuple(config.UPSTREAM_CONFIGS) == ("tiny", "small", "base", "large")
+    assert spec.official_weights("small") == "data/weights/semask_small.pth"
+
+
+def test_the_model_config_imports_no_torch(root):
+    """The rows are read at parse time, before .venv exists: importing them must not load torch or numpy."""
+    code = "import sys, semask.model.config, semask.run.ram, semask.evaluate.published; " \
+           "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_upstream_config_names_agree_with_the_presets():
     """The config file name states the Swin size and window; the preset must have that window, and the
     embedding width of that size (Swin paper: T/S 96, B 128, L 192)."""
     widths = {"tiny": 96, "small": 96, "base": 128, "large": 192}
-    for name, path in spec.UPSTREAM_CONFIGS.items():
+    for name, path in config.UPSTREAM_CONFIGS.items():
         cfg = model_config(name)
         assert f"semask_swin_{name}_patch4_window{cfg.window_size}_" in path
         assert cfg.embed_dim == widths[name]

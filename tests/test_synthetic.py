@@ -10,7 +10,7 @@ from cityscapesscripts.helpers.labels import name2label
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from PIL import Image
 
-from semask.data.cityscapes import CITIES, discover, png_header
+from semask.data.cityscapes import CITIES, discover, png_header, png_size
 from semask.data.synthetic import frame_image, frame_name, make_synthetic
 
 
@@ -36,9 +36,11 @@ def test_layout_naming_and_content(tmp_path):
         assert frame.image.name == f"{frame.fid}_leftImg8bit.png"
         assert frame.image.parent == root / "leftImg8bit" / "val" / frame.city
         assert png_header(frame.image) == (64, 128, 8, 2)  # 8-bit RGB
+        assert png_size(frame.image) == (64, 128)
         rgb = np.asarray(Image.open(frame.image))
         assert rgb.shape == (64, 128, 3) and rgb.std() > 10  # structured, not flat
         poly = json.loads(frame.polygons.read_text())
+        assert png_size(frame.polygons) is None  # not a PNG: no size, no exception
         assert (poly["imgHeight"], poly["imgWidth"]) == (64, 128)
         names = {o["label"] for o in poly["objects"]}
         assert {"ego vehicle", "out of roi", "road", "sky", "car"} <= names

@@ -226,7 +226,7 @@ def test_read_only_artifacts_says_so(ref, tmp_path):
 @pytest.mark.parametrize("name", ["SMOKE", "NOWAIT", "FORCE", "ACCURACY_EACH_BS"])
 def test_a_boolean_takes_one_or_zero(tmp_path, name):
     proc = ph.run_make(["all"], tmp_path / "a", tmp_path, {name: "yes"}, flags=["-n"], check=False)
-    refused(proc, f"{name}=yes is not one of: 1 0 (or empty)", f"use {name}=1", blame=True)
+    refused(proc, f"{name}=yes is not one of: 1 0; empty means 0; use {name}=1 to turn it on", blame=True)
 
 
 def test_nowait_zero_waits(ref, tmp_path):

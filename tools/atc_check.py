@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line)
     if result.get("available") and not result["ok"]:
         raise KitError(f"atc's pre-check failed for {a.onnx} on {soc} (details above, verdict in {a.out}); "
-                       "see README 'When an op lands on AI CPU' / 'On an Ascend host'")
+                       "see docs/ASCEND.md, 'When an op lands on AI CPU'")
     return 0
 
 

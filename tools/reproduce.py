@@ -15,7 +15,7 @@ def main(argv=None) -> int:
     p.add_argument("--make", default="make", help="the make command to run targets with")
     p.add_argument("--command", default="make reproduce", help="the command line, for the provenance")
     a = p.parse_args(argv)
-    return reproduce.run(reproduce.Plan(run=plan.load(a.plan), make=a.make, command=a.command))
+    return reproduce.run(reproduce.Sweep(run=plan.load(a.plan), make=a.make, command=a.command))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
 """Stand-in for `npu-smi info` (tests only): a realistic table; chip name from $STANDIN_NPU_CHIP.
 
 $STANDIN_NPU_CARDS lists the chips on each card, comma-separated (default `1,1`: two single-chip cards,
-devices 0 and 1). `2` is an Atlas 300I Duo: one NPU row followed by one chip row per chip, chips 0 and 1
-(TOOLS.md §9); `2,2` two Duo cards (devices 0-3). Each chip row's second column is its device id.
+devices 0 and 1). `2` is an Atlas 300I Duo: one NPU row followed by one chip row per chip, chips 0 and 1; `2,2` two Duo cards (devices 0-3). Each chip row's second column is its device id.
 """
 from __future__ import annotations
 

@@ -17,39 +17,10 @@ UPSTREAM_COMMIT = "f12cf00c86afe669dfbea1dff0f8053ba49fed56"
 UPSTREAM_FPN_DIR = "SeMask-FPN"
 
 
-# ---------------------------------------------------------------- the models: one row each
-@dataclass(frozen=True)
-class ModelFacts:
-    """Everything the kit states about one MODEL, in one place (the architecture numbers are
-    semask.model.network.PRESETS[preset], data keyed by the preset name)."""
-
-    name: str                      # the MODEL value
-    display_name: str              # how tables and reports name it
-    preset: str                    # key of semask.model.network.PRESETS
-    download_id: str | None        # Google Drive id of the official Cityscapes checkpoint (None: no official weights)
-    upstream_config: str | None    # under SeMask-FPN/configs (None: `reduced`, see tests/fixtures/config_reduced.json)
-    cpu_seconds_per_image: float   # rough ORT CPU time per image at 1024x2048 on CPU_REFERENCE_CORES cores
-
-
-# CPU time estimate: measured on the kit's 2-core x86 VM for SeMask-S at 1024x2048 on ORT CPU (~6.2 s per image,
-# README); the other sizes scale by their FLOPs (rough). A guide for `make reproduce`, no promise. Host memory
-# comes from measured per-step peaks instead (semask.run.ram, env/ram_measured.json).
-MODEL_TABLE: tuple[ModelFacts, ...] = (
-    ModelFacts("tiny", "SeMask-T", "swin-t-w7", "1_JBOJQSUVes-CWs075XyPnuNfG5psELr",
-               "semask_swin/cityscapes/semfpn_semask_swin_tiny_patch4_window7_768x768_80k_cityscapes.py", 3.5),
-    ModelFacts("small", "SeMask-S", "swin-s-w7", "1WyT207dZmdwETBUR6aeiqOVfQdUIV_fN",
-               "semask_swin/cityscapes/semfpn_semask_swin_small_patch4_window7_768x768_80k_cityscapes.py", 6.2),
-    ModelFacts("base", "SeMask-B", "swin-b-w12", "1-LzVB6XzD7IR0zzE5qmE0EM4ZTv429b4",
-               "semask_swin/cityscapes/semfpn_semask_swin_base_patch4_window12_768x768_80k_cityscapes.py", 10.5),
-    ModelFacts("large", "SeMask-L", "swin-l-w12", "1R9DDCmucQ_a_6ZkMGufEZCzJ-_qVMqCB",
-               "semask_swin/cityscapes/semfpn_semask_swin_large_patch4_window12_768x768_80k_cityscapes.py", 20.0),
-    ModelFacts("reduced", "reduced test model", "reduced", None, None, 0.05),
-)
-MODEL_FACTS: dict[str, ModelFacts] = {m.name: m for m in MODEL_TABLE}
-MODELS: tuple[str, ...] = tuple(MODEL_FACTS)
-REDUCED = "reduced"
-OFFICIAL_MODELS: tuple[str, ...] = tuple(m.name for m in MODEL_TABLE if m.download_id)
-UPSTREAM_CONFIGS: dict[str, str] = {m.name: m.upstream_config for m in MODEL_TABLE if m.upstream_config}
+# ---------------------------------------------------------------- the models (their rows: semask.model.config)
+MODELS: tuple[str, ...] = ("tiny", "small", "base", "large", "reduced")
+REDUCED = "reduced"  # the small test model of the golden vectors: no official weights
+OFFICIAL_MODELS: tuple[str, ...] = tuple(m for m in MODELS if m != REDUCED)
 DEFAULT_MODEL = "small"
 CPU_REFERENCE_CORES = 2  # the cores the cpu_* estimates were measured on
 
@@ -97,7 +68,7 @@ OV_DEVICE = "CPU"
 DEFAULT_SET_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 DEFAULT_OPSET = 11
 
-# ---------------------------------------------------------------- Ascend toolchain vocabulary (TOOLS.md §2, §3, §8)
+# ---------------------------------------------------------------- Ascend toolchain vocabulary (CANN's ATC docs, hiascend.com)
 # atc --precision_mode values documented from CANN 6 to 9 (force_fp16 is atc's default for inference).
 ATC_PRECISION_MODES: tuple[str, ...] = (
     "force_fp16", "allow_fp32_to_fp16", "must_keep_origin_dtype", "allow_mix_precision", "force_fp32",
@@ -141,6 +112,12 @@ MARGIN = 1e-3  # labels may differ only where the reference's top-2 logit margin
 STEM_TEMPLATE = "semask_{model}_bs{batch_size}_{height}x{width}_{input_dtype}_{output}"
 
 
+def official_weights(model: str) -> str:
+    """Where `make weights` puts MODEL's official checkpoint: the default WEIGHTS (the Makefile's pattern rule
+    data/weights/semask_%.pth is the same path)."""
+    return f"data/weights/semask_{model}.pth"
+
+
 def artifact_stem(model: str, batch_size: int | str, height: int | str, width: int | str, input_dtype: str,
                   label_dtype: str, output: str = "labels") -> str:
     """File stem carrying everything that makes two exports differ (the Makefile's STEM too)."""
@@ -164,7 +141,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BS", "1", "batch size of the exported graph (static)"),
     Variable("MODEL", DEFAULT_MODEL, "model size: " + " ".join(MODELS)),
     Variable("BACKEND", "auto", "auto (Ascend when CANN + ais_bench work, else ONNX Runtime), " + ", ".join(BACKENDS[1:])),
-    Variable("WEIGHTS", "data/weights/semask_{MODEL}.pth", "checkpoint .pth/.npz, or 'random'; the default is downloaded"),
+    Variable("WEIGHTS", official_weights("{MODEL}"), "checkpoint .pth/.npz, or 'random'; the default is downloaded"),
     Variable("DATA_ROOT", "data/cityscapes", "folder holding leftImg8bit/ and gtFine/"),
     Variable("HEIGHT", str(NATIVE_HEIGHT), "input height of the graph"),
     Variable("WIDTH", str(NATIVE_WIDTH), "input width of the graph"),

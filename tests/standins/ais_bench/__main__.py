@@ -3,7 +3,7 @@
 Written independently of the kit's own batching code so the two cross-check each other.
 Env: STANDIN_AIS_CRASH_AFTER=N exits(1) after N batches (simulates a killed run).
 STANDIN_AIS_ERA = 2025-12 (default, the strictest) | 2024-06 | 2023-06 picks which release's rules apply
-(TOOLS.md §8.1):
+(the ais_bench sources, Ascend/tools ais-bench_workload/tool/ais_bench of each era):
   2025-12  --output must not be over 0o750 (checked while parsing: `permission should not be over 0o750`,
            exit 2); .om, input folder and files: no symlink, characters [_A-Za-z0-9/.-], not group/other-
            writable, owned by the user; writes folders 0750 and files 0640.
@@ -12,7 +12,7 @@ STANDIN_AIS_ERA = 2025-12 (default, the strictest) | 2024-06 | 2023-06 picks whi
   2023-06  no path rules; without pkg_resources it warns three times and falls back to run_mode tensor.
   2022-11  (ais_infer's `python -m ais_bench`) `--device` is one int in range(0, 255): no multi-device mode.
            Only this rule is modelled for that era; otherwise it behaves like 2023-06.
-Multi-device mode (TOOLS.md §9, `multidevice_run`), 2023-06 and later: `--device 0,1` (a comma list, each
+Multi-device mode (`multidevice_run`), 2023-06 and later: `--device 0,1` (a comma list, each
 0-255, duplicates not refused) runs every device in turn (the real tool: one Pool process each) and prints
 `i:<k> device_<id> throughput:<x> start_time:<t> end_time:<t>` per device, then `[INFO] summary
 throughput:<sum>`; exit 0 only when every device finished.
@@ -22,8 +22,8 @@ throughput:<sum>`; exit 0 only when every device finished.
            device infers every file; <output>/<dirname>/device<id>_<k>/ + device<id>_<k>_summary.json.
 A device that is not one of the stand-in chips (STANDIN_NPU_CARDS, as for npu-smi) fails to open in aclruntime.
      STANDIN_AIS_OOM_BATCH=N fails every run whose batch size is >= N with a device out-of-memory error,
-     as the published SeMask table reports for bs16 on the 310P3. TOOLS.md documents no exact ais_bench
-     text for it, so the stand-in prints the ACL runtime's allocation error (207001,
+     as the published SeMask table reports for bs16 on the 310P3. No ais_bench text for it was found in
+     its sources, so the stand-in prints the ACL runtime's allocation error (207001,
      ACL_ERROR_RT_MEMORY_ALLOCATION) the way ais_bench reports a failed ACL call, and exits 1.
 """
 from __future__ import annotations

@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.core.packages import fix_command, missing_for, package_versions
 from semask.backends.ascend import toolchain as ascend
 from semask.backends.ascend.probe import probe
 from semask.backends.registry import default_set_env
-from semask.spec import AIS_BENCH_DISTS
+from semask.spec import AIS_BENCH_DISTS, RESOLVED_BACKENDS
 
 
 def ort_providers() -> list[str]:
@@ -102,8 +102,7 @@ def check_environment(backend: str = "ort", need: str = "all") -> dict[str, Any]
             raise KitError(f"BACKEND=openvino but the openvino package is missing (python {sys.executable}); "
                            f"run {fix_command()}")
     elif backend != "ort":
-        raise KitError(f"BACKEND={backend!r} must be ascend, ort or openvino here (run tools/select_backend.py to "
-                       "resolve auto)")
+        raise KitError(not_one_of("BACKEND", backend, RESOLVED_BACKENDS, "tools/select_backend.py resolves auto"))
     mismatched = [f"{n} {p['version']} (pinned {p['pinned']})" for n, p in packages.items() if p["matches_pin"] is False]
     record["pin_mismatches"] = mismatched
     return record

@@ -16,7 +16,7 @@ from semask.backends.ascend.toolchain import ais_bench_command
 from semask.backends.ascend.probe import probe
 from semask.backends.ascend.set_env import applied, source_set_env
 from semask.spec import BACKENDS, DEFAULT_SET_ENV  # noqa: F401 (BACKENDS re-exported)
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 
 
 
@@ -42,7 +42,7 @@ def select_backend(requested: str = "auto", set_env: str | None = None) -> tuple
     """
     set_env = set_env or default_set_env()
     if requested not in BACKENDS:
-        raise KitError(f"BACKEND={requested!r} is not one of {', '.join(BACKENDS)}")
+        raise KitError(not_one_of("BACKEND", requested, BACKENDS))
     if requested == "ort":
         return "ort", "BACKEND=ort: using ONNX Runtime"
     if requested == "openvino":  # the package is checked where it is imported (the venv may not exist yet)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_positive_int
 from semask.core.locks import ARTIFACTS_ENV, Refused, writer_lock
 
 
@@ -42,16 +42,16 @@ def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] 
     sys.exit(code or 0)
 
 
-def positive_int(name: str) -> Callable[[str], int]:
+def positive_int(name: str, example: int = 1) -> Callable[[str], int]:
     """argparse type for a strictly positive integer whose error names the variable."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise KitError(f"{name}={text!r} is not an integer; give a whole number >= 1") from None
+            value = 0
         if value < 1:
-            raise KitError(f"{name}={value} must be >= 1")
+            raise KitError(not_positive_int(name, text, example))
         return value
 
     return parse

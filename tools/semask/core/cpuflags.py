@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.spec import OV_PRECISIONS
 
 CPUINFO = Path("/proc/cpuinfo")
@@ -42,8 +42,7 @@ def precision_problem(precisions: Sequence[str], cpuinfo: Path | str = CPUINFO) 
     """None when every OpenVINO precision asked for can run here, else the one-line reason and fix."""
     for precision in precisions:
         if precision not in OV_PRECISIONS:
-            return (f"PRECISION={precision} is not an OpenVINO precision; with BACKEND=openvino use one of: "
-                    f"{' '.join(OV_PRECISIONS)}")
+            return not_one_of("PRECISION", precision, OV_PRECISIONS, "BACKEND=openvino takes these")
     if "bf16" not in precisions:
         return None
     flags = read_flags(cpuinfo)

@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from semask.core import ledger
 from semask.core.errors import KitError
+from semask.core.procs import pid_alive
 from semask.core.tempname import is_temp_name, temp_file
 
 _DIGITS = re.compile(r"(\d+)")
@@ -96,13 +97,7 @@ def _writer_alive(rest: str) -> bool:
     pid_text = rest.split("-", 1)[0]
     if not pid_text.isdigit() or "-" not in rest or int(pid_text) == os.getpid():
         return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(int(pid_text))
 
 
 def atomic_write_bytes(final: Path | str, data: bytes) -> None:
@@ -135,15 +130,18 @@ def write_if_changed(final: Path | str, text: str) -> bool:
     return True
 
 
+def load_json(path: Path | str) -> Any:
+    """Whatever JSON `path` holds, or None when the file is missing or unreadable (the caller checks the shape)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def read_json(path: Path | str | None) -> dict[str, Any] | None:
     """The JSON object in `path`, or None when no path is given, the file is missing or unreadable, or it
     holds something else: for files whose absence means "not done yet" (nothing in them is trusted then)."""
-    if not path:
-        return None
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    data = load_json(path) if path else None
     return data if isinstance(data, dict) else None
 
 

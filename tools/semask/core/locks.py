@@ -26,6 +26,15 @@ class Refused(KitError):
         self.blames_variables = blames_variables
 
 
+def try_lock(fd: int, exclusive: bool = True) -> bool:
+    """Take flock on `fd` without waiting; False when another holder has it (then nothing is taken)."""
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def lineage(pid: int) -> set[str]:
     """`pid` and its ancestors, as text (from /proc; just `pid` where /proc is absent)."""
     found = set()

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.spec import ENV_NEEDS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,7 +67,7 @@ def package_versions() -> dict[str, dict[str, Any]]:
 def missing_for(need: str, packages: dict[str, dict[str, Any]]) -> list[str]:
     """Kit packages required by `need` that are not installed."""
     if need not in ENV_NEEDS:
-        raise KitError(f"NEED={need!r} is not one of {', '.join(ENV_NEEDS)}")
+        raise KitError(not_one_of("NEED", need, ENV_NEEDS))
     return [name for name, (_, needs) in PACKAGES.items()
             if (need == "all" or need in needs) and packages[name]["version"] is None]
 

@@ -5,6 +5,7 @@ needs the whole text afterwards (to find the tool's version, its error lines or 
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,14 @@ def run_streamed(cmd: Sequence[str], cwd: Path | str | None = None) -> tuple[int
         sys.stdout.flush()
         lines.append(line)
     return proc.wait(), "".join(lines)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (one we may not signal still exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

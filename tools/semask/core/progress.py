@@ -143,7 +143,7 @@ def loop_arg(text: str) -> int | None:
     """argparse type for --loop: a positive integer, or 'auto' (None: fit the time budget)."""
     from semask.core.cli import positive_int
 
-    return None if text.strip().lower() == "auto" else positive_int("LOOP")(text)
+    return None if text.strip().lower() == "auto" else positive_int("LOOP", 100)(text)
 
 
 def perf_estimate_line(what: str, seconds_per_run: float, loop: int, given: bool, budget_seconds: float,

@@ -177,6 +177,24 @@ def check_counts(frames: Sequence[Frame], data_root: Path, limit: int | None) ->
         )
 
 
+def _ihdr(head: bytes) -> tuple[int, int, int, int]:
+    """(height, width, bit depth, colour type) from a PNG's first 26 bytes; ValueError when not a PNG."""
+    if len(head) < 26 or head[:8] != _PNG_SIG or head[12:16] != b"IHDR":
+        raise ValueError("not a PNG file")
+    width, height, depth, ctype = struct.unpack(">IIBB", head[16:26])
+    return height, width, depth, ctype
+
+
+def png_size(path: Path) -> tuple[int, int] | None:
+    """(height, width) from a PNG's header, or None when unreadable or not a PNG (the trailer is not read:
+    the plan asks this at parse time, of the first val image only)."""
+    try:
+        with open(path, "rb") as fh:
+            return _ihdr(fh.read(26))[:2]
+    except (OSError, ValueError):
+        return None
+
+
 def png_header(path: Path) -> tuple[int, int, int, int]:
     """(height, width, bit depth, colour type) from a PNG's IHDR; ValueError when not a complete PNG.
 
@@ -185,15 +203,15 @@ def png_header(path: Path) -> tuple[int, int, int, int]:
     """
     with open(path, "rb") as fh:
         head = fh.read(33)
-        if len(head) < 33 or head[:8] != _PNG_SIG or head[12:16] != b"IHDR":
+        if len(head) < 33:
             raise ValueError("not a PNG file")
+        header = _ihdr(head)
         fh.seek(0, 2)
         size = fh.tell()
         fh.seek(max(0, size - 12))
         if fh.read(12) != _PNG_IEND:
             raise ValueError("truncated PNG (no IEND trailer)")
-    width, height, depth, ctype = struct.unpack(">IIBB", head[16:26])
-    return height, width, depth, ctype
+    return header
 
 
 def _check_png(path: Path, size: tuple[int, int] | None, ctype: int, what: str) -> str | None:

@@ -28,7 +28,7 @@ from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from semask.data.cityscapes import (IGNORE_INDEX, NUM_CLASSES, TRAIN_IDS_SUFFIX, Frame, check_out_of_data_root, load_frames,
                                     png_header)
 from semask.data.download import ensure_dataset
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.spec import LABEL_MODES, step_code_files
 from semask.core.fsio import atomic_write_bytes, ensure_writable_dir, sha256_bytes, sha256_file
 from semask.core.fsio import read_json
@@ -142,7 +142,7 @@ def prepare_labels(data_root: Path, out: Path, limit: int | None = None, mode: s
     match it): scoring compares at native size whatever size the model runs at.
     """
     if mode not in MODES:
-        raise KitError(f"--labels={mode!r}: choose one of {', '.join(MODES)}")
+        raise KitError(not_one_of("LABELS", mode, MODES))
     data_root, out = Path(data_root), Path(out)
     ensure_dataset(data_root)
     check_out_of_data_root(data_root, out)

@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping
 from semask.core.fsio import read_json  # noqa: F401 (reproduce and table read it from here)
 from semask.data.cityscapes import SYNTHETIC_MARKER, VAL_CITY_COUNTS, frame_id_from_stem
 from semask.evaluate.published import OFFICIAL_LABEL
-from semask.spec import MODEL_TABLE, NATIVE_HEIGHT, NATIVE_WIDTH
+from semask.model.config import MODEL_TABLE
+from semask.spec import NATIVE_HEIGHT, NATIVE_WIDTH, official_weights
 
 MODEL_NAMES = {m.name: m.display_name for m in MODEL_TABLE}
 # the kit's fixed test weights: a graph made from them is byte-identical to WEIGHTS=random's (not trained)
@@ -119,7 +120,7 @@ def weights_label(prov: Mapping[str, Any], identity: Mapping[str, Any] | None = 
     if sha and sha == _test_weights_sha():
         return f"{TEST_WEIGHTS_LABEL} ({name}: the kit's fixed test weights, not trained; sha256 {sha[:8]})"
     model = variables.get("MODEL")
-    official = model and Path(weights).as_posix().endswith(f"data/weights/semask_{model}.pth")
+    official = model and Path(weights).as_posix().endswith(official_weights(model))
     tags = (["official"] if official else []) + ([f"sha256 {sha[:8]}"] if sha else [])
     return f"{name} ({', '.join(tags)})" if tags else name
 

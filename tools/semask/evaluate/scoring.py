@@ -19,7 +19,7 @@ from semask.evaluate import metrics
 from semask.evaluate import predictions
 from semask.data.cityscapes import CLASSES, frame_id_from_stem, image_stem
 from semask.core.manifest import verify_predictions
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir, natural_key, read_json, sha256_file
 from semask.data.labels import read_manifest
 from semask.evaluate.describe import dataset_facts, model_label, weights_label
@@ -183,7 +183,7 @@ class ScoreOptions:
 def check_options(opts: ScoreOptions) -> None:
     """Refuse a bad dtype, panels without their folders, or an unwritable report folder before reading anything."""
     if opts.label_dtype not in LABEL_DTYPES:
-        raise KitError(f"--label-dtype={opts.label_dtype!r}: choose one of {', '.join(LABEL_DTYPES)}")
+        raise KitError(not_one_of("LABEL_DTYPE", opts.label_dtype, LABEL_DTYPES))
     if opts.panels and (opts.data_root is None or opts.panel_dir is None):
         raise KitError("--panels needs --data-root (for the images) and --panel-dir (where panels go)")
     for target in [opts.out_json, opts.out_md] + ([Path(opts.panel_dir) / "x"] if opts.panels else []):

@@ -130,6 +130,26 @@ def _read_pth(path: Path) -> Any:
                        "point WEIGHTS at an official SeMask .pth, a state-dict .pth or an .npz") from None
 
 
+def _read_npz(path: Path) -> Dict[str, torch.Tensor]:
+    """{key: tensor} from an .npz whose every member is a numeric .npy array (np.load hands any other member of
+    the zip, say a text file, back as raw bytes, which torch cannot take)."""
+    out: Dict[str, torch.Tensor] = {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for key in npz.files:
+                value = npz[key]
+                if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+                    what = f"{len(value)} raw bytes" if isinstance(value, bytes) else f"an array of {value.dtype}"
+                    raise KitError(f"WEIGHTS file {path} is a zip but not an .npz of arrays (its member {key!r} is "
+                                   f"{what}, not a numeric .npy); {_FIX}")
+                out[key] = torch.from_numpy(np.array(value))
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise _damaged(path, exc) from None
+    except (ValueError, OSError) as exc:
+        raise KitError(f"WEIGHTS file {path} is not a valid .npz of arrays ({exc}); {_FIX}") from None
+    return out
+
+
 def read_state_dict(path: str | Path) -> Dict[str, torch.Tensor]:
     """Read a .pth (mmcv checkpoint or plain state dict) or .npz into {key: tensor}, no code run."""
     path = Path(path)
@@ -137,13 +157,7 @@ def read_state_dict(path: str | Path) -> Dict[str, torch.Tensor]:
         raise KitError(f"WEIGHTS file {path} does not exist; run `make weights` or set WEIGHTS=<path> or WEIGHTS=random")
     sniff_weights(path)
     if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                return {k: torch.from_numpy(np.array(npz[k])) for k in npz.files}
-        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-            raise _damaged(path, exc) from None
-        except (ValueError, OSError) as exc:
-            raise KitError(f"WEIGHTS file {path} is not a valid .npz of arrays ({exc}); re-create it") from None
+        return _read_npz(path)
     obj = _read_pth(path)
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]

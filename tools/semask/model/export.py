@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from semask.model.checkpoint import load_weights
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of, not_positive_int
 from semask.core.memory import memory_guard
 from semask.model.size import check_size
 from semask.core.fsio import sha256_bytes
@@ -60,16 +60,15 @@ class ExportWrapper(nn.Module):
 
 def check_options(batch_size: int, height: int, width: int, input_dtype: str, output: str, label_dtype: str,
                   opset: int) -> None:
-    for name, value in (("BS (--batch-size)", batch_size), ("HEIGHT (--height)", height), ("WIDTH (--width)", width)):
-        if not isinstance(value, int) or value < 1:
-            raise KitError(f"{name}={value!r} must be a positive integer")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise KitError(not_positive_int("BS", batch_size, 1))
     check_size(height, width)  # the parse-time rule, again for callers that skip the Makefile
     if input_dtype not in INPUT_DTYPES:
-        raise KitError(f"INPUT_DTYPE={input_dtype!r} is unknown; choose one of {', '.join(INPUT_DTYPES)}")
+        raise KitError(not_one_of("INPUT_DTYPE", input_dtype, INPUT_DTYPES))
     if output not in OUTPUT_KINDS:
-        raise KitError(f"--output {output!r} is unknown; choose one of {', '.join(OUTPUT_KINDS)}")
+        raise KitError(not_one_of("--output", output, OUTPUT_KINDS))
     if label_dtype not in LABEL_DTYPES:
-        raise KitError(f"LABEL_DTYPE={label_dtype!r} is unknown; choose one of {', '.join(LABEL_DTYPES)}")
+        raise KitError(not_one_of("LABEL_DTYPE", label_dtype, LABEL_DTYPES))
     if opset not in SUPPORTED_OPSETS:
         raise KitError(f"--opset {opset} is outside {SUPPORTED_OPSETS[0]}..{SUPPORTED_OPSETS[-1]}; "
                        f"ATC wants {DEFAULT_OPSET} (the default)")

@@ -15,7 +15,6 @@ window, nW windows per image, K = 19 classes. "tokens" are (B, H*W, C) in row-ma
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Dict, List, Sequence, Tuple
 
@@ -24,40 +23,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semask.core.errors import KitError
-from semask.spec import MEAN_RGB, MODEL_FACTS, MODELS, NUM_CLASSES, STD_RGB  # the shared vocabulary
+from semask.core.errors import KitError, not_one_of
+from semask.model.config import MODEL_TABLE, SeMaskConfig
+from semask.spec import MEAN_RGB, MODELS, NUM_CLASSES, STD_RGB  # the shared vocabulary
 
 
 
 # --------------------------------------------------------------------------------------------
-# Presets (data): the four Cityscapes configs of the upstream README, plus the golden "reduced".
+# Architecture: each MODEL's numbers are its row's `arch` in semask.model.config (no torch there).
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SeMaskConfig:
-    embed_dim: int
-    depths: Tuple[int, int, int, int]
-    num_heads: Tuple[int, int, int, int]
-    window_size: int = 7
-    sem_window_size: int = 7
-    num_sem_blocks: Tuple[int, int, int, int] = (1, 1, 1, 1)
-    head_channels: int = 256
-    num_classes: int = NUM_CLASSES
-    mlp_ratio: float = 4.0
-    stage_dims: Tuple[int, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "stage_dims", tuple(self.embed_dim * 2**i for i in range(4)))
-
-
-# Keyed by preset name; which MODEL uses which preset (and its upstream config) is semask.spec.MODEL_TABLE.
-PRESETS: Dict[str, SeMaskConfig] = {
-    "swin-t-w7": SeMaskConfig(96, (2, 2, 6, 2), (3, 6, 12, 24), 7, 7),
-    "swin-s-w7": SeMaskConfig(96, (2, 2, 18, 2), (3, 6, 12, 24), 7, 7),
-    "swin-b-w12": SeMaskConfig(128, (2, 2, 18, 2), (4, 8, 16, 32), 12, 12),
-    "swin-l-w12": SeMaskConfig(192, (2, 2, 18, 2), (6, 12, 24, 48), 12, 12),
-    # tests/fixtures/config_reduced.json (golden vectors); tests check these numbers against it.
-    "reduced": SeMaskConfig(32, (2, 2, 2, 2), (1, 2, 4, 8), 7, 7, head_channels=32),
-}
+PRESETS: Dict[str, SeMaskConfig] = {m.name: m.arch for m in MODEL_TABLE}  # MODEL -> its architecture
 
 
 # --------------------------------------------------------------------------------------------
@@ -429,10 +404,10 @@ class SeMaskFPN(nn.Module):
 
 
 def model_config(name: str) -> SeMaskConfig:
-    """The architecture of MODEL `name` (tiny, small, base, large, reduced): its preset in PRESETS."""
-    if name not in MODEL_FACTS:
-        raise KitError(f"MODEL={name!r} is unknown; choose one of: {', '.join(MODELS)}")
-    return PRESETS[MODEL_FACTS[name].preset]
+    """The architecture of MODEL `name` (tiny, small, base, large, reduced): its row's `arch`."""
+    if name not in PRESETS:
+        raise KitError(not_one_of("MODEL", name, MODELS))
+    return PRESETS[name]
 
 
 def build_model(name: str) -> SeMaskFPN:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from semask.core.memory import is_out_of_memory
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.spec import ORT_PROVIDER_PACKAGES, ORT_PROVIDERS
 
 # the kit's provider names (semask.spec.ORT_PROVIDERS) -> ORT's
@@ -24,7 +24,7 @@ def provider_entry(provider: str, device: int) -> tuple[str, dict[str, Any]]:
     import onnxruntime as ort
 
     if provider not in PROVIDERS:
-        raise KitError(f"ORT_PROVIDER={provider!r} is not one of {sorted(PROVIDERS)}")
+        raise KitError(not_one_of("ORT_PROVIDER", provider, PROVIDERS))
     name = PROVIDERS[provider]
     available = ort.get_available_providers()
     if name not in available:

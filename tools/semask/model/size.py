@@ -2,7 +2,7 @@
 checks HEIGHT and WIDTH with it at parse time, and the export again for callers that skip make)."""
 from __future__ import annotations
 
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_positive_int
 from semask.spec import MIN_INPUT_SIDE
 
 
@@ -11,7 +11,7 @@ def check_size(height: int, width: int) -> None:
     patch embedding and the window partition pad, and the logits are resized back to the input)."""
     for name, value in (("HEIGHT", height), ("WIDTH", width)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise KitError(f"{name}={value!r} is not a positive integer; use e.g. {name}=1024")
+            raise KitError(not_positive_int(name, value, 1024))
         if value < MIN_INPUT_SIDE:
             raise KitError(f"{name}={value} is below {MIN_INPUT_SIDE}: SeMask-FPN's deepest stage has stride "
                            f"{MIN_INPUT_SIDE} (4x4 patches, then three 2x2 merges), so each side must be at least "

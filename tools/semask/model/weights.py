@@ -15,9 +15,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.core.fsio import atomic_path, atomic_write_json, ensure_writable_dir, sha256_file
-from semask.spec import MODEL_FACTS, OFFICIAL_MODELS
+from semask.model.config import MODEL_ROWS
+from semask.spec import OFFICIAL_MODELS
 
 
 
@@ -73,9 +74,9 @@ def _download(drive_id: str, tmp: Path, out: Path, lock: Path) -> None:
 def fetch_weights(model: str, out: Path | str, lock: Path | str) -> dict[str, Any]:
     """Ensure `out` holds the official `model` checkpoint, validated and sha256-locked."""
     if model not in OFFICIAL_MODELS:
-        raise KitError(f"MODEL={model!r} has no official checkpoint; choose one of {', '.join(OFFICIAL_MODELS)}")
+        raise KitError(not_one_of("MODEL", model, OFFICIAL_MODELS, "only these have an official checkpoint"))
     out, lock = Path(out), Path(lock)
-    drive_id = MODEL_FACTS[model].download_id
+    drive_id = MODEL_ROWS[model].download_id
     locked = read_lock(lock).get(model) or {}
     expected = locked.get("sha256")
     if out.is_file():

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from semask.core import ledger
+from semask.core.fsio import load_json
 from semask.core.locks import LOCK, WRITERS
 from semask.core.tempname import is_temp_name
 from semask.run import plan
@@ -42,13 +43,6 @@ class Inventory:
     files: list[Path] = field(default_factory=list)
     dirs: list[Path] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
-
-
-def _load(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _journal_records(path: Path) -> list[dict] | None:
@@ -143,7 +137,7 @@ class _Walk:
 
     def manifest(self, path: Path) -> Any:
         """The JSON of a manifest the ledger vouches for, else None."""
-        return _load(path) if self.vouched(path) else None
+        return load_json(path) if self.vouched(path) else None
 
 
 def _is_dir(entry: os.DirEntry) -> bool:

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
-from semask.core.errors import KitError
+from semask.backends.ascend.knobs import soc_mistake
+from semask.core.errors import KitError, not_one_of, not_positive_int
 from semask.core.fsio import write_if_changed
 from semask.core.cpuflags import precision_problem
 from semask.backends.ascend.devices import device_mistakes
@@ -149,7 +150,7 @@ def normalise(values: Dict[str, str]) -> List[str]:
 
 def boolean_mistakes(values: Mapping[str, str]) -> List[str]:
     """SMOKE, NOWAIT, FORCE, ACCURACY_EACH_BS: 1, 0 or empty (NOWAIT=0 used to count as set)."""
-    return [f"error: {name}={values[name]} is not one of: 1 0 (or empty); use {name}=1 to turn it on"
+    return ["error: " + not_one_of(name, values[name], ("1", "0"), f"empty means 0; use {name}=1 to turn it on")
             for name in BOOLEANS if values.get(name, "") not in ("", "0", "1")]
 
 
@@ -174,25 +175,24 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
 
     for name in POSITIVE:
         if not _is_positive(values[name]):
-            bad(name, "is not a positive integer", spec.VARIABLES[spec.VARIABLE_NAMES.index(name)].default)
+            errors.append("error: " + not_positive_int(name, values[name], spec.VARIABLES[spec.VARIABLE_NAMES.index(name)].default))
     if values["LIMIT"] and not _is_positive(values["LIMIT"]):
         bad("LIMIT", "is not a positive integer (or empty for every image)", "10")
     if values["LOOP"] != "auto" and not _is_positive(values["LOOP"]):
         bad("LOOP", "is not a positive integer or 'auto'", "100")
     for name, choices in CHOICES.items():
         if values[name] not in choices:
-            errors.append(f"error: {name}={values[name]} is not one of: {' '.join(choices)}")
+            errors.append("error: " + not_one_of(name, values[name], choices))
     openvino = values["BACKEND"] == "openvino"
     precisions = spec.OV_PRECISIONS if openvino else spec.ATC_PRECISION_MODES
     where = "BACKEND=openvino takes" if openvino else "atc --precision_mode takes"
     if values["PRECISION"] not in precisions:
-        ov_hint = ("; bf16 and fp32 are OpenVINO precisions: use BACKEND=openvino PRECISION=" + values["PRECISION"]
-                   if values["PRECISION"] in spec.OV_PRECISIONS and not openvino else "")
-        errors.append(f"error: PRECISION={values['PRECISION']} is not one of: {' '.join(precisions)} ({where} these)"
-                      + ov_hint)
+        hint = (f"bf16 and fp32 are OpenVINO precisions: use BACKEND=openvino PRECISION={values['PRECISION']}"
+                if values["PRECISION"] in spec.OV_PRECISIONS and not openvino else f"{where} these")
+        errors.append("error: " + not_one_of("PRECISION", values["PRECISION"], precisions, hint))
     wrong = [p for p in values["PRECISIONS"].split() if p not in precisions]
     if "reproduce" in goals and wrong:
-        errors.append(f"error: PRECISIONS={values['PRECISIONS']}: {' '.join(wrong)} not one of: {' '.join(precisions)}")
+        errors.append("error: " + not_one_of("PRECISIONS", values["PRECISIONS"], precisions, f"{' '.join(wrong)} is not"))
     if openvino:  # bf16 only where the CPU has bf16 units
         asked = values["PRECISIONS"].split() if "reproduce" in goals else [values["PRECISION"]]
         try:
@@ -202,11 +202,10 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
         if problem:
             errors.append(f"error: {problem}")
     if values["SOC"] not in (spec.SOC_AUTO, *spec.SOC_VERSIONS):
-        errors.append(f"error: SOC={values['SOC']} is not a documented atc --soc_version; use SOC=auto (read from "
-                      f"npu-smi) or one of: {' '.join(spec.SOC_VERSIONS)}")
+        errors.append("error: " + soc_mistake(values["SOC"]))
     for name, choices in OPTIONAL_CHOICES.items():
         if values[name] and values[name] not in choices:
-            errors.append(f"error: {name}={values[name]} is not one of: {' '.join(choices)} (or empty)")
+            errors.append("error: " + not_one_of(name, values[name], choices, "or leave it empty"))
     if values["PRECISION_V2"] and "PRECISION" in given:
         errors.append(f"error: PRECISION={values['PRECISION']} and PRECISION_V2={values['PRECISION_V2']} cannot be "
                       "combined (atc refuses --precision_mode with --precision_mode_v2); unset one of them")
@@ -232,9 +231,7 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
     return errors
 
 
-def official_weights(model: str) -> str:
-    """Where `make weights` downloads MODEL's official checkpoint (the default WEIGHTS)."""
-    return f"data/weights/semask_{model}.pth"
+official_weights = spec.official_weights  # where `make weights` downloads MODEL's official checkpoint
 
 
 def check_weights(values: Mapping[str, str]) -> List[str]:
@@ -528,10 +525,10 @@ def build(cmdline: Mapping[str, str], environ: Mapping[str, str], goals: Sequenc
     if _needs_config(goals, values["ARTIFACTS"]):
         errors += check_values(values, given, goals)
     elif "demo" in goals:
-        errors += [f"error: {n}={values[n]} is not a positive integer; use e.g. {n}=4"
+        errors += ["error: " + not_positive_int(n, values[n], 4)
                    for n in ("DEMO_IMAGES", "DEMO_HEIGHT", "DEMO_WIDTH") if not _is_positive(values[n])]
         if values["DEMO_MODEL"] not in spec.MODELS:
-            errors.append(f"error: DEMO_MODEL={values['DEMO_MODEL']} is not one of: {' '.join(spec.MODELS)}")
+            errors.append("error: " + not_one_of("DEMO_MODEL", values["DEMO_MODEL"], spec.MODELS))
     if errors:
         raise PlanError(errors, blames_variables=errors != goal_errors)
     return RunPlan(values=values, given=given, resolved=resolved or Resolved(), goals=tuple(goals))

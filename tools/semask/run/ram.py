@@ -10,23 +10,22 @@ largest step (the steps run one after another, in separate processes). Standard 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Dict
 
+from semask.core.fsio import load_json
+from semask.model.config import MODEL_TABLE
 from semask.spec import CHECKOUT
 
 MEASURED = CHECKOUT / "env" / "ram_measured.json"
-# per-image activation memory relative to SeMask-S (depth and width of the Swin stages)
-MODEL_SCALE = {"tiny": 0.75, "small": 1.0, "base": 1.5, "large": 2.35, "reduced": 0.02}
+# per-image activation memory relative to SeMask-S: each model row's ram_scale
+MODEL_SCALE = {m.name: m.ram_scale for m in MODEL_TABLE}
 
 
 def load(path: Path | str = MEASURED) -> Dict[str, Any]:
     """The measured figures; {} when the file is missing or unreadable (then no row is refused)."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
+    data = load_json(path)
+    return {} if data is None else data
 
 
 def _line(points: Dict[str, int]) -> tuple[float, float]:

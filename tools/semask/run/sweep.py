@@ -28,7 +28,8 @@ from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_LABEL, OFFICIAL_SPLIT, PUBLISHED, RunFacts, reference_for
 from semask.run.table import render_reproduce, run_row
 from semask.run.plan import ORT_PRECISION, RunPlan, write_latest
-from semask.spec import CPU_REFERENCE_CORES, MODEL_FACTS
+from semask.model.config import MODEL_ROWS
+from semask.spec import CPU_REFERENCE_CORES
 from semask.backends.envcheck import ascend_info
 
 REPRO_VARIABLES = ("BS_LIST", "PRECISIONS", "ACCURACY_EACH_BS")
@@ -63,7 +64,7 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 # ---------------------------------------------------------------- CPU estimate and guards
-# Seconds per image on the reference CPU come from spec.MODEL_FACTS (SeMask-S measured, others scaled by
+# Seconds per image on the reference CPU come from the model's row (semask.model.config) (SeMask-S measured, others scaled by
 # FLOPs); every model scales by pixels and cores. A rough guide, no promise.
 GUARD_SECONDS = 3600.0  # a CPU sweep estimated over an hour needs LIMIT, a smaller size, or FORCE=1
 
@@ -71,7 +72,7 @@ GUARD_SECONDS = 3600.0  # a CPU sweep estimated over an hour needs LIMIT, a smal
 def seconds_per_image(model: str, height: int, width: int, cores: int | None = None) -> float:
     cores = cores or os.cpu_count() or 1
     pixels = height * width / (1024 * 2048)
-    return MODEL_FACTS[model].cpu_seconds_per_image * pixels * CPU_REFERENCE_CORES / min(cores, 16)
+    return MODEL_ROWS[model].cpu_seconds_per_image * pixels * CPU_REFERENCE_CORES / min(cores, 16)
 
 
 def host_gb_needed(model: str, height: int, width: int, batch_size: int, backend: str = "ort") -> float | None:
@@ -108,7 +109,7 @@ def estimate_cpu_seconds(model: str, height: int, width: int, images: int, bs_li
 
 # ---------------------------------------------------------------- the sweep
 @dataclass(frozen=True)
-class Plan:
+class Sweep:
     """What `make reproduce` was asked for: the run's plan (BS_LIST, PRECISIONS, ... in its values)."""
 
     run: RunPlan
@@ -173,14 +174,14 @@ def count_images(data_root: Optional[Path], limit: Optional[int]) -> int:
     return min(n, limit) if limit else n
 
 
-def run_make(plan: Plan, targets: Sequence[str], variables: Dict[str, str]) -> tuple[int, str]:
+def run_make(plan: Sweep, targets: Sequence[str], variables: Dict[str, str]) -> tuple[int, str]:
     """A sub-make of existing targets; its output is shown live (the progress lines) and kept."""
     cmd = [*shlex.split(plan.make), *targets, *(f"{k}={v}" for k, v in variables.items())]
     print("+ " + shlex.join(cmd), flush=True)
     return run_streamed(cmd)
 
 
-def sweep(plan: Plan) -> Dict[str, Any]:
+def sweep(plan: Sweep) -> Dict[str, Any]:
     """Run every (BS, precision); return the result dict (also written as reproduce.json)."""
     precisions = plan.precisions
     images = count_images(Path(plan.run["DATA_ROOT"]), plan.limit)
@@ -234,7 +235,7 @@ def _failed(row: Dict[str, Any], text: str, code: int) -> bool:
     return known
 
 
-def _memory_guard(plan: Plan, bs: int) -> Optional[str]:
+def _memory_guard(plan: Sweep, bs: int) -> Optional[str]:
     """On a CPU backend, a batch whose measured steps cannot fit in host RAM is not attempted (the OOM killer
     picks any process)."""
     if plan.backend not in CPU_BACKENDS or (plan.backend == "ort" and plan.run["ORT_PROVIDER"] != "cpu"):
@@ -245,7 +246,7 @@ def _memory_guard(plan: Plan, bs: int) -> Optional[str]:
     return None
 
 
-def _announce(plan: Plan, precisions: Sequence[str], images: int) -> None:
+def _announce(plan: Sweep, precisions: Sequence[str], images: int) -> None:
     """Print the plan (and on CPU the estimate) before any work; refuse a CPU run of many hours."""
     print(f"[reproduce] {plan.backend}: BS_LIST={' '.join(map(str, plan.bs_list))} PRECISIONS={' '.join(precisions)}, "
           f"{images} images, MODEL={plan.model} {plan.height}x{plan.width}; mIoU "
@@ -265,7 +266,7 @@ def _announce(plan: Plan, precisions: Sequence[str], images: int) -> None:
 
 
 # ---------------------------------------------------------------- result and table
-def collect(plan: Plan, rows: List[Dict[str, Any]], images: int, seconds: float) -> Dict[str, Any]:
+def collect(plan: Sweep, rows: List[Dict[str, Any]], images: int, seconds: float) -> Dict[str, Any]:
     """Read back every row's report and perf JSON into the result (labels, figures, deltas)."""
     keys = ["model", "input", "weights", "dataset", "backend", "chip", "precision"]
     common: Optional[Dict[str, str]] = None
@@ -359,7 +360,7 @@ def write(result: Dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     return json_path, md_path
 
 
-def run(plan: Plan) -> int:
+def run(plan: Sweep) -> int:
     """The sweep, its files, the table, `reports/latest`; exit code 0 unless nothing ran or an unknown failure."""
     result = sweep(plan)
     json_path, md_path = write(result, plan.out_dir)

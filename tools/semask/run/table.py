@@ -18,6 +18,7 @@ from semask.core.progress import duration
 from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, PublishedRow
 from semask.backends.ascend.atc_report import provenance_warning
+from semask.spec import official_weights
 from semask.run.plan import LATEST, PERF_DIR, REPORTS_DIR, REPRODUCE_JSON, result_kind
 
 COLUMNS = ["model", "input", "weights", "dataset", "backend/provider", "chip", "precision", "BS", "mIoU",
@@ -49,7 +50,7 @@ def published_cells(row: PublishedRow) -> List[str]:
     """A published row in COLUMNS."""
     miou = row.failure or d.fmt(row.miou)
     fps = row.failure or d.fmt(row.fps)
-    return [f"{d.MODEL_NAMES[row.model]} ({row.model})", "1024x2048", f"semask_{row.model}.pth (official)",
+    return [f"{d.MODEL_NAMES[row.model]} ({row.model})", "1024x2048", f"{Path(official_weights(row.model)).name} (official)",
             "Cityscapes val (500)", row.backend, row.chip, row.precision, str(row.batch_size), miou, fps, "-",
             f"published: {row.source}"]
 

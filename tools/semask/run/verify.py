@@ -4,16 +4,14 @@ Why: make sees mtimes only, and the steps' own checks trust a file whose identit
 edit whose mtime was put back (`touch -r`) leaves "Nothing to be done" and a stale report standing.
 This rehashes every file a record vouches for (the bins and predictions manifests, labels.json, the
 .onnx and .om sidecars, and the kit's ledger of every other file it wrote: reports, tables, perf and
-reproduce JSONs, provenance, stamps; semask.core.ledger), prints one line per changed file and marks the step that made it out of
-date: the step's make target (the manifest, the prediction summary, the model file) gets the epoch
+reproduce JSONs, provenance, stamps; semask.core.ledger), prints one line per changed file and marks
+the step that made it out of date: the step's make target (the manifest, the prediction summary, the model file) gets the epoch
 as its mtime, so make sees it older than its inputs and redoes that step; the steps resume and
 verify their outputs by sha256, so exactly the changed files are rewritten, and everything that
 depends on them after.
 """
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +19,10 @@ from typing import Any, Iterator
 
 from semask.core import ledger
 from semask.core.errors import KitError
+from semask.core.fsio import load_json
 from semask.core.manifest import mismatch
 from semask.core.parallel import imap
-from semask.core.locks import LOCK
+from semask.core.locks import LOCK, try_lock
 from semask.run.inventory import MARKER
 from semask.model.onnx_io import sidecar_path
 from semask.run.plan import REPORTS_DIR
@@ -43,13 +42,6 @@ class Record:
     known: str | None = None  # the file's identity when its sha256 was recorded (unchanged: no rehash)
 
 
-def _load(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _entries(data: Any, key: str) -> list[dict]:
     items = data.get(key) if isinstance(data, dict) else None
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
@@ -60,22 +52,22 @@ def records(artifacts: Path) -> Iterator[Record]:
     roots = [artifacts] + ([artifacts / "demo"] if (artifacts / "demo" / MARKER).is_file() else [])
     for root in roots:
         for manifest in sorted(root.glob("bins/*/manifest.json")):
-            for f in _entries(_load(manifest), "files"):
+            for f in _entries(load_json(manifest), "files"):
                 if isinstance(f.get("name"), str) and isinstance(f.get("sha256"), str):
                     yield Record(manifest.parent / f["name"], int(f.get("bytes", -1)), f["sha256"], manifest, manifest)
         for labels in sorted(root.glob("labels/*/labels.json")):
-            for image in _entries(_load(labels), "images"):
+            for image in _entries(load_json(labels), "images"):
                 if isinstance(image.get("label"), str) and isinstance(image.get("sha256"), str):
                     yield Record(labels.parent / image["label"], None, image["sha256"], labels, labels)
         for manifest in sorted(root.glob("preds/*_manifest.json")):
             run = manifest.name[: -len("_manifest.json")]
-            for f in _entries(_load(manifest), "files"):
+            for f in _entries(load_json(manifest), "files"):
                 if isinstance(f.get("name"), str) and isinstance(f.get("sha256"), str):
                     yield Record(manifest.parent / run / f["name"], int(f.get("bytes", -1)), f["sha256"],
                                  manifest.parent / f"{run}_summary.json", manifest)
         for folder, ext, key in (("onnx", ".onnx", "sha256"), ("om", ".om", "om_sha256")):
             for model in sorted((root / folder).glob(f"*{ext}")):
-                side = _load(sidecar_path(model))
+                side = load_json(sidecar_path(model))
                 if isinstance(side, dict) and isinstance(side.get(key), str):
                     yield Record(model, None, side[key], model, sidecar_path(model))
 
@@ -131,10 +123,8 @@ def verify(artifacts: Path, jobs: int | None = None, shown: int = SHOWN) -> int:
         raise KitError(f"ARTIFACTS={artifacts} {what}; nothing to verify: give the ARTIFACTS of a run")
     fd = os.open(artifacts / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise KitError(f"a make is running on ARTIFACTS={artifacts}; wait for it to finish, then verify") from None
+        if not try_lock(fd):
+            raise KitError(f"a make is running on ARTIFACTS={artifacts}; wait for it to finish, then verify")
         found = list(records(artifacts))
         found += ledger_records(artifacts, {rec.path for rec in found})
         problems = [(rec, why) for rec, why in zip(found, imap(_check, found, jobs, "verify")) if why]

@@ -16,14 +16,15 @@ import errno
 import fcntl
 import os
 import select
-import struct
 import sys
 import time
 from pathlib import Path
 
 from semask.core.errors import KitError
-from semask.core.locks import ARTIFACTS_ENV, LOCK, WRITERS, Refused, lineage, writer_lock  # noqa: F401
+from semask.core.procs import pid_alive
+from semask.data.cityscapes import png_size
 from semask.core.ledger import RECORDS
+from semask.core.locks import ARTIFACTS_ENV, LOCK, WRITERS, Refused, lineage, try_lock, writer_lock  # noqa: F401
 from semask.run.inventory import MARKER, inventory
 from semask.run.plan import LATEST, write_latest
 
@@ -155,13 +156,7 @@ def _wait_for_exit(pid: int) -> None:
     if fd is not None:
         select.select([fd], [], [])
         return
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        except PermissionError:
-            pass
+    while pid_alive(pid):
         time.sleep(0.1)
 
 
@@ -170,12 +165,7 @@ def lock(artifacts: Path, owner_pid: int, nowait: bool) -> None:
     fd = os.open(artifacts / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     deadline = time.monotonic() + QUIET_RETRY_SECONDS
     told = False
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            pass
+    while not try_lock(fd):
         holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
         if holder in lineage(owner_pid):  # make re-executed itself after updating an include (same pid),
             os.close(fd)                   # or a recipe runs $(MAKE) on the same ARTIFACTS: already ours
@@ -218,9 +208,7 @@ def _wait_for_writers(artifacts: Path, nowait: bool) -> None:
     """With the run lock held: wait until no step of an earlier run still writes (its make may be gone)."""
     fd = os.open(artifacts / WRITERS, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not try_lock(fd):
             if nowait:
                 raise Refused(f"a step of an earlier make is still writing in ARTIFACTS={artifacts} (its make was "
                               "killed, the step was not); wait for it to finish, or leave NOWAIT unset to wait",
@@ -234,18 +222,6 @@ def _wait_for_writers(artifacts: Path, nowait: bool) -> None:
 
 
 # ---------------------------------------------------------------------------- native size
-def _png_size(path: Path) -> tuple[int, int] | None:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(24)
-    except OSError:
-        return None
-    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack(">II", head[16:24])
-    return height, width
-
-
 def native_size(data_root: Path, default: str) -> str:
     """'HxW' of most of the dataset's val images (the size labels and scoring use; an odd first frame must
     not set it), else `default`. Only the PNG headers are read."""
@@ -257,7 +233,7 @@ def native_size(data_root: Path, default: str) -> str:
     sizes: dict[tuple[int, int], int] = {}
     for city in cities:
         for image in sorted(city.glob("*_leftImg8bit.png")):
-            size = _png_size(image)
+            size = png_size(image)
             if size:
                 sizes[size] = sizes.get(size, 0) + 1
     if not sizes:
@@ -306,9 +282,8 @@ def check_clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> None
                       "delete it yourself if you are sure")
     fd = os.open(a / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise Refused(f"a make is running on ARTIFACTS={artifacts}; wait for it to finish, then clean") from None
+        if not try_lock(fd):
+            raise Refused(f"a make is running on ARTIFACTS={artifacts}; wait for it to finish, then clean")
     finally:
         os.close(fd)
 
@@ -316,11 +291,8 @@ def check_clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> None
 def _hold_writers(artifacts: Path, root: Path, nowait: bool) -> int:
     """Take the writers' lock exclusively (no step of a killed make still writes); return its descriptor."""
     fd = os.open(root / WRITERS, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if try_lock(fd):
         return fd
-    except BlockingIOError:
-        pass
     if nowait:
         os.close(fd)
         raise Refused(f"a step of an earlier make is still writing in ARTIFACTS={artifacts} (its make was killed, the "
@@ -362,10 +334,8 @@ def _clean_held(artifacts: Path, root: Path) -> str:
     left = []
     fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:  # held while deleting: a make started meanwhile waits (or refuses) instead of writing in between
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Refused(f"a make started on ARTIFACTS={artifacts}; wait for it to finish, then clean") from None
+        if not try_lock(fd):  # held while deleting: a make started meanwhile waits (or refuses), never writes between
+            raise Refused(f"a make started on ARTIFACTS={artifacts}; wait for it to finish, then clean")
         for path in found.files:
             path.unlink(missing_ok=True)
         for folder in sorted(found.dirs, key=lambda p: len(p.parts), reverse=True):

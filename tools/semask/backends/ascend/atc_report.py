@@ -110,8 +110,8 @@ def placement_warning(om_sidecar: dict[str, Any] | None) -> str | None:
     if not summary.get("available") or not summary.get("ai_cpu"):
         return None
     return (f"WARNING: {summary['ai_cpu']} op(s) of this .om run on AI CPU, so throughput will be far below the "
-            f"published figures ({placement_line(summary).split('; on AI CPU: ', 1)[-1]}); see README "
-            "'When an op lands on AI CPU'.")
+            f"published figures ({placement_line(summary).split('; on AI CPU: ', 1)[-1]}); see "
+            "docs/ASCEND.md, 'When an op lands on AI CPU'.")
 
 
 # ---------------------------------------------------------------- pre-check (atc --mode=3)

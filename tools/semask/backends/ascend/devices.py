@@ -6,8 +6,7 @@ and the compile, so the kit checks the list while make reads the Makefile. Stand
 runs before `.venv` exists.
 
 `npu-smi info` prints one NPU row (`| <npu> <Name> | <Health> | ...`) per card, followed by one chip row
-(`| <chip> <Device> | <Bus-Id> | ...`) per chip on it; the Device column is the id `--device` takes
-(TOOLS.md §9).
+(`| <chip> <Device> | <Bus-Id> | ...`) per chip on it; the Device column is the id `--device` takes.
 """
 from __future__ import annotations
 

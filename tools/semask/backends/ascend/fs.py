@@ -2,7 +2,8 @@
 
 Why: ais_bench from 2024 on (ait/msit and the 2025-12 Ascend/tools releases) refuses an --output folder
 beyond 0o750, inputs (.om, input folder, input files) that are group- or other-writable, symlinks, and path
-characters outside [_A-Za-z0-9/.-] (TOOLS.md §8.1). The kit therefore resolves every path it passes,
+characters outside [_A-Za-z0-9/.-] (its path checks in Ascend/tools
+ais-bench_workload/tool/ais_bench). The kit therefore resolves every path it passes,
 gives what its Ascend steps write 0750 folders / 0640 files, and refuses early with the fix instead of
 failing inside ais_bench after the export and the atc compile.
 """

@@ -1,6 +1,6 @@
 """Make the simplified graph ATC-friendly without changing what it computes.
 
-Why (TOOLS.md §8.2):
+Why (CANN's ATC ONNX operator constraints, "支持ONNX算子清单" on hiascend.com):
 - torch >= 2 writes Resize with coordinate_transformation_mode=half_pixel, torch 1.x wrote
   pytorch_half_pixel. At least one published ATC ONNX Resize parser honours half-pixel centres only for
   `pytorch_half_pixel` and reads `half_pixel` as asymmetric: the .om would compile and silently shift

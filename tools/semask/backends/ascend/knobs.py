@@ -6,7 +6,7 @@ variable to fix. The Makefile applies the same lists at parse time (spec.make_as
 """
 from __future__ import annotations
 
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.spec import (ATC_PRECISION_MODES, ATC_PRECISION_MODES_V2, DEVICE_MAX, OP_SELECT_IMPLMODES, SOC_AUTO,
                          SOC_VERSIONS)
 
@@ -17,24 +17,28 @@ def check_precision(precision: str | None, precision_v2: str | None) -> None:
         raise KitError(f"PRECISION={precision} and PRECISION_V2={precision_v2} cannot be combined (atc refuses "
                        "--precision_mode with --precision_mode_v2); unset one of them")
     if precision and precision not in ATC_PRECISION_MODES:
-        raise KitError(f"PRECISION={precision} is not an atc --precision_mode; use one of: {', '.join(ATC_PRECISION_MODES)}")
+        raise KitError(not_one_of("PRECISION", precision, ATC_PRECISION_MODES, "atc --precision_mode takes these"))
     if precision_v2 and precision_v2 not in ATC_PRECISION_MODES_V2:
-        raise KitError(f"PRECISION_V2={precision_v2} is not an atc --precision_mode_v2; use one of: "
-                       f"{', '.join(ATC_PRECISION_MODES_V2)}")
+        raise KitError(not_one_of("PRECISION_V2", precision_v2, ATC_PRECISION_MODES_V2,
+                                  "atc --precision_mode_v2 takes these"))
 
 
 def check_implmode(mode: str | None) -> None:
     if mode and mode not in OP_SELECT_IMPLMODES:
-        raise KitError(f"OP_SELECT_IMPLMODE={mode} is not an atc --op_select_implmode; use one of: "
-                       f"{', '.join(OP_SELECT_IMPLMODES)} (or leave it unset for atc's default)")
+        raise KitError(not_one_of("OP_SELECT_IMPLMODE", mode, OP_SELECT_IMPLMODES, "or leave it unset for atc's default"))
+
+
+def soc_mistake(soc: str) -> str:
+    """SOC outside atc's documented --soc_version names (`auto` reads the chip from npu-smi)."""
+    return not_one_of("SOC", soc, (SOC_AUTO, *SOC_VERSIONS), "the documented atc --soc_version names; SOC=auto "
+                      "reads the chip from npu-smi")
 
 
 def check_soc(soc: str, allow_auto: bool = True) -> None:
     """SOC is `auto` or a documented --soc_version name."""
     if (allow_auto and soc == SOC_AUTO) or soc in SOC_VERSIONS:
         return
-    raise KitError(f"SOC={soc} is not a documented atc --soc_version; use SOC=auto (read from npu-smi) or one of: "
-                   f"{', '.join(SOC_VERSIONS)}")
+    raise KitError(soc_mistake(soc))
 
 
 def check_device(device: int | str) -> int:

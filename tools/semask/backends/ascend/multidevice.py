@@ -1,7 +1,7 @@
 """ais_bench's own multi-device mode (`--device 0,1`): which era does what, and its outputs made one run.
 
 Why: an Atlas 300I Duo card carries two chips and a server up to 8 cards; ais_bench runs one process per
-device itself (`multidevice_run`, TOOLS.md §9). The eras differ:
+device itself (`multidevice_run` in the ais_bench sources, Ascend/tools ais-bench_workload/tool/ais_bench). The eras differ:
   2022-11 (ais_infer's `python -m ais_bench`): `--device` is one int, no multi-device mode;
   2023-06 (Ascend/tools ais_bench 0.0.2): always splits the --input files over the devices, each device
           writing `<output>/<dirname>/device<id>/` + `device<id>_summary.json`;

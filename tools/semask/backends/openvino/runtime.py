@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.backends.ort.runtime import Runtime
 from semask.spec import OV_DEVICE, OV_PRECISION_HINTS
 
@@ -43,7 +43,7 @@ class Session:
 
     def __init__(self, model: Path | str, precision: str = "fp32", threads: int | None = None) -> None:
         if precision not in OV_PRECISION_HINTS:
-            raise KitError(f"PRECISION={precision} is not an OpenVINO precision; use one of {', '.join(OV_PRECISION_HINTS)}")
+            raise KitError(not_one_of("PRECISION", precision, OV_PRECISION_HINTS, "BACKEND=openvino takes these"))
         ov = _openvino()
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": OV_PRECISION_HINTS[precision],
                                   "PERFORMANCE_HINT": "LATENCY"}  # one stream: one batch at a time, as ais_bench

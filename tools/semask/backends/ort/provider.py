@@ -13,7 +13,7 @@ import os
 import subprocess
 from typing import Iterable
 
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.spec import ORT_PROVIDER_DEVICE_FILES, ORT_PROVIDER_PACKAGES, ORT_PROVIDERS
 
 
@@ -54,7 +54,7 @@ def check_ort_provider(provider: str, python: str | None, root: str = "/") -> No
     """Refuse an ORT_PROVIDER this host or the run's Python (`python`, e.g. .venv/bin/python) cannot run:
     no such device (its files looked up under `root`), or not the onnxruntime distribution that has it."""
     if provider not in ORT_PROVIDERS:
-        raise KitError(f"ORT_PROVIDER={provider} is not one of: {' '.join(ORT_PROVIDERS)}")
+        raise KitError(not_one_of("ORT_PROVIDER", provider, ORT_PROVIDERS))
     if provider == "cpu":
         return
     package = ORT_PROVIDER_PACKAGES[provider]

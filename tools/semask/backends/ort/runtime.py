@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from semask.core import manifest
-from semask.core.errors import KitError
+from semask.core.errors import KitError, not_one_of
 from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_space, ensure_writable_dir, sha256_bytes,
                               sha256_file)
 from semask.core.journal import Journal
@@ -50,7 +50,7 @@ class Runtime:
 def ort_runtime(provider: str = "cpu", device: int = 0, threads: int | None = None) -> Runtime:
     """ONNX Runtime on `provider` (the kit's name) as a Runtime."""
     if provider not in PROVIDERS:
-        raise KitError(f"ORT_PROVIDER={provider!r} is not one of {sorted(PROVIDERS)}")
+        raise KitError(not_one_of("ORT_PROVIDER", provider, PROVIDERS))
     return Runtime("onnxruntime", PROVIDERS[provider], f"onnxruntime[{provider}]",
                    lambda model: make_session(model, provider, device, threads), {"fingerprint": provider})
 
@@ -82,7 +82,7 @@ def write_batch_outputs(folder: Path, batch: batching.Batch, outputs: Sequence[n
 # ---------------------------------------------------------------- a folder of inputs, ais_bench style
 
 @dataclass(frozen=True)
-class FolderPlan:
+class BatchLayout:
     """What one run over a bins folder does: the model's input, its outputs, the files and batches."""
 
     spec: TensorSpec
@@ -97,7 +97,7 @@ class FolderPlan:
         return [self.input_ids[f.name] for f in self.batches[index].real_files]
 
 
-def plan_folder(model: Path, input_dir: Path | str, batch_size: int) -> FolderPlan:
+def plan_folder(model: Path, input_dir: Path | str, batch_size: int) -> BatchLayout:
     """Check the model against BS and the folder's files against the model input; plan ais_bench's batches."""
     spec, outputs = single_input(model, batch_size)
     files = batching.list_input_files(input_dir)
@@ -108,10 +108,10 @@ def plan_folder(model: Path, input_dir: Path | str, batch_size: int) -> FolderPl
     batches = batching.plan_batches(files, per_batch)
     print(f"[INFO] get filesperbatch files0 size:{batching.file_nbytes(files[0])} tensor0size:{spec.nbytes} "
           f"filesperbatch:{per_batch} runcount:{len(batches)}")
-    return FolderPlan(spec, outputs, files, per_batch, batches, input_ids)
+    return BatchLayout(spec, outputs, files, per_batch, batches, input_ids)
 
 
-def _prepare_run_folder(plan: FolderPlan, output_dir: Path | str, dirname: str) -> tuple[Path, Path]:
+def _prepare_run_folder(plan: BatchLayout, output_dir: Path | str, dirname: str) -> tuple[Path, Path]:
     """Create OUT_DIR/NAME, drop a previous summary (a rerun must not look finished until it is) and
     .bin files this run does not produce; return (run folder, summary path)."""
     out_root = ensure_writable_dir(Path(output_dir))
@@ -156,7 +156,7 @@ def _fingerprint(model: Path, files: Sequence[Path], batch_size: int, provider: 
             "inputs_sha256": names, "batch_size": batch_size, "provider": provider}
 
 
-def _resume(journal: Journal, header: dict[str, Any], plan: FolderPlan, folder: Path) -> dict[int, dict[str, Any]]:
+def _resume(journal: Journal, header: dict[str, Any], plan: BatchLayout, folder: Path) -> dict[int, dict[str, Any]]:
     """Start the journal, keeping the batches a previous run of the same configuration finished and whose
     outputs are still intact; return those records by batch index."""
     done = {i: r for i, r in journal.load(header).items()
@@ -175,7 +175,7 @@ def out_bytes_per_file(outputs: Sequence[TensorSpec], per_batch: int) -> int | N
     return sum(sizes) // per_batch  # type: ignore[arg-type]
 
 
-def _run_pending(session: Any, plan: FolderPlan, pending: list[batching.Batch], folder: Path, journal: Journal,
+def _run_pending(session: Any, plan: BatchLayout, pending: list[batching.Batch], folder: Path, journal: Journal,
                  bar: Any, warmup: int) -> dict[int, dict[str, Any]]:
     """Warm up on the first pending batch, then run, write and journal each pending batch; records by index."""
     first = batching.read_batch(pending[0])
@@ -192,7 +192,7 @@ def _run_pending(session: Any, plan: FolderPlan, pending: list[batching.Batch], 
     return records
 
 
-def _filesinfo(plan: FolderPlan, input_dir: Path | str, prefix: str) -> dict[str, dict[str, list[str]]]:
+def _filesinfo(plan: BatchLayout, input_dir: Path | str, prefix: str) -> dict[str, dict[str, list[str]]]:
     """ais_bench's filesinfo: per real slot (sample id) its input path and output paths, joined as it joins them."""
     info: dict[str, dict[str, list[str]]] = {}
     for batch in plan.batches:

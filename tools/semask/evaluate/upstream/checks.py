@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]  # the checkout (tools/semask/evaluate/upstream/<this file>)
 CONVERTER = Path("tools") / "convert_datasets" / "cityscapes.py"  # under SeMask-FPN/
 PIPELINE_CONFIG = "tiny"  # the four Cityscapes configs share one test pipeline; `reduced` has no config
 LABEL_FRAMES = 3
@@ -177,7 +177,7 @@ def _run_upstream_half(python: Path, mode: str, spec: dict[str, Any], work: Path
 def check_preprocess(fpn_dir: Path, python: Path, height: int, width: int, work: Path,
                      extra_images: Sequence[Path] = ()) -> dict[str, Any]:
     """Kit bins vs upstream's test pipeline on probe images (+ `extra_images`); report with a `line`."""
-    from semask.spec import UPSTREAM_CONFIGS
+    from semask.model.config import UPSTREAM_CONFIGS
 
     work = Path(work) / "preprocess"
     images = write_probe_images(work / "images", height, width) + [Path(p) for p in extra_images]

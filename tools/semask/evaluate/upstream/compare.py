@@ -27,13 +27,14 @@ import numpy as np
 from semask.evaluate.upstream import checks
 from semask.model.agreement import ATOL, MARGIN, Agreement
 from semask.model.checkpoint import DEFAULT_SEED
-from semask.core.errors import KitError
-from semask.spec import MODELS, UPSTREAM_CONFIGS, UPSTREAM_FPN_DIR
+from semask.core.errors import KitError, not_one_of
+from semask.model.config import UPSTREAM_CONFIGS
+from semask.spec import MODELS, UPSTREAM_FPN_DIR
 from semask.core.fsio import atomic_write_json
 from semask.data.synthetic import frame_image
 from semask.evaluate.upstream.worker import peak_rss_mb
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]  # the checkout (tools/semask/evaluate/upstream/<this file>)
 UPSTREAM_PYTHON = ROOT / "env" / "upstream" / "venv" / "bin" / "python"
 FPN_DIR = UPSTREAM_FPN_DIR
 
@@ -237,7 +238,7 @@ def check_options(opts: CrosscheckOptions) -> str | None:
     from semask.spec import UPSTREAM_COMMIT
 
     if opts.model not in MODELS:
-        raise KitError(f"MODEL={opts.model!r} is unknown; choose one of: {', '.join(MODELS)}")
+        raise KitError(not_one_of("MODEL", opts.model, MODELS))
     upstream_fpn_dir(opts.upstream)
     if opts.weights != "random" and not Path(opts.weights).is_file():
         raise KitError(f"WEIGHTS={opts.weights} does not exist; run `make weights` or use --weights random")

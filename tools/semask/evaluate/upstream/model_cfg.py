@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from semask.model.network import SeMaskConfig
+from semask.model.config import SeMaskConfig
 
 
 def mmseg_model_cfg(cfg: SeMaskConfig) -> dict[str, Any]:
