@@ -6,6 +6,8 @@ says which row a run compares with.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from semask.data.cityscapes import VAL_CITY_COUNTS, VAL_TOTAL  # noqa: F401 (re-exported: the official split)
 from semask.model.config import MODEL_TABLE, MODELZOO, UPSTREAM, PublishedRow  # noqa: F401 (PublishedRow re-exported)
 from semask.spec import NATIVE_HEIGHT, NATIVE_WIDTH
