@@ -279,7 +279,7 @@ def test_a_verb_typo_gets_did_you_mean(typo, meant):
 
 
 def test_bs_list_twice_runs_once(tmp_path):
-    proc = ph.run_make(["reproduce"], tmp_path / "a", tmp_path / "data", {"MODEL": "reduced", "WEIGHTS": "random",
+    proc = ph.run_make(["reproduce"], tmp_path / "a", layout_only(tmp_path / "data"), {"MODEL": "reduced", "WEIGHTS": "random",
                                                                 "BS_LIST": "2 2 02", "BACKEND": "ort"},
                        flags=["-n"])
     assert "note: BS_LIST names an entry twice; each runs once: BS_LIST=2" in proc.stderr
