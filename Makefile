@@ -34,20 +34,12 @@ include $(PLAN_MK)
 
 PY_DEP := $(if $(filter .venv/bin/python,$(PYTHON)),.venv/.installed)
 PY := $(PYTHON)
-ASCEND_SRC := if [ -f $(call q,$(ASCEND_SET_ENV)) ]; then set +u; . $(call q,$(ASCEND_SET_ENV)) >/dev/null 2>&1; set -u; fi;
-# Ascend steps write 0750 folders / 0640 files (the newest ais_bench refuses looser ones)
-ASCEND_UMASK := $(if $(filter ascend,$(BACKEND_RESOLVED)),umask 027;)
-ATC_PRECISION_ARGS := $(if $(PRECISION_V2),--precision-v2 $(PRECISION_V2),--precision $(PRECISION)) \
-                      $(if $(OP_SELECT_IMPLMODE),--op-select-implmode $(OP_SELECT_IMPLMODE))
+# a pipeline step: every value it needs comes from the run's plan (semask/run/steps.py)
+STEP := $(PY) -m semask
 
 # A step that may leave its manifest unchanged refreshes its mtime, but never creates an empty one.
 refresh = $(PY) -c 'import json, os, sys; json.load(open(sys.argv[1])); os.utime(sys.argv[1])' $(1) \
     || { echo "error: $(1) is missing or unreadable after its step; this is a kit bug, please report it" >&2; exit 1; }
-
-# The provenance record every measured number gets (one recipe for score and perf).
-define provenance
-$(PY) tools/record_provenance.py --plan $(PLAN_JSON) --out $(1) --command $(call q,$(COMMAND))
-endef
 
 # ------------------------------------------------------------------------------ verbs
 .PHONY: help all perf demo clean distclean env test bench weights labels bins onnx om preds report \
@@ -79,8 +71,7 @@ help:
 all: $(REPORT)
 
 perf: $(PERF_JSON)
-	@$(PY) tools/results_table.py perf --perf $(PERF_JSON) --provenance $(PERF_JSON:.json=.provenance.json) \
-	    --artifacts $(call q,$(A)) --weights $(call q,$(WEIGHTS))
+	@$(STEP) perf-table --plan $(PLAN_JSON)
 
 # the last run (reports/latest), or RUN=<name>; needs no pipeline variables
 table: | $(PY_DEP)
@@ -136,7 +127,7 @@ demo: $(DEMO_DONE)
 	@$(HOST_PY) tools/mark_artifacts.py --artifacts $(call q,$(ARTIFACTS)) --checkout $(call q,$(CURDIR))
 	$(MAKE) all ARTIFACTS=$(DEMO_A) MODEL=$(DEMO_MODEL) WEIGHTS=$(DEMO_WEIGHTS) DATA_ROOT=$(DEMO_DATA) LIMIT=$(DEMO_IMAGES) \
 	    BACKEND=ort ORT_PROVIDER=cpu HEIGHT=$(DEMO_HEIGHT) WIDTH=$(DEMO_WIDTH) BS=$(BS) SMOKE=1
-	@$(HOST_PY) tools/mark_artifacts.py --artifacts $(call q,$(A)) --checkout $(call q,$(CURDIR)) --latest-from demo
+	@$(STEP) demo-latest --plan $(PLAN_JSON)
 
 $(DEMO_DONE): | $(PY_DEP)
 	rm -rf $(DEMO_DATA).partial
@@ -163,10 +154,10 @@ $(DEMO_DONE): | $(PY_DEP)
 	mv .venv.partial .venv; rm -rf .venv.old
 
 $(A)/onnx $(A)/om $(A)/preds $(A)/reports $(A)/perf $(A)/env data/weights:
-	$(ASCEND_UMASK) mkdir -p $@
+	$(STEP_UMASK) mkdir -p $@
 
 $(ENV_JSON): | $(PY_DEP) $(A)/env
-	$(if $(filter ascend,$(BACKEND_RESOLVED)),$(ASCEND_SRC)) $(PY) tools/check_env.py --out $@ --backend $(BACKEND_RESOLVED) --need all
+	$(STEP_PREFIX) $(STEP) env --plan $(PLAN_JSON)
 
 data/weights/semask_%.pth: | $(PY_DEP) data/weights
 	$(PY) tools/fetch_weights.py --model $* --out $@ --lock env/weights.lock
@@ -174,85 +165,53 @@ data/weights/semask_%.pth: | $(PY_DEP) data/weights
 $(UPSTREAM_DIR).stamp: | $(PY_DEP)
 	$(PY) tools/fetch_upstream.py --dest $(UPSTREAM_DIR) --repo $(call q,$(UPSTREAM_REPO)) --commit $(SPEC_UPSTREAM_COMMIT)
 
+# Each step reads every value from the run's plan ($(PLAN_JSON), semask/run/steps.py): the recipes name the step
+# only, the same for every backend (the plan's STEP_PREFIX is Ascend's umask 027 and CANN's set_env.sh, else empty).
+# By hand, each step is also a CLI with plain flags, e.g.
+#   .venv/bin/python tools/export_onnx.py --model reduced --weights tests/fixtures/weights_reduced.npz --out x.onnx
 # Each step's code comes from spec.STEP_CODE, the table its in-code fingerprint reads too.
 # Labels are always made at the dataset's native size (they do not depend on HEIGHT/WIDTH).
 $(LABELS_JSON): $(wildcard $(DATA_STAMP)) $(wildcard $(LABELS_CHECK)) $(SPEC_CODE_LABELS) | $(PY_DEP) $(ENV_JSON)
-	$(PY) tools/prepare_cityscapes.py --data-root $(call q,$(DATA_ROOT)) --out $(LABELS_DIR) --labels $(LABELS) \
-	    $(LIMIT_ARG)
+	$(STEP) labels --plan $(PLAN_JSON)
 	@$(call refresh,$@)
 
 # labels first: prepare validates the dataset (and downloads it when credentials are set)
 $(BINS): $(wildcard $(DATA_STAMP)) $(wildcard $(BINS_CHECK)) $(SPEC_CODE_BINS) | $(PY_DEP) $(ENV_JSON) $(LABELS_JSON)
-	$(ASCEND_UMASK) $(PY) tools/preprocess.py --data-root $(call q,$(DATA_ROOT)) --out $(BINS_DIR) --dtype $(INPUT_DTYPE) \
-	    --height $(HEIGHT) --width $(WIDTH) $(LIMIT_ARG)
+	$(STEP_PREFIX) $(STEP) bins --plan $(PLAN_JSON)
 	@$(call refresh,$@)
 
 $(ONNX_RAW): $(SPEC_CODE_MODEL) $(wildcard $(WEIGHTS_STAMP)) | $(PY_DEP) $(ENV_JSON) $(A)/onnx $(WEIGHTS_DEP)
-	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
-	    --height $(HEIGHT) --width $(WIDTH) --input-dtype $(INPUT_DTYPE) --label-dtype $(LABEL_DTYPE) \
-	    $(OUT_ARGS) --out $@
+	$(STEP) export --plan $(PLAN_JSON)
 
 $(ONNX_SIM): $(ONNX_RAW)
-	$(PY) tools/simplify_onnx.py --onnx $< --out $@
+	$(STEP) simplify --plan $(PLAN_JSON)
 
 # the graph atc gets: the simplified ONNX with Resize half_pixel -> pytorch_half_pixel and int32 Gather
 # indices, verified against PyTorch (the ORT path keeps running $(ONNX_SIM) unchanged)
-$(ONNX_ATC): $(ONNX_SIM) tools/semask/backends/ascend/graph.py tools/atc_graph.py
-	$(PY) tools/atc_graph.py --onnx $< --out $@
+$(ONNX_ATC): $(ONNX_SIM) tools/semask/backends/ascend/graph.py
+	$(STEP) atc-graph --plan $(PLAN_JSON)
 
 $(OM): $(ONNX_ATC) | $(A)/om
-	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_compile.py --onnx $< --output-om $@ --batch-size $(BS) --height $(HEIGHT) \
-	    --width $(WIDTH) --soc $(SOC) $(ATC_PRECISION_ARGS) --input-dtype $(INPUT_DTYPE) --device $(DEVICE_FIRST) \
-	    --weights $(call q,$(WEIGHTS))
+	$(STEP_PREFIX) $(STEP) build --plan $(PLAN_JSON)
 
 atc-check: $(ONNX_ATC) | $(A)/om
-	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/atc_check.py --onnx $(ONNX_ATC) --soc $(SOC) --device $(DEVICE_FIRST) --out $(ATC_CHECK)
+	$(STEP_PREFIX) $(STEP) atc-check --plan $(PLAN_JSON)
 
 $(ONNX_ORT_RAW): $(SPEC_CODE_MODEL) tools/semask/model/ort_graph.py $(wildcard $(WEIGHTS_STAMP)) | $(PY_DEP) $(ENV_JSON) $(A)/onnx $(WEIGHTS_DEP)
-	$(PY) tools/export_onnx.py --model $(MODEL) --weights $(call q,$(WEIGHTS)) --batch-size $(BS) \
-	    --height $(HEIGHT) --width $(WIDTH) --input-dtype $(INPUT_DTYPE) --label-dtype $(LABEL_DTYPE) \
-	    $(OUT_ARGS) --target ort --out $@
+	$(STEP) export-ort --plan $(PLAN_JSON)
 
 $(ONNX_ORT): $(ONNX_ORT_RAW)
-	$(PY) tools/simplify_onnx.py --onnx $< --out $@
+	$(STEP) simplify-ort --plan $(PLAN_JSON)
 
-ifeq ($(BACKEND_RESOLVED),ascend)
-$(PRED_SUMMARY): $(OM) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
-	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_infer.py --om $(OM) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN_NAME) --batch-size $(BS) --device $(DEVICES) --weights $(call q,$(WEIGHTS))
+# MODEL_FILE is what the plan's backend runs: the OM (Ascend) or the ONNX it uses
+$(PRED_SUMMARY): $(MODEL_FILE) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
+	$(STEP_PREFIX) $(STEP) infer --plan $(PLAN_JSON)
 
-$(PERF_JSON): $(OM) | $(A)/perf
-	$(call provenance,$(@:.json=.provenance.json))
-	$(ASCEND_UMASK) $(ASCEND_SRC) $(PY) tools/ais_perf.py --om $(OM) --batch-size $(BS) --device $(DEVICES) --loop $(LOOP) \
-	    --seconds $(PERF_SECONDS) --weights $(call q,$(WEIGHTS)) --out-json $@
-else ifeq ($(BACKEND_RESOLVED),openvino)
-$(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
-	$(PY) tools/infer_openvino.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN_NAME) --batch-size $(BS) --precision $(PRECISION) --weights $(call q,$(WEIGHTS))
-
-$(PERF_JSON): $(ONNX_USED) | $(A)/perf
-	$(call provenance,$(@:.json=.provenance.json))
-	$(PY) tools/perf.py --runtime openvino --precision $(PRECISION) --model $(ONNX_USED) --batch-size $(BS) --loop $(LOOP) \
-	    --seconds $(PERF_SECONDS) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --weights $(call q,$(WEIGHTS)) --out-json $@
-else
-$(PRED_SUMMARY): $(ONNX_USED) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
-	$(PY) tools/infer_ort.py --model $(ONNX_USED) --input $(BINS_DIR) --output $(A)/preds \
-	    --output-dirname $(RUN_NAME) --batch-size $(BS) --provider $(ORT_PROVIDER) --device $(DEVICES) \
-	    --weights $(call q,$(WEIGHTS))
-
-$(PERF_JSON): $(ONNX_USED) | $(A)/perf
-	$(call provenance,$(@:.json=.provenance.json))
-	$(PY) tools/perf.py --model $(ONNX_USED) --batch-size $(BS) --loop $(LOOP) --seconds $(PERF_SECONDS) --provider $(ORT_PROVIDER) \
-	    --device $(DEVICES) $(if $(wildcard $(BINS)),--input $(BINS_DIR)) --weights $(call q,$(WEIGHTS)) --out-json $@
-endif
+$(PERF_JSON): $(MODEL_FILE) | $(A)/perf
+	$(STEP_PREFIX) $(STEP) perf --plan $(PLAN_JSON)
 
 $(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) | $(A)/reports
-	$(call provenance,$(@:.json=.provenance.json))
-	$(PY) tools/score.py --pred $(PRED_SUMMARY) --labels $(LABELS_DIR) --label-dtype $(LABEL_DTYPE) \
-	    --height $(OUT_HEIGHT) --width $(OUT_WIDTH) --out-json $@ --out-md $(@:.json=.md) \
-	    --panels 3 --data-root $(call q,$(DATA_ROOT)) --panel-dir $(@:.json=_panels) \
-	    --provenance $(@:.json=.provenance.json)
-	$(PY) tools/results_table.py report --report $@ --summary $(PRED_SUMMARY) $(if $(filter 1,$(SMOKE)),--smoke) --weights $(call q,$(WEIGHTS)) --out $(@:.json=.table.md)
+	$(STEP) report --plan $(PLAN_JSON)
 
 # ------------------------------------------------------------------------------ upstream cross-check
 UPSTREAM_ENV := env/upstream/venv/.setup.stamp
@@ -262,7 +221,4 @@ $(UPSTREAM_ENV): env/upstream/requirements.txt env/upstream/setup.sh
 
 crosscheck: $(UPSTREAM_DIR).stamp $(UPSTREAM_ENV) $(WEIGHTS_DEP) | $(PY_DEP)
 	mkdir -p $(A)/crosscheck
-	$(PY) tools/crosscheck.py --upstream $(UPSTREAM_DIR) --model $(MODEL) --weights $(call q,$(WEIGHTS)) \
-	    --num $(CROSSCHECK_NUM) --height $(HEIGHT) --width $(WIDTH) \
-	    $(if $(wildcard $(DATA_ROOT)/leftImg8bit),--data-root $(call q,$(DATA_ROOT))) \
-	    $(if $(CROSSCHECK_ONNX),--onnx $(call q,$(CROSSCHECK_ONNX))) --out-json $(CROSSCHECK_JSON)
+	$(STEP) crosscheck --plan $(PLAN_JSON)

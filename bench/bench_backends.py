@@ -34,7 +34,8 @@ def main() -> int:
     for model in args.model:
         batch_size = onnx_io(model)[0][0].shape[0]
         for threads in args.threads or [0]:
-            r = ort.run_perf(model, batch_size, args.loop, args.warmup, "cpu", 0, threads or None, args.input)
+            r = ort.run_perf(model, batch_size, args.loop, args.warmup, "cpu", device=0, threads=threads or None,
+                             input_dir=args.input)
             r.pop("compute_time_list", None)
             print(ort.result_line(r) + f" (threads {threads or 'default'})", flush=True)
             runs.append(r)

@@ -175,12 +175,13 @@ def _pids_running(script: str, arts: Path) -> list[int]:
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
-        try:
-            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        try:  # a step names its plan, not ARTIFACTS: make exports SEMASK_ARTIFACTS to it
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            env = (proc / "environ").read_bytes().split(b"\0")
             state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and any(script.encode() in c for c in cmd) and any(str(arts).encode() in c for c in cmd):
+        if state != "Z" and script.encode() in cmd and f"SEMASK_ARTIFACTS={arts}".encode() in env:
             pids.append(int(proc.name))
     return pids
 
@@ -199,7 +200,7 @@ def _wait_gone(pid: int, timeout: float = 120.0) -> None:
 
 
 def test_killing_make_alone_keeps_the_folder_locked_while_its_step_writes(ref, tmp_path):
-    """SIGKILL to make alone used to release the lock while infer_ort.py went on writing, and a second
+    """SIGKILL to make alone used to release the lock while the infer step went on writing, and a second
     `make all` started at once. The step is stopped (SIGSTOP) while it writes, so the test does not race it."""
     arts = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts", skip=("preds", "reports"))
     proc = ph.start_make(["all"], arts, ref["data"], ph.ort_vars(), log=tmp_path / "make.log")
@@ -208,7 +209,7 @@ def test_killing_make_alone_keeps_the_folder_locked_while_its_step_writes(ref, t
         deadline = time.monotonic() + 300
         while not infer and time.monotonic() < deadline and proc.poll() is None:
             if (arts / PREDS).is_dir():  # inference has started writing (its run folder exists)
-                infer = _pids_running("tools/infer_ort.py", arts)
+                infer = _pids_running("-m semask infer --plan", arts)
             time.sleep(0.002)
         stopped = False
         for pid in infer:

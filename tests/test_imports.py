@@ -10,7 +10,8 @@ import ast
 from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
-STAGES = ("spec", "core", "data", "model", "backends", "evaluate", "run")
+# `python -m semask` (semask/__main__.py, the pipeline steps' entry point) sits above every stage
+STAGES = ("spec", "core", "data", "model", "backends", "evaluate", "run", "__main__")
 
 
 def module_files(root: Path, package: str = "semask") -> dict[str, Path]:

@@ -82,8 +82,8 @@ def check_completes_like_reference(arts, data, reference):
 SCENARIOS = {
     # step: (what to leave out of the reference tree, trigger(arts, log))
     "preprocess": ("seeded", lambda arts, log: exists(arts / BINS, ".manifest.json.journal.jsonl")),
-    "export": ({"onnx"}, lambda arts, log: after_output(log, "tools/export_onnx.py --model", 1.0)),
-    "onnxsim": ({"onnx"}, lambda arts, log: after_output(log, "tools/simplify_onnx.py --onnx", 1.5)),
+    "export": ({"onnx"}, lambda arts, log: after_output(log, "-m semask export-ort --plan", 1.0)),
+    "onnxsim": ({"onnx"}, lambda arts, log: after_output(log, "-m semask simplify-ort --plan", 1.5)),
     "infer": ({"preds", "reports"}, lambda arts, log: exists(arts / "preds" / ph.ORT_RUN, "*_0.bin")),
 }
 
@@ -149,7 +149,7 @@ def test_leftovers_of_a_sigkill_are_not_taken_as_done(reference, tmp_path):
     (run / temp_name(f".{sorted(run.iterdir())[0].name}.", ".tmp.bin", pid=DEAD)).write_bytes(b"\0" * 100)
     (arts / "preds" / f"{ph.ORT_RUN}_summary.json").unlink()
     proc = check_completes_like_reference(arts, reference["data"], reference)
-    assert "tools/export_onnx.py" not in proc.stdout  # the ONNX temp file is not mistaken for anything
+    assert "-m semask export" not in proc.stdout  # the ONNX temp file is not mistaken for anything
     assert ph.read_json(bins / "manifest.json") == man
 
 

@@ -164,8 +164,9 @@ def test_make_all_on_ort_builds_and_runs_the_ort_graph(shared):
     arts, out = shared["artifacts"], shared["proc"].stdout
     onnx_dir = arts / "onnx"
     assert (onnx_dir / ph.ORT_ONNX).is_file() and not (onnx_dir / f"{ph.STEM}_sim.onnx").exists()
-    assert f"tools/infer_ort.py --model {onnx_dir / ph.ORT_ONNX} " in out
-    assert "--target ort" in out
+    assert "-m semask infer --plan" in out and "-m semask export-ort --plan" in out
+    summary = ph.read_json(arts / "preds" / f"{ph.ORT_RUN}_summary.json")
+    assert summary["model_identity"]["path"] == str(onnx_dir / ph.ORT_ONNX)
     meta = ph.read_json(onnx_dir / ph.ORT_ONNX.replace(".onnx", ".json"))
     assert meta["ort_optimizations"] == list(ort_graph.DEFAULT_OPTIMIZATIONS)
     assert meta["verification"]["confident_label_mismatches"] == 0
@@ -174,7 +175,7 @@ def test_make_all_on_ort_builds_and_runs_the_ort_graph(shared):
 def test_make_perf_and_onnx_on_ort_use_the_ort_graph(shared, tmp_path):
     tree = ph.copy_tree(shared["artifacts"], tmp_path / "artifacts")
     perf = ph.run_make(["perf"], tree, shared["data"], ph.ort_vars(LOOP="2"), flags=["-n"]).stdout
-    assert f"tools/perf.py --model {tree / 'onnx' / ph.ORT_ONNX} " in perf and "export_onnx.py" not in perf
+    assert "-m semask perf --plan" in perf and "export" not in perf  # its graph (ONNX_ORT) is up to date
     onnx_goal = ph.run_make(["onnx"], tree, shared["data"], ph.ort_vars(), flags=["-n"])
     assert onnx_goal.stdout.strip() == "make: Nothing to be done for 'onnx'."
 

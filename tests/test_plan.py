@@ -39,6 +39,20 @@ def test_makefile_reads_its_plan_with_one_python_call_and_has_no_paths_target():
         assert '"paths"' not in path.read_text(), path  # no Python learns a name by running make
 
 
+def test_makefile_steps_read_the_plan_with_no_backend_branch_and_no_variable_flags():
+    """Each pipeline step's recipe names the step and the plan only; the backend comes from the plan."""
+    makefile = (ph.ROOT / "Makefile").read_text()
+    assert not re.search(r"^\s*(ifeq|ifneq|else ifeq)\b.*BACKEND", makefile, re.M)
+    assert not re.search(r"\$\(if \$\(filter (ascend|ort|openvino),", makefile)
+    steps = [ln for ln in makefile.splitlines() if ln.startswith("\t") and "$(STEP)" in ln]
+    assert len(steps) >= 12, steps
+    for line in steps:
+        assert re.fullmatch(r"\t@?(\$\(STEP_PREFIX\) )?\$\(STEP\) [a-z-]+ --plan \$\(PLAN_JSON\)", line), line
+    assert makefile.count("--weights") <= 1 and makefile.count("--batch-size") == 0
+    for name in ("BS", "HEIGHT", "WIDTH", "PRECISION", "ORT_PROVIDER", "DEVICES", "LOOP", "SOC"):
+        assert not re.search(rf"--[a-z-]+ \$\({name}\)", makefile), name
+
+
 # ------------------------------------------------------------------------------ names
 def test_names_hand_computed():
     weights = str(ph.ROOT / ph.GOLDEN_WEIGHTS)
@@ -79,7 +93,7 @@ def test_other_weights_never_invalidate_a_finished_run_and_dry_run_writes_nothin
     before = ph.mtimes(tree)
     listing = sorted(p.relative_to(tree) for p in tree.rglob("*"))
     dry = ph.run_make(["all"], tree, shared["data"], ph.ort_vars(WEIGHTS=str(other)), flags=["-n"])
-    assert "export_onnx.py" in dry.stdout  # B has no artifacts of its own yet
+    assert "-m semask export-ort --plan" in dry.stdout  # B has no artifacts of its own yet
     assert sorted(p.relative_to(tree) for p in tree.rglob("*")) == listing and ph.mtimes(tree) == before
     again = ph.run_make(["all"], tree, shared["data"], ph.ort_vars())
     assert "Nothing to be done" in again.stdout and ph.mtimes(tree) == before, again.stdout[-2000:]

@@ -8,15 +8,12 @@ tried); exit 2 when ops are unsupported.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 from typing import Sequence
 
 from semask.core.cli import run
-from semask.core.errors import KitError
-from semask.core.tempname import temp_dir
-from semask.backends.ascend import fs as ascend_fs, knobs as ascend_knobs, atc_report
-from semask.backends.ascend.toolchain import resolve_soc
+from semask.backends.ascend import knobs as ascend_knobs
+from semask.backends.ascend.backend import atc_precheck
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,23 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--device", default=0, type=ascend_knobs.check_device)
     p.add_argument("--out", required=True, type=Path, help="verdict JSON to write")
     a = p.parse_args(argv)
-    ascend_knobs.check_soc(a.soc)
-    if not a.onnx.is_file():
-        raise KitError(f"{a.onnx} does not exist; run `make onnx` (BACKEND=ascend) first")
-    soc, _ = resolve_soc(a.soc, a.device)
-    ascend_fs.private_dir(a.out.parent, "OM folder")
-    work = temp_dir(a.out.parent, ".atc-check-")
-    try:
-        result = atc_report.run_precheck(ascend_fs.real(a.onnx), soc, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    result.update(onnx=str(a.onnx), soc_version=soc)
-    ascend_fs.write_private_json(a.out, result)
-    for line in atc_report.precheck_lines(result):
-        print(line)
-    if result.get("available") and not result["ok"]:
-        raise KitError(f"atc's pre-check failed for {a.onnx} on {soc} (details above, verdict in {a.out}); "
-                       "see docs/ASCEND.md, 'When an op lands on AI CPU'")
+    atc_precheck(a.onnx, a.soc, a.device, a.out)
     return 0
 
 

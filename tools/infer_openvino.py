@@ -32,16 +32,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     import time
 
-    from semask.backends.ort import runtime as ort
+    from semask.backends import folder_run
     from semask.backends.openvino.runtime import openvino_runtime
 
     dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
     runtime = openvino_runtime(args.precision, args.threads, args.model)
     with step("infer", f"{runtime.label} bs{args.batch_size} {args.input}"):
-        ort.infer_folder(
-            args.model, args.input, args.output, dirname, args.batch_size, warmup=max(0, args.warmup),
+        folder_run.infer_folder(
+            args.model, args.input, args.output, dirname, args.batch_size, runtime, warmup=max(0, args.warmup),
             argv=list(sys.argv if argv is None else ["infer_openvino.py", *argv]), progress=not args.no_progress,
-            weights=args.weights, runtime=runtime,
+            weights=args.weights,
         )
     return 0
 

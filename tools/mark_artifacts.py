@@ -11,10 +11,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--artifacts", type=Path, required=True)
     p.add_argument("--checkout", type=Path, default=Path.cwd(), help="the kit's checkout (make's CURDIR)")
-    p.add_argument("--latest-from", metavar="SUB", help="point reports/latest at the last run of ARTIFACTS/SUB "
-                   "(make demo: its nested ARTIFACTS)")
     a = p.parse_args(argv)
-    workspace.mark_checked(a.artifacts, a.checkout, a.latest_from)
+    workspace.mark_checked(a.artifacts, a.checkout)
     return 0
 
 

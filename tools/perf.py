@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Sequence
 
-from semask.backends.ort import runtime as ort
+from semask.backends.base import PerfSpec, Weights
+from semask.backends.registry import backend_for
 from semask.core.cli import positive_int, run
-from semask.core.fsio import atomic_write_json, ensure_writable_dir
-from semask.core.progress import loop_arg, step
+from semask.core.progress import loop_arg
 from semask.spec import DEFAULT_OV_PRECISION, ORT_PROVIDERS, OV_PRECISIONS
 
 
@@ -31,20 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "must name them (make passes it); without it only the model's sha256 is checked")
     p.add_argument("--out-json", required=True, help="result JSON (written atomically)")
     args = p.parse_args(argv)
-    out = Path(args.out_json)
-    ensure_writable_dir(out.parent)
-    if args.runtime == "openvino":
-        from semask.backends.openvino.runtime import openvino_runtime
-
-        runtime = openvino_runtime(args.precision, args.threads, args.model)
-    else:
-        runtime = ort.ort_runtime(args.provider, args.device, args.threads)
-    with step("perf", f"{runtime.label} bs{args.batch_size} LOOP={args.loop or 'auto'}"):
-        result = ort.run_perf(args.model, args.batch_size, args.loop, max(0, args.warmup), args.provider,
-                              args.device, args.threads, args.input, scratch_parent=out.parent,
-                              budget_seconds=args.seconds, weights=args.weights, runtime=runtime)
-    atomic_write_json(out, result)
-    print(ort.result_line(result))
+    backend = backend_for("openvino" if args.runtime == "openvino" else "ort")
+    knobs = {"ORT_PROVIDER": args.provider, "DEVICE": str(args.device), "PRECISION": args.precision,
+             "THREADS": str(args.threads or ""), "WARMUP": str(max(0, args.warmup))}
+    backend.perf(PerfSpec(args.model, args.batch_size, args.loop, args.seconds, args.out_json, args.input,
+                          Weights(args.weights) if args.weights else None, knobs))
     return 0
 
 

@@ -7,7 +7,6 @@ from semask.run import plan
 from semask.core.cli import run
 from semask.core.fsio import atomic_write_json
 from semask.run.provenance import plan_record
-from semask.backends.envcheck import ascend_info
 
 
 def main(argv=None) -> int:
@@ -17,8 +16,7 @@ def main(argv=None) -> int:
     p.add_argument("--command", default="", help="the full command line that started the run")
     a = p.parse_args(argv)
     run_plan = plan.load(a.plan)
-    ascend = ascend_info() if run_plan.backend == "ascend" else None
-    atomic_write_json(a.out, plan_record(run_plan, a.command, ascend))
+    atomic_write_json(a.out, plan_record(run_plan, a.command, run_plan.runner.host_facts()))
     return 0
 
 

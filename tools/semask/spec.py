@@ -194,14 +194,14 @@ VARIABLE_ALIASES: dict[str, str] = {"BATCH_SIZE": "BS", "BATCHSIZE": "BS", "BATC
 # (SPEC_CODE_<STEP>) and the in-code fingerprints (`step_code_files`) both read this table, so a
 # code change reruns exactly the steps whose outputs it can change.
 STEP_CODE: dict[str, tuple[str, ...]] = {
-    "labels": ("tools/semask/data/labels.py", "tools/semask/data/cityscapes.py", "tools/prepare_cityscapes.py"),
+    "labels": ("tools/semask/data/labels.py", "tools/semask/data/cityscapes.py", "tools/semask/run/steps.py"),
     "bins": ("tools/semask/data/bins.py", "tools/semask/data/cityscapes.py", "tools/semask/data/normalise.py",
-             "tools/semask/spec.py", "tools/preprocess.py"),
+             "tools/semask/spec.py", "tools/semask/run/steps.py"),
     "model": ("tools/semask/model/network.py", "tools/semask/spec.py", "tools/semask/model/checkpoint.py",
               "tools/semask/model/export.py", "tools/semask/data/normalise.py", "tools/semask/model/onnx_steps.py",
-              "tools/export_onnx.py", "tools/simplify_onnx.py"),
+              "tools/semask/run/steps.py"),
     "score": ("tools/semask/evaluate/scoring.py", "tools/semask/evaluate/metrics.py",
-              "tools/semask/evaluate/predictions.py", "tools/semask/core/manifest.py", "tools/score.py"),
+              "tools/semask/evaluate/predictions.py", "tools/semask/core/manifest.py", "tools/semask/run/steps.py"),
 }
 CHECKOUT = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,7 @@ from semask.core.errors import KitError, not_one_of
 from semask.core.packages import fix_command, missing_for, package_versions
 from semask.backends.ascend import toolchain as ascend
 from semask.backends.ascend.probe import probe
-from semask.backends.registry import default_set_env
+from semask.backends.ascend.set_env import default_set_env
 from semask.spec import AIS_BENCH_DISTS, RESOLVED_BACKENDS
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from semask.backends.base import Weights
 from semask.core.errors import KitError
 from semask.core.fsio import sha256_file
 from semask.model.onnx_io import read_sidecar, sidecar_path
@@ -43,10 +44,13 @@ def short(sha: str | None) -> str:
     return sha if sha.startswith("random") else sha[:8]
 
 
-def check_weights(subject: str, recorded: tuple[str | None, str | None], weights: str, source: str,
+def check_weights(subject: str, recorded: tuple[str | None, str | None], weights: str | Weights, source: str,
                   remedy: str = REBUILD) -> None:
     """Refuse `subject` (a model file, or predictions) when `recorded` (weights, weights_sha256 from
-    `source`) are not this run's WEIGHTS (`random` or a file)."""
+    `source`) are not this run's WEIGHTS (`random` or a file). A `Weights` carrying the sha256 the run's
+    plan recorded is compared as is: the file is hashed once per run, by the plan."""
+    known = weights.sha256 if isinstance(weights, Weights) else ""
+    weights = weights.name if isinstance(weights, Weights) else weights
     rec_name, rec_sha = recorded
     if rec_name is None and rec_sha is None:
         raise KitError(f"{subject}: {source} records no weights, so which model made it is unknown; {remedy}")
@@ -56,9 +60,9 @@ def check_weights(subject: str, recorded: tuple[str | None, str | None], weights
         run_sha = None
     else:
         wpath = Path(weights)
-        if not wpath.is_file():
+        if not known and not wpath.is_file():
             raise KitError(f"WEIGHTS file {weights} does not exist; give an existing .pth/.npz or WEIGHTS=random")
-        run_sha = sha256_file(wpath)
+        run_sha = known or sha256_file(wpath)
         if run_sha == rec_sha:
             return
     made_from = "WEIGHTS=random" if is_random(rec_name, rec_sha) else f"WEIGHTS={rec_name} (sha256 {short(rec_sha)})"
@@ -67,7 +71,7 @@ def check_weights(subject: str, recorded: tuple[str | None, str | None], weights
                    f"another model's, copied or left over; {remedy}")
 
 
-def verify_model(path: Path | str, weights: str | None = None, require_sidecar: bool = True) -> dict[str, Any]:
+def verify_model(path: Path | str, weights: str | Weights | None = None, require_sidecar: bool = True) -> dict[str, Any]:
     """Check `path` (.onnx or .om) against its sidecar and, when `weights` is given, against the run's
     WEIGHTS; return its identity (path, sha256, sidecar, weights, ONNX/OM sha256s).
 

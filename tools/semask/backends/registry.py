@@ -14,14 +14,11 @@ from pathlib import Path
 
 from semask.backends.ascend.toolchain import ais_bench_command
 from semask.backends.ascend.probe import probe
-from semask.backends.ascend.set_env import applied, source_set_env
-from semask.spec import BACKENDS, DEFAULT_SET_ENV  # noqa: F401 (BACKENDS re-exported)
+from semask.backends.ascend.set_env import applied, default_set_env, source_set_env  # noqa: F401 (re-exported)
+from semask.spec import BACKENDS  # noqa: F401 (BACKENDS re-exported)
 from semask.core.errors import KitError, not_one_of
+from semask.backends.base import Backend
 
-
-
-def default_set_env() -> str:
-    return os.environ.get("ASCEND_SET_ENV") or DEFAULT_SET_ENV
 
 
 def ais_bench_works() -> bool:
@@ -89,3 +86,15 @@ def _select(requested: str, set_env: str) -> tuple[str, str]:
                        "env/install_ascend_extras.sh), using ONNX Runtime")
     return "ascend", (f"BACKEND=auto: CANN set_env.sh at {set_env}, atc at {atc} and ais_bench found "
                       f"({found.version_line()}), using Ascend")
+
+
+def backend_for(name: str) -> "Backend":
+    """The Backend of a resolved BACKEND ('ort', 'openvino', 'ascend'): the one place that maps the name."""
+    from semask.backends.ascend.backend import AscendBackend
+    from semask.backends.openvino.backend import OpenvinoBackend
+    from semask.backends.ort.backend import OrtBackend
+
+    table = {"ort": OrtBackend, "openvino": OpenvinoBackend, "ascend": AscendBackend}
+    if name not in table:
+        raise KitError(f"BACKEND={name} is not one of: {' '.join(table)}")
+    return table[name]()

@@ -32,6 +32,7 @@ from semask.core.errors import KitError, not_one_of, not_positive_int
 from semask.core.fsio import write_if_changed
 from semask.core.cpuflags import precision_problem
 from semask.backends.ascend.devices import device_mistakes
+from semask.backends.registry import backend_for
 from semask.model.size import check_size
 
 # Goals that need the run's variables checked and its machine facts resolved.
@@ -52,7 +53,6 @@ GOALS = ("help", "all", "perf", "demo", "clean", "distclean", "env", "test", "be
          "onnx", "om", "preds", "report", "upstream", "crosscheck", "table", "tables", "reproduce", "atc-check",
          "verify", "platforms")
 NO_SPACES = ("ARTIFACTS", "WEIGHTS")  # make cannot use these in file names with spaces
-ORT_PRECISION = "fp32"  # the precision axis of ONNX Runtime: the provider's fp32, nothing to sweep
 # Where results live under ARTIFACTS: `paths()` names them so, and the results table finds runs so.
 REPORTS_DIR, PERF_DIR = "reports", "perf"
 REPRODUCE_JSON = "reproduce.json"
@@ -260,11 +260,18 @@ def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
 
 def weights_tag(weights: str, model: str) -> str:
     """'random', 'official' (the download, whose content the weights stamp tracks) or 'w' + sha256[:8]."""
+    return weights_identity(weights, model)[0]
+
+
+def weights_identity(weights: str, model: str) -> Tuple[str, str]:
+    """(tag, sha256) of WEIGHTS, the file hashed here once for the whole run: later steps compare sidecars
+    with this sha256 ('random' for random weights; '' for the official download, hashed where it is used)."""
     if weights == "random":
-        return "random"
+        return "random", "random"
     if weights == official_weights(model):
-        return "official"
-    return "w" + sha256_of(Path(weights))[:8]
+        return "official", ""
+    sha = sha256_of(Path(weights))
+    return "w" + sha[:8], sha
 
 
 def data_tag(data_root: str) -> str:
@@ -283,6 +290,7 @@ class Resolved:
     weights_tag: str = "random"
     data_tag: str = "d00000000"
     devices: str = "0"  # DEVICE resolved: comma-separated ids (ais_bench's multi-device mode when several)
+    weights_sha256: str = ""  # the WEIGHTS file's sha256, hashed once here ('random', or '' when not known yet)
 
 
 @dataclass(frozen=True)
@@ -352,28 +360,27 @@ class RunPlan:
         return f"{self.resolved.soc}_{precision}" + (f"_{v['OP_SELECT_IMPLMODE']}" if v["OP_SELECT_IMPLMODE"] else "")
 
     @property
+    def runner(self):  # -> semask.backends.base.Backend
+        """The resolved backend, which names the run's prefix, graph, model file, precision and provider."""
+        return backend_for(self.backend)
+
+    @property
     def precision_label(self) -> str:
-        if self.backend == "ascend":
-            return f"v2-{self.values['PRECISION_V2']}" if self.values["PRECISION_V2"] else self.values["PRECISION"]
-        return self.values["PRECISION"] if self.backend == "openvino" else ORT_PRECISION
+        return self.runner.precision_label(self.values)
 
     @property
     def provider(self) -> str:
-        return {"ascend": "ais_bench", "openvino": "cpu"}.get(self.backend, self.values["ORT_PROVIDER"])
+        return self.runner.provider(self.values)
 
     @property
     def runtime_tag(self) -> str:
         """How a run's name starts: the backend and its provider."""
-        return {"ascend": "ascend", "openvino": "openvino-cpu"}.get(self.backend, f"ort-{self.values['ORT_PROVIDER']}")
+        return self.runner.run_prefix(self.values, self.resolved.soc)
 
     @property
     def run_name(self) -> str:
-        data = f"{self.resolved.data_tag}_{self.limit_tag}"
-        if self.backend == "ascend":
-            return f"ascend_{self.stem}_{self.om_tag}_{data}"
-        if self.backend == "openvino":
-            return f"openvino-cpu_{self.stem}_{self.values['PRECISION']}_{data}"
-        return f"ort-{self.values['ORT_PROVIDER']}_{self.stem}_{data}"
+        tail = self.runner.name_tail(self.values, self.om_tag)
+        return "_".join(p for p in (self.runtime_tag, self.stem, tail, self.resolved.data_tag, self.limit_tag) if p)
 
     @property
     def devices_tag(self) -> str:
@@ -419,13 +426,12 @@ class RunPlan:
             "CROSSCHECK_JSON": f"{a}/crosscheck/crosscheck_{v['MODEL']}_{r.weights_tag}_{v['HEIGHT']}x{v['WIDTH']}"
                                f"_n{v['CROSSCHECK_NUM']}.json",
         }
-        if self.backend == "ascend":
-            out["ONNX_USED"], out["MODEL_FILE"] = out["ONNX_SIM"], out["OM"]
-        elif self.backend == "openvino":  # the ORT graph: OpenVINO reads its com.microsoft ops; _sim ran 1.06x its time (bench/RESULTS.md)
-            out["ONNX_USED"] = out["MODEL_FILE"] = out["ONNX_ORT"]
-        else:  # the fused graph is built and measured for the CPU provider; CUDA/CANN keep the plain one
-            out["ONNX_USED"] = out["ONNX_ORT"] if v["ORT_PROVIDER"] == "cpu" else out["ONNX_SIM"]
-            out["MODEL_FILE"] = out["ONNX_USED"]
+        runner = self.runner
+        out["ONNX_USED"], out["MODEL_FILE"] = out[runner.onnx_key(v)], out[runner.model_key(v)]
+        for key in ("REPORT", "PERF_JSON"):  # the files derived from a result's name
+            out[f"{key}_PROVENANCE"] = out[key][:-len(".json")] + ".provenance.json"
+        report = out["REPORT"][:-len(".json")]
+        out.update(REPORT_MD=f"{report}.md", PANELS_DIR=f"{report}_panels", TABLE_MD=f"{report}.table.md")
         return out
 
     def path(self, name: str) -> Path:
@@ -488,6 +494,8 @@ def make_include(plan: RunPlan, plan_json: str, command: str, overrides: Optiona
         "LIMIT_ARG": f"--limit {plan.values['LIMIT']}" if plan.values["LIMIT"] else "",
         "WEIGHTS_DEP": plan.weights_file, "DEVICES": plan.resolved.devices,
         "DEVICE_FIRST": plan.resolved.devices.split(",")[0],
+        "STEP_PREFIX": plan.runner.step_prefix(plan.values) if plan.needs_config() else "",
+        "STEP_UMASK": f"umask {plan.runner.umask};" if plan.needs_config() and plan.runner.umask else "",
         **(plan.paths() if plan.needs_config() else {}),
         **(overrides or {}),
     }

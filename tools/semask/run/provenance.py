@@ -95,11 +95,15 @@ def collect(variables: Mapping[str, str], files: Mapping[str, str], command: str
 
 def plan_record(plan: RunPlan, command: str, ascend: Dict[str, Any] | None = None) -> Dict[str, Any]:
     """The provenance of a make run: its plan's variables and the files its result came from."""
-    paths = plan.paths()
-    files = {"weights": plan.values["WEIGHTS"], "onnx": paths["ONNX_USED"]}
+    paths, weights = plan.paths(), plan.values["WEIGHTS"]
+    known = plan.resolved.weights_sha256  # hashed once, by the plan: the weights are not read again here
+    files = {"weights": "" if known and known != "random" else weights, "onnx": paths["ONNX_USED"]}
     if plan.backend == "ascend":
         files["om"] = paths["OM"]
-    return collect(plan.record_variables(), files, command, plan.backend, plan.provider, ascend)
+    record = collect(plan.record_variables(), files, command, plan.backend, plan.provider, ascend)
+    if known and known != "random":
+        record["files"]["weights"] = {"path": weights, "sha256": known, "bytes": Path(weights).stat().st_size}
+    return record
 
 
 def parse_pairs(pairs: Sequence[str], what: str) -> Dict[str, str]:

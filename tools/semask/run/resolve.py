@@ -31,7 +31,7 @@ from semask.backends.ort.provider import check_ort_provider
 from semask.backends.ascend.toolchain import resolve_soc
 from semask.backends.registry import select_backend
 from semask.backends.ascend.set_env import applied, source_set_env
-from semask.run.plan import (PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_tag,
+from semask.run.plan import (PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_identity,
                          write_latest)
 
 
@@ -103,10 +103,10 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
         raise
     except KitError as exc:  # workspace.Refused too
         raise PlanError([f"error: {exc}"], getattr(exc, "blames_variables", True)) from None
+    tag, sha = weights_identity(v["WEIGHTS"], v["MODEL"])  # the one hash of the weights in a run
     return RunPlan(values=plan.values, given=plan.given, goals=plan.goals,
-                   resolved=Resolved(backend=backend, soc=soc, native=native,
-                                     weights_tag=weights_tag(v["WEIGHTS"], v["MODEL"]), data_tag=data_tag(v["DATA_ROOT"]),
-                                     devices=",".join(map(str, devices))))
+                   resolved=Resolved(backend=backend, soc=soc, native=native, weights_tag=tag, weights_sha256=sha,
+                                     data_tag=data_tag(v["DATA_ROOT"]), devices=",".join(map(str, devices))))
 
 
 def _ram_problem(plan: RunPlan, backend: str) -> Optional[str]:
@@ -180,7 +180,7 @@ def write(plan: RunPlan, folder: Path, owner_pid: int, command: str, overrides: 
     folder.mkdir(parents=True, exist_ok=True)
     collect_garbage(folder)
     mk, js = folder / f"plan.{owner_pid}.mk", folder / f"plan.{owner_pid}.json"
-    atomic_write_text(js, json.dumps(plan.to_json(), indent=1, sort_keys=True) + "\n")
+    atomic_write_text(js, json.dumps({**plan.to_json(), "command": command}, indent=1, sort_keys=True) + "\n")
     atomic_write_text(mk, make_include(plan, str(js), command, overrides))
     return mk
 

@@ -7,6 +7,12 @@ row), so every artifact already built is reused and nothing is computed a second
 fails for a known reason (device or host out of memory, atc refusing the graph) becomes a row that
 says so and the sweep goes on, as in the published bs16 line. The result is one Markdown table
 beside the published figures, with deltas, and a JSON with provenance.
+
+The hops, kept on purpose: make (parse: tools/plan_run.py writes the plan) -> this sweep (Python) -> one
+sub-make per row (parse again: the row's plan, BS/PRECISION changed) -> `python -m semask <step> --plan`
+for what that row still lacks. Calling the steps from here would skip make's rebuild rules (stamps,
+mtimes, the writer lock per step), which are what lets a row reuse every artifact an earlier row or run
+made; a row's names come from `RunPlan.with_values` here and from the sub-make's plan there, one code.
 """
 from __future__ import annotations
 
@@ -27,13 +33,12 @@ from semask.core.progress import LOOP_FLOOR, duration
 from semask.evaluate import describe as d
 from semask.evaluate.published import OFFICIAL_LABEL, OFFICIAL_SPLIT, PUBLISHED, RunFacts, reference_for
 from semask.run.table import render_reproduce, run_row
-from semask.run.plan import ORT_PRECISION, RunPlan, write_latest
+from semask.run.plan import RunPlan, write_latest
 from semask.model.config import MODEL_ROWS
 from semask.spec import CPU_REFERENCE_CORES
 from semask.backends.envcheck import ascend_info
 
 REPRO_VARIABLES = ("BS_LIST", "PRECISIONS", "ACCURACY_EACH_BS")
-PRECISION_BACKENDS = ("ascend", "openvino")  # backends whose PRECISIONS are swept (atc modes; OpenVINO fp32/bf16)
 CPU_BACKENDS = ("ort", "openvino")  # host-memory guard and time estimate
 
 # ---------------------------------------------------------------- known failures
@@ -134,7 +139,8 @@ class Sweep:
 
     @property
     def precisions(self) -> List[str]:
-        return list(dict.fromkeys(self.run["PRECISIONS"].split())) if self.backend in PRECISION_BACKENDS else [ORT_PRECISION]
+        swept = self.run.runner.precisions()  # ONNX Runtime takes one: nothing to sweep
+        return list(dict.fromkeys(self.run["PRECISIONS"].split())) if len(swept) > 1 else list(swept)  # each once
 
     @property
     def accuracy_each_bs(self) -> bool:
@@ -162,7 +168,7 @@ class Sweep:
 
     def row(self, bs: int, precision: str) -> Tuple[Dict[str, str], Dict[str, str]]:
         """(the sub-make's variables, the row's file targets) of one (BS, precision)."""
-        variables = {"BS": str(bs), **({"PRECISION": precision} if self.backend in PRECISION_BACKENDS else {})}
+        variables = {"BS": str(bs), **({"PRECISION": precision} if len(self.run.runner.precisions()) > 1 else {})}
         return variables, self.run.with_values(**variables).paths()
 
 
@@ -309,7 +315,7 @@ def collect(plan: Sweep, rows: List[Dict[str, Any]], images: int, seconds: float
         "official_split": OFFICIAL_SPLIT,
         "provenance": provenance({**plan.run.record_variables(), **{k: plan.run[k] for k in REPRO_VARIABLES}}, {},
                                  plan.command, plan.backend, None if plan.backend == "ascend" else plan.run.provider,
-                                 ascend_info() if plan.backend == "ascend" else None),
+                                 plan.run.runner.host_facts()),
     }
 
 

@@ -26,7 +26,6 @@ from semask.data.cityscapes import png_size
 from semask.core.ledger import RECORDS
 from semask.core.locks import ARTIFACTS_ENV, LOCK, WRITERS, Refused, lineage, try_lock, writer_lock  # noqa: F401
 from semask.run.inventory import MARKER, inventory
-from semask.run.plan import LATEST, write_latest
 
 # Top-level entries the kit writes into ARTIFACTS (`.gitkeep`: the placeholder older checkouts tracked).
 KIT_ENTRIES = frozenset({"onnx", "om", "bins", "labels", "preds", "reports", "perf", "env", "crosscheck", "demo",
@@ -131,19 +130,10 @@ def mark(artifacts: Path) -> bool:
     return True
 
 
-def mark_checked(artifacts: Path, checkout: Path, latest_from: str | None = None) -> bool:
-    """`mark` after the ARTIFACTS refusals (never $HOME, /, the checkout, a foreign folder); `latest_from`:
-    point reports/latest at the last run of the nested ARTIFACTS of that name (make demo)."""
+def mark_checked(artifacts: Path, checkout: Path) -> bool:
+    """`mark` after the ARTIFACTS refusals (never $HOME, /, the checkout, a foreign folder)."""
     check_artifacts_root(artifacts, checkout, Path(os.path.expanduser("~")))
-    marked = mark(artifacts)
-    if latest_from:
-        nested = artifacts / latest_from
-        try:
-            last = (nested / LATEST).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise KitError(f"{nested / LATEST} cannot be read ({exc.strerror}); run `make demo` again") from None
-        write_latest(artifacts, nested / last)
-    return marked
+    return mark(artifacts)
 
 
 # ---------------------------------------------------------------------------- lock

@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 
+from semask.spec import DEFAULT_SET_ENV
+
 # `.` the script with its output on stderr; only when it succeeds, this Python ($2, by absolute path: the
 # script may change PATH) prints the environment it left, NUL-separated, on stdout.
 _SOURCE = 'set +u; . "$1" >&2; rc=$?; [ "$rc" -eq 0 ] || exit "$rc"; exec "$2" -c "$3"'
@@ -84,3 +86,8 @@ def applied(env: Mapping[str, str]) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def default_set_env() -> str:
+    """CANN's set_env.sh: $ASCEND_SET_ENV, else the toolkit's default path."""
+    return os.environ.get("ASCEND_SET_ENV") or DEFAULT_SET_ENV

@@ -1,4 +1,4 @@
-"""OpenVINO on the CPU, behind the same contract as ONNX Runtime (semask.backends.ort.runtime).
+"""OpenVINO on the CPU, behind the same contract as ONNX Runtime (semask.backends.folder_run).
 
 Why: OpenVINO is the CPU runtime deployment users pick next to ORT. It reads the kit's ONNX graphs
 directly (the `com.microsoft` Attention and Gelu of `*_ort.onnx` included), and on CPUs with bf16 units
@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from semask.core.errors import KitError, not_one_of
-from semask.backends.ort.runtime import Runtime
+from semask.backends.folder_run import Runtime
 from semask.spec import OV_DEVICE, OV_PRECISION_HINTS
 
 GRAPH_KINDS = {"onnx-ort": "ort", "onnx-simplified": "sim"}  # sidecar kind -> which kit graph
@@ -95,4 +95,4 @@ def openvino_runtime(precision: str = "fp32", threads: int | None = None, model:
         facts["graph"] = graph_kind(model)
     facts["fingerprint"] = f"openvino-{OV_DEVICE}-{precision}-{threads or 'all'}"
     return Runtime("openvino", OV_DEVICE, f"openvino[{OV_DEVICE.lower()} {precision}]",
-                   lambda path: Session(path, precision, threads), facts)
+                   lambda path: Session(path, precision, threads), facts, threads)
