@@ -166,6 +166,16 @@ def goal_mistakes(goals: Sequence[str]) -> List[str]:
     return out
 
 
+def _cpu_precision_mistakes(values: Mapping[str, str], goals: Sequence[str], precisions: Sequence[str]) -> List[str]:
+    """OpenVINO's bf16 needs bf16 units in CPUINFO; a CPUINFO that cannot be read is one line too."""
+    asked = values["PRECISIONS"].split() if "reproduce" in goals else [values["PRECISION"]]
+    try:
+        problem = precision_problem([p for p in asked if p in precisions], values["CPUINFO"])
+    except KitError as exc:  # CPUINFO missing or a folder
+        problem = str(exc)
+    return [f"error: {problem}"] if problem else []
+
+
 def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequence[str]) -> List[str]:
     """One line per invalid value, naming the variable and the fix (the pipeline goals only)."""
     errors: List[str] = []
@@ -194,13 +204,7 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
     if "reproduce" in goals and wrong:
         errors.append("error: " + not_one_of("PRECISIONS", values["PRECISIONS"], precisions, f"{' '.join(wrong)} is not"))
     if openvino:  # bf16 only where the CPU has bf16 units
-        asked = values["PRECISIONS"].split() if "reproduce" in goals else [values["PRECISION"]]
-        try:
-            problem = precision_problem([p for p in asked if p in precisions], values["CPUINFO"])
-        except KitError as exc:  # CPUINFO missing or a folder
-            problem = str(exc)
-        if problem:
-            errors.append(f"error: {problem}")
+        errors += _cpu_precision_mistakes(values, goals, precisions)
     if values["SOC"] not in (spec.SOC_AUTO, *spec.SOC_VERSIONS):
         errors.append("error: " + soc_mistake(values["SOC"]))
     for name, choices in OPTIONAL_CHOICES.items():
