@@ -19,8 +19,13 @@ CMDLINE_VARS := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(
 # shell-quote a value (paths may hold spaces)
 q = '$(subst ','\'',$(1))'
 # the interpreter of parse-time work (standard library only): the venv once it exists, else the host's python3
-# (HOST_PYTHON only names the interpreter that creates .venv: env/check_host.py checks it first)
-HOST_PY := $(if $(wildcard $(or $(PYTHON),.venv/bin/python)),$(or $(PYTHON),.venv/bin/python),python3)
+# (HOST_PYTHON names the interpreter that creates .venv: env/check_host.py checks it first); a python3 older than
+# 3.7 (the plan's syntax) is replaced by HOST_PYTHON or the first python3.14 ... python3.11, with a one-line note
+HOST_PY := $(if $(wildcard $(or $(PYTHON),.venv/bin/python)),$(or $(PYTHON),.venv/bin/python),$(shell python3 \
+    env/check_host.py parse-python $(if $(HOST_PYTHON),--python $(call q,$(HOST_PYTHON)))))
+ifeq ($(HOST_PY),)
+$(error no Python for make's parse-time work (the line above says why); nothing was run)
+endif
 PLAN_MK := $(shell $(HOST_PY) tools/plan_run.py --owner-pid $$PPID --goals $(call q,$(or $(MAKECMDGOALS),help)) \
     $(if $(DRY_RUN),--dry-run) $(foreach v,$(CMDLINE_VARS),$(call q,$(v)=$($(v)))))
 # the plan says on failure whether a variable is to blame (!variables) or not (!failed: lines above say why)
@@ -210,7 +215,7 @@ $(PRED_SUMMARY): $(MODEL_FILE) $(BINS) $(wildcard $(PREDS_CHECK)) | $(A)/preds
 $(PERF_JSON): $(MODEL_FILE) | $(A)/perf
 	$(STEP_PREFIX) $(STEP) perf --plan $(PLAN_JSON)
 
-$(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) | $(A)/reports
+$(REPORT): $(LABELS_JSON) $(PRED_SUMMARY) $(SPEC_CODE_SCORE) $(wildcard $(ORT_FP32_SUMMARY)) | $(A)/reports
 	$(STEP) report --plan $(PLAN_JSON)
 
 # ------------------------------------------------------------------------------ upstream cross-check

@@ -10,6 +10,9 @@ fails deep inside pip with a resolver error. This script runs under whatever pyt
   check    print the interpreter that should create .venv: HOST_PYTHON when given, else the first of
            python3.14 ... python3.11, then python3, on PATH that is >= 3.11; one `error:` line per problem
            (exit 2) when there is none, or when glibc, the machine or the free disk space do not fit.
+  parse-python  print the interpreter of make's parse-time plan (semask.run.plan needs Python >= 3.7): this
+           python3 when it is new enough, else HOST_PYTHON, else the first python3.14 ... python3.11 on PATH, with one
+           `note:` line saying so; one `error:` line (exit 2) when there is none.
   relocate rewrite the absolute path a venv was built at (the temporary .venv.partial) in its bin/ scripts and
            pyvenv.cfg to its final name, just before the rename (a venv records where it was made).
 
@@ -26,6 +29,7 @@ import sys
 
 MIN_PYTHON = (3, 11)
 MIN_GLIBC = (2, 28)
+PLAN_PYTHON = (3, 7)  # semask.run.plan and what it imports: `from __future__ import annotations`, dataclasses
 MACHINES = ("x86_64", "aarch64")
 NEED_BYTES = 3 * 10 ** 9  # torch's CPU wheel, the others and pip's cache, unpacked: about 3 GB
 # Pins with no wheel below manylinux_2_28 (need glibc >= 2.28; `make platforms`, 2026-12-03: numpy, opencv and
@@ -34,8 +38,9 @@ GLIBC_2_28_PINS = ("torch", "onnxruntime")
 PREFERRED = ["python3.%d" % minor for minor in range(14, MIN_PYTHON[1] - 1, -1)] + ["python3"]
 LISTED = ["python3.%d" % minor for minor in range(14, 5, -1)] + ["python3", "python"]
 VERSION_SNIPPET = "import sys; print('%d.%d.%d' % tuple(sys.version_info[:3]))"
-WAYS = ("ways to get Python 3.11: your distribution's package (e.g. `apt install python3.11 python3.11-venv`, "
-        "`dnf install python3.11`), then `make env HOST_PYTHON=/usr/bin/python3.11`; or `uv python install 3.11` "
+WAYS = ("ways to get Python 3.11: your distribution's package with its headers, which the aclruntime build needs "
+        "(e.g. `apt install python3.11 python3.11-venv python3.11-dev`, `dnf install python3.11 python3.11-devel`), "
+        "then `make env HOST_PYTHON=/usr/bin/python3.11`; or `uv python install 3.11` "
         "and then `make env HOST_PYTHON=\"$(uv python find 3.11)\"`; or conda: `conda create -p ~/py311 python=3.11` "
         "and then `make env HOST_PYTHON=~/py311/bin/python3.11`")
 
@@ -154,6 +159,25 @@ def host_problems(checkout, requirements):
     return problems
 
 
+def parse_python(host_python=None, path=None):
+    """The interpreter of make's parse-time work and the `note:` line when it is not this python3 (else None)."""
+    here = tuple(sys.version_info[:3])
+    if here[:2] >= PLAN_PYTHON:
+        return "python3", None
+    candidates = ([host_python] if host_python else []) + PREFERRED[:-1]
+    for name in candidates:
+        exe = shutil.which(name, path=path) or (name if os.path.isabs(name) else None)
+        version = interpreter_version(exe) if exe else None
+        if version is not None and version[:2] >= PLAN_PYTHON:
+            note = ("note: python3 is Python %s, older than the %s make's parse-time plan needs; using %s (%s) for it"
+                    % (shown(here), shown(PLAN_PYTHON), os.path.abspath(exe), shown(version)))
+            return os.path.abspath(exe), note
+    given = " (HOST_PYTHON=%s does not run as one)" % host_python if host_python else ""
+    raise HostError(["python3 is Python %s, but make's parse-time plan needs Python >= %s and there is none of %s on "
+                     "PATH%s; give one with HOST_PYTHON=/path/to/python3.11 (it also creates .venv); %s"
+                     % (shown(here), shown(PLAN_PYTHON), " ".join(PREFERRED[:-1]), given, WAYS)])
+
+
 def relocate(venv, new):
     """Replace `venv`'s absolute path by `new`'s in its bin/ text files and pyvenv.cfg (before the rename)."""
     old = os.path.abspath(venv)
@@ -186,6 +210,8 @@ def main(argv=None):
     chk.add_argument("--checkout", default=".", help="where .venv goes (its disk must have ~3 GB free)")
     chk.add_argument("--requirements", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                              "requirements.txt"))
+    pp = sub.add_parser("parse-python", help="print the interpreter of make's parse-time plan")
+    pp.add_argument("--python", default=None, help="HOST_PYTHON, the first choice when python3 is too old")
     rel = sub.add_parser("relocate", help="make a venv built under a temporary name record its final path")
     rel.add_argument("--venv", required=True, help="the venv as built (e.g. .venv.partial)")
     rel.add_argument("--to", required=True, help="where it will be renamed to (e.g. .venv)")
@@ -194,8 +220,14 @@ def main(argv=None):
         relocate(args.venv, args.to)
         return 0
     if args.cmd is None:
-        p.error("give a command: check or relocate")
+        p.error("give a command: check, parse-python or relocate")
     try:
+        if args.cmd == "parse-python":
+            python, note = parse_python(args.python)
+            if note:
+                sys.stderr.write(note + "\n")
+            print(python)
+            return 0
         python = choose_python(args.python)
         problems = host_problems(args.checkout, args.requirements)
         if problems:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+import pipeline_helpers
+
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tools"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -32,7 +34,8 @@ def standin_log(monkeypatch, tmp_path) -> Path:
     monkeypatch.setenv("PATH", f"{standins / 'bin'}:{os.environ['PATH']}")
     monkeypatch.setenv("STANDIN_PYTHON", sys.executable)
     monkeypatch.setenv("STANDIN_LOG", str(log))
-    monkeypatch.setenv("PYTHONPATH", str(standins))
+    monkeypatch.setenv("PYTHONPATH", f"{standins}:{standins / 'cann_site'}")
+    monkeypatch.setenv("ATC_PYTHON", pipeline_helpers.cann_python())  # CANN's Python for atc's op compiler
     monkeypatch.delenv("AIS_BENCH", raising=False)
     monkeypatch.chdir(tmp_path)
     return log

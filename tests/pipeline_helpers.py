@@ -89,11 +89,29 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+CANN_SITE = STANDINS / "cann_site"  # the stand-in te/tbe: what CANN's set_env.sh puts on PYTHONPATH
+CANN_PYTHONS = ("3.9.18", "3.8.18", "3.7.16")  # real CPythons CANN 6.0 supports (pyenv), for atc's op compiler
+
+
+def cann_python() -> str:
+    """A real CPython 3.7-3.9 (shared build, python3-config beside it): ATC_PYTHON of the Ascend tests; a skip
+    naming what is missing when there is none (the atc stand-in, like atc, refuses any other python3)."""
+    root = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
+    for version in CANN_PYTHONS:
+        exe = root / version / "bin" / "python3"
+        if exe.is_file() and (exe.parent / "python3-config").is_file():
+            return str(exe)
+    import pytest
+
+    pytest.skip(f"no CPython 3.7-3.9 under {root} for atc's op compiler (pyenv install 3.9.18)")
+
+
 def ascend_env(log: Path, set_env: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Clean env + the stand-ins: bin/ first on PATH, `python -m ais_bench` = stand-in, argv log."""
-    return clean_env({"PATH": f"{STANDINS / 'bin'}:{SYSTEM_PATH}", "PYTHONPATH": "tests/standins",
+    """Clean env + the stand-ins: bin/ first on PATH, `python -m ais_bench` = stand-in, argv log, CANN's
+    Python for atc (ATC_PYTHON) with the stand-in te on PYTHONPATH."""
+    return clean_env({"PATH": f"{STANDINS / 'bin'}:{SYSTEM_PATH}", "PYTHONPATH": f"tests/standins:{CANN_SITE}",
                       "STANDIN_PYTHON": str(VENV_PY), "STANDIN_LOG": str(log), "ASCEND_SET_ENV": str(set_env),
-                      **(extra or {})})
+                      "ATC_PYTHON": cann_python(), **(extra or {})})
 
 
 def harmless_set_env(folder: Path) -> Path:
@@ -339,3 +357,11 @@ def seeded_tree(tmp_path_factory, dst: Path) -> Path:
 
 def python() -> str:
     return str(VENV_PY) if VENV_PY.exists() else sys.executable
+
+
+def planned_path(proc: subprocess.CompletedProcess, key: str) -> str:
+    """The artifact path `key` (e.g. OM) of the plan a `make -n` printed (`... --plan <plan.json>`)."""
+    from semask.run.plan import load
+
+    [plan_json] = sorted(set(re.findall(r"--plan (\S+\.json)", proc.stdout)))
+    return load(ROOT / plan_json).paths()[key]

@@ -150,7 +150,7 @@ def test_probe_fails_on_missing_pkg_resources(standins, tmp_path, monkeypatch):
     block = tmp_path / "block"
     block.mkdir()
     (block / "pkg_resources.py").write_text("raise ModuleNotFoundError(\"No module named 'pkg_resources'\")\n")
-    monkeypatch.setenv("PYTHONPATH", f"{block}:{STANDINS}")
+    monkeypatch.setenv("PYTHONPATH", f"{block}:{STANDINS}:{STANDINS / 'cann_site'}")
     with pytest.raises(KitError) as err:
         select_backend("ascend", _harmless_set_env(tmp_path))
     msg = str(err.value)
@@ -167,7 +167,7 @@ def test_probe_and_envcheck_find_the_ait_distribution_name(standins, tmp_path, m
     meta = site / "ait_benchmark-7.0.0c2.dist-info"
     meta.mkdir()
     (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: ait-benchmark\nVersion: 7.0.0c2\n")
-    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("PYTHONPATH", f"{site}:{STANDINS / 'cann_site'}")
     backend, reason = select_backend("ascend", _harmless_set_env(tmp_path))
     assert backend == "ascend" and "ais_bench 7.0.0c2 (ait-benchmark)" in reason
     from semask.backends import envcheck
@@ -220,13 +220,12 @@ def test_om_name_carries_every_knob(tmp_path):
     env = ph.ascend_env(tmp_path / "log", set_env)
     arts = tmp_path / "arts"
     r = ph.run_make(["om"], arts, tmp_path / "data", {**ph.CONFIG, "BACKEND": "ascend", "SOC": "Ascend310B1",
-                    "PRECISION_V2": "mixed_float16", "OP_SELECT_IMPLMODE": "high_precision"}, env=env, flags=["-n"])
+                    "PRECISION_V2": "mixed_float16", "OP_SELECT_IMPLMODE": "high_precision"}, env=env,
+                    flags=["-n", "--debug=b"])
     # no dataset under DATA_ROOT here: the native size defaults to Cityscapes' 1024x2048, hence _out1024x2048
     stem = ph.STEM.replace(f"_{ph.WTAG}", f"_out1024x2048_{ph.WTAG}")
     om = f"{arts}/om/{stem}_Ascend310B1_v2-mixed_float16_high_precision.om"
-    assert f"--output-om {om}" in r.stdout
-    assert "--precision-v2 mixed_float16" in r.stdout and "--op-select-implmode high_precision" in r.stdout
-    assert "--precision force_fp16" not in r.stdout
+    assert ph.planned_path(r, "OM") == om  # the build step reads the knobs from the plan
 
 
 # ------------------------------------------------------------------ parse-time ARTIFACTS refusal
@@ -286,18 +285,4 @@ def test_make_atc_check(tmp_path_factory, tmp_path):
 
 
 # ------------------------------------------------------------------ installer
-def test_installer_sources(tmp_path, root):
-    env = {**ph.clean_env(), "ASCEND_TOOLKIT_HOME": str(tmp_path), "AIS_INSTALL_DRY_RUN": "1", "PYTHON": "py"}
-    script = str(root / "env" / "install_ascend_extras.sh")
-    default = subprocess.run(["bash", script], env=env, capture_output=True, text=True)
-    assert default.returncode == 0, default.stderr
-    assert "+ py -m pip install setuptools==80.10.2 attrs==26.1.0" in default.stdout
-    assert ("git+https://gitee.com/ascend/tools.git@8da7f6455bb122ca38b50e625fb7751c7e190ed1#egg=aclruntime"
-            "&subdirectory=ais-bench_workload/tool/ais_bench/backend") in default.stdout
-    mirror = subprocess.run(["bash", script], env={**env, "AIS_BENCH_SOURCE": "mirror2023"}, capture_output=True, text=True)
-    assert "git+https://github.com/Ascend/tools.git@9d6da90#egg=ais_bench" in mirror.stdout
-    wheels = subprocess.run(["bash", script], env={**env, "AIS_BENCH_SOURCE": "wheels", "AIS_BENCH_WHEELS": "/w/a.whl /w/b.whl"},
-                            capture_output=True, text=True)
-    assert "+ py -m pip install /w/a.whl /w/b.whl" in wheels.stdout
-    bad = subprocess.run(["bash", script], env={**env, "AIS_BENCH_SOURCE": "pypi"}, capture_output=True, text=True)
-    assert bad.returncode == 2 and "maintained (default), mirror2023, wheels" in bad.stderr
+# the installer's sources and its choice by CANN layout: tests/test_ascend_source.py (issue 25 §2)

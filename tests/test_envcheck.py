@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import pipeline_helpers as ph
+
 from semask.core import packages
 from semask.backends.registry import select_backend
 from semask.core.errors import KitError
@@ -20,8 +22,9 @@ def _env(tmp_path, with_standins):
     env["ASCEND_SET_ENV"] = str(tmp_path / "set_env.sh")
     if with_standins:
         env["PATH"] = f"{STANDINS / 'bin'}:{env['PATH']}"
-        env["PYTHONPATH"] = str(STANDINS)
+        env["PYTHONPATH"] = f"{STANDINS}:{STANDINS / 'cann_site'}"
         env["STANDIN_PYTHON"] = sys.executable
+        env["ATC_PYTHON"] = ph.cann_python()
     return env
 
 

@@ -166,7 +166,7 @@ def test_weights_not_a_checkpoint(ref, tmp_path, tmp_path_factory):
     assert_one_error(proc, f"WEIGHTS file {weights}", "point WEIGHTS at ")
     # the ONNX of the previous weights is not taken as the export of these
     planned = ph.run_make(["all"], arts, ref["data"], ph.ort_vars(WEIGHTS=str(weights)), flags=["-n"]).stdout
-    assert "-m semask export-ort --plan" in planned  # (the step reads WEIGHTS from the plan since i24a)
+    assert "semask export-ort --plan" in planned
 
 
 def test_weights_of_the_wrong_variant(ref, tmp_path, tmp_path_factory):

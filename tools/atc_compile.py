@@ -36,12 +36,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--extra", action="append", default=[], help="extra atc flags as --extra='--flag=v ...' (repeatable)")
     p.add_argument("--weights", default=None, help="the run's WEIGHTS (a .pth/.npz or 'random'): the model's sidecar "
                    "must name them (make passes it); without it only the model's sha256 is checked")
+    p.add_argument("--atc-python", default=None, help="ATC_PYTHON: CANN's Python, first on PATH for atc alone")
+    p.add_argument("--keep-dtype", default=None, help="KEEP_DTYPE: atc --keep_dtype config")
+    p.add_argument("--op-precision", default=None, help="OP_PRECISION: atc --op_precision_mode .ini")
+    p.add_argument("--mixlist", default=None, help="MIXLIST: atc --modify_mixlist .json")
     args = p.parse_args(argv)
     extra = [tok for chunk in args.extra for tok in shlex.split(chunk)]
     precision = args.precision or (None if args.precision_v2 else DEFAULT_PRECISION)
     info = ascend.compile_om(args.onnx, args.output_om, args.batch_size, args.height, args.width, args.soc,
                              precision, args.input_dtype, extra, args.device, precision_v2=args.precision_v2,
-                             op_select_implmode=args.op_select_implmode, weights=args.weights)
+                             op_select_implmode=args.op_select_implmode, weights=args.weights,
+                             atc_python=args.atc_python, knobs={"KEEP_DTYPE": args.keep_dtype,
+                                                                "OP_PRECISION": args.op_precision, "MIXLIST": args.mixlist})
     mode = info["precision_mode"] or f"v2 {info['precision_mode_v2']}"
     print(f"om: {info['om']} (soc {info['soc_version']}, {mode}, bs{info['batch_size']})")
     return 0

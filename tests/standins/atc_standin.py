@@ -10,12 +10,20 @@ Also the documented side modes: `--mode=1 --om=X.om --json=X.json` writes the re
 layout assumed by the stand-in: {"result", "op": [{"op_name", "op_type", "result", "reason"}]}; ONNX op
 types listed in $STANDIN_ATC_UNSUPPORTED fail it. STANDIN_ATC_OLD_CANN=1 rejects modes 1 and 3, as a
 release without them would.
+
+Before compiling (mode 0) it does what ATC's te_fusion does with the `python3` on PATH: `python3-config --prefix`
+beside it, that prefix's libpython3.Y.so, and `import te.platform.log_util, tbe` with the stand-in te of
+tests/standins/cann_site on its PYTHONPATH (what CANN's set_env.sh adds); that te imports only in Python 3.7-3.9
+without numpy 2, so a venv's python3 first on PATH fails the compile with atc's own messages (E40001, E40000).
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +36,7 @@ PRECISION_MODES = ("force_fp16", "allow_fp32_to_fp16", "must_keep_origin_dtype",
                    "cube_fp16in_fp32out", "allow_mix_precision_fp16", "allow_mix_precision_bf16", "allow_fp32_to_bf16")
 PRECISION_MODES_V2 = ("fp16", "origin", "cube_fp16in_fp32out", "mixed_float16", "mixed_bfloat16", "cube_hif8", "mixed_hif8")
 IMPLMODES = ("high_performance", "high_precision")
+CANN_SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cann_site")
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures",
                        "atc_om_semask_reduced.json")
 
@@ -74,6 +83,25 @@ def precheck(opts: dict[str, str]) -> None:
     print("ATC run success, welcome to the next use.")
 
 
+def check_op_compiler_python() -> None:
+    """te_fusion's steps with the python3 on PATH; atc's own error codes when one fails."""
+    python = shutil.which("python3")
+    if python is None:
+        fail("E40001: Failed to find python3 in PATH.")
+    config = os.path.join(os.path.dirname(python), "python3-config")
+    proc = subprocess.run([config, "--prefix"], capture_output=True, text=True) if os.path.exists(config) else None
+    if proc is None or proc.returncode != 0:
+        fail(f"E40001: Failed to get the python lib path with [{config} --prefix].")
+    minor = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True,
+                           text=True).stdout.strip()
+    if not glob.glob(os.path.join(proc.stdout.strip(), "lib*", f"libpython{minor}*.so*")):
+        fail(f"E40001: Failed to load libpython{minor}.so from [{proc.stdout.strip()}].")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [CANN_SITE, os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([python, "-c", "import te.platform.log_util, tbe"], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        fail("E40000: Failed to import te.platform.log_util. " + (proc.stderr.strip().splitlines() or [""])[-1])
+
+
 def parse(argv: list[str]) -> dict[str, str]:
     """gflags style: --key=value or --key value."""
     opts: dict[str, str] = {}
@@ -103,6 +131,13 @@ def main(argv: list[str]) -> None:
     if "version" in opts:
         print("ATC version: 7.0.0.standin")
         return
+    if "help" in opts or "h" in opts:  # CANN 6.0's help has no --precision_mode_v2 (STANDIN_ATC_OLD_CANN=1)
+        flags = ["--framework", "--model", "--output", "--soc_version", "--precision_mode", "--keep_dtype",
+                 "--op_precision_mode", "--modify_mixlist", "--op_select_implmode", "--mode"]
+        if not os.environ.get("STANDIN_ATC_OLD_CANN"):
+            flags.append("--precision_mode_v2")
+        print("usage: atc <args>\n" + "\n".join(f"  {f}" for f in flags))
+        return
     if opts.get("mode", "0") != "0":
         if os.environ.get("STANDIN_ATC_OLD_CANN") or opts["mode"] not in ("1", "3"):
             fail(f"E10001: Value [{opts['mode']}] for parameter [--mode] is invalid. Reason: this release supports 0 only.")
@@ -129,8 +164,15 @@ def main(argv: list[str]) -> None:
         fail(f"E10001: Value [{opts['precision_mode_v2']}] for parameter [--precision_mode_v2] is invalid.")
     if opts.get("op_select_implmode", "high_performance") not in IMPLMODES:
         fail(f"E10001: Value [{opts['op_select_implmode']}] for parameter [--op_select_implmode] is invalid.")
+    for flag in ("keep_dtype", "op_precision_mode", "modify_mixlist"):
+        if flag in opts and not os.path.isfile(opts[flag]):
+            fail(f"E10001: Value [{opts[flag]}] for parameter [--{flag}] is invalid. Reason: the file does not exist.")
+    if "modify_mixlist" in opts and not opts.get("precision_mode", "").startswith("allow_mix_precision"):
+        fail("E10001: Value for parameter [--modify_mixlist] is invalid. Reason: it needs --precision_mode="
+             "allow_mix_precision.")
     if os.environ.get("STANDIN_ATC_FAIL"):
         fail(os.environ["STANDIN_ATC_FAIL"])
+    check_op_compiler_python()
     import onnx
 
     try:

@@ -154,6 +154,9 @@ VARIABLES: tuple[Variable, ...] = (
              + f"; BACKEND=openvino: {' '.join(OV_PRECISIONS)} (default {DEFAULT_OV_PRECISION})"),
     Variable("PRECISION_V2", "", "atc --precision_mode_v2 instead of PRECISION: " + " ".join(ATC_PRECISION_MODES_V2)),
     Variable("OP_SELECT_IMPLMODE", "", "atc --op_select_implmode: " + " ".join(OP_SELECT_IMPLMODES)),
+    Variable("KEEP_DTYPE", "", "atc --keep_dtype config (ops kept in their ONNX dtype; sha256 in the .om name)"),
+    Variable("OP_PRECISION", "", "atc --op_precision_mode .ini (e.g. Gelu=high_performance; sha256 in the .om name)"),
+    Variable("MIXLIST", "", "atc --modify_mixlist .json (with PRECISION=allow_mix_precision; sha256 in the .om name)"),
     Variable("DEVICE", "0", f"NPU id 0-{DEVICE_MAX} (ais_bench --device)"),
     Variable("LOOP", "auto", "perf: timed runs, or auto (fit PERF_SECONDS, at least 3)"),
     Variable("PERF_SECONDS", "60", "perf: time budget of LOOP=auto"),
@@ -177,6 +180,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HOST_PYTHON", "", "the interpreter that creates .venv (make env; default: python3)"),
     Variable("ASCEND_SET_ENV", DEFAULT_SET_ENV, "the CANN set_env.sh"),
     Variable("AIS_BENCH", "", "the command that runs ais_bench (default: python -m ais_bench)"),
+    Variable("ATC_PYTHON", "", "CANN's Python for atc's op compiler, put first on PATH for atc alone "
+             "(e.g. /usr/local/python3.7.5/bin/python3; never the kit's .venv)"),
     Variable("UPSTREAM_REPO", UPSTREAM_REPO_URL, "crosscheck: upstream repository (URL or local mirror)"),
     Variable("UPSTREAM_DIR", "data/upstream/SeMask-Segmentation", "crosscheck: upstream clone"),
     Variable("CROSSCHECK_NUM", "2", "crosscheck: images"),

@@ -7,6 +7,10 @@ STANDIN_AIS_ERA = 2025-12 (default, the strictest) | 2024-06 | 2023-06 picks whi
   2025-12  --output must not be over 0o750 (checked while parsing: `permission should not be over 0o750`,
            exit 2); .om, input folder and files: no symlink, characters [_A-Za-z0-9/.-], not group/other-
            writable, owned by the user; writes folders 0750 and files 0640.
+           Every entry of the input folder is checked before filtering by extension (issue 25 §5: msit
+           utils.py:77-94, gitee common/utils.py:93-113), so a manifest.json at 0664 fails the run with
+           `input data:<path> is illegal`; ownership means uid = euid or gid in the user's groups (root is not
+           exempt); --output_dirname is checked as a path relative to the working folder.
   2024-06  the same input rules; chmods the output folder 0750; without pkg_resources its version check
            raises UnboundLocalError.
   2023-06  no path rules; without pkg_resources it warns three times and falls back to run_mode tensor.
@@ -66,7 +70,7 @@ def check_path(path: str, write: bool = False) -> None:
     if os.path.islink(full):
         raise PathRefused(f"path :{full} is a soft link, not supported, please import file(or directory) directly")
     st = os.stat(full)
-    if st.st_uid != os.getuid() and st.st_gid not in os.getgroups():
+    if st.st_uid != os.geteuid() and st.st_gid not in os.getgroups():
         raise PathRefused(f"current user isn't path:{full}'s owner or ownergroup")
     mode = stat.S_IMODE(st.st_mode)
     if write and mode & WRITE_NOT_PERMITTED:
@@ -172,6 +176,10 @@ def get_args() -> argparse.Namespace:
                 p.error(f"argument: invalid path value: '{path}'")
     if args.output_dirname and not args.output:
         raise RuntimeError("error bad parameters --output_dirname")
+    if ERA >= "2025" and args.output_dirname and PATH_BAD.search(os.path.abspath(args.output_dirname)):
+        print(f"[ERROR] path contains illegal char, legal chars include A-Z a-z 0-9 _ - / . "
+              f"({os.path.abspath(args.output_dirname)})")
+        p.error(f"argument --output_dirname: invalid check_output_dirname value: '{args.output_dirname}'")
     if (args.profiler or args.dump) and not args.output:
         raise RuntimeError("error bad parameters --output is needed with --profiler/--dump")
     return args
@@ -193,13 +201,15 @@ def files_in(inputs: str) -> list[str]:
     if not os.path.isdir(first):
         raise RuntimeError(f"error {first} not file or dir")
     folder = first
+    if STRICT:  # every entry, before filtering by extension
+        for name in sorted(os.listdir(folder)):
+            try:
+                check_path(os.path.join(folder, name))
+            except PathRefused as exc:
+                raise PathRefused(f"input data:{os.path.join(folder, name)} is illegal ({exc})") from None
     names = sorted(n for n in os.listdir(folder)
                    if n.endswith((".bin", ".BIN", ".npy", ".NPY")) and os.path.isfile(os.path.join(folder, n)))
-    files = [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
-    if STRICT:
-        for f in files:
-            check_path(f)
-    return files
+    return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
 
 
 def file_bytes(path: str) -> bytes:

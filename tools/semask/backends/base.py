@@ -9,7 +9,12 @@ so the runtimes' heavy imports stay inside the verbs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Protocol, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+try:
+    from typing import Protocol
+except ImportError:  # Python 3.7 (CANN 6.0's) has no typing.Protocol; make's parse-time plan runs there too
+    Protocol = object  # type: ignore[assignment,misc]
 
 
 @dataclass(frozen=True)

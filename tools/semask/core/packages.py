@@ -6,11 +6,11 @@ them should import a backend to do so.
 """
 from __future__ import annotations
 
-import importlib.metadata as md
 import re
 from pathlib import Path
 from typing import Any
 
+from semask.core import distinfo
 from semask.core.errors import KitError, not_one_of
 from semask.spec import ENV_NEEDS
 
@@ -52,11 +52,10 @@ def package_versions() -> dict[str, dict[str, Any]]:
     for name, (dists, _) in PACKAGES.items():
         entry: dict[str, Any] = {"dist": None, "version": None, "pinned": None}
         for dist in dists:
-            try:
-                entry = {"dist": dist, "version": md.version(dist), "pinned": pins.get(dist.lower())}
+            found = distinfo.version(dist)
+            if found is not None:
+                entry = {"dist": dist, "version": found, "pinned": pins.get(dist.lower())}
                 break
-            except md.PackageNotFoundError:
-                continue
         if entry["dist"] is None:
             entry["pinned"] = next((pins[d.lower()] for d in dists if d.lower() in pins), None)
         entry["matches_pin"] = None if entry["pinned"] is None or entry["version"] is None else entry["version"].split("+")[0] == entry["pinned"]

@@ -9,18 +9,19 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from semask.core.errors import KitError
 
 
-def run_streamed(cmd: Sequence[str], cwd: Path | str | None = None) -> tuple[int, str]:
+def run_streamed(cmd: Sequence[str], cwd: Path | str | None = None,
+                 env: Mapping[str, str] | None = None) -> tuple[int, str]:
     """Run `cmd`, echoing its merged stdout+stderr line by line as it comes; return (exit code, full output).
 
     KitError (one line) when the program does not exist."""
     try:
         proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", bufsize=1)
+                                errors="replace", bufsize=1, env=None if env is None else dict(env))
     except FileNotFoundError:
         raise KitError(f"cannot run {cmd[0]}: not found") from None
     lines = []

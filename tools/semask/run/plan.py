@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
+from semask.backends.ascend.accuracy_knobs import knob_problems, knob_tag
 from semask import spec
 from semask.backends.ascend.knobs import soc_mistake
 from semask.core.errors import KitError, not_one_of, not_positive_int
@@ -213,6 +214,7 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
     if values["PRECISION_V2"] and "PRECISION" in given:
         errors.append(f"error: PRECISION={values['PRECISION']} and PRECISION_V2={values['PRECISION_V2']} cannot be "
                       "combined (atc refuses --precision_mode with --precision_mode_v2); unset one of them")
+    errors += [f"error: {line}" for line in knob_problems(values)]  # KEEP_DTYPE, OP_PRECISION, MIXLIST files
     if values["DEVICE"] != spec.DEVICE_ALL:  # the syntax here; the chips npu-smi lists when resolving
         errors += [f"error: {line}" for line in device_mistakes(values["DEVICE"], None)[1]]
     for name in NO_SPACES:
@@ -361,7 +363,8 @@ class RunPlan:
         """Every atc knob that changes the compiled model."""
         v = self.values
         precision = f"v2-{v['PRECISION_V2']}" if v["PRECISION_V2"] else v["PRECISION"]
-        return f"{self.resolved.soc}_{precision}" + (f"_{v['OP_SELECT_IMPLMODE']}" if v["OP_SELECT_IMPLMODE"] else "")
+        return (f"{self.resolved.soc}_{precision}" + (f"_{v['OP_SELECT_IMPLMODE']}" if v["OP_SELECT_IMPLMODE"] else "")
+                + knob_tag(v))
 
     @property
     def runner(self):  # -> semask.backends.base.Backend
@@ -436,6 +439,8 @@ class RunPlan:
             out[f"{key}_PROVENANCE"] = out[key][:-len(".json")] + ".provenance.json"
         report = out["REPORT"][:-len(".json")]
         out.update(REPORT_MD=f"{report}.md", PANELS_DIR=f"{report}_panels", TABLE_MD=f"{report}.table.md")
+        if self.backend == "ascend":  # the ORT fp32 run of the same frames (the report's label agreement)
+            out["ORT_FP32_SUMMARY"] = f"{a}/preds/ort-cpu_{stem}_{r.data_tag}_{self.limit_tag}_summary.json"
         return out
 
     def path(self, name: str) -> Path:

@@ -23,7 +23,9 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
 from semask.run import datacheck, makes, ram, stamps, workspace
-from semask.backends.ascend.devices import DeviceError, check_single_device, resolve_devices
+from semask.backends.ascend.atc_help import atc_help_text, precision_v2_problem
+from semask.backends.ascend.dev_access import device_access_problem
+from semask.backends.ascend.devices import DeviceError, check_single_device, chips_for_run, resolve_devices
 from semask.core.errors import KitError
 from semask.core import fsio
 from semask.core.fsio import DISK_FULL, atomic_write_text
@@ -35,13 +37,13 @@ from semask.run.plan import (PlanError, Resolved, RunPlan, build, data_tag, make
                          write_latest)
 
 
-def choose_backend(requested: str, set_env: str) -> str:
+def choose_backend(requested: str, set_env: str, atc_python: str | None = None) -> str:
     """'ascend' or 'ort' (BACKEND=auto says why on stderr); BACKEND=ascend that cannot work is a PlanError.
 
     select_backend sources ASCEND_SET_ENV itself: a failing script is named with its exit code, and
     BACKEND=auto then falls back to ONNX Runtime and says why."""
     try:
-        backend, reason = select_backend(requested, set_env)
+        backend, reason = select_backend(requested, set_env, atc_python)
     except KitError as exc:
         raise PlanError([f"error: {exc}"]) from None
     if requested == "auto":
@@ -55,16 +57,30 @@ def resolve_chips(soc: str, device: str, set_env: str) -> Tuple[str, List[int]]:
     sourced = source_set_env(set_env) if Path(set_env).is_file() else None
     with applied(sourced.env) if sourced is not None and sourced.ok else contextlib.nullcontext():
         try:
-            devices = resolve_devices(device)
+            chips, warning = chips_for_run(soc)  # npu-smi failing with an explicit SOC: one warning
+            if warning:
+                print(warning, file=sys.stderr)
+            devices = resolve_devices(device, chips, use_npu_smi=False)
         except DeviceError as exc:
             raise PlanError([f"error: {line}" for line in exc.lines]) from None
         return resolve_soc(soc, devices)[0], devices
 
 
+def check_atc_help(precision_v2: str, set_env: str) -> None:
+    """PRECISION_V2 only on an atc whose --help lists --precision_mode_v2 (CANN 6.0's does not)."""
+    if not precision_v2:
+        return
+    sourced = source_set_env(set_env) if Path(set_env).is_file() else None
+    with applied(sourced.env) if sourced is not None and sourced.ok else contextlib.nullcontext():
+        problem = precision_v2_problem(precision_v2, atc_help_text())
+    if problem:
+        raise PlanError([f"error: {problem}"])
+
+
 def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     """Backend, SoC, native size and identities of a checked plan; takes the ARTIFACTS lock unless dry."""
     v = plan.values
-    backend = choose_backend(v["BACKEND"], v["ASCEND_SET_ENV"])
+    backend = choose_backend(v["BACKEND"], v["ASCEND_SET_ENV"], v.get("ATC_PYTHON") or None)
     errors = []
     devices: List[int] = []
     try:
@@ -99,6 +115,10 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
             raise PlanError([f"error: {line}" for line in (size, memory) if line])
         if backend == "ascend":
             soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"])
+            denied = device_access_problem(devices)  # non-root users outside the driver's group
+            if denied:
+                raise PlanError([f"error: {denied}"])
+            check_atc_help(v["PRECISION_V2"], v["ASCEND_SET_ENV"])
     except PlanError:
         raise
     except KitError as exc:  # workspace.Refused too

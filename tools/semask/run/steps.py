@@ -142,6 +142,10 @@ def report(plan: RunPlan, command: str) -> None:
                                     Path(p["REPORT_MD"]), h, w, None, None, 3, Path(v["DATA_ROOT"]),
                                     Path(p["PANELS_DIR"]), [Path(p["REPORT_PROVENANCE"])], None))
     print(summary_line(result))
+    if "ORT_FP32_SUMMARY" in p:  # Ascend: how far its labels are from the ORT fp32 labels of the same frames
+        from semask.evaluate.fp32_agreement import add_to_report
+
+        print(add_to_report(Path(p["REPORT"]), Path(p["PRED_SUMMARY"]), Path(p["ORT_FP32_SUMMARY"]), v["LABEL_DTYPE"])[1])
     print(run_files(report=Path(p["REPORT"]), summary=Path(p["PRED_SUMMARY"]), smoke=v["SMOKE"] == "1",
                     out=Path(p["TABLE_MD"]), weights=weights(plan)), end="")
 

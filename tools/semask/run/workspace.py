@@ -41,9 +41,9 @@ def _inside(child: Path, parent: Path) -> bool:
 def real(path: Path, variable: str) -> Path:
     """`path` with every symlink resolved; a symlink loop is one refusal naming the variable and path."""
     try:
-        return Path(os.path.realpath(path, strict=True))
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
+        return Path(path).resolve(strict=True)  # os.path.realpath(strict=) is 3.10+; parse time may be on 3.7
+    except (OSError, RuntimeError) as exc:  # a loop: RuntimeError before Python 3.13, ELOOP from 3.13
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
             raise Refused(f"{variable}={path} is a symlink loop (a link that leads back to itself); "
                           f"point the link at a real folder or set {variable} to one") from None
         return Path(os.path.realpath(path))  # not there (yet): resolve what is

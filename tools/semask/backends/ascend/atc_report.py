@@ -64,8 +64,10 @@ def summarise_placement(model: dict[str, Any]) -> dict[str, Any]:
         if cls == "ai_cpu":
             ai_cpu_ops.append({"name": str(op.get("name")), "type": str(op.get("type")), "kernel_lib": lib or ""})
     atc_version = next((a.get("value", {}).get("s") for a in model.get("attr") or [] if a.get("key") == "atc_version"), None)
+    from semask.backends.ascend.layernorm import fused_layernorms
+
     return {"available": True, "source": "atc --mode=1", **counts, "by_kernel_lib": dict(sorted(libs.items())),
-            "ai_cpu_ops": ai_cpu_ops, "atc_version_in_om": atc_version}
+            "ai_cpu_ops": ai_cpu_ops, "atc_version_in_om": atc_version, "layernorm_ops": fused_layernorms(_ops(model))}
 
 
 def placement(om: Path, scratch: Path) -> dict[str, Any]:

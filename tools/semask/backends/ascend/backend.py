@@ -40,8 +40,16 @@ class AscendBackend:
 
     def step_prefix(self, values: Mapping[str, str]) -> str:
         """umask 027 (the newest ais_bench refuses looser files) and CANN's set_env.sh when it exists."""
-        script = "'" + values["ASCEND_SET_ENV"].replace("'", "'\\''") + "'"  # always quoted, as make's q does
-        return (f"umask 027; if [ -f {script} ]; then set +u; . {script} >/dev/null 2>&1; set -u; fi;")
+        def quoted(text: str) -> str:  # always single-quoted, as make's q does
+            return "'" + text.replace("'", "'\\''") + "'"
+
+        script = quoted(values["ASCEND_SET_ENV"])
+        # sourced as the parse-time check sources it (semask.backends.ascend.set_env): only its final status counts,
+        # so a line of it that returns non-zero cannot kill the recipe silently under -e
+        said = (quoted(f"error: ASCEND_SET_ENV={values['ASCEND_SET_ENV']} exited with code ") + '"$rc"'
+                + quoted(" when sourced; fix the script or point ASCEND_SET_ENV at the CANN toolkit's set_env.sh"))
+        return (f"umask 027; if [ -f {script} ]; then set +eu; . {script} >/dev/null 2>&1; rc=$?; set -eu; "
+                f"if [ $rc -ne 0 ]; then echo {said} >&2; exit $rc; fi; fi;")
 
     def host_facts(self) -> Dict[str, Any]:
         from semask.backends.envcheck import ascend_info
@@ -59,7 +67,9 @@ class AscendBackend:
         info = toolchain.compile_om(spec.onnx, spec.out, spec.batch_size, spec.height, spec.width, k["SOC"], precision,
                                     spec.input_dtype, (), int(k["DEVICES"].split(",")[0]),
                                     precision_v2=k["PRECISION_V2"] or None,
-                                    op_select_implmode=k["OP_SELECT_IMPLMODE"] or None, weights=spec.weights)
+                                    op_select_implmode=k["OP_SELECT_IMPLMODE"] or None, weights=spec.weights,
+                                    atc_python=k.get("ATC_PYTHON") or None,
+                                    knobs={name: k.get(name) for name in ("KEEP_DTYPE", "OP_PRECISION", "MIXLIST")})
         mode = info["precision_mode"] or f"v2 {info['precision_mode_v2']}"
         print(f"om: {info['om']} (soc {info['soc_version']}, {mode}, bs{info['batch_size']})")
         return info

@@ -7,14 +7,22 @@ runs before `.venv` exists.
 
 `npu-smi info` prints one NPU row (`| <npu> <Name> | <Health> | ...`) per card, followed by one chip row
 (`| <chip> <Device> | <Bus-Id> | ...`) per chip on it; the Device column is the id `--device` takes.
+Driver 24.x prints a Duo card as two NPU rows sharing one id, one chip row each; `npu-smi info -m`
+lists NPU ID / Chip ID / Chip Logic ID / Chip Name (Mcu rows have logic id `-`) and is read when the table has no
+chip rows. Ids follow ACL's numbering (issue 25 §4): ASCEND_RT_VISIBLE_DEVICES / ASCEND_VISIBLE_DEVICES pick and
+order the chips ACL numbers from 0, and in a container (npu-smi shows the host's ids) the visible chips are numbered
+0, 1, ... in order. npu-smi is a source of facts, not a gatekeeper: with an explicit SOC its failure (e.g. `dcmi
+module initialize failed. ret is -8005`, exit 255, in containers and for users outside the driver's group) is one
+warning and DEVICE is taken as given.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 from semask.core.errors import KitError
 from semask.spec import DEVICE_ALL, DEVICE_MAX
@@ -31,6 +39,7 @@ class Chip:
     name: str
     chip: int
     device: int
+    host: Optional[int] = None  # the id npu-smi shows when ACL numbers the chip differently (container, visible list)
 
 
 class DeviceError(KitError):
@@ -56,23 +65,73 @@ def parse_npu_smi_chips(text: str) -> List[Chip]:
     return chips
 
 
-def npu_smi_chips() -> Optional[List[Chip]]:
-    """The chips `npu-smi info` lists; None when npu-smi is not on PATH; KitError when it fails."""
+_MAP_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+|-)\s+(.+?)\s*$")
+NPU_SMI_FIX = ("npu-smi fails this way in some containers and for users outside the driver's group (`usermod -aG "
+               "HwHiAiUser $USER`, then log in again)")
+
+
+def parse_npu_smi_map(text: str) -> List[Chip]:
+    """The chips of `npu-smi info -m` (NPU ID, Chip ID, Chip Logic ID, Chip Name; Mcu rows skipped)."""
+    chips = []
+    for line in text.splitlines():
+        row = _MAP_ROW.match(line)
+        if row and row.group(3) != "-" and not row.group(4).lower().startswith("mcu"):
+            name = row.group(4).split()[-1]
+            chips.append(Chip(int(row.group(1)), name, int(row.group(2)), int(row.group(3))))
+    return chips
+
+
+def acl_numbering(chips: Sequence[Chip], environ: Mapping[str, str]) -> List[Chip]:
+    """The chips as ACL numbers them: the visible-devices list when set, else the listed chips from 0 in order."""
+    visible_text = environ.get("ASCEND_RT_VISIBLE_DEVICES") or environ.get("ASCEND_VISIBLE_DEVICES") or ""
+    visible = [int(v) for v in re.findall(r"\d+", visible_text)]
+    by_id = {c.device: c for c in chips}
+    if visible and all(v in by_id for v in visible):
+        chosen = [by_id[v] for v in visible]
+    else:  # no list, or a container that shows only its chips under the host's ids
+        chosen = sorted(chips, key=lambda c: c.device)[:len(visible) or None]
+    return [Chip(c.npu, c.name, c.chip, acl, None if acl == c.device else c.device) for acl, c in enumerate(chosen)]
+
+
+def _npu_smi(exe: str, args: List[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([exe, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def npu_smi_chips(environ: Optional[Mapping[str, str]] = None) -> Optional[List[Chip]]:
+    """The chips `npu-smi info` (else `info -m`) lists, in ACL's numbering; None when npu-smi is not on PATH;
+    KitError when it fails."""
     exe = shutil.which("npu-smi")
     if exe is None:
         return None
-    proc = subprocess.run([exe, "info"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    proc = _npu_smi(exe, ["info"])
     if proc.returncode != 0:
         raise KitError(f"`npu-smi info` failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()}; "
-                       "check the Ascend driver")
-    return parse_npu_smi_chips(proc.stdout)
+                       f"{NPU_SMI_FIX}")
+    chips = parse_npu_smi_chips(proc.stdout)
+    if not chips:
+        mapped = _npu_smi(exe, ["info", "-m"])
+        chips = parse_npu_smi_map(mapped.stdout) if mapped.returncode == 0 else []
+    return acl_numbering(chips, os.environ if environ is None else environ)
+
+
+def chips_for_run(soc: str) -> tuple:
+    """(chips or None, warning or None) for a run: a failing npu-smi with an explicit SOC is a warning (DEVICE is
+    then taken as given); with SOC=auto it is the refusal, since the chip can only come from npu-smi."""
+    try:
+        return npu_smi_chips(), None
+    except KitError as exc:
+        if soc == "auto":
+            raise KitError(f"{exc}; or pass SOC=Ascend310P3 (or your chip) instead of SOC=auto") from None
+        return None, (f"warning: {exc}; SOC={soc} is given, so the run goes on with DEVICE as given (ACL's numbering, "
+                      "not checked against the chips)")
 
 
 def chips_found(chips: Sequence[Chip]) -> str:
     """`0, 1 (310P3 on NPU 0)` style list of the device ids, for messages."""
     if not chips:
         return "none"
-    return ", ".join(f"{c.device} ({c.name}, NPU {c.npu} chip {c.chip})" for c in chips)
+    return ", ".join(f"{c.device} ({c.name}, NPU {c.npu} chip {c.chip}{'' if c.host is None else f', npu-smi id {c.host}'})"
+                     for c in chips)
 
 
 def device_mistakes(value: str, chips: Optional[Sequence[Chip]]) -> tuple:

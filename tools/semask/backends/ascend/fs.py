@@ -83,20 +83,36 @@ def write_private_text(final: Path | str, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def prepare_inputs(om: Path, input_dir: Path, files: Iterable[Path]) -> None:
-    """Make the .om, the bins folder and its files acceptable as ais_bench inputs, or say why not.
+def check_owner(path: Path, euid: int | None = None, groups: Iterable[int] | None = None) -> None:
+    """KitError unless `path` belongs to this user (uid = euid) or to one of its groups: the 2025 ais_bench's
+    FileStat.check_linux_permission, from which root is not exempt."""
+    euid = os.geteuid() if euid is None else euid
+    groups = set(os.getgroups()) | {os.getegid()} if groups is None else set(groups)
+    st = path.stat()
+    if st.st_uid != euid and st.st_gid not in groups:
+        raise KitError(f"{path} belongs to uid {st.st_uid} (gid {st.st_gid}), and ais_bench (2025) refuses inputs and "
+                       f"outputs whose owner is not you (uid {euid}) and whose group is not one of yours, root "
+                       f"included; fix: `chown -R {euid}:{os.getegid()} {path}`, or remake it as this user")
 
-    They must be real paths (no symlink), use only the allowed characters and not be group/other-writable;
-    the kit made them, so it tightens their modes (0640 files, 0750 folder) rather than asking the user.
+
+def prepare_inputs(om: Path, input_dir: Path, files: Iterable[Path]) -> None:
+    """Make the .om, the bins folder and every entry in it acceptable as ais_bench inputs, or say why not.
+
+    The 2024+ tools check every entry of the input folder before filtering by extension (a manifest.json left
+    0664 by an ORT run under umask 002 fails the run): each must be a real path (no symlink), use only the
+    allowed characters, belong to the user and not be group/other-writable; the kit made them, so it tightens
+    their modes (0640 files, 0750 folders) rather than asking the user. `files` (the bins) are entries too.
     """
     check_chars(om, "the .om")
     check_chars(input_dir, "the bins folder")
-    for path in (om, input_dir, *files):
+    entries = [input_dir / name for name in sorted(os.listdir(input_dir))]
+    for path in (om, input_dir, *files, *entries):
         if path.is_symlink():
             raise KitError(f"{path} is a symlink, which ais_bench refuses for its inputs; replace it with the real "
                            f"file (e.g. `cp --remove-destination \"$(readlink -f {path})\" {path}`) or rerun `make bins`")
         check_chars(path, "input file")
+        check_owner(path)
     set_mode(om, ASCEND_FILE_MODE)
     set_mode(input_dir, ASCEND_DIR_MODE)
-    for path in files:
-        set_mode(path, ASCEND_FILE_MODE)
+    for path in {*files, *entries}:
+        set_mode(path, ASCEND_DIR_MODE if path.is_dir() else ASCEND_FILE_MODE)

@@ -49,6 +49,21 @@ def multi_device_mode(cmd: Sequence[str], devices: Sequence[int], timeout: float
                    "device, e.g. DEVICE=0, or install the current ais_bench with `bash env/install_ascend_extras.sh`")
 
 
+def empty_devices_problem(frames: int, devices: Sequence[int], mode: str | None) -> str | None:
+    """The 2023-06 splitter gives each device ceil(n/d) files in turn, so the last devices can get none and
+    ais_bench fails (10 frames on 8 chips: 2 each, 3 chips idle); one line with a DEVICE list that works."""
+    if mode != SPLIT or not devices or frames < len(devices):
+        return None
+    per = -(-frames // len(devices))
+    used = -(-frames // per)
+    if used == len(devices):
+        return None
+    idle = list(devices[used:])
+    return (f"{frames} frame(s) on {len(devices)} devices: this ais_bench (2023-06) gives each device ceil({frames}/"
+            f"{len(devices)}) = {per} frames in turn, so device(s) {','.join(map(str, idle))} would get none and the "
+            f"run fails; use DEVICE={','.join(map(str, devices[:used]))}, or more frames (LIMIT)")
+
+
 def device_flags(devices: Sequence[int], mode: str | None, with_input: bool) -> list[str]:
     """`--device 0,1` (+ `--divide_input 1` on the eras that only split with it)."""
     flags = ["--device", ",".join(str(d) for d in devices)]

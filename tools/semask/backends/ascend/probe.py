@@ -20,15 +20,17 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from semask.core.distinfo import snippet_prelude
 from semask.core.packages import pinned_versions
 from semask.spec import AIS_BENCH_DISTS, AIS_BENCH_IMPOSTOR_DIST as IMPOSTOR_DIST
 
-# Runs inside ais_bench's interpreter: standard library only, prints one JSON object.
+# Runs inside ais_bench's interpreter (CANN's Python may be 3.7: no importlib.metadata), after distinfo's source
+# (`distributions`, `version`): standard library only, prints one JSON object.
 _SNIPPET = r"""
-import importlib, importlib.metadata as md, importlib.util, json, sys, warnings
+import importlib, importlib.util, json, sys, warnings
 warnings.simplefilter("ignore")
 dists = json.loads(sys.argv[1])
-out = {"python": sys.executable, "imports": {}, "versions": {}}
+out = {"python": sys.executable, "pyver": list(sys.version_info[:3]), "imports": {}, "versions": {}}
 def try_import(name):
     try:
         importlib.import_module(name)
@@ -44,21 +46,13 @@ if out["imports"]["ais_bench"] is None:
         out["infer"] = importlib.util.find_spec("ais_bench.infer") is not None
     except BaseException:
         out["infer"] = False
-    for dist in md.distributions():
-        try:
-            top = (dist.read_text("top_level.txt") or "").split()
-            files = [str(f).replace("\\", "/") for f in (dist.files or [])]
-        except Exception:
-            continue
-        if "ais_bench" in top or any(f.startswith("ais_bench/") for f in files):
-            out["owners"].append([dist.metadata["Name"], dist.version])
+    for dist in distributions():
+        if "ais_bench" in dist["top_level"] or any(f.startswith("ais_bench/") for f in dist["files"]):
+            out["owners"].append([dist["name"], dist["version"]])
 for name in ("aclruntime", "pkg_resources", "attrs"):
     out["imports"][name] = try_import(name)
 for dist in dists + ["aclruntime"]:
-    try:
-        out["versions"][dist] = md.version(dist)
-    except Exception:
-        out["versions"][dist] = None
+    out["versions"][dist] = version(dist)
 print(json.dumps(out))
 """
 
@@ -98,10 +92,20 @@ def ais_bench_interpreter(cmd: list[str]) -> str:
     return sys.executable
 
 
-def fix_for(check: str, python: str, detail: str, set_env: str) -> str:
-    pins = pinned_versions()
-    setuptools = pins.get("setuptools", "80.10.2")
-    attrs = pins.get("attrs", "26.1.0")
+# The newest releases that install on an older ais_bench interpreter (CANN's 3.7/3.8; `pip download --python-version
+# 3.7|3.8 --only-binary=:all:`, 2026-12): the kit's own pins (setuptools 80.10.2, attrs 26.1.0) need 3.9+.
+_OLD_PYTHON_PINS = {(3, 7): {"setuptools": "68.0.0", "attrs": "24.2.0"}, (3, 8): {"setuptools": "75.3.4", "attrs": "25.3.0"}}
+
+
+def _requirement(package: str, default: str, pyver: tuple | None) -> str:
+    """`package==pin`: env/requirements.txt's pin, or the newest release that installs on the older interpreter `pyver`."""
+    older = _OLD_PYTHON_PINS.get(tuple(pyver[:2]) if pyver else (), {})
+    return f"{package}=={older.get(package) or pinned_versions().get(package, default)}"
+
+
+def fix_for(check: str, python: str, detail: str, set_env: str, pyver: tuple | None = None) -> str:
+    setuptools = _requirement("setuptools", "80.10.2", pyver)
+    attrs = _requirement("attrs", "26.1.0", pyver)
     fixes = {
         "run": f"cannot run {python}: {detail}; set AIS_BENCH or PYTHON to a working interpreter",
         "ais_bench": f"ais_bench is not installed for {python}; run `bash env/install_ascend_extras.sh` "
@@ -112,9 +116,9 @@ def fix_for(check: str, python: str, detail: str, set_env: str) -> str:
         "pkg_resources": f"pkg_resources is not importable in {python} ({detail}): ais_bench reads its and "
                          "aclruntime's versions with it (the 2023 release then falls back to its slow `tensor` mode, "
                          f"the 2024 one crashes), and setuptools >= 81 no longer ships it; fix: "
-                         f"`{python} -m pip install 'setuptools=={setuptools}'`",
+                         f"`{python} -m pip install '{setuptools}'`",
         "attrs": f"attrs is not importable in {python} ({detail}); ais_bench 2024+ imports it; fix: "
-                 f"`{python} -m pip install 'attrs=={attrs}'`",
+                 f"`{python} -m pip install '{attrs}'`",
     }
     return fixes[check]
 
@@ -152,8 +156,8 @@ def probe(set_env: str, cmd: list[str] | None = None, timeout: float = 120) -> P
     cmd = cmd or ais_bench_command()
     python = ais_bench_interpreter(cmd)
     try:
-        proc = subprocess.run([python, "-c", _SNIPPET, json.dumps(list(AIS_BENCH_DISTS))], capture_output=True,
-                              text=True, timeout=timeout)
+        proc = subprocess.run([python, "-c", snippet_prelude() + _SNIPPET, json.dumps(list(AIS_BENCH_DISTS))],
+                              capture_output=True, text=True, timeout=timeout)
         found = json.loads(proc.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
         detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
@@ -171,5 +175,5 @@ def probe(set_env: str, cmd: list[str] | None = None, timeout: float = 120) -> P
     for check in ("aclruntime", "pkg_resources", "attrs"):
         error = found["imports"].get(check)
         if error:
-            return Probe(False, check, fix_for(check, python, error, set_env), python, versions)
+            return Probe(False, check, fix_for(check, python, error, set_env, found.get("pyver")), python, versions)
     return Probe(True, None, "ais_bench, aclruntime, pkg_resources and attrs import", python, versions)

@@ -17,9 +17,10 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from semask.core.errors import KitError
+from semask.backends.ascend.atc_python import atc_environ, check_atc_python
 from semask.backends.ascend.probe import ais_bench_command  # noqa: F401 (the command every caller runs)
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import check_free_space, sha256_file
@@ -81,13 +82,12 @@ def resolve_soc(soc: str, device: int | Sequence[int] = 0) -> tuple[str, str]:
     devices = [device] if isinstance(device, int) else list(device)
     if soc != "auto":
         return soc, "given"
-    text = npu_smi_info()
-    if len(devices) > 1:
-        from semask.backends.ascend.devices import parse_npu_smi_chips, soc_of
+    from semask.backends.ascend.devices import npu_smi_chips, soc_of
 
-        chips = parse_npu_smi_chips(text)
-        if chips:
-            return "Ascend" + soc_of(devices, chips), "npu-smi"
+    chips = npu_smi_chips()  # in ACL's numbering (visible devices, containers)
+    if chips:
+        return "Ascend" + soc_of(devices, chips), "npu-smi"
+    text = npu_smi_info()
     return "Ascend" + parse_chip_name(text, devices[0]), "npu-smi"
 
 
@@ -141,12 +141,15 @@ def _find_om(scratch: Path, stem: str) -> Path | None:
 def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height: int, width: int, soc: str,
                precision: str | None = "force_fp16", input_dtype: str = "float32", extra: Sequence[str] = (),
                device: int = 0, precision_v2: str | None = None, op_select_implmode: str | None = None,
-               weights: str | None = None) -> dict[str, Any]:
+               weights: str | None = None, atc_python: str | None = None,
+               knobs: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Compile ONNX -> OM with atc in a scratch folder, rename the .om (0640), write its JSON sidecar
     with the op placement atc reports for it.
 
     The ONNX is checked against its sidecar (and the run's `weights` when given) first; the OM's sidecar
-    carries the ONNX's weights identity on, so the .om can be checked the same way."""
+    carries the ONNX's weights identity on, so the .om can be checked the same way. `atc_python` (ATC_PYTHON, else
+    the environment's) is CANN's interpreter, put first on PATH for atc alone. `knobs` ({KEEP_DTYPE, OP_PRECISION,
+    MIXLIST: file}) add their atc flags; their sha256 go into the sidecar."""
     from semask.backends.ascend import fs as ascend_fs, knobs as ascend_knobs, atc_report
     from semask.model.onnx_io import onnx_io
     from semask.backends.model_check import verify_model
@@ -170,6 +173,9 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     if shutil.which("atc") is None:
         raise KitError(f"atc is not on PATH; run `source {os.environ.get('ASCEND_SET_ENV', DEFAULT_SET_ENV)}` "
                        "(CANN toolkit) first, or use BACKEND=ort")
+    # atc's op compiler runs `python3` from PATH: CANN's Python (ATC_PYTHON's folder first), never a venv's
+    atc_python = atc_python or os.environ.get("ATC_PYTHON") or None
+    check_atc_python(os.environ, atc_python, cann_version())
     soc_version, soc_source = resolve_soc(soc, device)
     ascend_fs.private_dir(output_om.parent, "OM folder")
     side = sidecar_path(output_om)
@@ -177,32 +183,27 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
         side.unlink()
     scratch = temp_dir(output_om.parent, f".{output_om.stem}.atc-")
     try:
-        cmd = atc_command(onnx, scratch / output_om.stem, batch_size, height, width, soc_version, precision, extra,
-                          precision_v2, op_select_implmode)
-        print("+ " + shlex.join(cmd), flush=True)
-        start = time.time()
-        from semask.core.progress import step
+        from semask.backends.ascend.accuracy_knobs import atc_args, knob_files
 
-        with step("atc", f"{onnx.name} -> {output_om.name}"):
-            code, text = run_streamed(cmd, cwd=scratch)
-        ascend_fs.write_private_text(output_om.with_suffix(".atc.log"), text)
-        built = _find_om(scratch, output_om.stem)
-        if code != 0 or built is None:
-            why = f"exit code {code}" if code != 0 else f"exit 0 but no {output_om.stem}.om was written"
-            raise KitError(f"atc failed for {onnx} ({why}); last lines of its output:\n{_tail(text)}\n"
-                           f"(full log: {output_om.with_suffix('.atc.log')})")
+        knob_info = knob_files(knobs or {})
+        cmd = atc_command(onnx, scratch / output_om.stem, batch_size, height, width, soc_version, precision,
+                          [*extra, *atc_args(knob_info)], precision_v2, op_select_implmode)
+        start = time.time()
+        built, text = _run_atc(cmd, scratch, onnx, output_om, atc_python)
         info = {
             "om": str(output_om), "om_sha256": sha256_file(built), "onnx": str(onnx), "onnx_sha256": source["sha256"],
             "weights": source["weights"], "weights_sha256": source["weights_sha256"],
             "command": cmd, "command_line": shlex.join(cmd), "soc_version": soc_version, "soc_source": soc_source,
             "precision_mode": precision, "precision_mode_v2": precision_v2,
-            "op_select_implmode": op_select_implmode, "batch_size": batch_size, "height": height, "width": width,
+            "op_select_implmode": op_select_implmode, "accuracy_knobs": knob_info,
+            "batch_size": batch_size, "height": height, "width": width,
             "input_dtype": input_dtype, "atc_om_name": built.name, "seconds": round(time.time() - start, 3),
             "atc_version": _atc_version(text), "cann_version": cann_version(),
             "outputs": [{"name": o.name, "shape": list(o.shape), "dtype": o.dtype.name} for o in outputs],
             "placement": atc_report.placement(built, scratch),
         }
         print(atc_report.placement_line(info["placement"]), flush=True)
+        info["layernorm"] = _layernorm_fusion(onnx, info["placement"])
         # the .om is the make target: publish it after its sidecar, so a run killed in between never leaves
         # an .om that make takes as done but ais_infer refuses (sidecar missing)
         ascend_fs.write_private_json(side, info)
@@ -211,6 +212,37 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return info
+
+
+def _run_atc(cmd: list[str], scratch: Path, onnx: Path, output_om: Path, atc_python: str | None) -> tuple[Path, str]:
+    """Run atc in `scratch` with CANN's Python first on PATH and its compile workers set; (the .om it wrote, its
+    output), or KitError with its exit status, log folder and last lines."""
+    from semask.backends.ascend import fs as ascend_fs
+    from semask.backends.ascend.atc_host import failure_hint, te_parallel
+    from semask.core.progress import step
+
+    print("+ " + shlex.join(cmd), flush=True)
+    with step("atc", f"{onnx.name} -> {output_om.name}"):
+        env, workers = te_parallel(atc_environ(os.environ, atc_python))
+        print(workers, flush=True)
+        code, text = run_streamed(cmd, cwd=scratch, env=env)
+    ascend_fs.write_private_text(output_om.with_suffix(".atc.log"), text)
+    built = _find_om(scratch, output_om.stem)
+    if code != 0 or built is None:
+        why = failure_hint(code) if code != 0 else f"exit 0 but no {output_om.stem}.om was written"
+        raise KitError(f"atc failed for {onnx} ({why}); last lines of its output:\n{_tail(text)}\n"
+                       f"(full log: {output_om.with_suffix('.atc.log')})")
+    return built, text
+
+
+def _layernorm_fusion(onnx: Path, placement: dict[str, Any]) -> dict[str, Any]:
+    """The sidecar's LayerNorm record (patterns in the ONNX, LayerNorm ops atc made); prints its warning."""
+    from semask.backends.ascend.layernorm import layernorm_record, onnx_layernorm_patterns
+
+    record = layernorm_record(onnx_layernorm_patterns(onnx), placement.get("layernorm_ops"))
+    if record["warning"]:
+        print(record["warning"], flush=True)
+    return record
 
 
 def _atc_version(text: str) -> str | None:
@@ -247,6 +279,32 @@ def _device_list(device: int | Sequence[int]) -> list[int]:
     return [device] if isinstance(device, int) else [int(d) for d in device]
 
 
+def _absolute_pythonpath(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` with relative PYTHONPATH entries made absolute (ais_bench runs in another working folder)."""
+    env = dict(environ)
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) if p else p for p in env["PYTHONPATH"].split(os.pathsep))
+    return env
+
+
+def _absolute_command(cmd: Sequence[str]) -> list[str]:
+    """`cmd` with a relative program path (e.g. AIS_BENCH=".venv/bin/python -m ais_bench") made absolute."""
+    first = cmd[0]
+    return [os.path.abspath(first) if os.sep in first and not os.path.isabs(first) else first, *cmd[1:]]
+
+
+def _check_device_shares(frames: int, devices: list[int], mode: str | None, input_dir: Path) -> None:
+    """KitError when ais_bench would give a device no frame (fewer frames than devices, or the 2023 splitter)."""
+    from semask.backends.ascend import multidevice as multi
+
+    idle = multi.empty_devices_problem(frames, devices, mode)
+    if idle:
+        raise KitError(idle)
+    if frames < len(devices):
+        raise KitError(f"{frames} frame(s) in {input_dir} for {len(devices)} devices: ais_bench would give a "
+                       "device nothing to infer; use fewer devices (DEVICE) or more frames (LIMIT)")
+
+
 def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dirname: str, batch_size: int,
               device: int | Sequence[int] = 0, weights: str | None = None) -> dict[str, Any]:
     """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`.
@@ -277,6 +335,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     batching.files_per_batch(in_bytes, files[0])
     batching.check_sizes(files, batching.file_nbytes(files[0]))
     out_root = ascend_fs.private_dir(output_dir, "preds folder")
+    ascend_fs.check_owner(out_root)
     per_image = _per_image_output_bytes(info)
     if per_image:
         check_free_space(out_root, per_image * len(files), "ais_bench inference")
@@ -287,17 +346,18 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
     devices = _device_list(device)
     mode = multi.multi_device_mode(ais_bench_command(), devices) if len(devices) > 1 else None
-    if len(files) < len(devices):
-        raise KitError(f"{len(files)} frame(s) in {input_dir} for {len(devices)} devices: ais_bench would give a "
-                       "device nothing to infer; use fewer devices (DEVICE) or more frames (LIMIT)")
+    _check_device_shares(len(files), devices, mode, input_dir)
     tmp_name = temp_name(f"{dirname}.partial-")
+    if len(devices) > 1:  # the 2025 tool's workers check-then-mkdir the shared folder: made first, 0750
+        ascend_fs.private_dir(out_root / tmp_name, "preds run folder")
     cmd = [*ais_bench_command(), "--model", str(om), "--input", str(input_dir), "--output", str(output_dir),
            "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", str(batch_size),
            *multi.device_flags(devices, mode, with_input=True)]
     print("+ " + shlex.join(cmd), flush=True)
     tmp_dir, tmp_summary = out_root / tmp_name, out_root / f"{tmp_name}_summary.json"
     try:
-        code, text = run_streamed(cmd)
+        # from the preds root: the 2025 tool checks --output_dirname relative to the working folder
+        code, text = run_streamed(_absolute_command(cmd), cwd=out_root, env=_absolute_pythonpath(os.environ))
         if len(devices) > 1:
             if code != 0:
                 raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")

@@ -13,19 +13,15 @@ import os
 import subprocess
 from typing import Iterable
 
+from semask.core.distinfo import snippet_prelude
 from semask.core.errors import KitError, not_one_of
 from semask.spec import ORT_PROVIDER_DEVICE_FILES, ORT_PROVIDER_PACKAGES, ORT_PROVIDERS
 
 
+# after distinfo's source (`version`, any Python from 3.6): the run's Python may predate importlib.metadata
 _DISTS_SNIPPET = r"""
-import importlib.metadata as md, json, sys
-out = {}
-for name in json.loads(sys.argv[1]):
-    try:
-        out[name] = md.version(name)
-    except Exception:
-        out[name] = None
-print(json.dumps(out))
+import json
+print(json.dumps({name: version(name) for name in json.loads(sys.argv[1])}))
 """
 
 
@@ -36,7 +32,7 @@ def installed_dists(python: str, names: Iterable[str]) -> dict[str, str | None] 
     if not python or not os.path.exists(python):
         return None
     try:
-        proc = subprocess.run([python, "-c", _DISTS_SNIPPET, json.dumps(names)], capture_output=True, text=True,
+        proc = subprocess.run([python, "-c", snippet_prelude() + _DISTS_SNIPPET, json.dumps(names)], capture_output=True, text=True,
                               timeout=60)
         found = json.loads(proc.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
