@@ -106,19 +106,13 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     try:
         native = workspace.preflight(artifacts, data_root, owner_pid, v["NOWAIT"] == "1", default_native,
                                      dry_run=dry_run)
-        layout = datacheck.layout_problem(v["DATA_ROOT"], plan.goals, os.environ)
-        if layout:
-            raise PlanError([f"error: {layout}"])
-        size = datacheck.size_problem(native, int(v["HEIGHT"]), int(v["WIDTH"])) if datacheck.needs_data(plan.goals) else None
-        memory = _ram_problem(plan, backend)
-        if size or memory:
-            raise PlanError([f"error: {line}" for line in (size, memory) if line])
         if backend == "ascend":
             soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"])
             denied = device_access_problem(devices)  # non-root users outside the driver's group
             if denied:
                 raise PlanError([f"error: {denied}"])
             check_atc_help(v["PRECISION_V2"], v["ASCEND_SET_ENV"])
+        _data_and_ram(plan, backend, native)
     except PlanError:
         raise
     except KitError as exc:  # workspace.Refused too
@@ -127,6 +121,18 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     return RunPlan(values=plan.values, given=plan.given, goals=plan.goals,
                    resolved=Resolved(backend=backend, soc=soc, native=native, weights_tag=tag, weights_sha256=sha,
                                      data_tag=data_tag(v["DATA_ROOT"]), devices=",".join(map(str, devices))))
+
+
+def _data_and_ram(plan: RunPlan, backend: str, native: str) -> None:
+    """DATA_ROOT's layout, an input size the frames can be resized to, and BS against the host's RAM (issue 26)."""
+    v = plan.values
+    layout = datacheck.layout_problem(v["DATA_ROOT"], plan.goals, os.environ)
+    if layout:
+        raise PlanError([f"error: {layout}"])
+    size = datacheck.size_problem(native, int(v["HEIGHT"]), int(v["WIDTH"])) if datacheck.needs_data(plan.goals) else None
+    memory = _ram_problem(plan, backend)
+    if size or memory:
+        raise PlanError([f"error: {line}" for line in (size, memory) if line])
 
 
 def _ram_problem(plan: RunPlan, backend: str) -> Optional[str]:
