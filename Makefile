@@ -28,8 +28,12 @@ $(error no Python for make's parse-time work (the line above says why); nothing 
 endif
 PLAN_MK := $(shell $(HOST_PY) tools/plan_run.py --owner-pid $$PPID --goals $(call q,$(or $(MAKECMDGOALS),help)) \
     $(if $(DRY_RUN),--dry-run) $(foreach v,$(CMDLINE_VARS),$(call q,$(v)=$($(v)))))
-ifeq ($(PLAN_MK),)
+# the plan says on failure whether a variable is to blame (!variables) or not (!failed: lines above say why)
+ifeq ($(PLAN_MK),!variables)
 $(error the make variables above need fixing (`make help` lists them); nothing was run)
+endif
+ifeq ($(filter-out !%,$(PLAN_MK)),)
+$(error nothing was run (the error above says why))
 endif
 include $(PLAN_MK)
 
@@ -115,7 +119,7 @@ bench: | $(PY_DEP)
 
 clean:
 	@$(HOST_PY) tools/clean_artifacts.py --artifacts $(call q,$(ARTIFACTS)) --data-root $(call q,$(DATA_ROOT)) \
-	    --checkout $(call q,$(CURDIR))
+	    --checkout $(call q,$(CURDIR)) $(if $(filter 1,$(NOWAIT)),--nowait)
 
 distclean: clean
 	rm -rf data/weights data/upstream data/demo .venv .venv.partial env/upstream/venv .make

@@ -146,7 +146,7 @@ def run_make(targets: Sequence[str], artifacts: Path | str | None, data_root: Pa
 
 def parse_errors(proc: subprocess.CompletedProcess) -> list[str]:
     """The parse-time refusals: the run's plan prints one `error:` line per mistake, then make stops."""
-    assert re.search(r"\*\*\* the make variables above need fixing", proc.stderr), proc.stderr[-3000:]
+    assert re.search(r"\*\*\* (the make variables above need fixing|nothing was run)", proc.stderr), proc.stderr[-3000:]
     return [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
 
 
@@ -338,7 +338,8 @@ def standin_calls(log: Path, tool: str, first: int = 0, last: int | None = None)
 
 
 def seeded_tree(tmp_path_factory, dst: Path) -> Path:
-    """A new ARTIFACTS tree holding only the shared run's ONNX export, env check and weights stamp, so a
+    """A new ARTIFACTS tree holding only the shared run's ONNX export, env check and weights stamp (and the
+    kit's records of them), so a
     `make all` on other data starts at preprocess instead of spending seconds on the export."""
     src = shared_ort(tmp_path_factory)["artifacts"]
     dst.mkdir(parents=True)
@@ -347,6 +348,10 @@ def seeded_tree(tmp_path_factory, dst: Path) -> Path:
     (dst / ".state").mkdir()
     for stamp in (src / ".state").glob("weights_*.txt"):
         shutil.copy2(stamp, dst / ".state" / stamp.name)
+    # the kit's records of the copied files (its ledger, semask.core.ledger), so `make clean` knows them
+    kept = [ln for ln in (src / ".records.jsonl").read_text().splitlines()
+            if json.loads(ln)["path"].startswith(("onnx/", "env/", ".state/weights_"))]
+    (dst / ".records.jsonl").write_text("".join(ln + "\n" for ln in kept))
     return dst
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import pipeline_helpers as ph
+from semask.core.tempname import temp_name
 
 PREDS = ph.LazyPath(lambda: f"preds/{ph.ORT_RUN}")
 BINS = ph.LazyPath(lambda: f"bins/{ph.BINS_NAME}")
@@ -70,20 +71,22 @@ def test_clean_names_five_foreign_paths_and_the_count(ref, tmp_path):
 def test_clean_removes_every_kit_file_left_by_interrupted_steps(ref, tmp_path):
     """What a killed run leaves (temp files, a torn journal, atc and ORT scratch folders) is the kit's."""
     tree = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
-    (tree / BINS / ".munster_000000_000033_leftImg8bit.bin.4242-ab_cd12.tmp.bin").write_bytes(b"part")
-    (tree / ".state" / ".stamps.mk.4242.tmp").write_text("x")
-    (tree / "onnx" / f".{ph.ORT_ONNX}.k2j_x9").mkdir()
-    (tree / "onnx" / f".{ph.ORT_ONNX}.k2j_x9" / "scratch.onnx").write_bytes(b"x")
+    (tree / BINS / temp_name(".munster_000000_000033_leftImg8bit.bin.", ".tmp.bin")).write_bytes(b"part")
+    (tree / ".state" / temp_name(".stamps.mk.", ".tmp")).write_text("x")
+    scratch = tree / "onnx" / temp_name(f".{ph.ORT_ONNX}.")
+    scratch.mkdir()
+    (scratch / "scratch.onnx").write_bytes(b"x")
     (tree / "perf").mkdir()
-    (tree / "perf" / ".perf-e2e-abc123").mkdir()
-    (tree / "preds" / f".{ph.ORT_RUN}.journal.jsonl").open("a").write('{"key": 9, "outf')  # torn last line
+    (tree / "perf" / temp_name(".perf-e2e-")).mkdir()
+    (tree / "preds" / f".{ph.ORT_RUN}.journal.jsonl").write_text(  # the kit's header, then a torn last line
+        '{"header": {}, "written_by": "semask-kit"}\n{"key": 9, "outf')
     ph.run_make(["clean"], tree, None)
     assert not tree.exists()
 
 
 def test_clean_removes_an_ascend_tree(tmp_path_factory, tmp_path):
     tree = ph.copy_tree(ph.shared_ascend(tmp_path_factory)["artifacts"], tmp_path / "artifacts")
-    (tree / "om" / f".{ph.STEM}_{ph.SOC}_force_fp16.atc-xyz").mkdir()  # atc's work folder of a killed compile
+    (tree / "om" / temp_name(f".{ph.STEM}_{ph.SOC}_force_fp16.atc-")).mkdir()  # atc's work folder of a killed compile
     ph.run_make(["clean"], tree, None)
     assert not tree.exists()
 
@@ -271,7 +274,7 @@ def _edit_keeping_mtime(path: Path) -> None:
 def test_verify_finds_edits_with_restored_mtimes_and_make_all_redoes_them(ref, tmp_path):
     arts = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
     clean = ph.run_make(["verify"], arts, None)
-    assert "match their manifests and sidecars" in clean.stdout
+    assert "match their manifests, sidecars and the kit's ledger" in clean.stdout
     pred = arts / PREDS / "lindau_000000_000026_leftImg8bit_0.bin"
     binf = arts / BINS / "munster_000000_000033_leftImg8bit.bin"
     for path in (pred, binf):

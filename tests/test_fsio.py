@@ -6,6 +6,9 @@ import pytest
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, atomic_write_text, check_free_space, natural_key, read_json, write_if_changed
 from semask.core.procs import run_streamed
+from semask.core.tempname import temp_name
+
+DEAD = 2**22 + 12345  # above the default pid_max: no live process has it
 
 
 def test_failed_write_leaves_nothing(tmp_path):
@@ -18,12 +21,14 @@ def test_failed_write_leaves_nothing(tmp_path):
 
 
 def test_leftover_of_a_killed_write_is_swept_on_the_next_write(tmp_path):
-    leftover = tmp_path / ".model.onnx.k1l2d.tmp.onnx"  # what SIGKILL leaves between mkstemp and rename
+    leftover = tmp_path / temp_name(".model.onnx.", ".tmp.onnx", pid=DEAD)  # SIGKILL between create and rename
     leftover.write_bytes(b"partial")
     other = tmp_path / ".other.onnx.abc.tmp.onnx"
     other.write_bytes(b"not ours")
+    look_alike = tmp_path / ".model.onnx.4242-abcdef12.tmp.onnx"  # the shape, but no check: a user's file
+    look_alike.write_bytes(b"not ours either")
     atomic_write_text(tmp_path / "model.onnx", "done")
-    assert sorted(os.listdir(tmp_path)) == [".other.onnx.abc.tmp.onnx", "model.onnx"]
+    assert sorted(os.listdir(tmp_path)) == [look_alike.name, ".other.onnx.abc.tmp.onnx", "model.onnx"]
     assert (tmp_path / "model.onnx").read_text() == "done"
 
 
@@ -52,9 +57,9 @@ def test_temp_file_of_a_live_writer_is_left_alone(tmp_path):
     final = tmp_path / "model.onnx"
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        live = tmp_path / f".model.onnx.{other.pid}-abc123.tmp.onnx"
+        live = tmp_path / temp_name(".model.onnx.", ".tmp.onnx", pid=other.pid)
         live.write_bytes(b"in progress")
-        dead = tmp_path / ".model.onnx.k2j3x9ab.tmp.onnx"  # no pid: a killed run's leftover
+        dead = tmp_path / temp_name(".model.onnx.", ".tmp.onnx", pid=DEAD)  # a killed run's leftover
         dead.write_bytes(b"partial")
         atomic_write_text(final, "done")
         assert live.exists() and not dead.exists() and final.read_text() == "done"

@@ -46,6 +46,13 @@ def fresh_clone(tmp_path_factory) -> Path:
     return dst
 
 
+def _data_layout(tmp_path: Path) -> str:
+    """DATA_ROOT=<the Cityscapes folders, no frames>: the parse-time layout check (issue 26) passes."""
+    for sub in ("leftImg8bit/val", "gtFine/val"):
+        (tmp_path / "cityscapes" / sub).mkdir(parents=True, exist_ok=True)
+    return f"DATA_ROOT={tmp_path / 'cityscapes'}"
+
+
 def _python3_first(tmp_path: Path, exe: Path) -> str:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -57,7 +64,7 @@ def _python3_first(tmp_path: Path, exe: Path) -> str:
 def test_make_help_and_dry_run_on_host_python(minor, fresh_clone, tmp_path):
     path = _python3_first(tmp_path, real_python(minor))
     env = ph.clean_env({"PATH": path})
-    for cmd in (["make", "help"], ["make", "-n", "all", "MODEL=reduced", "WEIGHTS=random", "BS=2"]):
+    for cmd in (["make", "help"], ["make", "-n", "all", "MODEL=reduced", "WEIGHTS=random", "BS=2", _data_layout(tmp_path)]):
         r = subprocess.run(cmd, cwd=fresh_clone, env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0 and "Traceback" not in r.stderr, f"{cmd} on {minor}:\n{r.stdout[-2000:]}{r.stderr}"
         notes = [ln for ln in r.stderr.splitlines() if ln.startswith("note: python3 is Python")]
@@ -173,7 +180,8 @@ def test_ascend_parse_time_checks_on_python37(fresh_clone, tmp_path):
                         "PYTHONPATH": f"{ph.STANDINS}:{ph.CANN_SITE}", "AIS_BENCH": f"{ph.VENV_PY} -m ais_bench",
                         "ATC_PYTHON": ph.cann_python(), "STANDIN_NPU_SMI_FAIL": "1",
                         "ASCEND_SET_ENV": str(ph.harmless_set_env(tmp_path))})
-    r = subprocess.run(["make", "-n", "all", "MODEL=reduced", "WEIGHTS=random", "BACKEND=ascend", f"SOC={ph.SOC}"],
+    r = subprocess.run(["make", "-n", "all", "MODEL=reduced", "WEIGHTS=random", "BACKEND=ascend", f"SOC={ph.SOC}",
+                        _data_layout(tmp_path)],
                        cwd=fresh_clone, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     [warning] = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]

@@ -12,6 +12,9 @@ import onnx
 import pytest
 
 import pipeline_helpers as ph
+from semask.core.tempname import temp_name
+
+DEAD = 2**22 + 12345  # above the default pid_max: no live process has it
 
 BINS = ph.LazyPath(lambda: f"bins/{ph.BINS_NAME}")
 BIN_BYTES = 3 * ph.H * ph.W * 4
@@ -133,7 +136,7 @@ def test_leftovers_of_a_sigkill_are_not_taken_as_done(reference, tmp_path):
     arts = ph.copy_tree(reference["artifacts"], tmp_path / "artifacts", skip={"reports"})
     bins = arts / BINS
     victim = sorted(p for p in bins.glob("*.bin"))[-1]
-    (bins / f".{victim.name}.k2j3x9ab.tmp.bin").write_bytes(victim.read_bytes()[:5000])
+    (bins / temp_name(f".{victim.name}.", ".tmp.bin", pid=DEAD)).write_bytes(victim.read_bytes()[:5000])
     victim.unlink()
     man = ph.read_json(bins / "manifest.json")
     header = {k: man[k] for k in ("dtype", "shape", "height", "width", "data_root")}
@@ -141,9 +144,9 @@ def test_leftovers_of_a_sigkill_are_not_taken_as_done(reference, tmp_path):
     (bins / ".manifest.json.journal.jsonl").write_text("\n".join(lines) + "\n" + lines[-1][:17])
     (bins / "manifest.json").unlink()
     sim = arts / "onnx" / ph.ORT_ONNX
-    (sim.parent / f".{sim.name}.q1w2e3r4.tmp.onnx").write_bytes(sim.read_bytes()[:1000])
+    (sim.parent / temp_name(f".{sim.name}.", ".tmp.onnx", pid=DEAD)).write_bytes(sim.read_bytes()[:1000])
     run = arts / "preds" / ph.ORT_RUN
-    (run / f".{sorted(run.iterdir())[0].name}.a1b2c3d4.tmp.bin").write_bytes(b"\0" * 100)
+    (run / temp_name(f".{sorted(run.iterdir())[0].name}.", ".tmp.bin", pid=DEAD)).write_bytes(b"\0" * 100)
     (arts / "preds" / f"{ph.ORT_RUN}_summary.json").unlink()
     proc = check_completes_like_reference(arts, reference["data"], reference)
     assert "-m semask export" not in proc.stdout  # the ONNX temp file is not mistaken for anything

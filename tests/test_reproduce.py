@@ -43,8 +43,10 @@ def test_ort_sweep_has_three_measured_rows_beside_the_published_ones(ort):
     assert rows[0][8] == f"{miou:.2f}" and rows[1][8] == rows[2][8] == f"{miou:.2f} (at bs1)"
     for r, rec in zip(rows, result["rows"]):
         assert rec["status"] == "ok" and rec["fps"] > 0 and r[11] == f"{rec['fps']:.2f}"
-        assert r[9] == "77.13" and r[10] == f"{rec['mIoU'] - 77.13:+.2f}"  # fp32 reproduces upstream's 77.13
-        assert r[12] == {1: "4.72", 4: "4.37", 8: "4.13"}[rec["bs"]] and r[13] == f"{rec['fps'] - float(r[12]):+.2f}"
+        # issue 26: the published figures stand as reference (upstream's fp32 77.13, the 310P3 fps), with no Δ:
+        # a reduced model at 64x128 on synthetic frames is not SeMask-S 1024x2048 on Cityscapes val
+        assert r[9] == "77.13" and r[10] == "-" and r[12] == {1: "4.72", 4: "4.37", 8: "4.13"}[rec["bs"]] and r[13] == "-"
+        assert f"no Δ: model reduced; input {ph.H}x{ph.W}; data set not the full Cityscapes val; weights not official" in r[15]
         assert r[:6] == ["reduced test model (reduced)", f"{ph.H}x{ph.W}", r[2], f"synthetic ({ph.N_IMAGES})",
                          "onnxruntime/cpu", r[5]]
         assert rec["loop"] >= 3

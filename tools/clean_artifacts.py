@@ -12,8 +12,9 @@ def main(argv=None) -> int:
     p.add_argument("--artifacts", type=Path, required=True)
     p.add_argument("--data-root", type=Path, action="append", default=[])
     p.add_argument("--checkout", type=Path, required=True)
+    p.add_argument("--nowait", action="store_true", help="refuse instead of waiting for a step still writing")
     a = p.parse_args(argv)
-    print(workspace.clean(a.artifacts, a.data_root, a.checkout))
+    print(workspace.clean(a.artifacts, a.data_root, a.checkout, a.nowait))
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from semask.core.fsio import (atomic_write_bytes, atomic_write_json, check_free_
                               sha256_file)
 from semask.core.journal import Journal
 from semask.core.memory import measure_peak, memory_guard
+from semask.core.tempname import temp_dir
 from semask.backends.ascend import summary as summary
 from semask.backends import batching
 from semask.model.onnx_io import TensorSpec, single_input
@@ -323,7 +323,7 @@ def _run_perf(run: Any, warmup: int, identity: dict[str, Any], runtime: Runtime)
 
     e2e = None
     if files:
-        scratch = Path(tempfile.mkdtemp(prefix=".perf-e2e-", dir=scratch_parent))
+        scratch = temp_dir(scratch_parent, ".perf-e2e-")
         try:
             with measure_peak("e2e", peaks):
                 e2e = _e2e_pass(session, spec, files[:count], per_batch, scratch)

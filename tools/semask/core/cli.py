@@ -27,7 +27,7 @@ def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] 
     try:
         code = main(argv)
     except KitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{getattr(exc, 'prefix', 'error')}: {exc}", file=sys.stderr)  # ledger.Changed: `changed: ...`
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

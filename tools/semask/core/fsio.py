@@ -13,12 +13,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from semask.core import ledger
 from semask.core.errors import KitError
 from semask.core.procs import pid_alive
+from semask.core.tempname import is_temp_name, temp_file
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -41,24 +42,24 @@ def ensure_writable_dir(path: Path, what: str = "output folder") -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(final: Path | str, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds."""
+def atomic_path(final: Path | str, suffix: str | None = None, sha256: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds, then record
+    it in its ARTIFACTS root's ledger (semask.core.ledger; `sha256`: the content's, when the caller has it)."""
     final = Path(final)
     ensure_writable_dir(final.parent)
     for stale in final.parent.glob(f".{glob.escape(final.name)}.*.tmp*"):  # left by a killed earlier write
-        if not _writer_alive(stale.name[len(final.name) + 2:]):
+        if is_temp_name(stale.name) and not _writer_alive(stale.name[len(final.name) + 2:]):
             stale.unlink(missing_ok=True)
-    # the pid in the name: a concurrent writer's temp file is never taken for a dead run's leftover
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}-", suffix=suffix or f".tmp{final.suffix}",
-                               dir=final.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    # the pid in the name: a concurrent writer's temp file is never taken for a dead run's leftover;
+    # the checked random part (semask.core.tempname): `make clean` tells it from a user's look-alike
+    tmp_path = temp_file(final.parent, f".{final.name}.", suffix or f".tmp{final.suffix}")
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; published files get the usual mode
     try:
         yield tmp_path
         os.replace(tmp_path, final)
+        ledger.record(final, sha256)
     except OSError as exc:
         if exc.errno in DISK_FULL:
             raise disk_full_error(final, exc) from None
@@ -85,7 +86,7 @@ def disk_full_error(path: Path | str, exc: OSError) -> KitError:
     Why here: a write() that fails for space carries no file name, and cv2/libpng none at all; every
     atomic write knows its final name, and its temporary file is gone by the time this is shown."""
     path = Path(path)
-    free = _size(free_bytes(path.parent))
+    free = size_text(free_bytes(path.parent))
     return KitError(f"no space left on the device writing {path} ({exc.strerror}; {free} free "
                     "there): nothing half-written was kept, and the files finished before it stay; free some space "
                     "or set ARTIFACTS to a larger disk, then run the step again")
@@ -101,7 +102,7 @@ def _writer_alive(rest: str) -> bool:
 
 def atomic_write_bytes(final: Path | str, data: bytes) -> None:
     """Write bytes to `final` atomically."""
-    with atomic_path(final) as tmp:
+    with atomic_path(final, sha256=hashlib.sha256(data).hexdigest()) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
 
@@ -166,12 +167,12 @@ def check_free_space(folder: Path | str, needed_bytes: int, step: str) -> None:
     free = free_bytes(folder)
     if free < needed_bytes:
         raise KitError(
-            f"{step} needs about {_size(needed_bytes)} in {folder} but only {_size(free)} is free; "
+            f"{step} needs about {size_text(needed_bytes)} in {folder} but only {size_text(free)} is free; "
             "free some space, set ARTIFACTS to a larger disk, or use LIMIT / a smaller dtype"
         )
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
     """'1.23 GB (1234567890 bytes)': readable at any scale, exact for comparisons."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= scale:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from semask.core.errors import KitError
+from semask.core.ledger import WRITTEN_BY
 from semask.core.fsio import atomic_write_text, read_json, sha256_file, write_if_changed
 from semask.core.parallel import imap
 
@@ -46,7 +47,8 @@ class Journal:
         if not lines:
             return records
         try:
-            if json.loads(lines[0]) != {"header": header}:
+            first = json.loads(lines[0])
+            if not isinstance(first, dict) or first.get("header") != header:
                 return records
         except ValueError:
             return records
@@ -60,7 +62,7 @@ class Journal:
 
     def start(self, header: dict, keep: Iterable[dict]) -> None:
         """Begin a journal for this run (atomically), carrying over records that are still valid."""
-        lines = [json.dumps({"header": header})] + [json.dumps(r) for r in keep]
+        lines = [json.dumps({"header": header, **WRITTEN_BY})] + [json.dumps(r) for r in keep]
         atomic_write_text(self.path, "\n".join(lines) + "\n")
         self._fh = open(self.path, "a", encoding="utf-8")
 

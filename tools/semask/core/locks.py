@@ -18,7 +18,12 @@ ARTIFACTS_ENV = "SEMASK_ARTIFACTS"
 
 
 class Refused(KitError):
-    """A one-line refusal (printed as `error: ...` by the tool or the plan), nothing done."""
+    """A one-line refusal (printed as `error: ...` by the tool or the plan), nothing done. `blames_variables`:
+    False when no make variable is wrong (another make runs, the disk is read-only): make then says so."""
+
+    def __init__(self, message: str, blames_variables: bool = True) -> None:
+        super().__init__(message)
+        self.blames_variables = blames_variables
 
 
 def try_lock(fd: int, exclusive: bool = True) -> bool:

@@ -23,6 +23,8 @@ from semask.data.cityscapes import Frame, check_out_of_data_root, load_frames
 from semask.data.normalise import normalise_table
 from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
+from semask.core.tempname import is_temp_name
+from semask.data.resize import rescaled_size  # noqa: F401 (re-exported)
 from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
 
 DTYPES = {name: np.dtype(name) for name in spec.INPUT_DTYPES}
@@ -30,13 +32,6 @@ MANIFEST = "manifest.json"
 
 
 _TABLE = normalise_table()
-
-
-def rescaled_size(height: int, width: int, target_h: int, target_w: int) -> tuple[int, int]:
-    """mmcv.rescale_size((w, h), (W, H)): largest keep-ratio size inside the scale, rounded half up."""
-    long_edge, short_edge = max(target_h, target_w), min(target_h, target_w)
-    scale = min(long_edge / max(height, width), short_edge / min(height, width))
-    return int(height * float(scale) + 0.5), int(width * float(scale) + 0.5)
 
 
 def fit(bgr: np.ndarray, target_h: int, target_w: int, name: str = "image") -> np.ndarray:
@@ -94,7 +89,7 @@ def write_raw(path: Path, arr: np.ndarray, chunk: int = 1 << 20) -> str:
     the whole buffer is faster than hashing chunk by chunk)."""
     view = memoryview(np.ascontiguousarray(arr)).cast("B")
     digest = hashlib.sha256(view).hexdigest()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, sha256=digest) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
             write_all(fd, view, chunk)
@@ -164,7 +159,8 @@ def _drop_stale(out: Path, prev: dict[str, dict], keep: set[str]) -> None:
     """ais_bench reads every .bin in the folder: remove our own bins that the current selection dropped,
     and warn about foreign ones."""
     for path in out.glob(".*.tmp.bin"):  # `write_raw` temp files of a killed run: never renamed, maybe partial
-        path.unlink(missing_ok=True)
+        if is_temp_name(path.name):
+            path.unlink(missing_ok=True)
     for name in list(prev):
         if name not in keep:
             (out / name).unlink(missing_ok=True)

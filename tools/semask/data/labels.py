@@ -13,6 +13,8 @@ identical").
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 import sys
 from pathlib import Path
@@ -121,12 +123,15 @@ def _convert(task: dict) -> dict:
 
 
 def native_size(frames: list[Frame]) -> tuple[int, int]:
-    """The dataset's size, read from the first image; every frame is then checked against it."""
-    try:
-        height, width = png_header(frames[0].image)[:2]
-    except (OSError, ValueError):
-        return (0, 0)  # validate_frames reports the broken file
-    return (height, width)
+    """The dataset's size: that of most frames (not the first one's: one odd first frame would blame every
+    other file); every frame is then checked against it, so exactly the odd ones are named."""
+    sizes: Counter = Counter()
+    for frame in frames:
+        try:
+            sizes[tuple(png_header(frame.image)[:2])] += 1
+        except (OSError, ValueError):
+            continue  # validate_frames reports the broken file
+    return sizes.most_common(1)[0][0] if sizes else (0, 0)
 
 
 def prepare_labels(data_root: Path, out: Path, limit: int | None = None, mode: str = "polygons",

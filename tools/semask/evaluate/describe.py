@@ -18,6 +18,19 @@ from semask.model.config import MODEL_TABLE
 from semask.spec import NATIVE_HEIGHT, NATIVE_WIDTH, official_weights
 
 MODEL_NAMES = {m.name: m.display_name for m in MODEL_TABLE}
+# the kit's fixed test weights: a graph made from them is byte-identical to WEIGHTS=random's (not trained)
+TEST_WEIGHTS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "weights_reduced.npz"
+TEST_WEIGHTS_LABEL = "**kit test weights**"
+UNTRAINED = ("**random**", TEST_WEIGHTS_LABEL)  # labels of weights whose mIoU means nothing
+
+
+def _test_weights_sha() -> str | None:
+    from semask.core.fsio import sha256_file
+
+    try:
+        return sha256_file(TEST_WEIGHTS)
+    except OSError:
+        return None
 
 FPS_HEADER = "fps¹"
 REAL_HEADER = "real img/s²"
@@ -104,6 +117,8 @@ def weights_label(prov: Mapping[str, Any], identity: Mapping[str, Any] | None = 
             onnx_sha = (files.get("onnx") or {}).get("sha256")
             return "**random**" + (f" (onnx sha256 {onnx_sha[:8]})" if onnx_sha else "")
     name = Path(weights).name
+    if sha and sha == _test_weights_sha():
+        return f"{TEST_WEIGHTS_LABEL} ({name}: the kit's fixed test weights, not trained; sha256 {sha[:8]})"
     model = variables.get("MODEL")
     official = model and Path(weights).as_posix().endswith(official_weights(model))
     tags = (["official"] if official else []) + ([f"sha256 {sha[:8]}"] if sha else [])

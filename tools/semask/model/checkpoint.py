@@ -300,8 +300,33 @@ def load_weights(model: nn.Module, path: str | Path | Weights, seed: int = DEFAU
             f"WEIGHTS file {path} does not fit the chosen MODEL (embed_dim {want}): " + "; ".join(problems)
             + f"; {guess_variant(state)}. Set MODEL to match the file, or WEIGHTS to the right checkpoint")
     check_finite(state, path, model_sd)
+    check_index_buffers(state, path, model_sd)
     model.load_state_dict({k: state[k] for k in model_sd}, strict=True)
     return {"weights": str(path), "sha256": known or sha256_file(path), "trained": True}
+
+
+INDEX_TABLES = {"relative_position_index": "relative_position_bias_table"}  # index buffer -> the table it indexes
+
+
+def check_index_buffers(state: Mapping[str, torch.Tensor], path: Path, model_sd: Mapping[str, torch.Tensor]) -> None:
+    """Refuse an index buffer (relative_position_index) of another shape, not integer, or pointing outside its
+    table: the export would stop with a raw IndexError, or gather the wrong biases without a word."""
+    for key, expected in model_sd.items():
+        name = key.rsplit(".", 1)[-1]
+        if name not in INDEX_TABLES:
+            continue
+        index, table = state[key], state.get(key[: -len(name)] + INDEX_TABLES[name])
+        rows = table.shape[0] if table is not None else None
+        why = None
+        if tuple(index.shape) != tuple(expected.shape):
+            why = f"has shape {list(index.shape)}, the model's is {list(expected.shape)}"
+        elif index.is_floating_point() or index.is_complex():
+            why = f"holds {index.dtype} values, not integers"
+        elif index.numel() and rows is not None and (int(index.min()) < 0 or int(index.max()) >= rows):
+            why = f"holds values from {int(index.min())} to {int(index.max())}, outside its table's 0..{rows - 1}"
+        if why:
+            raise KitError(f"WEIGHTS file {path}: the index buffer {key!r} {why}; the checkpoint is corrupt or edited: "
+                           "re-download it or point WEIGHTS at a good file")
 
 
 def check_finite(state: Mapping[str, torch.Tensor], path: Path, keys: Mapping[str, Any]) -> None:

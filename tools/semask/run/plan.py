@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
@@ -47,6 +48,12 @@ CHOICES: Dict[str, Tuple[str, ...]] = {
 OPTIONAL_CHOICES: Dict[str, Tuple[str, ...]] = {
     "PRECISION_V2": spec.ATC_PRECISION_MODES_V2, "OP_SELECT_IMPLMODE": spec.OP_SELECT_IMPLMODES,
 }
+BOOLEANS = ("SMOKE", "NOWAIT", "FORCE", "ACCURACY_EACH_BS")  # 1 or 0 (or empty = 0); anything else is refused
+LISTS = ("BS_LIST", "PRECISIONS")  # `make reproduce` runs each entry once
+# the goals the Makefile has (a goal with '/' or '.' is a file target); any other gets a "did you mean"
+GOALS = ("help", "all", "perf", "demo", "clean", "distclean", "env", "test", "bench", "weights", "labels", "bins",
+         "onnx", "om", "preds", "report", "upstream", "crosscheck", "table", "tables", "reproduce", "atc-check",
+         "verify", "platforms")
 NO_SPACES = ("ARTIFACTS", "WEIGHTS")  # make cannot use these in file names with spaces
 # Where results live under ARTIFACTS: `paths()` names them so, and the results table finds runs so.
 REPORTS_DIR, PERF_DIR = "reports", "perf"
@@ -83,9 +90,10 @@ def result_kind(path: Path) -> Optional[str]:
 class PlanError(KitError):
     """One or more user mistakes, one line each (`lines`), found before anything is written."""
 
-    def __init__(self, lines: Sequence[str]):
+    def __init__(self, lines: Sequence[str], blames_variables: bool = True):
         super().__init__("\n".join(lines))
         self.lines = list(lines)
+        self.blames_variables = blames_variables
 
 
 # ---------------------------------------------------------------------------- reading the variables
@@ -124,6 +132,52 @@ def _is_positive(text: str) -> bool:
     return bool(re.fullmatch(r"[1-9][0-9]*", text))
 
 
+def normalise(values: Dict[str, str]) -> List[str]:
+    """Read numbers with leading zeros as their value (BS=04 is 4: the names and make use 4) and run each
+    BS_LIST / PRECISIONS entry once; returns a note per list that named an entry twice."""
+    for name in (*POSITIVE, "LIMIT", "LOOP"):
+        if re.fullmatch(r"0+[1-9][0-9]*", values.get(name, "")):
+            values[name] = values[name].lstrip("0")
+    values["BS_LIST"] = " ".join(w.lstrip("0") if re.fullmatch(r"0+[1-9][0-9]*", w) else w
+                                 for w in values.get("BS_LIST", "").split())
+    notes = []
+    for name in LISTS:
+        words = values.get(name, "").split()
+        once = list(dict.fromkeys(words))
+        if once != words:
+            values[name] = " ".join(once)
+            notes.append(f"note: {name} names an entry twice; each runs once: {name}={values[name]}")
+    return notes
+
+
+def boolean_mistakes(values: Mapping[str, str]) -> List[str]:
+    """SMOKE, NOWAIT, FORCE, ACCURACY_EACH_BS: 1, 0 or empty (NOWAIT=0 used to count as set)."""
+    return ["error: " + not_one_of(name, values[name], ("1", "0"), f"empty means 0; use {name}=1 to turn it on")
+            for name in BOOLEANS if values.get(name, "") not in ("", "0", "1")]
+
+
+def goal_mistakes(goals: Sequence[str]) -> List[str]:
+    """An unknown goal (`make al`, `make reproduse`) gets a "did you mean", before make says "No rule"."""
+    out = []
+    for goal in goals:
+        if goal in GOALS or "/" in goal or "." in goal:
+            continue
+        close = difflib.get_close_matches(goal, GOALS, n=1, cutoff=0.6)
+        out.append(f"error: unknown goal '{goal}'" + (f" (did you mean `make {close[0]}`?)" if close else "")
+                   + "; `make help` lists the verbs")
+    return out
+
+
+def _cpu_precision_mistakes(values: Mapping[str, str], goals: Sequence[str], precisions: Sequence[str]) -> List[str]:
+    """OpenVINO's bf16 needs bf16 units in CPUINFO; a CPUINFO that cannot be read is one line too."""
+    asked = values["PRECISIONS"].split() if "reproduce" in goals else [values["PRECISION"]]
+    try:
+        problem = precision_problem([p for p in asked if p in precisions], values["CPUINFO"])
+    except KitError as exc:  # CPUINFO missing or a folder
+        problem = str(exc)
+    return [f"error: {problem}"] if problem else []
+
+
 def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequence[str]) -> List[str]:
     """One line per invalid value, naming the variable and the fix (the pipeline goals only)."""
     errors: List[str] = []
@@ -145,15 +199,14 @@ def check_values(values: Mapping[str, str], given: FrozenSet[str], goals: Sequen
     precisions = spec.OV_PRECISIONS if openvino else spec.ATC_PRECISION_MODES
     where = "BACKEND=openvino takes" if openvino else "atc --precision_mode takes"
     if values["PRECISION"] not in precisions:
-        errors.append("error: " + not_one_of("PRECISION", values["PRECISION"], precisions, f"{where} these"))
+        hint = (f"bf16 and fp32 are OpenVINO precisions: use BACKEND=openvino PRECISION={values['PRECISION']}"
+                if values["PRECISION"] in spec.OV_PRECISIONS and not openvino else f"{where} these")
+        errors.append("error: " + not_one_of("PRECISION", values["PRECISION"], precisions, hint))
     wrong = [p for p in values["PRECISIONS"].split() if p not in precisions]
     if "reproduce" in goals and wrong:
         errors.append("error: " + not_one_of("PRECISIONS", values["PRECISIONS"], precisions, f"{' '.join(wrong)} is not"))
     if openvino:  # bf16 only where the CPU has bf16 units
-        asked = values["PRECISIONS"].split() if "reproduce" in goals else [values["PRECISION"]]
-        problem = precision_problem([p for p in asked if p in precisions], values["CPUINFO"])
-        if problem:
-            errors.append(f"error: {problem}")
+        errors += _cpu_precision_mistakes(values, goals, precisions)
     if values["SOC"] not in (spec.SOC_AUTO, *spec.SOC_VERSIONS):
         errors.append("error: " + soc_mistake(values["SOC"]))
     for name, choices in OPTIONAL_CHOICES.items():
@@ -483,8 +536,14 @@ def parse_cmdline(pairs: Sequence[str]) -> Dict[str, str]:
 def build(cmdline: Mapping[str, str], environ: Mapping[str, str], goals: Sequence[str],
           resolved: Optional[Resolved] = None) -> RunPlan:
     """Read and check the variables (PlanError with every mistake); resolution is the caller's."""
-    errors = unknown_variables(cmdline)
+    goal_errors = goal_mistakes(goals)
+    errors = goal_errors + unknown_variables(cmdline)
     values, given = read_values(cmdline, environ)
+    notes = normalise(values)
+    if "reproduce" in goals:
+        for note in notes:
+            print(note, file=sys.stderr)
+    errors += boolean_mistakes(values)
     if _needs_config(goals, values["ARTIFACTS"]):
         errors += check_values(values, given, goals)
     elif "demo" in goals:
@@ -493,5 +552,5 @@ def build(cmdline: Mapping[str, str], environ: Mapping[str, str], goals: Sequenc
         if values["DEMO_MODEL"] not in spec.MODELS:
             errors.append("error: " + not_one_of("DEMO_MODEL", values["DEMO_MODEL"], spec.MODELS))
     if errors:
-        raise PlanError(errors)
+        raise PlanError(errors, blames_variables=errors != goal_errors)
     return RunPlan(values=values, given=given, resolved=resolved or Resolved(), goals=tuple(goals))

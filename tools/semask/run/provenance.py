@@ -10,7 +10,9 @@ import datetime
 import os
 import platform
 import socket
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, Mapping, Sequence
 
@@ -23,7 +25,13 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def git_state(root: Path = ROOT) -> Dict[str, Any]:
-    """The kit's commit and a dirty flag (tracked files changed); None outside a git checkout."""
+    """The kit's commit and a dirty flag (tracked files changed); None outside a git checkout, and a warning
+    line when git itself is missing (the record's `commit: null` would otherwise go unexplained)."""
+    if shutil.which("git") is None:
+        print("warning: git is not on PATH, so this result's provenance records commit: null (the kit's version "
+              "is unknown); install git or put it on PATH to record it", file=sys.stderr)
+        return {"commit": None, "dirty": None}
+
     def git(*args: str) -> str | None:
         try:
             proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)

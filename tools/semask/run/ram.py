@@ -60,3 +60,50 @@ def host_gb_needed(backend: str, model: str, height: int, width: int, batch_size
     """The largest step's expected peak (GB) of `make perf`/`make all` for this row, or None without figures."""
     peaks = step_peaks_gb(backend, model, height, width, batch_size, data)
     return max(peaks.values()) if peaks else None
+
+
+# the only way to hand the parse-time RAM check another host's size: a /proc/meminfo-like file (tests)
+MEMINFO_ENV = "SEMASK_TEST_MEMINFO"
+MEMINFO = Path("/proc/meminfo")
+STEP_GOALS = frozenset({"all", "perf", "onnx", "preds", "report"})  # goals that export or run the model at BS
+
+
+def host_total_gb(environ: Dict[str, str] | None = None) -> float | None:
+    """MemTotal in GB (of $SEMASK_TEST_MEMINFO when set, else /proc/meminfo); None when unknown."""
+    path = Path((environ or {}).get(MEMINFO_ENV) or MEMINFO)
+    try:
+        for line in path.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024 / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def largest_fitting_bs(backend: str, model: str, height: int, width: int, total_gb: float, below: int) -> int:
+    """The largest BS under `below` whose every measured step fits in `total_gb` (0: not even BS=1); the need
+    grows with BS (each step's peak is a line in BS), so a bisection finds it."""
+    lo, hi = 0, below  # fits(lo) (0 trivially), not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        need = host_gb_needed(backend, model, height, width, mid)
+        if need is not None and need <= total_gb:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def bs_problem(backend: str, model: str, height: int, width: int, batch_size: int,
+               environ: Dict[str, str] | None = None) -> str | None:
+    """The one-line refusal of a BS whose measured steps cannot fit in this host's RAM, before any step runs
+    (the export of BS=100000 grew to 24 GB before the OOM killer ended it), or None."""
+    need, total = host_gb_needed(backend, model, height, width, batch_size), host_total_gb(environ)
+    if need is None or total is None or need <= total:
+        return None
+    fits = largest_fitting_bs(backend, model, height, width, total, batch_size)
+    advice = (f"the largest BS that fits is {fits}: use BS={fits} or less" if fits else
+              "not even BS=1 fits: use a smaller HEIGHT/WIDTH or a host with more RAM")
+    return (f"BS={batch_size} needs about {need:.1f} GB of RAM at its largest step (measured per-step peaks in "
+            f"{MEASURED.relative_to(CHECKOUT)}, scaled to MODEL={model} at {height}x{width}) but this host has "
+            f"{total:.1f} GB; nothing was run: {advice}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import re
@@ -22,12 +23,13 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from semask import spec
-from semask.run import stamps, workspace
+from semask.run import datacheck, makes, ram, stamps, workspace
 from semask.backends.ascend.atc_help import atc_help_text, precision_v2_problem
 from semask.backends.ascend.dev_access import device_access_problem
 from semask.backends.ascend.devices import DeviceError, check_single_device, chips_for_run, resolve_devices
 from semask.core.errors import KitError
-from semask.core.fsio import atomic_write_text
+from semask.core import fsio
+from semask.core.fsio import DISK_FULL, atomic_write_text
 from semask.backends.ort.provider import check_ort_provider
 from semask.backends.ascend.toolchain import resolve_soc
 from semask.backends.registry import select_backend
@@ -103,7 +105,7 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     artifacts, data_root = Path(v["ARTIFACTS"]), Path(v["DATA_ROOT"])
     soc = ""
     try:
-        native = workspace.preflight(artifacts, data_root, owner_pid, bool(v["NOWAIT"]), default_native,
+        native = workspace.preflight(artifacts, data_root, owner_pid, v["NOWAIT"] == "1", default_native,
                                      dry_run=dry_run)
         if backend == "ascend":
             soc, devices = resolve_chips(v["SOC"], v["DEVICE"], v["ASCEND_SET_ENV"])
@@ -111,14 +113,36 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
             if denied:
                 raise PlanError([f"error: {denied}"])
             check_atc_help(v["PRECISION_V2"], v["ASCEND_SET_ENV"])
+        _data_and_ram(plan, backend, native)
     except PlanError:
         raise
     except KitError as exc:  # workspace.Refused too
-        raise PlanError([f"error: {exc}"]) from None
+        raise PlanError([f"error: {exc}"], getattr(exc, "blames_variables", True)) from None
     tag, sha = weights_identity(v["WEIGHTS"], v["MODEL"])  # the one hash of the weights in a run
     return RunPlan(values=plan.values, given=plan.given, goals=plan.goals,
                    resolved=Resolved(backend=backend, soc=soc, native=native, weights_tag=tag, weights_sha256=sha,
                                      data_tag=data_tag(v["DATA_ROOT"]), devices=",".join(map(str, devices))))
+
+
+def _data_and_ram(plan: RunPlan, backend: str, native: str) -> None:
+    """DATA_ROOT's layout, an input size the frames can be resized to, and BS against the host's RAM (issue 26)."""
+    v = plan.values
+    layout = datacheck.layout_problem(v["DATA_ROOT"], plan.goals, os.environ)
+    if layout:
+        raise PlanError([f"error: {layout}"])
+    size = datacheck.size_problem(native, int(v["HEIGHT"]), int(v["WIDTH"])) if datacheck.needs_data(plan.goals) else None
+    memory = _ram_problem(plan, backend)
+    if size or memory:
+        raise PlanError([f"error: {line}" for line in (size, memory) if line])
+
+
+def _ram_problem(plan: RunPlan, backend: str) -> Optional[str]:
+    """BS against the host's RAM, from the measured per-step peaks (CPU backends; semask.run.ram)."""
+    v = plan.values
+    if not ram.STEP_GOALS & set(plan.goals) or backend not in ("ort", "openvino") or \
+            (backend == "ort" and v["ORT_PROVIDER"] != "cpu"):
+        return None
+    return ram.bs_problem(backend, v["MODEL"], int(v["HEIGHT"]), int(v["WIDTH"]), int(v["BS"]), dict(os.environ))
 
 
 STAMP_KEYS = ("WEIGHTS_STAMP", "DATA_STAMP", "LABELS_CHECK", "BINS_CHECK", "PREDS_CHECK")
@@ -203,6 +227,9 @@ def plan_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Seq
                   dry_run: bool, folder: Path) -> Path:
     """The whole parse-time job: check, resolve (pipeline goals), stamps, latest pointer, include file."""
     plan = build(parse_cmdline(cmdline), environ, goals)
+    running = makes.running_line(folder, owner_pid) if "distclean" in goals else None
+    if running:
+        raise PlanError([running])
     overrides: Dict[str, str] = {}
     if plan.needs_config():
         plan = resolve(plan, owner_pid, dry_run)
@@ -216,11 +243,48 @@ def plan_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Seq
 
 def run_for_make(cmdline: Sequence[str], environ: Mapping[str, str], goals: Sequence[str], owner_pid: int,
                  dry_run: bool, folder: Path) -> int:
-    """tools/plan_run.py's one call: print the include's path for make, or every mistake and return 2."""
+    """tools/plan_run.py's one call: print the include's path for make, or every mistake and return 2.
+
+    Never a traceback: a mistake, a file-system error (full or read-only disk) or a kit bug is one line
+    each. On failure stdout says whether the variables are to blame (PLAN_BLAMES_VARIABLES), so make's
+    last line blames them only then (else PLAN_FAILED: "nothing was run", the lines above say why)."""
     try:
         print(plan_for_make(cmdline, environ, goals, owner_pid, dry_run, folder))
+        return 0
     except PlanError as exc:
-        for line in exc.lines:
-            print(line, file=sys.stderr)
-        return 2
-    return 0
+        lines, blame = exc.lines, exc.blames_variables
+    except KitError as exc:
+        lines, blame = [f"error: {exc}"], getattr(exc, "blames_variables", False)
+    except OSError as exc:
+        lines, blame = [f"error: {oserror_line(exc)}"], False
+    except Exception as exc:  # noqa: BLE001 - a kit bug still gets one line, never a traceback at parse time
+        lines, blame = [f"error: the run's plan failed ({type(exc).__name__}: {exc}); nothing was run: this is a "
+                        "kit bug, please report it with this line"], False
+    for line in lines:
+        print(line, file=sys.stderr)
+    print(PLAN_BLAMES_VARIABLES if blame else PLAN_FAILED)
+    return 2
+
+
+PLAN_BLAMES_VARIABLES, PLAN_FAILED = "!variables", "!failed"  # the Makefile tests $(PLAN_MK) for these
+
+
+def oserror_line(exc: OSError) -> str:
+    """One line for a file-system error while the plan writes (stamps, reports/latest, the include)."""
+    where = exc.filename or "a file"
+    if exc.errno in DISK_FULL:
+        return (f"no space left on the device writing {where} ({free_text(where)} free there); nothing was run: "
+                "free some space or set ARTIFACTS to a larger disk")
+    if exc.errno == errno.EROFS:
+        return (f"{where} is on a read-only file system; nothing was run: set ARTIFACTS to a folder on a writable "
+                "disk (or remount it read-write)")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"no permission to write {where}; nothing was run: fix its permissions or set ARTIFACTS to a folder you own"
+    return f"cannot write {where} ({exc.strerror or exc}); nothing was run"
+
+
+def free_text(where: str) -> str:
+    try:
+        return fsio.size_text(fsio.free_bytes(Path(where).parent))
+    except OSError:
+        return "no space"

@@ -151,6 +151,6 @@ def check(kind: str, target: Path, stamp: Path) -> str | None:
         print(f"note: {reason}; redoing the {kind} step", file=sys.stderr)
     elif not stamp.exists():
         stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text("ok\n", encoding="utf-8")
+        write_if_changed(stamp, "ok\n")
         os.utime(stamp, ns=(0, 0))  # older than any output: creating it must not redo anything
     return reason

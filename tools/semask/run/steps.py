@@ -174,7 +174,7 @@ def report(plan: RunPlan, command: str) -> None:
         from semask.evaluate.fp32_agreement import add_to_report
 
         print(add_to_report(Path(p["REPORT"]), Path(p["PRED_SUMMARY"]), Path(p["ORT_FP32_SUMMARY"]), v["LABEL_DTYPE"])[1])
-    print(run_files(report=Path(p["REPORT"]), summary=Path(p["PRED_SUMMARY"]), smoke=bool(v["SMOKE"]),
+    print(run_files(report=Path(p["REPORT"]), summary=Path(p["PRED_SUMMARY"]), smoke=v["SMOKE"] == "1",
                     out=Path(p["TABLE_MD"]), weights=weights(plan)), end="")
 
 

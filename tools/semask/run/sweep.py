@@ -31,7 +31,7 @@ from semask.run.provenance import collect as provenance
 from semask.core.fsio import atomic_write_json, atomic_write_text, ensure_writable_dir
 from semask.core.progress import LOOP_FLOOR, duration
 from semask.evaluate import describe as d
-from semask.evaluate.published import OFFICIAL_SPLIT, PUBLISHED, reference_for
+from semask.evaluate.published import OFFICIAL_LABEL, OFFICIAL_SPLIT, PUBLISHED, RunFacts, reference_for
 from semask.run.table import render_reproduce, run_row
 from semask.run.plan import RunPlan, write_latest
 from semask.model.config import MODEL_ROWS
@@ -135,16 +135,16 @@ class Sweep:
 
     @property
     def bs_list(self) -> List[int]:
-        return [int(b) for b in self.run["BS_LIST"].split()]
+        return list(dict.fromkeys(int(b) for b in self.run["BS_LIST"].split()))  # each BS once
 
     @property
     def precisions(self) -> List[str]:
         swept = self.run.runner.precisions()  # ONNX Runtime takes one: nothing to sweep
-        return self.run["PRECISIONS"].split() if len(swept) > 1 else list(swept)
+        return list(dict.fromkeys(self.run["PRECISIONS"].split())) if len(swept) > 1 else list(swept)  # each once
 
     @property
     def accuracy_each_bs(self) -> bool:
-        return bool(self.run["ACCURACY_EACH_BS"])
+        return self.run["ACCURACY_EACH_BS"] == "1"
 
     @property
     def model(self) -> str:
@@ -264,7 +264,7 @@ def _announce(plan: Sweep, precisions: Sequence[str], images: int) -> None:
     print(f"[reproduce] estimate on this CPU: about {duration(secs)} (rough: "
           f"{seconds_per_image(plan.model, plan.height, plan.width):.2f} s per image for MODEL={plan.model} at "
           f"{plan.height}x{plan.width} on {os.cpu_count()} cores; artifacts already built are reused)", flush=True)
-    if secs > GUARD_SECONDS and not plan.run["FORCE"]:
+    if secs > GUARD_SECONDS and plan.run["FORCE"] != "1":
         raise KitError(
             f"make reproduce on ONNX Runtime CPU would take about {duration(secs)} ({images} images at "
             f"{plan.height}x{plan.width}, BS_LIST={' '.join(map(str, plan.bs_list))}); set LIMIT=<N> (e.g. LIMIT=20), "
@@ -297,14 +297,11 @@ def collect(plan: Sweep, rows: List[Dict[str, Any]], images: int, seconds: float
             row["labels"] = dict(zip(keys, run_row(report, None, perf, prov, "-")["cells"][:7]))
             if report:
                 common = common or row["labels"]
-        miou_ref, fps_ref = reference_for(row["precision"], row["bs"])
-        row["published"] = {"mIoU": miou_ref.miou if miou_ref else None, "mIoU_source": miou_ref.source if miou_ref else None,
-                            "fps": fps_ref.fps if fps_ref else None, "fps_failure": fps_ref.failure if fps_ref else None}
-        row["delta"] = {"mIoU": _diff(row["mIoU"], row["published"]["mIoU"]), "fps": _diff(row["fps"], row["published"]["fps"])}
     for row in rows:
         if common and not row["labels"]:  # a failed row has no record: it shares the sweep's model, data and tool
             row["labels"] = dict(common)
         row["labels"]["precision"] = row["precision"]
+        _compare(plan, row, (common or row["labels"]).get("dataset", ""))
     _agreement_with_fp32(rows)
     return {
         "kind": "reproduce",
@@ -323,6 +320,22 @@ def collect(plan: Sweep, rows: List[Dict[str, Any]], images: int, seconds: float
                                  plan.command, plan.backend, None if plan.backend == "ascend" else plan.run.provider,
                                  plan.run.runner.host_facts()),
     }
+
+
+def _compare(plan: Sweep, row: Dict[str, Any], dataset: str) -> None:
+    """The published figures beside a row; a Δ only when the published row is its like (published.reference_for)."""
+    ref = reference_for(RunFacts(model=plan.model, height=plan.height, width=plan.width,
+                                 full_val=dataset.startswith(f"{OFFICIAL_LABEL} ("),
+                                 official_weights=plan.run.resolved.weights_tag == "official",
+                                 precision=row["precision"], batch_size=row["bs"],
+                                 chip=plan.run.resolved.soc if plan.backend == "ascend" else ""))
+    miou_ref, fps_ref = ref.miou_row, ref.fps_row
+    row["published"] = {"mIoU": miou_ref.miou if miou_ref else None, "mIoU_source": miou_ref.source if miou_ref else None,
+                        "fps": fps_ref.fps if fps_ref else None, "fps_failure": fps_ref.failure if fps_ref else None,
+                        "mIoU_comparable": ref.miou_comparable, "fps_comparable": ref.fps_comparable,
+                        "why_not": ref.why_not}
+    row["delta"] = {"mIoU": _diff(row["mIoU"], row["published"]["mIoU"]) if ref.miou_comparable else None,
+                    "fps": _diff(row["fps"], row["published"]["fps"]) if ref.fps_comparable else None}
 
 
 def _agreement_with_fp32(rows: List[Dict[str, Any]]) -> None:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from semask.core import ledger
 from semask.core.errors import KitError
 from semask.core.progress import duration
 from semask.evaluate import describe as d
@@ -81,22 +82,23 @@ def run_row(report: Optional[Dict[str, Any]], summary: Optional[Dict[str, Any]],
              d.chip_label(prov), d.precision_label(prov) + sqnr_note(perf, summary), str(bs), d.fmt(miou), d.fmt(fps),
              d.fmt(real), where]
     return {"cells": cells, "mIoU": miou, "fps": fps, "real_images_per_s": real, "dataset": dataset,
-            "weights_random": d.weights_label(prov, identity).startswith("**random**"),
+            "weights_random": d.weights_label(prov, identity).startswith(d.UNTRAINED),
             "synthetic": dataset.startswith("synthetic"),
             "placement_warning": provenance_warning(prov), "warnings": list((report or {}).get("warnings") or [])}
 
 
 def banners(rows: List[Dict[str, Any]], smoke: bool = False) -> List[str]:
-    """Warnings that must be read before the numbers."""
+    """Warnings that must be read before the numbers. The smoke banner comes from the run's facts (a
+    synthetic data set, untrained weights), never from SMOKE alone: `smoke` is kept for old callers only."""
     lines = [r["placement_warning"] for r in rows if r.get("placement_warning")]  # AI CPU fallback of the .om
     lines += [f"WARNING: {w}" for r in rows for w in r.get("warnings", [])]  # e.g. degenerate predictions
     random = any(r["weights_random"] for r in rows)
     synthetic = any(r["synthetic"] for r in rows)
-    if smoke or (random and synthetic):
-        lines.append("SMOKE RUN: synthetic images and random weights; the mIoU below means nothing, it only shows "
-                     "the pipeline works.")
+    if random and synthetic:
+        lines.append("SMOKE RUN: synthetic images and untrained weights (random, or the kit's fixed test weights); "
+                     "the mIoU below means nothing, it only shows the pipeline works.")
     elif random:
-        lines.append("WARNING: WEIGHTS=random, not a trained model" +
+        lines.append("WARNING: untrained weights (random, or the kit's fixed test weights), not a trained model" +
                      (": the mIoU is meaningless." if any(r["mIoU"] is not None for r in rows) else "."))
     elif synthetic:
         lines.append("SYNTHETIC DATA: the frames come from the kit's generator, not Cityscapes; the mIoU is a smoke test.")
@@ -123,6 +125,9 @@ def render(report_path: Optional[Path] = None, summary_path: Optional[Path] = No
 
     `weights` (the run's WEIGHTS, from make): the model that made the numbers must have been made from them.
     """
+    for path, what in ((report_path, "score report"), (perf_path, "perf result")):
+        if path is not None:
+            ledger.check_result(Path(path), what)
     report = _read(report_path, "score report")
     summary = _read(summary_path, "inference summary")
     if report is not None and summary is None:
@@ -163,6 +168,7 @@ def resolve_run(artifacts: Path, run: Optional[str]) -> Path:
 def render_run(path: Path) -> str:
     """The table of one run's JSON, whatever kind of run it was."""
     kind = result_kind(path) or "report"
+    ledger.check_result(path, f"{kind} result")
     if kind == "reproduce":
         return render_reproduce(_read(path, "reproduce result") or {})
     if kind == "perf":
@@ -191,6 +197,7 @@ def render_all(artifacts: Path) -> str:
         if kind == "reproduce":
             sweeps.append(path)
             continue
+        ledger.check_result(path, f"{kind} result")
         data = _read(path, f"{kind} result") or {}
         if kind == "perf":
             prov = _read(path.with_name(path.stem + ".provenance.json"), "provenance") or {}
@@ -206,6 +213,14 @@ def render_all(artifacts: Path) -> str:
 
 
 # ------------------------------------------------------------------------------ make reproduce
+def _delta(row: Dict[str, Any], pub: Dict[str, Any], key: str) -> str:
+    """Δ against the published figure, only where the published row is the run's like (older sweeps
+    recorded no verdict: their Δ is not shown either)."""
+    if not pub.get(f"{key}_comparable"):
+        return "-"
+    return d.delta(row.get(key), pub.get(key))
+
+
 REPRO_COLUMNS = ["model", "input", "weights", "dataset", "backend/provider", "chip", "precision", "BS", "mIoU",
                  "published mIoU", "Δ mIoU", d.FPS_HEADER, "published fps (310P3)", "Δ fps", d.REAL_HEADER, "note"]
 
@@ -214,7 +229,7 @@ def render_reproduce(result: Dict[str, Any], base: Optional[Path] = None) -> str
     """The Markdown report of a sweep (also what `make table RUN=<reproduce name>` prints)."""
     rows = result.get("rows", [])
     lines = [f"# make reproduce: {result.get('name', '')}", ""]
-    random = any((r.get("labels") or {}).get("weights", "").startswith("**random**") for r in rows)
+    random = any((r.get("labels") or {}).get("weights", "").startswith(d.UNTRAINED) for r in rows)
     synthetic = any((r.get("labels") or {}).get("dataset", "").startswith("synthetic") for r in rows)
     if random and synthetic:
         lines += ["SMOKE RUN: synthetic images and random weights; the mIoU means nothing, it only shows the pipeline "
@@ -242,11 +257,13 @@ def render_reproduce(result: Dict[str, Any], base: Optional[Path] = None) -> str
                 note += f"{'; ' if note else ''}labels = fp32 row's: {100 * r['label_agreement_vs_fp32']:.4g} %"
             if r.get("logit_sqnr_db") is not None:
                 note += f"{'; ' if note else ''}logit SQNR vs fp32: {r['logit_sqnr_db']} dB"
+            if pub.get("why_not"):
+                note += f"{'; ' if note else ''}{pub['why_not']}"
         pub_fps = pub.get("fps_failure") or d.fmt(pub.get("fps"))
         lines.append(_row([lab.get("model", "?"), lab.get("input", "?"), lab.get("weights", "?"), lab.get("dataset", "?"),
                            lab.get("backend", "?"), lab.get("chip", "?"), lab.get("precision", r["precision"]),
-                           str(r["bs"]), miou, d.fmt(pub.get("mIoU")), d.delta(r.get("mIoU"), pub.get("mIoU")),
-                           fps, pub_fps, d.delta(r.get("fps"), pub.get("fps")),
+                           str(r["bs"]), miou, d.fmt(pub.get("mIoU")), _delta(r, pub, "mIoU"),
+                           fps, pub_fps, _delta(r, pub, "fps"),
                            d.fmt(r.get("real_images_per_s")), note]))
     lines += ["", *d.FOOTNOTES,
               "Published mIoU: upstream's fp32 figure for fp32 rows, the 310P3 OM figure for atc precisions. "

@@ -3,8 +3,9 @@
 Why: make sees mtimes only, and the steps' own checks trust a file whose identity is unchanged, so an
 edit whose mtime was put back (`touch -r`) leaves "Nothing to be done" and a stale report standing.
 This rehashes every file a record vouches for (the bins and predictions manifests, labels.json, the
-.onnx and .om sidecars), prints one line per changed file and marks the step that made it out of
-date: the step's make target (the manifest, the prediction summary, the model file) gets the epoch
+.onnx and .om sidecars, and the kit's ledger of every other file it wrote: reports, tables, perf and
+reproduce JSONs, provenance, stamps; semask.core.ledger), prints one line per changed file and marks
+the step that made it out of date: the step's make target (the manifest, the prediction summary, the model file) gets the epoch
 as its mtime, so make sees it older than its inputs and redoes that step; the steps resume and
 verify their outputs by sha256, so exactly the changed files are rewritten, and everything that
 depends on them after.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from semask.core import ledger
 from semask.core.errors import KitError
 from semask.core.fsio import load_json
 from semask.core.manifest import mismatch
@@ -23,6 +25,7 @@ from semask.core.parallel import imap
 from semask.core.locks import LOCK, try_lock
 from semask.run.inventory import MARKER
 from semask.model.onnx_io import sidecar_path
+from semask.run.plan import REPORTS_DIR
 
 SHOWN = 20  # changed files named one per line; the rest are counted
 
@@ -36,6 +39,7 @@ class Record:
     sha256: str
     target: Path
     source: Path
+    known: str | None = None  # the file's identity when its sha256 was recorded (unchanged: no rehash)
 
 
 def _entries(data: Any, key: str) -> list[dict]:
@@ -67,16 +71,42 @@ def records(artifacts: Path) -> Iterator[Record]:
                 if isinstance(side, dict) and isinstance(side.get(key), str):
                     yield Record(model, None, side[key], model, sidecar_path(model))
         for side_path in sorted((root / "onnx").glob("*_int8_c*.json")):  # PRECISION=int8's IR: its sidecar is the target
-            side = _load(side_path)
+            side = load_json(side_path)
             for name, key in (("xml", "xml_sha256"), ("bin", "bin_sha256")):
                 if isinstance(side, dict) and isinstance(side.get(name), str) and isinstance(side.get(key), str):
                     yield Record(side_path.parent / side[name], None, side[key], side_path, side_path)
 
 
+def ledger_records(artifacts: Path, covered: set[Path]) -> Iterator[Record]:
+    """The ledger's files that still exist and no manifest or sidecar above covers (journals grow by design).
+    A report's companions (its .md, table, provenance, panels) mark the report itself out of date."""
+    roots = [artifacts] + ([artifacts / "demo"] if (artifacts / "demo" / MARKER).is_file() else [])
+    for root in roots:
+        real = Path(os.path.realpath(root))
+        for rel, rec in sorted(ledger.load(real).items()):
+            path = root / rel
+            if path in covered or rel.endswith(".journal.jsonl") or not path.is_file():
+                continue
+            yield Record(path, rec.get("bytes"), rec["sha256"], _target(path), real / ledger.RECORDS,
+                         rec.get("identity"))
+
+
+def _target(path: Path) -> Path:
+    """The make target whose step wrote `path`: a score report's companions belong to the report JSON."""
+    if path.parent.name == REPORTS_DIR:
+        for suffix in (".provenance.json", ".table.md", ".md"):
+            if path.name.endswith(suffix):
+                return path.with_name(path.name[: -len(suffix)] + ".json")
+    if path.parent.parent.name == REPORTS_DIR and path.parent.name.endswith("_panels"):
+        return path.parent.with_name(path.parent.name[: -len("_panels")] + ".json")
+    return path
+
+
 def _check(rec: Record) -> str | None:
     try:
-        why = mismatch(rec.path, rec.size if rec.size is None or rec.size >= 0 else None, rec.sha256)
-        return why and why.replace("the manifest", rec.source.name)
+        why = mismatch(rec.path, rec.size if rec.size is None or rec.size >= 0 else None, rec.sha256, rec.known)
+        return why and why.replace("the manifest", "the kit's ledger" if rec.source.name == ledger.RECORDS
+                                   else rec.source.name)
     except OSError as exc:
         return f"{rec.path} cannot be read ({exc.strerror})"
 
@@ -101,13 +131,15 @@ def verify(artifacts: Path, jobs: int | None = None, shown: int = SHOWN) -> int:
         if not try_lock(fd):
             raise KitError(f"a make is running on ARTIFACTS={artifacts}; wait for it to finish, then verify")
         found = list(records(artifacts))
+        found += ledger_records(artifacts, {rec.path for rec in found})
         problems = [(rec, why) for rec, why in zip(found, imap(_check, found, jobs, "verify")) if why]
         for rec, why in problems[:shown]:
             print(f"changed: {why}")
         if len(problems) > shown:
             print(f"changed: ... and {len(problems) - shown} more")
         if not problems:
-            print(f"verify: all {len(found)} recorded files under ARTIFACTS={artifacts} match their manifests and sidecars")
+            print(f"verify: all {len(found)} recorded files under ARTIFACTS={artifacts} match their manifests, sidecars "
+                  "and the kit's ledger")
             return 0
         marked = sorted({str(rec.target) for rec, _ in problems if mark_stale(rec.target)})
         print(f"verify: {len(problems)} of {len(found)} recorded files under ARTIFACTS={artifacts} changed after their "

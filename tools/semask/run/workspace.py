@@ -23,12 +23,13 @@ from pathlib import Path
 from semask.core.errors import KitError
 from semask.core.procs import pid_alive
 from semask.data.cityscapes import png_size
+from semask.core.ledger import RECORDS
 from semask.core.locks import ARTIFACTS_ENV, LOCK, WRITERS, Refused, lineage, try_lock, writer_lock  # noqa: F401
 from semask.run.inventory import MARKER, inventory
 
 # Top-level entries the kit writes into ARTIFACTS (`.gitkeep`: the placeholder older checkouts tracked).
 KIT_ENTRIES = frozenset({"onnx", "om", "bins", "labels", "preds", "reports", "perf", "env", "crosscheck", "demo",
-                         "demo-data", ".state", MARKER, LOCK, WRITERS, ".gitkeep"})
+                         "demo-data", ".state", MARKER, LOCK, WRITERS, RECORDS, ".gitkeep"})
 QUIET_RETRY_SECONDS = 1.0  # a previous make may still be releasing the lock: wait this long silently
 FOREIGN_SHOWN = 5  # foreign paths a refused `make clean` names (then the count)
 
@@ -96,6 +97,17 @@ def foreign_entries(artifacts: Path) -> list[str]:
         return []
 
 
+def _read_only(path: Path) -> bool:
+    """True when the file system holding `path` (or its nearest existing parent) is mounted read-only."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def mark(artifacts: Path) -> bool:
     """Create ARTIFACTS and its marker when the folder is new, empty or holds only kit entries."""
     real(artifacts, "ARTIFACTS")
@@ -104,6 +116,9 @@ def mark(artifacts: Path) -> bool:
         if not os.access(artifacts, os.W_OK | os.X_OK):
             raise PermissionError(errno.EACCES, "no write permission")
     except OSError as exc:
+        if exc.errno == errno.EROFS or _read_only(artifacts):
+            raise Refused(f"ARTIFACTS={artifacts} is on a read-only file system; set ARTIFACTS to a folder on a "
+                          "writable disk (or remount it read-write)", blames_variables=False) from None
         raise Refused(f"ARTIFACTS={artifacts} is not a writable folder ({exc.strerror or exc}); "
                       "set ARTIFACTS to a folder you can write") from None
     marker = artifacts / MARKER
@@ -151,7 +166,7 @@ def lock(artifacts: Path, owner_pid: int, nowait: bool) -> None:
         if nowait:
             os.close(fd)
             raise Refused(f"another make (pid {holder}) is running on ARTIFACTS={artifacts}; wait for it, use "
-                          "another ARTIFACTS, or leave NOWAIT unset to wait")
+                          "another ARTIFACTS, or leave NOWAIT unset to wait", blames_variables=False)
         if not told:
             print(f"another make (pid {holder}) is running on ARTIFACTS={artifacts}; waiting for it to finish "
                   "(NOWAIT=1 refuses instead)", file=sys.stderr, flush=True)
@@ -186,7 +201,8 @@ def _wait_for_writers(artifacts: Path, nowait: bool) -> None:
         if not try_lock(fd):
             if nowait:
                 raise Refused(f"a step of an earlier make is still writing in ARTIFACTS={artifacts} (its make was "
-                              "killed, the step was not); wait for it to finish, or leave NOWAIT unset to wait")
+                              "killed, the step was not); wait for it to finish, or leave NOWAIT unset to wait",
+                              blames_variables=False) from None
             print(f"a step of an earlier make is still writing in ARTIFACTS={artifacts}; waiting for it to finish "
                   "(NOWAIT=1 refuses instead)", file=sys.stderr, flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -197,18 +213,23 @@ def _wait_for_writers(artifacts: Path, nowait: bool) -> None:
 
 # ---------------------------------------------------------------------------- native size
 def native_size(data_root: Path, default: str) -> str:
-    """'HxW' of the dataset's first val image (the size labels and scoring use), else `default`."""
+    """'HxW' of most of the dataset's val images (the size labels and scoring use; an odd first frame must
+    not set it), else `default`. Only the PNG headers are read."""
     val = data_root / "leftImg8bit" / "val"
     try:
         cities = sorted(p for p in val.iterdir() if p.is_dir())
     except OSError:
         return default
+    sizes: dict[tuple[int, int], int] = {}
     for city in cities:
         for image in sorted(city.glob("*_leftImg8bit.png")):
             size = png_size(image)
             if size:
-                return f"{size[0]}x{size[1]}"
-    return default
+                sizes[size] = sizes.get(size, 0) + 1
+    if not sizes:
+        return default
+    height, width = max(sizes, key=lambda s: sizes[s])
+    return f"{height}x{width}"
 
 
 def preflight(artifacts: Path, data_root: Path, owner_pid: int, nowait: bool, default_native: str,
@@ -257,16 +278,42 @@ def check_clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> None
         os.close(fd)
 
 
-def clean(artifacts: Path, data_roots: list[Path], checkout: Path) -> str:
+def _hold_writers(artifacts: Path, root: Path, nowait: bool) -> int:
+    """Take the writers' lock exclusively (no step of a killed make still writes); return its descriptor."""
+    fd = os.open(root / WRITERS, os.O_RDWR | os.O_CREAT, 0o666)
+    if try_lock(fd):
+        return fd
+    if nowait:
+        os.close(fd)
+        raise Refused(f"a step of an earlier make is still writing in ARTIFACTS={artifacts} (its make was killed, the "
+                      "step was not); nothing was deleted: wait for it to finish, or leave NOWAIT unset to wait")
+    print(f"a step of an earlier make is still writing in ARTIFACTS={artifacts}; waiting for it to finish before "
+          "cleaning (NOWAIT=1 refuses instead)", file=sys.stderr, flush=True)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def clean(artifacts: Path, data_roots: list[Path], checkout: Path, nowait: bool = False) -> str:
     """Delete exactly the files and folders the kit made below ARTIFACTS, or nothing.
 
     A symlinked ARTIFACTS is resolved first; the folder it points to is emptied of the kit's files but
     kept, as is the link (the user made both). Anything the kit did not make refuses the whole clean.
+    The writers' lock is held throughout: a step a killed make left writing finishes first (NOWAIT=1:
+    refused), so nothing is deleted under it.
     """
     if not artifacts.exists() and not artifacts.is_symlink():
         return f"ARTIFACTS={artifacts} does not exist; nothing to clean"
     check_clean(artifacts, data_roots, checkout)
     root = real(artifacts, "ARTIFACTS")
+    writers = _hold_writers(artifacts, root, nowait)
+    try:
+        return _clean_held(artifacts, root)
+    finally:
+        os.close(writers)
+
+
+def _clean_held(artifacts: Path, root: Path) -> str:
+    """`clean` with the writers' lock held."""
     found = inventory(root)
     if found.foreign:
         n = len(found.foreign)

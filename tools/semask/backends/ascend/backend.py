@@ -99,12 +99,12 @@ def atc_precheck(onnx: Path | str, soc: str, device: int, out: Path | str) -> Di
     """`make atc-check`: atc's pre-check of the graph on the chip; the verdict JSON, its lines printed, and
     a KitError when ops are unsupported."""
     import shutil
-    import tempfile
     from pathlib import Path
 
     from semask.backends.ascend import atc_report, fs as ascend_fs, knobs as ascend_knobs
     from semask.backends.ascend.toolchain import resolve_soc
     from semask.core.errors import KitError
+    from semask.core.tempname import temp_dir
 
     onnx, out = Path(onnx), Path(out)
     ascend_knobs.check_soc(soc)
@@ -112,7 +112,7 @@ def atc_precheck(onnx: Path | str, soc: str, device: int, out: Path | str) -> Di
         raise KitError(f"{onnx} does not exist; run `make onnx` (BACKEND=ascend) first")
     soc, _ = resolve_soc(soc, device)
     ascend_fs.private_dir(out.parent, "OM folder")
-    work = Path(tempfile.mkdtemp(prefix=".atc-check-", dir=out.parent))
+    work = temp_dir(out.parent, ".atc-check-")
     try:
         result = atc_report.run_precheck(ascend_fs.real(onnx), soc, work)
     finally:

@@ -15,7 +15,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -26,6 +25,7 @@ from semask.backends.ascend.probe import ais_bench_command  # noqa: F401 (the co
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import check_free_space, sha256_file
 from semask.core.procs import run_streamed
+from semask.core.tempname import temp_dir, temp_name
 from semask.model.onnx_io import read_sidecar, sidecar_path
 
 TAIL_LINES = 20
@@ -181,7 +181,7 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     side = sidecar_path(output_om)
     if side.exists():
         side.unlink()
-    scratch = Path(tempfile.mkdtemp(prefix=f".{output_om.stem}.atc-", dir=output_om.parent))
+    scratch = temp_dir(output_om.parent, f".{output_om.stem}.atc-")
     try:
         from semask.backends.ascend.accuracy_knobs import atc_args, knob_files
 
@@ -347,7 +347,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     devices = _device_list(device)
     mode = multi.multi_device_mode(ais_bench_command(), devices) if len(devices) > 1 else None
     _check_device_shares(len(files), devices, mode, input_dir)
-    tmp_name = f"{dirname}.partial-{os.getpid()}"
+    tmp_name = temp_name(f"{dirname}.partial-")
     if len(devices) > 1:  # the 2025 tool's workers check-then-mkdir the shared folder: made first, 0750
         ascend_fs.private_dir(out_root / tmp_name, "preds run folder")
     cmd = [*ais_bench_command(), "--model", str(om), "--input", str(input_dir), "--output", str(output_dir),
@@ -380,7 +380,7 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
         result["model_identity"] = identity
         ascend_fs.private_tree(tmp_dir)
         if final_dir.exists():
-            trash = out_root / f"{dirname}.partial-old-{os.getpid()}"
+            trash = out_root / temp_name(f"{dirname}.partial-old-")
             os.replace(final_dir, trash)
             shutil.rmtree(trash, ignore_errors=True)
         os.replace(tmp_dir, final_dir)

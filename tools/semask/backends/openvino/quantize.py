@@ -27,7 +27,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from semask.core.errors import KitError
+from semask.core import ledger
 from semask.core.fsio import atomic_write_json, natural_key, sha256_file
+from semask.core.tempname import temp_name
 from semask.core.manifest import BINS_MANIFEST, input_records
 from semask.backends.openvino.ir import KIND, resolve_ir
 from semask.model.logits import logits_tail
@@ -148,11 +150,13 @@ def quantize(spec: QuantSpec) -> dict[str, Any]:
         advanced_parameters=nncf.AdvancedQuantizationParameters(
             smooth_quant_alphas=nncf.AdvancedSmoothQuantParameters(convolution=-1, matmul=-1)))
     seconds = time.monotonic() - started
-    tmp_xml = xml.with_name(f".{xml.stem}.{os.getpid()}.tmp.xml")
+    tmp_xml = xml.with_name(temp_name(f".{xml.stem}.", ".tmp.xml"))  # a kit temp name: `make clean` knows it
     try:
         ov.save_model(quantized, str(tmp_xml), compress_to_fp16=False)
         os.replace(tmp_xml.with_suffix(".bin"), binf)
         os.replace(tmp_xml, xml)
+        for done in (binf, xml):  # OpenVINO wrote them, not fsio: the ledger learns of them here
+            ledger.record(done)
     finally:
         tmp_xml.unlink(missing_ok=True)
         tmp_xml.with_suffix(".bin").unlink(missing_ok=True)
