@@ -104,3 +104,22 @@ class Backend(Protocol):
 
     def perf(self, spec: PerfSpec) -> Dict[str, Any]:
         """Measure pure-inference throughput; write and return the result."""
+
+
+class InProcessBackend:
+    """What the CPU backends that run inside the kit's Python share: no umask, no environment to source, no
+    host facts beyond the CPU's, no parse-time checks of their own and nothing to build before inference."""
+
+    umask = ""
+
+    def step_prefix(self, values: Mapping[str, str]) -> str:
+        return ""
+
+    def host_facts(self) -> Optional[Dict[str, Any]]:
+        return None
+
+    def check(self, values: Mapping[str, str]) -> list:
+        return []
+
+    def build(self, spec: BuildSpec) -> Dict[str, Any]:
+        return {}

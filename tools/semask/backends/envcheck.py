@@ -106,3 +106,19 @@ def check_environment(backend: str = "ort", need: str = "all") -> dict[str, Any]
     mismatched = [f"{n} {p['version']} (pinned {p['pinned']})" for n, p in packages.items() if p["matches_pin"] is False]
     record["pin_mismatches"] = mismatched
     return record
+
+
+def write_environment(out: Path | str, backend: str, need: str) -> dict[str, Any]:
+    """Check the environment, write its record to `out` (atomically) and print the one summary line (and a
+    warning per pin the installed packages differ from): `make env` and every run's env step."""
+    from semask.core.fsio import atomic_write_json
+
+    record = check_environment(backend, need)
+    atomic_write_json(out, record)
+    for line in record["pin_mismatches"]:
+        print(f"warning: {line} differs from env/requirements.txt", file=sys.stderr)
+    pk = record["packages"]
+    print(f"env ok ({backend}, {need}): python {record['python']['version']}, torch {pk['torch']['version']}, "
+          f"onnxruntime {pk['onnxruntime']['version']} {record['onnxruntime_providers']}, "
+          f"CANN {record['ascend']['cann_version']} -> {out}")
+    return record

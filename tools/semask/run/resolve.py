@@ -30,6 +30,7 @@ from semask.backends.ascend.devices import DeviceError, check_single_device, chi
 from semask.core.errors import KitError
 from semask.core import fsio
 from semask.core.fsio import DISK_FULL, atomic_write_text
+from semask.core.procs import pid_alive
 from semask.backends.ort.provider import check_ort_provider
 from semask.backends.ascend.toolchain import resolve_soc
 from semask.backends.registry import select_backend
@@ -192,21 +193,11 @@ def with_official_sha256(plan: RunPlan, overrides: Mapping[str, str]) -> RunPlan
         plan.resolved, weights_sha256=stamps.official_sha256(stamp, plan.values["WEIGHTS"])))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def collect_garbage(folder: Path) -> None:
     """Remove the plan files of make invocations that have ended."""
     for path in [*folder.glob("plan.*.*"), *folder.glob("dry.*")]:
         pid = path.name.split(".")[1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             elif path.exists():

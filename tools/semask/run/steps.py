@@ -8,7 +8,6 @@ Heavy imports stay inside the steps.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Callable, Dict
 
@@ -60,17 +59,8 @@ def build_spec(plan: RunPlan) -> BuildSpec:
 # ---------------------------------------------------------------------------- the steps
 def env(plan: RunPlan) -> None:
     from semask.backends import envcheck
-    from semask.core.fsio import atomic_write_json
 
-    out = plan.paths()["ENV_JSON"]
-    record = envcheck.check_environment(plan.backend, "all")
-    atomic_write_json(out, record)
-    for line in record["pin_mismatches"]:
-        print(f"warning: {line} differs from env/requirements.txt", file=sys.stderr)
-    pk = record["packages"]
-    print(f"env ok ({plan.backend}, all): python {record['python']['version']}, torch {pk['torch']['version']}, "
-          f"onnxruntime {pk['onnxruntime']['version']} {record['onnxruntime_providers']}, "
-          f"CANN {record['ascend']['cann_version']} -> {out}")
+    envcheck.write_environment(plan.paths()["ENV_JSON"], plan.backend, "all")
 
 
 def labels(plan: RunPlan) -> None:

@@ -6,12 +6,11 @@ import sys
 from typing import Any, Dict, Mapping, Tuple
 
 from semask import spec as vocabulary
-from semask.backends.base import BuildSpec, InferSpec, PerfSpec
+from semask.backends.base import InferSpec, InProcessBackend, PerfSpec
 
 
-class OpenvinoBackend:
+class OpenvinoBackend(InProcessBackend):
     name = "openvino"
-    umask = ""
 
     def run_prefix(self, values: Mapping[str, str], soc: str) -> str:
         return "openvino-cpu"
@@ -34,18 +33,6 @@ class OpenvinoBackend:
 
     def name_tail(self, values: Mapping[str, str], om_tag: str) -> str:
         return values["PRECISION"]
-
-    def step_prefix(self, values: Mapping[str, str]) -> str:
-        return ""
-
-    def host_facts(self) -> None:
-        return None
-
-    def check(self, values: Mapping[str, str]) -> list:
-        return []
-
-    def build(self, spec: BuildSpec) -> Dict[str, Any]:
-        return {}
 
     def infer(self, spec: InferSpec) -> Dict[str, Any]:
         from semask.backends import folder_run

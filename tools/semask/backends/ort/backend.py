@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Dict, Mapping, Tuple
 
-from semask.backends.base import BuildSpec, InferSpec, PerfSpec
+from semask.backends.base import InferSpec, InProcessBackend, PerfSpec
 
 PRECISION = "fp32"  # the precision axis of ONNX Runtime: the provider's fp32, nothing to sweep
 
@@ -16,9 +16,8 @@ def threads(knobs: Mapping[str, str]) -> "int | None":
     return int(knobs["THREADS"]) if knobs.get("THREADS") else None
 
 
-class OrtBackend:
+class OrtBackend(InProcessBackend):
     name = "ort"
-    umask = ""
 
     def run_prefix(self, values: Mapping[str, str], soc: str) -> str:
         return f"ort-{values['ORT_PROVIDER']}"
@@ -41,18 +40,6 @@ class OrtBackend:
 
     def name_tail(self, values: Mapping[str, str], om_tag: str) -> str:
         return ""
-
-    def step_prefix(self, values: Mapping[str, str]) -> str:
-        return ""
-
-    def host_facts(self) -> None:
-        return None
-
-    def check(self, values: Mapping[str, str]) -> list:
-        return []
-
-    def build(self, spec: BuildSpec) -> Dict[str, Any]:
-        return {}
 
     def infer(self, spec: InferSpec) -> Dict[str, Any]:
         from semask.backends import folder_run
