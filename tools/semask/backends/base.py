@@ -119,6 +119,14 @@ class InProcessBackend:
         return None
 
     def check(self, values: Mapping[str, str]) -> list:
+        """One device id (only ais_bench runs several), as a list of mistakes (parse time, standard library)."""
+        from semask.backends.ascend.devices import check_single_device
+        from semask.core.errors import KitError
+
+        try:
+            check_single_device(values["DEVICE"], self.name)  # type: ignore[attr-defined]
+        except KitError as exc:
+            return [str(exc)]
         return []
 
     def build(self, spec: BuildSpec) -> Dict[str, Any]:

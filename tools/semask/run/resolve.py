@@ -15,7 +15,6 @@ import dataclasses
 import errno
 import json
 import os
-import re
 import shlex
 import shutil
 import sys
@@ -31,9 +30,8 @@ from semask.core.errors import KitError
 from semask.core import fsio
 from semask.core.fsio import DISK_FULL, atomic_write_text
 from semask.core.procs import pid_alive
-from semask.backends.ort.provider import check_ort_provider
 from semask.backends.ascend.toolchain import resolve_soc
-from semask.backends.registry import select_backend
+from semask.backends.registry import backend_for, select_backend
 from semask.backends.ascend.set_env import applied, source_set_env
 from semask.run.plan import (PlanError, Resolved, RunPlan, build, data_tag, make_include, parse_cmdline, weights_identity,
                          write_latest)
@@ -83,21 +81,11 @@ def resolve(plan: RunPlan, owner_pid: int, dry_run: bool) -> RunPlan:
     """Backend, SoC, native size and identities of a checked plan; takes the ARTIFACTS lock unless dry."""
     v = plan.values
     backend = choose_backend(v["BACKEND"], v["ASCEND_SET_ENV"], v.get("ATC_PYTHON") or None)
-    errors = []
+    errors = [f"error: {line}" for line in backend_for(backend).check(v)]  # the backend's own parse-time checks
     devices: List[int] = []
-    try:
-        if backend == "ort":  # a provider this host and the run's Python can run (no onnxruntime import here)
-            check_ort_provider(v["ORT_PROVIDER"], v["PYTHON"] if Path(v["PYTHON"]).exists() else None)
-        if backend != "ascend":  # only ais_bench runs several devices
-            devices = [check_single_device(v["DEVICE"], backend)]
-    except KitError as exc:
-        errors.append(f"error: {exc}")
-    if backend == "ascend":
-        real = os.path.realpath(v["ARTIFACTS"])
-        if not re.fullmatch(f"[{spec.AIS_PATH_CHARS}]+", real):
-            errors.append(f"error: ARTIFACTS={v['ARTIFACTS']} (resolved: {real}) has characters ais_bench rejects; with "
-                          f"BACKEND=ascend its path may only use [{spec.AIS_PATH_CHARS}], e.g. ARTIFACTS=artifacts")
-    elif "atc-check" in plan.goals:
+    if backend != "ascend" and not errors:  # only ais_bench runs several devices (the chips: resolve_chips below)
+        devices = [check_single_device(v["DEVICE"], backend)]
+    if backend != "ascend" and "atc-check" in plan.goals:
         errors.append(f"error: make atc-check needs atc: BACKEND={v['BACKEND']} resolved to {backend}; source the CANN "
                       "set_env.sh (ASCEND_SET_ENV) or pass BACKEND=ascend")
     if errors:

@@ -57,7 +57,15 @@ class AscendBackend:
         return ascend_info()
 
     def check(self, values: Mapping[str, str]) -> list:
-        return []
+        """ARTIFACTS' resolved path in the characters the newest ais_bench accepts (its PATH_WHITE_LIST_REGEX)."""
+        import os
+        import re
+
+        real = os.path.realpath(values["ARTIFACTS"])
+        if re.fullmatch(f"[{vocabulary.AIS_PATH_CHARS}]+", real):
+            return []
+        return [f"ARTIFACTS={values['ARTIFACTS']} (resolved: {real}) has characters ais_bench rejects; with "
+                f"BACKEND=ascend its path may only use [{vocabulary.AIS_PATH_CHARS}], e.g. ARTIFACTS=artifacts"]
 
     def build(self, spec: BuildSpec) -> Dict[str, Any]:
         from semask.backends.ascend import toolchain

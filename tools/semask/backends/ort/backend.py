@@ -41,6 +41,19 @@ class OrtBackend(InProcessBackend):
     def name_tail(self, values: Mapping[str, str], om_tag: str) -> str:
         return ""
 
+    def check(self, values: Mapping[str, str]) -> list:
+        """A provider this host and the run's Python can run (no onnxruntime import here), and one device."""
+        from pathlib import Path
+
+        from semask.backends.ort.provider import check_ort_provider
+        from semask.core.errors import KitError
+
+        try:
+            check_ort_provider(values["ORT_PROVIDER"], values["PYTHON"] if Path(values["PYTHON"]).exists() else None)
+        except KitError as exc:
+            return [str(exc)]
+        return super().check(values)
+
     def infer(self, spec: InferSpec) -> Dict[str, Any]:
         from semask.backends import folder_run
         from semask.backends.ort.runtime import ort_runtime
