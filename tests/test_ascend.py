@@ -41,7 +41,7 @@ def standins(standin_log):
 
 
 def _compile(model, om, bs=4, soc="Ascend310P3", **kw):
-    return ascend.compile_om(model, om, bs, tiny_onnx.H, tiny_onnx.W, soc, "force_fp16", **kw)
+    return ascend.compile_om(ascend.AtcJob(model, om, bs, tiny_onnx.H, tiny_onnx.W, soc, "force_fp16", **kw))
 
 
 def test_atc_command_line_exact_and_sidecar(models, standins, tmp_path):

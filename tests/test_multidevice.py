@@ -106,7 +106,7 @@ def test_each_era_split_is_one_run(tiny_om, standin_log, tmp_path, monkeypatch, 
 
     monkeypatch.setenv("STANDIN_AIS_ERA", era)
     om = tmp_path / "om" / "tiny.om"
-    ascend.compile_om(tiny_om[1], om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny_om[1], om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     bins = tmp_path / "bins"
     bins.mkdir()
     for i in range(6):
@@ -129,7 +129,7 @@ def test_each_era_split_is_one_run(tiny_om, standin_log, tmp_path, monkeypatch, 
 def test_2022_era_has_no_multi_device_mode(tiny_om, standin_log, tmp_path, monkeypatch):
     monkeypatch.setenv("STANDIN_AIS_ERA", "2022-11")
     om = tmp_path / "om" / "tiny.om"
-    ascend.compile_om(tiny_om[1], om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny_om[1], om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     with pytest.raises(KitError, match=r"DEVICE=0,1: this ais_bench \(ais_bench 0.0.2 \(ais_bench\), aclruntime 0.0.2, "
                                        r"in .*\) has no multi-device mode"):
         ascend.ais_perf(om, 4, 3, [0, 1])

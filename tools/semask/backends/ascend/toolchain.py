@@ -16,11 +16,13 @@ import shlex
 import shutil
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from semask.core.errors import KitError
 from semask.backends.ascend.atc_python import atc_environ, check_atc_python
+from semask.backends.ascend.jobs import AtcJob  # noqa: F401 (re-exported: the callers' spec object)
 from semask.backends.ascend.probe import ais_bench_command  # noqa: F401 (the command every caller runs)
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import check_free_space, sha256_file
@@ -118,14 +120,13 @@ def _tail(text: str, n: int = TAIL_LINES) -> str:
 
 # ---------------------------------------------------------------- atc
 
-def atc_command(onnx: Path | str, out_stem: Path | str, batch_size: int, height: int, width: int,
-                soc: str, precision: str | None, extra: Sequence[str] = (), precision_v2: str | None = None,
-                op_select_implmode: str | None = None) -> list[str]:
-    """The exact documented atc command line the kit issues (--precision_mode_v2 replaces --precision_mode)."""
-    mode = f"--precision_mode_v2={precision_v2}" if precision_v2 else f"--precision_mode={precision}"
-    implmode = [f"--op_select_implmode={op_select_implmode}"] if op_select_implmode else []
-    return ["atc", "--framework=5", f"--model={onnx}", f"--output={out_stem}", "--input_format=NCHW",
-            f"--input_shape=image:{batch_size},3,{height},{width}", f"--soc_version={soc}",
+def atc_command(job: AtcJob, out_stem: Path | str, soc: str, extra: Sequence[str] = ()) -> list[str]:
+    """The exact documented atc command line the kit issues for `job` on chip `soc`, writing `out_stem`.om
+    (--precision_mode_v2 replaces --precision_mode)."""
+    mode = f"--precision_mode_v2={job.precision_v2}" if job.precision_v2 else f"--precision_mode={job.precision}"
+    implmode = [f"--op_select_implmode={job.op_select_implmode}"] if job.op_select_implmode else []
+    return ["atc", "--framework=5", f"--model={job.onnx}", f"--output={out_stem}", "--input_format=NCHW",
+            f"--input_shape=image:{job.batch_size},3,{job.height},{job.width}", f"--soc_version={soc}",
             mode, *implmode, "--log=error", *extra]
 
 
@@ -138,11 +139,7 @@ def _find_om(scratch: Path, stem: str) -> Path | None:
     return variants[0] if len(variants) == 1 else None
 
 
-def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height: int, width: int, soc: str,
-               precision: str | None = "force_fp16", input_dtype: str = "float32", extra: Sequence[str] = (),
-               device: int = 0, precision_v2: str | None = None, op_select_implmode: str | None = None,
-               weights: str | None = None, atc_python: str | None = None,
-               knobs: Mapping[str, str] | None = None) -> dict[str, Any]:
+def compile_om(job: AtcJob) -> dict[str, Any]:
     """Compile ONNX -> OM with atc in a scratch folder, rename the .om (0640), write its JSON sidecar
     with the op placement atc reports for it.
 
@@ -150,60 +147,21 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     carries the ONNX's weights identity on, so the .om can be checked the same way. `atc_python` (ATC_PYTHON, else
     the environment's) is CANN's interpreter, put first on PATH for atc alone. `knobs` ({KEEP_DTYPE, OP_PRECISION,
     MIXLIST: file}) add their atc flags; their sha256 go into the sidecar."""
-    from semask.backends.ascend import fs as ascend_fs, knobs as ascend_knobs, atc_report
-    from semask.model.onnx_io import onnx_io
-    from semask.backends.model_check import verify_model
+    from semask.backends.ascend import fs as ascend_fs
 
-    precision = None if precision_v2 else precision
-    ascend_knobs.check_precision(precision, precision_v2)
-    ascend_knobs.check_implmode(op_select_implmode)
-    ascend_knobs.check_soc(soc)
-    onnx, output_om = Path(onnx).resolve(), Path(output_om).resolve()
-    if output_om.suffix != ".om":
-        raise KitError(f"--output-om {output_om} must end in .om")
-    source = verify_model(onnx, weights, require_sidecar=weights is not None)
-    inputs, outputs = onnx_io(onnx)
-    want = (batch_size, 3, height, width)
-    if len(inputs) != 1 or inputs[0].name != "image" or inputs[0].shape != want:
-        got = [(i.name, list(i.shape)) for i in inputs]
-        raise KitError(f"{onnx} has inputs {got} but atc is asked for image:{batch_size},3,{height},{width}; "
-                       "export the ONNX for this BS/size or fix the variables")
-    if inputs[0].dtype.name != input_dtype:
-        raise KitError(f"{onnx} input is {inputs[0].dtype.name} but --input-dtype {input_dtype}; use the matching ONNX")
-    if shutil.which("atc") is None:
-        raise KitError(f"atc is not on PATH; run `source {os.environ.get('ASCEND_SET_ENV', DEFAULT_SET_ENV)}` "
-                       "(CANN toolkit) first, or use BACKEND=ort")
+    job, source, outputs = _checked_atc_job(job)
     # atc's op compiler runs `python3` from PATH: CANN's Python (ATC_PYTHON's folder first), never a venv's
-    atc_python = atc_python or os.environ.get("ATC_PYTHON") or None
-    check_atc_python(os.environ, atc_python, cann_version())
-    soc_version, soc_source = resolve_soc(soc, device)
+    job = replace(job, atc_python=job.atc_python or os.environ.get("ATC_PYTHON") or None)
+    check_atc_python(os.environ, job.atc_python, cann_version())
+    soc = resolve_soc(job.soc, job.device)
+    output_om = Path(job.output_om)
     ascend_fs.private_dir(output_om.parent, "OM folder")
     side = sidecar_path(output_om)
     if side.exists():
         side.unlink()
     scratch = temp_dir(output_om.parent, f".{output_om.stem}.atc-")
     try:
-        from semask.backends.ascend.accuracy_knobs import atc_args, knob_files
-
-        knob_info = knob_files(knobs or {})
-        cmd = atc_command(onnx, scratch / output_om.stem, batch_size, height, width, soc_version, precision,
-                          [*extra, *atc_args(knob_info)], precision_v2, op_select_implmode)
-        start = time.time()
-        built, text = _run_atc(cmd, scratch, onnx, output_om, atc_python)
-        info = {
-            "om": str(output_om), "om_sha256": sha256_file(built), "onnx": str(onnx), "onnx_sha256": source["sha256"],
-            "weights": source["weights"], "weights_sha256": source["weights_sha256"],
-            "command": cmd, "command_line": shlex.join(cmd), "soc_version": soc_version, "soc_source": soc_source,
-            "precision_mode": precision, "precision_mode_v2": precision_v2,
-            "op_select_implmode": op_select_implmode, "accuracy_knobs": knob_info,
-            "batch_size": batch_size, "height": height, "width": width,
-            "input_dtype": input_dtype, "atc_om_name": built.name, "seconds": round(time.time() - start, 3),
-            "atc_version": _atc_version(text), "cann_version": cann_version(),
-            "outputs": [{"name": o.name, "shape": list(o.shape), "dtype": o.dtype.name} for o in outputs],
-            "placement": atc_report.placement(built, scratch),
-        }
-        print(atc_report.placement_line(info["placement"]), flush=True)
-        info["layernorm"] = _layernorm_fusion(onnx, info["placement"])
+        built, info = _atc_build(job, scratch, soc, source, outputs)
         # the .om is the make target: publish it after its sidecar, so a run killed in between never leaves
         # an .om that make takes as done but ais_infer refuses (sidecar missing)
         ascend_fs.write_private_json(side, info)
@@ -212,6 +170,72 @@ def compile_om(onnx: Path | str, output_om: Path | str, batch_size: int, height:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return info
+
+
+def _checked_atc_job(job: AtcJob) -> tuple[AtcJob, dict[str, Any], list[Any]]:
+    """(`job` with absolute paths and precision_v2 winning over precision, the ONNX's identity, its outputs),
+    or KitError for a bad setting, an ONNX that is not the one asked for, or no atc on PATH."""
+    from semask.backends.ascend import knobs as ascend_knobs
+    from semask.backends.model_check import verify_model
+
+    job = replace(job, precision=None if job.precision_v2 else job.precision)
+    ascend_knobs.check_precision(job.precision, job.precision_v2)
+    ascend_knobs.check_implmode(job.op_select_implmode)
+    ascend_knobs.check_soc(job.soc)
+    job = replace(job, onnx=Path(job.onnx).resolve(), output_om=Path(job.output_om).resolve())
+    if Path(job.output_om).suffix != ".om":
+        raise KitError(f"--output-om {job.output_om} must end in .om")
+    source = verify_model(job.onnx, job.weights, require_sidecar=job.weights is not None)
+    outputs = _checked_onnx_io(job)
+    if shutil.which("atc") is None:
+        raise KitError(f"atc is not on PATH; run `source {os.environ.get('ASCEND_SET_ENV', DEFAULT_SET_ENV)}` "
+                       "(CANN toolkit) first, or use BACKEND=ort")
+    return job, source, outputs
+
+
+def _checked_onnx_io(job: AtcJob) -> list[Any]:
+    """The ONNX's outputs, after checking its one input is `image` of the job's shape and dtype."""
+    from semask.model.onnx_io import onnx_io
+
+    onnx, batch_size, height, width, input_dtype = job.onnx, job.batch_size, job.height, job.width, job.input_dtype
+    inputs, outputs = onnx_io(onnx)
+    want = (batch_size, 3, height, width)
+    if len(inputs) != 1 or inputs[0].name != "image" or inputs[0].shape != want:
+        got = [(i.name, list(i.shape)) for i in inputs]
+        raise KitError(f"{onnx} has inputs {got} but atc is asked for image:{batch_size},3,{height},{width}; "
+                       "export the ONNX for this BS/size or fix the variables")
+    if inputs[0].dtype.name != input_dtype:
+        raise KitError(f"{onnx} input is {inputs[0].dtype.name} but --input-dtype {input_dtype}; use the matching ONNX")
+    return outputs
+
+
+def _atc_build(job: AtcJob, scratch: Path, soc: tuple[str, str], source: dict[str, Any],
+               outputs: list[Any]) -> tuple[Path, dict[str, Any]]:
+    """Run atc for `job` in `scratch` on chip `soc` (version, how it was found): (the .om it wrote, its sidecar)."""
+    from semask.backends.ascend import atc_report
+    from semask.backends.ascend.accuracy_knobs import atc_args, knob_files
+
+    onnx, output_om = Path(job.onnx), Path(job.output_om)
+    soc_version, soc_source = soc
+    knob_info = knob_files(job.knobs or {})
+    cmd = atc_command(job, scratch / output_om.stem, soc_version, [*job.extra, *atc_args(knob_info)])
+    start = time.time()
+    built, text = _run_atc(cmd, scratch, onnx, output_om, job.atc_python)
+    info = {
+        "om": str(output_om), "om_sha256": sha256_file(built), "onnx": str(onnx), "onnx_sha256": source["sha256"],
+        "weights": source["weights"], "weights_sha256": source["weights_sha256"],
+        "command": cmd, "command_line": shlex.join(cmd), "soc_version": soc_version, "soc_source": soc_source,
+        "precision_mode": job.precision, "precision_mode_v2": job.precision_v2,
+        "op_select_implmode": job.op_select_implmode, "accuracy_knobs": knob_info,
+        "batch_size": job.batch_size, "height": job.height, "width": job.width,
+        "input_dtype": job.input_dtype, "atc_om_name": built.name, "seconds": round(time.time() - start, 3),
+        "atc_version": _atc_version(text), "cann_version": cann_version(),
+        "outputs": [{"name": o.name, "shape": list(o.shape), "dtype": o.dtype.name} for o in outputs],
+        "placement": atc_report.placement(built, scratch),
+    }
+    print(atc_report.placement_line(info["placement"]), flush=True)
+    info["layernorm"] = _layernorm_fusion(onnx, info["placement"])
+    return built, info
 
 
 def _run_atc(cmd: list[str], scratch: Path, onnx: Path, output_om: Path, atc_python: str | None) -> tuple[Path, str]:
