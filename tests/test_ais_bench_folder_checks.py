@@ -68,7 +68,7 @@ def test_kit_hands_over_a_umask_002_bins_folder_and_runs_from_the_preds_root(tin
     spaced = tmp_path / "a checkout"  # the 2025 tool checks --output_dirname relative to the working folder
     spaced.mkdir()
     monkeypatch.chdir(spaced)
-    res = ascend.ais_infer(om, bins, tmp_path / "preds", "run", 4)
+    res = ascend.ais_infer(ascend.AisInferJob(om, bins, tmp_path / "preds", "run", 4))
     assert len(res["filesinfo"]) == len(NAMES)
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in bins.iterdir()} == {n: "0o640" for n in
                                                                                 [*NAMES, "manifest.json"]}
@@ -86,7 +86,7 @@ def test_foreign_owned_entry_is_refused_even_for_root(tiny, standin_log, tmp_pat
         pytest.skip("cannot chown here (not root)")
     with pytest.raises(KitError, match=r"b_1\.bin belongs to uid 54321 \(gid 54321\), and ais_bench \(2025\) refuses "
                                        r".* root included; fix: `chown -R "):
-        ascend.ais_infer(om, bins, tmp_path / "preds", "run", 4)
+        ascend.ais_infer(ascend.AisInferJob(om, bins, tmp_path / "preds", "run", 4))
 
 
 def test_dev_davinci_access_for_non_root(tmp_path):

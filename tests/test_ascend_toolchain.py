@@ -88,7 +88,7 @@ def test_kit_passes_the_newest_rules_from_a_loose_tree(tiny, standins, tmp_path)
     (tmp_path / "via").symlink_to(tmp_path / "real")
     om = tmp_path / "om" / "tiny_bs4.om"
     ascend.compile_om(ascend.AtcJob(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
-    ascend.ais_infer(om, tmp_path / "via" / "bins", tmp_path / "preds", "run", 4)
+    ascend.ais_infer(ascend.AisInferJob(om, tmp_path / "via" / "bins", tmp_path / "preds", "run", 4))
     argv = [json.loads(x)["argv"] for x in standins.read_text().splitlines() if json.loads(x)["tool"] == "ais_bench"][-1]
     given = argv[argv.index("--input") + 1]
     assert given == str((tmp_path / "real" / "bins").resolve()) and not Path(given).is_symlink()
@@ -104,10 +104,10 @@ def test_kit_refuses_odd_characters_and_symlinked_bins(tiny, standins, tmp_path)
     ascend.compile_om(ascend.AtcJob(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     bins = tiny_onnx.make_bins(tmp_path / "bins", ["a.bin"])
     with pytest.raises(KitError, match=r"contains ' '.*\[_A-Za-z0-9/\.-\].*ARTIFACTS"):
-        ascend.ais_infer(om, bins[0].parent, tmp_path / "pred s", "run", 4)
+        ascend.ais_infer(ascend.AisInferJob(om, bins[0].parent, tmp_path / "pred s", "run", 4))
     (tmp_path / "bins" / "b.bin").symlink_to(bins[0])
     with pytest.raises(KitError, match="b.bin is a symlink"):
-        ascend.ais_infer(om, bins[0].parent, tmp_path / "preds", "run", 4)
+        ascend.ais_infer(ascend.AisInferJob(om, bins[0].parent, tmp_path / "preds", "run", 4))
     assert not (tmp_path / "preds").exists() or not list((tmp_path / "preds").iterdir())
 
 

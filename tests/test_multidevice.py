@@ -111,8 +111,8 @@ def test_each_era_split_is_one_run(tiny_om, standin_log, tmp_path, monkeypatch, 
     bins.mkdir()
     for i in range(6):
         np.random.default_rng(i).random((1, 3, tiny_onnx.H, tiny_onnx.W)).astype(np.float32).tofile(bins / f"f_{i}.bin")
-    one = ascend.ais_infer(om, bins, tmp_path / "preds", "one", 4, [0])
-    two = ascend.ais_infer(om, bins, tmp_path / "preds", "two", 4, [0, 1])
+    one = ascend.ais_infer(ascend.AisInferJob(om, bins, tmp_path / "preds", "one", 4, [0]))
+    two = ascend.ais_infer(ascend.AisInferJob(om, bins, tmp_path / "preds", "two", 4, [0, 1]))
     calls = [json.loads(x)["argv"] for x in standin_log.read_text().splitlines() if json.loads(x)["tool"] == "ais_bench"]
     run_calls = [c for c in calls if "--help" not in c]
     want = ["--device", "0,1"] + (["--divide_input", "1"] if era >= "2024" else [])

@@ -78,11 +78,12 @@ class AscendBackend:
 
     def infer(self, spec: InferSpec) -> Dict[str, Any]:
         from semask.backends.ascend import toolchain
+        from semask.backends.ascend.jobs import AisInferJob
         from semask.core.progress import step
 
         with step("infer", f"ais_bench bs{spec.batch_size} {spec.bins_dir}"):
-            return toolchain.ais_infer(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
-                                       _devices(spec.knobs), weights=spec.weights)
+            return toolchain.ais_infer(AisInferJob(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name,
+                                                   spec.batch_size, _devices(spec.knobs), weights=spec.weights))
 
     def perf(self, spec: PerfSpec) -> Dict[str, Any]:
         from semask.backends.ascend import toolchain

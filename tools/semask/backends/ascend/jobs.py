@@ -1,7 +1,7 @@
-"""What one atc compilation is given, as a frozen spec object.
+"""What one atc compilation and one ais_bench inference run are given, as frozen spec objects.
 
-Why: `compile_om` takes many settings; one named object per job keeps its
-signature short and lets the callers (the step CLIs, the backend, the tests) name each setting.
+Why: `compile_om` and `ais_infer` take many settings; one named object per job keeps their
+signatures short and lets the callers (the step CLIs, the backend, the tests) name each setting.
 Standard library only.
 """
 from __future__ import annotations
@@ -37,3 +37,18 @@ class AtcJob:
     atc_python: Optional[str] = None
     knobs: Optional[Mapping[str, Optional[str]]] = None
 
+
+@dataclass(frozen=True)
+class AisInferJob:
+    """One ais_bench run of an .om over a bins folder, published as `output_dir/dirname`.
+
+    `device` is one NPU id or a list (ais_bench's multi-device mode); `weights` as in `AtcJob`.
+    """
+
+    om: Union[Path, str]
+    input_dir: Union[Path, str]
+    output_dir: Union[Path, str]
+    dirname: str
+    batch_size: int
+    device: Union[int, Sequence[int]] = 0
+    weights: Union[str, Weights, None] = None

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from semask.core.errors import KitError
 from semask.backends.ascend.atc_python import atc_environ, check_atc_python
-from semask.backends.ascend.jobs import AtcJob  # noqa: F401 (re-exported: the callers' spec object)
+from semask.backends.ascend.jobs import AisInferJob, AtcJob  # noqa: F401 (re-exported: the callers' spec objects)
 from semask.backends.ascend.probe import ais_bench_command  # noqa: F401 (the command every caller runs)
 from semask.spec import DEFAULT_SET_ENV  # noqa: F401 (re-exported)
 from semask.core.fsio import check_free_space, sha256_file
@@ -329,9 +329,8 @@ def _check_device_shares(frames: int, devices: list[int], mode: str | None, inpu
                        "device nothing to infer; use fewer devices (DEVICE) or more frames (LIMIT)")
 
 
-def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dirname: str, batch_size: int,
-              device: int | Sequence[int] = 0, weights: str | None = None) -> dict[str, Any]:
-    """Run ais_bench over a bins folder into a temporary run name, then publish it under `dirname`.
+def ais_infer(job: AisInferJob) -> dict[str, Any]:
+    """Run ais_bench over a bins folder into a temporary run name, then publish it under `job.dirname`.
 
     The .om is checked against its sidecar (and the run's `weights` when given) first; its identity
     goes into the summary as `model_identity`. Several devices run in ais_bench's own multi-device mode;
@@ -339,62 +338,26 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
     predicted exactly once).
     """
     from semask.backends.ascend import multidevice as multi
-    from semask.backends.model_check import verify_model
-    import numpy as np
-
-    from semask.core import manifest
-    from semask.backends import batching  # numpy-based; imported here so env checks work without numpy
-
     from semask.backends.ascend import fs as ascend_fs
 
     # ais_bench (2024+) refuses symlinks, odd characters and loose modes: hand it real, tight paths
-    om, input_dir, output_dir = ascend_fs.real(om), ascend_fs.real(input_dir), ascend_fs.real(output_dir)
-    info = om_sidecar(om, batch_size)
-    identity = verify_model(om, weights)
-    files = batching.list_input_files(input_dir)
-    manifest.verify_inputs(Path(input_dir), files)
-    ascend_fs.prepare_inputs(om, input_dir, [Path(f) for f in files])
-    ascend_fs.check_chars(output_dir, "the preds folder")
-    in_bytes = batch_size * 3 * info["height"] * info["width"] * np.dtype(info["input_dtype"]).itemsize
-    batching.files_per_batch(in_bytes, files[0])
-    batching.check_sizes(files, batching.file_nbytes(files[0]))
-    out_root = ascend_fs.private_dir(output_dir, "preds folder")
-    ascend_fs.check_owner(out_root)
-    per_image = _per_image_output_bytes(info)
-    if per_image:
-        check_free_space(out_root, per_image * len(files), "ais_bench inference")
-    final_dir, final_summary = out_root / dirname, out_root / f"{dirname}_summary.json"
-    if final_summary.exists():
-        final_summary.unlink()
-    for stale in out_root.glob(f"{glob.escape(dirname)}.partial-*"):
-        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
-    devices = _device_list(device)
+    om, input_dir, output_dir = ascend_fs.real(job.om), ascend_fs.real(job.input_dir), ascend_fs.real(job.output_dir)
+    info, identity, files = _checked_infer_inputs(job, om, input_dir, output_dir)
+    out_root = _prepared_out_root(output_dir, job.dirname, info, len(files))
+    devices = _device_list(job.device)
     mode = multi.multi_device_mode(ais_bench_command(), devices) if len(devices) > 1 else None
     _check_device_shares(len(files), devices, mode, input_dir)
-    tmp_name = temp_name(f"{dirname}.partial-")
+    tmp_name = temp_name(f"{job.dirname}.partial-")
     if len(devices) > 1:  # the 2025 tool's workers check-then-mkdir the shared folder: made first, 0750
         ascend_fs.private_dir(out_root / tmp_name, "preds run folder")
     cmd = [*ais_bench_command(), "--model", str(om), "--input", str(input_dir), "--output", str(output_dir),
-           "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", str(batch_size),
+           "--output_dirname", tmp_name, "--outfmt", "BIN", "--batchsize", str(job.batch_size),
            *multi.device_flags(devices, mode, with_input=True)]
     print("+ " + shlex.join(cmd), flush=True)
     tmp_dir, tmp_summary = out_root / tmp_name, out_root / f"{tmp_name}_summary.json"
+    old_prefix, new_prefix = os.path.join(str(output_dir), tmp_name), os.path.join(str(output_dir), job.dirname)
     try:
-        # from the preds root: the 2025 tool checks --output_dirname relative to the working folder
-        code, text = run_streamed(_absolute_command(cmd), cwd=out_root, env=_absolute_pythonpath(os.environ))
-        if len(devices) > 1:
-            if code != 0:
-                raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
-            per_device = multi.check_all_devices_reported(text, devices)
-            result = multi.merge_device_runs(tmp_dir, devices, files, os.path.join(str(output_dir), tmp_name))
-            result.update({"args": cmd, "throughput": multi.summary_throughput(text), "pid": os.getpid()})
-            for row, line in zip(result["per_device"], per_device):
-                row["throughput"] = line["throughput"]
-        elif code != 0 or not tmp_summary.is_file():
-            raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
-        else:
-            result = json.loads(tmp_summary.read_text())
-        old_prefix, new_prefix = os.path.join(str(output_dir), tmp_name), os.path.join(str(output_dir), dirname)
+        result = _ais_bench_result(cmd, om, tmp_dir, devices, files, old_prefix)
         for entry in result.get("filesinfo", {}).values():
             entry["outfiles"] = [new_prefix + p[len(old_prefix):] if p.startswith(old_prefix) else p
                                  for p in entry["outfiles"]]
@@ -402,20 +365,94 @@ def ais_infer(om: Path | str, input_dir: Path | str, output_dir: Path | str, dir
         result["om"] = str(om)
         result["soc_version"] = info.get("soc_version")
         result["model_identity"] = identity
-        ascend_fs.private_tree(tmp_dir)
-        if final_dir.exists():
-            trash = out_root / temp_name(f"{dirname}.partial-old-")
-            os.replace(final_dir, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.replace(tmp_dir, final_dir)
-        outputs = [Path(p).name for entry in result.get("filesinfo", {}).values() for p in entry["outfiles"]]
-        manifest.write_preds_manifest(final_dir, manifest.hash_outputs(final_dir, outputs))
-        ascend_fs.write_private_json(final_summary, result)
+        _publish_run(result, tmp_dir, out_root, job.dirname)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         if tmp_summary.exists():
             tmp_summary.unlink()
     return result
+
+
+def _checked_infer_inputs(job: AisInferJob, om: Path, input_dir: Path,
+                          output_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(the .om's sidecar, its identity, the bins), after checking the .om, the bins' manifest, their sizes
+    and the preds folder's characters; the bins are given the modes ais_bench accepts."""
+    from semask.backends.ascend import fs as ascend_fs
+    from semask.backends.model_check import verify_model
+    import numpy as np
+
+    from semask.core import manifest
+    from semask.backends import batching  # numpy-based; imported here so env checks work without numpy
+
+    info = om_sidecar(om, job.batch_size)
+    identity = verify_model(om, job.weights)
+    files = batching.list_input_files(input_dir)
+    manifest.verify_inputs(Path(input_dir), files)
+    ascend_fs.prepare_inputs(om, input_dir, [Path(f) for f in files])
+    ascend_fs.check_chars(output_dir, "the preds folder")
+    in_bytes = job.batch_size * 3 * info["height"] * info["width"] * np.dtype(info["input_dtype"]).itemsize
+    batching.files_per_batch(in_bytes, files[0])
+    batching.check_sizes(files, batching.file_nbytes(files[0]))
+    return info, identity, files
+
+
+def _prepared_out_root(output_dir: Path, dirname: str, info: dict[str, Any], frames: int) -> Path:
+    """The preds root (0750, ours, room for the outputs), with `dirname`'s old summary and stale partial runs gone."""
+    from semask.backends.ascend import fs as ascend_fs
+
+    out_root = ascend_fs.private_dir(output_dir, "preds folder")
+    ascend_fs.check_owner(out_root)
+    per_image = _per_image_output_bytes(info)
+    if per_image:
+        check_free_space(out_root, per_image * frames, "ais_bench inference")
+    final_summary = out_root / f"{dirname}_summary.json"
+    if final_summary.exists():
+        final_summary.unlink()
+    for stale in out_root.glob(f"{glob.escape(dirname)}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
+    return out_root
+
+
+def _ais_bench_result(cmd: list[str], om: Path, tmp_dir: Path, devices: list[int], files: list[str],
+                      run_prefix: str) -> dict[str, Any]:
+    """Run `cmd` from the preds root; its summary (several devices: their folders merged into `tmp_dir`, whose
+    path ais_bench writes as `run_prefix`), or KitError when ais_bench failed."""
+    from semask.backends.ascend import multidevice as multi
+
+    out_root = tmp_dir.parent
+    # from the preds root: the 2025 tool checks --output_dirname relative to the working folder
+    code, text = run_streamed(_absolute_command(cmd), cwd=out_root, env=_absolute_pythonpath(os.environ))
+    if len(devices) > 1:
+        if code != 0:
+            raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
+        per_device = multi.check_all_devices_reported(text, devices)
+        result = multi.merge_device_runs(tmp_dir, devices, files, run_prefix)
+        result.update({"args": cmd, "throughput": multi.summary_throughput(text), "pid": os.getpid()})
+        for row, line in zip(result["per_device"], per_device):
+            row["throughput"] = line["throughput"]
+        return result
+    tmp_summary = out_root / f"{tmp_dir.name}_summary.json"
+    if code != 0 or not tmp_summary.is_file():
+        raise KitError(f"ais_bench failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
+    return json.loads(tmp_summary.read_text())
+
+
+def _publish_run(result: dict[str, Any], tmp_dir: Path, out_root: Path, dirname: str) -> None:
+    """Rename the finished `tmp_dir` to `dirname` (replacing an older run), then write its manifest and, last,
+    its summary."""
+    from semask.backends.ascend import fs as ascend_fs
+    from semask.core import manifest
+
+    final_dir, final_summary = out_root / dirname, out_root / f"{dirname}_summary.json"
+    ascend_fs.private_tree(tmp_dir)
+    if final_dir.exists():
+        trash = out_root / temp_name(f"{dirname}.partial-old-")
+        os.replace(final_dir, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    os.replace(tmp_dir, final_dir)
+    outputs = [Path(p).name for entry in result.get("filesinfo", {}).values() for p in entry["outfiles"]]
+    manifest.write_preds_manifest(final_dir, manifest.hash_outputs(final_dir, outputs))
+    ascend_fs.write_private_json(final_summary, result)
 
 
 def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int | Sequence[int] = 0,
