@@ -468,7 +468,6 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int | Se
 
     from semask.backends.ascend import summary as summary
     from semask.backends.model_check import verify_model
-    from semask.core.progress import loop_for_budget, perf_estimate_line
     from semask.backends.ascend.fs import check_chars, real
 
     om = real(om)
@@ -480,15 +479,7 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int | Se
     device = devices[0]
     given = loop is not None
     if loop is None:
-        probe = [*ais_bench_command(), "--model", str(om), "--loop", "1", "--batchsize", str(batch_size),
-                 "--device", str(device)]
-        print("+ " + shlex.join(probe), flush=True)
-        code, text = run_streamed(probe)
-        if code != 0:
-            raise KitError(f"ais_bench --loop 1 failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
-        per_run = float((summary.parse_compute_stats(text) or {}).get("mean") or 0.0) / 1000.0
-        loop = loop_for_budget(None, per_run, budget_seconds)
-        print(perf_estimate_line(f"bs{batch_size}", per_run, loop, given, budget_seconds), flush=True)
+        loop = _loop_for_budget(om, batch_size, device, budget_seconds)
     cmd = [*ais_bench_command(), "--model", str(om), "--loop", str(loop), "--batchsize", str(batch_size),
            *multi.device_flags(devices, mode, with_input=False)]
     print("+ " + shlex.join(cmd), flush=True)
@@ -496,16 +487,7 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int | Se
     if code != 0:
         raise KitError(f"ais_bench --loop failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
     stats = summary.parse_compute_stats(text) or {}
-    several: dict[str, Any] = {}
-    if len(devices) > 1:
-        per_device = multi.check_all_devices_reported(text, devices)
-        thr = multi.summary_throughput(text)
-        several = {"per_device": per_device,
-                   "throughput_definition": "ais_bench's summary throughput: the sum over the devices of "
-                                            "1000*batch_size/mean(NPU_compute_time ms)",
-                   "latency_note": "latency_ms / npu_compute_time: the last device block ais_bench printed"}
-    else:
-        thr = summary.parse_throughput(text)
+    thr, several = _perf_throughput(text, devices)
     return {
         "backend": "ascend", "device": device, "devices": devices, "om": str(om), "model_identity": identity,
         "soc_version": info.get("soc_version"),
@@ -516,6 +498,38 @@ def ais_perf(om: Path | str, batch_size: int, loop: int | None, device: int | Se
         "latency_ms": summary.latency_block(stats),
         "npu_compute_time": stats, "command": cmd, "e2e": None, **several,
     }
+
+
+def _loop_for_budget(om: Path, batch_size: int, device: int, budget_seconds: float) -> int:
+    """LOOP=auto: time one batch with `--loop 1` on `device`, then fit the loop count into `budget_seconds`."""
+    from semask.backends.ascend import summary as summary
+    from semask.core.progress import loop_for_budget, perf_estimate_line
+
+    probe = [*ais_bench_command(), "--model", str(om), "--loop", "1", "--batchsize", str(batch_size),
+             "--device", str(device)]
+    print("+ " + shlex.join(probe), flush=True)
+    code, text = run_streamed(probe)
+    if code != 0:
+        raise KitError(f"ais_bench --loop 1 failed on {om} (exit {code}); last lines of its output:\n{_tail(text)}")
+    per_run = float((summary.parse_compute_stats(text) or {}).get("mean") or 0.0) / 1000.0
+    loop = loop_for_budget(None, per_run, budget_seconds)
+    print(perf_estimate_line(f"bs{batch_size}", per_run, loop, False, budget_seconds), flush=True)
+    return loop
+
+
+def _perf_throughput(text: str, devices: list[int]) -> tuple[float, dict[str, Any]]:
+    """(the run's throughput, the multi-device keys of the perf JSON: none for one device)."""
+    from semask.backends.ascend import multidevice as multi
+    from semask.backends.ascend import summary as summary
+
+    if len(devices) > 1:
+        per_device = multi.check_all_devices_reported(text, devices)
+        thr = multi.summary_throughput(text)
+        return thr, {"per_device": per_device,
+                     "throughput_definition": "ais_bench's summary throughput: the sum over the devices of "
+                                              "1000*batch_size/mean(NPU_compute_time ms)",
+                     "latency_note": "latency_ms / npu_compute_time: the last device block ais_bench printed"}
+    return summary.parse_throughput(text), {}
 
 
 def perf_line(result: dict[str, Any]) -> str:
