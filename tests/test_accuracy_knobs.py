@@ -43,8 +43,9 @@ def test_compile_passes_the_flags_and_records_the_sha256(standin_log, tmp_path):
     keep, ini = _files(tmp_path)
     model = tiny_onnx.make_model(tmp_path / "tiny_bs1.onnx", 1)
     om = tmp_path / "om" / "tiny_bs1.om"
-    info = toolchain.compile_om(model, om, 1, tiny_onnx.H, tiny_onnx.W, ph.SOC, "force_fp16",
-                                knobs={"KEEP_DTYPE": str(keep), "OP_PRECISION": str(ini), "MIXLIST": None})
+    info = toolchain.compile_om(toolchain.AtcJob(model, om, 1, tiny_onnx.H, tiny_onnx.W, ph.SOC, "force_fp16",
+                                                 knobs={"KEEP_DTYPE": str(keep), "OP_PRECISION": str(ini),
+                                                        "MIXLIST": None}))
     assert f"--keep_dtype={keep}" in info["command"] and f"--op_precision_mode={ini}" in info["command"]
     side = json.loads(om.with_suffix(".json").read_text())
     assert side["accuracy_knobs"]["KEEP_DTYPE"]["sha256"] == hashlib.sha256(KEEP).hexdigest()

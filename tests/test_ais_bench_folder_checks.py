@@ -48,7 +48,7 @@ def _bins_umask_002(folder: Path) -> Path:
 
 def test_standin_checks_every_entry_like_the_2024_tools(tiny, standin_log, tmp_path):
     om = tmp_path / "om" / "tiny_bs4.om"
-    ascend.compile_om(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     bins = _bins_umask_002(tmp_path / "bins")
     os.chmod(bins, 0o750)
     for b in NAMES:
@@ -63,12 +63,12 @@ def test_standin_checks_every_entry_like_the_2024_tools(tiny, standin_log, tmp_p
 def test_kit_hands_over_a_umask_002_bins_folder_and_runs_from_the_preds_root(tiny, standin_log, tmp_path,
                                                                               monkeypatch):
     om = tmp_path / "om" / "tiny_bs4.om"
-    ascend.compile_om(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     bins = _bins_umask_002(tmp_path / "bins")
     spaced = tmp_path / "a checkout"  # the 2025 tool checks --output_dirname relative to the working folder
     spaced.mkdir()
     monkeypatch.chdir(spaced)
-    res = ascend.ais_infer(om, bins, tmp_path / "preds", "run", 4)
+    res = ascend.ais_infer(ascend.AisInferJob(om, bins, tmp_path / "preds", "run", 4))
     assert len(res["filesinfo"]) == len(NAMES)
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in bins.iterdir()} == {n: "0o640" for n in
                                                                                 [*NAMES, "manifest.json"]}
@@ -78,7 +78,7 @@ def test_kit_hands_over_a_umask_002_bins_folder_and_runs_from_the_preds_root(tin
 
 def test_foreign_owned_entry_is_refused_even_for_root(tiny, standin_log, tmp_path):
     om = tmp_path / "om" / "tiny_bs4.om"
-    ascend.compile_om(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     bins = _bins_umask_002(tmp_path / "bins")
     try:
         os.chown(bins / "b_1.bin", 54321, 54321)
@@ -86,7 +86,7 @@ def test_foreign_owned_entry_is_refused_even_for_root(tiny, standin_log, tmp_pat
         pytest.skip("cannot chown here (not root)")
     with pytest.raises(KitError, match=r"b_1\.bin belongs to uid 54321 \(gid 54321\), and ais_bench \(2025\) refuses "
                                        r".* root included; fix: `chown -R "):
-        ascend.ais_infer(om, bins, tmp_path / "preds", "run", 4)
+        ascend.ais_infer(ascend.AisInferJob(om, bins, tmp_path / "preds", "run", 4))
 
 
 def test_dev_davinci_access_for_non_root(tmp_path):

@@ -41,7 +41,7 @@ def standins(standin_log):
 
 
 def _compile(model, om, bs=4, soc="Ascend310P3", **kw):
-    return ascend.compile_om(model, om, bs, tiny_onnx.H, tiny_onnx.W, soc, "force_fp16", **kw)
+    return ascend.compile_om(ascend.AtcJob(model, om, bs, tiny_onnx.H, tiny_onnx.W, soc, "force_fp16", **kw))
 
 
 def test_atc_command_line_exact_and_sidecar(models, standins, tmp_path):
@@ -112,7 +112,7 @@ def test_ais_infer_matches_ort_and_publishes_atomically(models, standins, tmp_pa
     om = tmp_path / "om" / "tiny_bs4.om"
     _compile(models[4], om)
     out = tmp_path / "preds"
-    res = ascend.ais_infer(om, bins[0].parent, out, "run", 4, device=0)
+    res = ascend.ais_infer(ascend.AisInferJob(om, bins[0].parent, out, "run", 4, device=0))
     [argv] = standins("ais_bench")
     tmp_name = argv[argv.index("--output_dirname") + 1]
     assert argv == [sys.executable, "-m", "ais_bench", "--model", str(om), "--input", str(bins[0].parent),
@@ -134,7 +134,7 @@ def test_ais_infer_killed_run_leaves_nothing_done(models, standins, tmp_path, mo
     _compile(models[4], om)
     monkeypatch.setenv("STANDIN_AIS_CRASH_AFTER", "1")
     with pytest.raises(KitError, match="ais_bench failed"):
-        ascend.ais_infer(om, bins[0].parent, tmp_path / "preds", "run", 4)
+        ascend.ais_infer(ascend.AisInferJob(om, bins[0].parent, tmp_path / "preds", "run", 4))
     assert list((tmp_path / "preds").iterdir()) == []
 
 

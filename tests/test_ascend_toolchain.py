@@ -46,7 +46,7 @@ def _ais(args, env_extra=None, cwd=None):
 # ------------------------------------------------------------------ the stand-in holds the newest rules
 def test_standin_refuses_loose_output_folder_like_the_newest_ais_bench(tiny, standins, tmp_path):
     om = tmp_path / "om" / "tiny_bs4.om"
-    ascend.compile_om(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     loose = tmp_path / "loose"
     loose.mkdir(mode=0o755)
     os.chmod(loose, 0o755)  # what `mkdir -p` gives under umask 022
@@ -61,7 +61,7 @@ def test_standin_refuses_loose_output_folder_like_the_newest_ais_bench(tiny, sta
 
 def test_standin_refuses_symlinks_and_writable_inputs(tiny, standins, tmp_path):
     om = tmp_path / "tiny_bs4.om"
-    ascend.compile_om(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     link = tmp_path / "link.om"
     link.symlink_to(om)
     r = _ais(["--model", str(link), "--loop", "1"])
@@ -87,8 +87,8 @@ def test_kit_passes_the_newest_rules_from_a_loose_tree(tiny, standins, tmp_path)
         os.umask(old)
     (tmp_path / "via").symlink_to(tmp_path / "real")
     om = tmp_path / "om" / "tiny_bs4.om"
-    ascend.compile_om(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
-    ascend.ais_infer(om, tmp_path / "via" / "bins", tmp_path / "preds", "run", 4)
+    ascend.compile_om(ascend.AtcJob(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
+    ascend.ais_infer(ascend.AisInferJob(om, tmp_path / "via" / "bins", tmp_path / "preds", "run", 4))
     argv = [json.loads(x)["argv"] for x in standins.read_text().splitlines() if json.loads(x)["tool"] == "ais_bench"][-1]
     given = argv[argv.index("--input") + 1]
     assert given == str((tmp_path / "real" / "bins").resolve()) and not Path(given).is_symlink()
@@ -101,13 +101,13 @@ def test_kit_passes_the_newest_rules_from_a_loose_tree(tiny, standins, tmp_path)
 
 def test_kit_refuses_odd_characters_and_symlinked_bins(tiny, standins, tmp_path):
     om = tmp_path / "om" / "tiny_bs4.om"
-    ascend.compile_om(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     bins = tiny_onnx.make_bins(tmp_path / "bins", ["a.bin"])
     with pytest.raises(KitError, match=r"contains ' '.*\[_A-Za-z0-9/\.-\].*ARTIFACTS"):
-        ascend.ais_infer(om, bins[0].parent, tmp_path / "pred s", "run", 4)
+        ascend.ais_infer(ascend.AisInferJob(om, bins[0].parent, tmp_path / "pred s", "run", 4))
     (tmp_path / "bins" / "b.bin").symlink_to(bins[0])
     with pytest.raises(KitError, match="b.bin is a symlink"):
-        ascend.ais_infer(om, bins[0].parent, tmp_path / "preds", "run", 4)
+        ascend.ais_infer(ascend.AisInferJob(om, bins[0].parent, tmp_path / "preds", "run", 4))
     assert not (tmp_path / "preds").exists() or not list((tmp_path / "preds").iterdir())
 
 
@@ -117,7 +117,7 @@ def test_pkg_resources_missing_per_era(tiny, standins, tmp_path):
     block.mkdir()
     (block / "pkg_resources.py").write_text("raise ModuleNotFoundError(\"No module named 'pkg_resources'\")\n")
     om = tmp_path / "tiny_bs4.om"
-    ascend.compile_om(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny, om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     env = {"PYTHONPATH": f"{block}:{STANDINS}"}
     old = _ais(["--model", str(om), "--loop", "1"], {**env, "STANDIN_AIS_ERA": "2023-06"})
     assert old.returncode == 0 and old.stdout.count("aclruntime version:None is lower") == 3
@@ -192,14 +192,15 @@ def test_knob_refusals(call, match):
 
 
 def test_precision_v2_and_implmode_reach_atc(tiny, standins, tmp_path):
-    info = ascend.compile_om(tiny, tmp_path / "v2.om", 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3", precision=None,
-                             precision_v2="mixed_float16", op_select_implmode="high_precision")
+    info = ascend.compile_om(ascend.AtcJob(tiny, tmp_path / "v2.om", 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3",
+                                           precision=None, precision_v2="mixed_float16",
+                                           op_select_implmode="high_precision"))
     argv = [json.loads(x)["argv"] for x in standins.read_text().splitlines()][0]
     assert "--precision_mode_v2=mixed_float16" in argv and "--op_select_implmode=high_precision" in argv
     assert not any(a.startswith("--precision_mode=") for a in argv)
     assert info["precision_mode"] is None and info["precision_mode_v2"] == "mixed_float16"
     with pytest.raises(KitError, match="SOC=Ascend999 is not one of: auto "):
-        ascend.compile_om(tiny, tmp_path / "x.om", 4, tiny_onnx.H, tiny_onnx.W, "Ascend999")
+        ascend.compile_om(ascend.AtcJob(tiny, tmp_path / "x.om", 4, tiny_onnx.H, tiny_onnx.W, "Ascend999"))
 
 
 def test_make_refuses_knobs_at_parse_time(tmp_path):
@@ -254,7 +255,7 @@ def test_placement_summary_from_recorded_fixture():
 
 def test_old_cann_without_mode1_says_so_and_goes_on(tiny, standins, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("STANDIN_ATC_OLD_CANN", "1")
-    info = ascend.compile_om(tiny, tmp_path / "old.om", 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    info = ascend.compile_om(ascend.AtcJob(tiny, tmp_path / "old.om", 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     assert (tmp_path / "old.om").is_file() and info["placement"]["available"] is False
     assert "note: no op placement summary: atc --mode=1 could not convert" in capsys.readouterr().out
 

@@ -108,7 +108,7 @@ def test_compile_with_venv_first_refused_before_atc_then_compiles_with_atc_pytho
     om = tmp_path / "om" / "tiny_bs1.om"
     args = (model, om, 1, tiny_onnx.H, tiny_onnx.W, ph.SOC, "force_fp16")
     with pytest.raises(KitError, match=r"^atc would run python3 = .*/\.venv/bin/python3, inside the virtual"):
-        toolchain.compile_om(*args)
+        toolchain.compile_om(toolchain.AtcJob(*args))
     assert _atc_calls(standin_log) == 0 and not om.exists()
-    info = toolchain.compile_om(*args, atc_python=cann)
+    info = toolchain.compile_om(toolchain.AtcJob(*args, atc_python=cann))
     assert om.is_file() and info["batch_size"] == 1 and _atc_calls(standin_log) == 2  # the compile, then --mode=1

@@ -106,13 +106,13 @@ def test_each_era_split_is_one_run(tiny_om, standin_log, tmp_path, monkeypatch, 
 
     monkeypatch.setenv("STANDIN_AIS_ERA", era)
     om = tmp_path / "om" / "tiny.om"
-    ascend.compile_om(tiny_om[1], om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny_om[1], om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     bins = tmp_path / "bins"
     bins.mkdir()
     for i in range(6):
         np.random.default_rng(i).random((1, 3, tiny_onnx.H, tiny_onnx.W)).astype(np.float32).tofile(bins / f"f_{i}.bin")
-    one = ascend.ais_infer(om, bins, tmp_path / "preds", "one", 4, [0])
-    two = ascend.ais_infer(om, bins, tmp_path / "preds", "two", 4, [0, 1])
+    one = ascend.ais_infer(ascend.AisInferJob(om, bins, tmp_path / "preds", "one", 4, [0]))
+    two = ascend.ais_infer(ascend.AisInferJob(om, bins, tmp_path / "preds", "two", 4, [0, 1]))
     calls = [json.loads(x)["argv"] for x in standin_log.read_text().splitlines() if json.loads(x)["tool"] == "ais_bench"]
     run_calls = [c for c in calls if "--help" not in c]
     want = ["--device", "0,1"] + (["--divide_input", "1"] if era >= "2024" else [])
@@ -129,7 +129,7 @@ def test_each_era_split_is_one_run(tiny_om, standin_log, tmp_path, monkeypatch, 
 def test_2022_era_has_no_multi_device_mode(tiny_om, standin_log, tmp_path, monkeypatch):
     monkeypatch.setenv("STANDIN_AIS_ERA", "2022-11")
     om = tmp_path / "om" / "tiny.om"
-    ascend.compile_om(tiny_om[1], om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3")
+    ascend.compile_om(ascend.AtcJob(tiny_om[1], om, 4, tiny_onnx.H, tiny_onnx.W, "Ascend310P3"))
     with pytest.raises(KitError, match=r"DEVICE=0,1: this ais_bench \(ais_bench 0.0.2 \(ais_bench\), aclruntime 0.0.2, "
                                        r"in .*\) has no multi-device mode"):
         ascend.ais_perf(om, 4, 3, [0, 1])

@@ -14,6 +14,7 @@ from semask.core.cli import positive_int, run
 from semask.backends.ascend.devices import device_list_arg
 from semask.core.progress import step
 from semask.backends.ascend import toolchain as ascend
+from semask.backends.ascend.jobs import AisInferJob
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,8 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
     with step("infer", f"ais_bench bs{args.batch_size} {args.input}"):
-        ascend.ais_infer(args.om, args.input, args.output, dirname, args.batch_size, args.device,
-                         weights=args.weights)
+        ascend.ais_infer(AisInferJob(args.om, args.input, args.output, dirname, args.batch_size, args.device,
+                                     weights=args.weights))
     return 0
 
 

@@ -13,6 +13,7 @@ import shlex
 from typing import Sequence
 
 from semask.backends.ascend import toolchain as ascend
+from semask.backends.ascend.jobs import AtcJob
 from semask.backends.ascend.knobs import check_device
 from semask.spec import (ATC_PRECISION_MODES_V2, DEFAULT_INPUT_DTYPE, DEFAULT_PRECISION, INPUT_DTYPES,
                          OP_SELECT_IMPLMODES)
@@ -43,11 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     extra = [tok for chunk in args.extra for tok in shlex.split(chunk)]
     precision = args.precision or (None if args.precision_v2 else DEFAULT_PRECISION)
-    info = ascend.compile_om(args.onnx, args.output_om, args.batch_size, args.height, args.width, args.soc,
-                             precision, args.input_dtype, extra, args.device, precision_v2=args.precision_v2,
-                             op_select_implmode=args.op_select_implmode, weights=args.weights,
-                             atc_python=args.atc_python, knobs={"KEEP_DTYPE": args.keep_dtype,
-                                                                "OP_PRECISION": args.op_precision, "MIXLIST": args.mixlist})
+    job = AtcJob(args.onnx, args.output_om, args.batch_size, args.height, args.width, args.soc,
+                 precision, args.input_dtype, extra, args.device, precision_v2=args.precision_v2,
+                 op_select_implmode=args.op_select_implmode, weights=args.weights,
+                 atc_python=args.atc_python, knobs={"KEEP_DTYPE": args.keep_dtype,
+                                                    "OP_PRECISION": args.op_precision, "MIXLIST": args.mixlist})
+    info = ascend.compile_om(job)
     mode = info["precision_mode"] or f"v2 {info['precision_mode_v2']}"
     print(f"om: {info['om']} (soc {info['soc_version']}, {mode}, bs{info['batch_size']})")
     return 0

@@ -69,26 +69,29 @@ class AscendBackend:
 
     def build(self, spec: BuildSpec) -> Dict[str, Any]:
         from semask.backends.ascend import toolchain
+        from semask.backends.ascend.jobs import AtcJob
 
         k = spec.knobs
         precision = k["PRECISION"] if not k["PRECISION_V2"] else None
-        info = toolchain.compile_om(spec.onnx, spec.out, spec.batch_size, spec.height, spec.width, k["SOC"], precision,
-                                    spec.input_dtype, (), int(k["DEVICES"].split(",")[0]),
-                                    precision_v2=k["PRECISION_V2"] or None,
-                                    op_select_implmode=k["OP_SELECT_IMPLMODE"] or None, weights=spec.weights,
-                                    atc_python=k.get("ATC_PYTHON") or None,
-                                    knobs={name: k.get(name) for name in ("KEEP_DTYPE", "OP_PRECISION", "MIXLIST")})
+        knobs = {name: k.get(name) for name in ("KEEP_DTYPE", "OP_PRECISION", "MIXLIST")}
+        info = toolchain.compile_om(AtcJob(spec.onnx, spec.out, spec.batch_size, spec.height, spec.width, k["SOC"],
+                                           precision, spec.input_dtype, (), int(k["DEVICES"].split(",")[0]),
+                                           precision_v2=k["PRECISION_V2"] or None,
+                                           op_select_implmode=k["OP_SELECT_IMPLMODE"] or None, weights=spec.weights,
+                                           atc_python=k.get("ATC_PYTHON") or None,
+                                           knobs=knobs))
         mode = info["precision_mode"] or f"v2 {info['precision_mode_v2']}"
         print(f"om: {info['om']} (soc {info['soc_version']}, {mode}, bs{info['batch_size']})")
         return info
 
     def infer(self, spec: InferSpec) -> Dict[str, Any]:
         from semask.backends.ascend import toolchain
+        from semask.backends.ascend.jobs import AisInferJob
         from semask.core.progress import step
 
         with step("infer", f"ais_bench bs{spec.batch_size} {spec.bins_dir}"):
-            return toolchain.ais_infer(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
-                                       _devices(spec.knobs), weights=spec.weights)
+            return toolchain.ais_infer(AisInferJob(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name,
+                                                   spec.batch_size, _devices(spec.knobs), weights=spec.weights))
 
     def perf(self, spec: PerfSpec) -> Dict[str, Any]:
         from semask.backends.ascend import toolchain

@@ -59,11 +59,12 @@ def build_summary(
     args: Sequence[str],
     compute_ms: Sequence[float],
     batch_size: int,
-    h2d_ms: Sequence[float] = (),
-    d2h_ms: Sequence[float] = (),
     extra: dict[str, Any] | None = None,
+    transfer_ms: tuple[Sequence[float], Sequence[float]] = ((), ()),
 ) -> dict[str, Any]:
-    """The summary dict in ais_bench key order; `extra` keys (e.g. provider) are appended."""
+    """The summary dict in ais_bench key order; `extra` keys (e.g. provider) are appended.
+    `transfer_ms` is (H2D, D2H) latencies in ms (none for the kit's own runtimes)."""
+    h2d_ms, d2h_ms = transfer_ms
     summary: dict[str, Any] = {
         "filesinfo": filesinfo,
         "args": list(args),
