@@ -86,7 +86,7 @@ def bins(plan: RunPlan) -> None:
     from semask.data.bins import preprocess
 
     v, out = plan.values, plan.paths()["BINS_DIR"]
-    result = preprocess(Path(v["DATA_ROOT"]), Path(out), v["INPUT_DTYPE"], int(v["HEIGHT"]), int(v["WIDTH"]),
+    result = preprocess(Path(v["DATA_ROOT"]), Path(out), v["INPUT_DTYPE"], (int(v["HEIGHT"]), int(v["WIDTH"])),
                         _limit(plan), None)
     state = "updated" if result["manifest_changed"] else "unchanged"
     print(f"{result['count']} bins in {out} ({result['written']} written); {result['manifest']} {state}")
