@@ -31,7 +31,7 @@ STD32 = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("pre") / "data root"
-    make_synthetic(root, 6, H, W, seed=5, jobs=1)
+    make_synthetic(root, 6, (H, W), seed=5, jobs=1)
     return root
 
 
@@ -125,7 +125,7 @@ def test_one_table_value_by_hand():
 def test_float32_bins_equal_upstream_at_odd_sizes(tmp_path, src, dst):
     """Noisy frames (every value appears) through preprocess() vs the independent reference."""
     root = tmp_path / "data"
-    make_synthetic(root, 1, *src, seed=3, jobs=1)
+    make_synthetic(root, 1, tuple(src), seed=3, jobs=1)
     frame = select_first(discover(root)[0], 1)[0]
     noise = np.random.default_rng(src).integers(0, 256, (*src, 3), dtype=np.uint8)
     assert cv2.imwrite(str(frame.image), noise)

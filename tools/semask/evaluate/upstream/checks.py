@@ -90,7 +90,7 @@ def make_label_frames(root: Path, num: int, height: int, width: int, seed: int =
     from semask.data.cityscapes import POLYGONS_SUFFIX
     from semask.data.synthetic import frame_name, make_synthetic
 
-    fids = make_synthetic(root, num, height, width, seed=seed, jobs=1)
+    fids = make_synthetic(root, num, (height, width), seed=seed, jobs=1)
     for i, fid in enumerate(fids):
         city, _ = frame_name(i)
         add_irregular_polygons(root / "gtFine" / "val" / city / f"{fid}{POLYGONS_SUFFIX}", seed + i)
