@@ -122,7 +122,7 @@ def main() -> int:
     if have < n:
         print(f"making {n} synthetic {H}x{W} frames in {data} ...", flush=True)
         t = time.perf_counter()
-        make_synthetic(data, n, H, W, seed=0, jobs=args.jobs)
+        make_synthetic(data, n, (H, W), seed=0, jobs=args.jobs)
         print(f"  {time.perf_counter() - t:.1f}s", flush=True)
     jobs = ["--jobs", str(args.jobs)]
     results: dict = {"num_images": n, "height": H, "width": W, "jobs": args.jobs, "cpu_count": os.cpu_count(),

@@ -56,7 +56,7 @@ def sha_costs(repeat: int) -> dict:
 
 def score_cost(base: Path, num: int, repeat: int) -> dict:
     data, labels = base / "data", base / "labels"
-    make_synthetic(data, num, H, W, seed=1, jobs=2)
+    make_synthetic(data, num, (H, W), seed=1, jobs=2)
     prepare_labels(data, labels, limit=num, jobs=2)
     manifest = json.loads((labels / "labels.json").read_text())
     run = base / "preds" / "run"

@@ -190,7 +190,8 @@ def test_upstream_runner_reproduces_golden_vectors(tmp_path, case):
     """Self-check of the upstream half: reduced config + weights_reduced.npz -> the golden seg_logits."""
     vec = np.load(FIXTURES / f"vectors_reduced_{case}.npz")
     np.save(tmp_path / "in.npy", vec["input"])
-    info = cc.run_upstream(UPSTREAM, "reduced", FIXTURES / "weights_reduced.npz", [tmp_path / "in.npy"], tmp_path)
+    info = cc.run_upstream(cc.UpstreamRun(UPSTREAM, "reduced", FIXTURES / "weights_reduced.npz", [tmp_path / "in.npy"],
+                                          tmp_path))
     assert info["int_buffer_mismatches"] == [] and "torchvision_stub" in info["patches"]
     up = np.load(tmp_path / "upstream_0.npy")
     assert up.shape == vec["seg_logits"].shape[1:]

@@ -21,7 +21,7 @@ H, W = 64, 128
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("labels") / "data root with spaces"
-    make_synthetic(root, 8, H, W, seed=11, jobs=1)
+    make_synthetic(root, 8, (H, W), seed=11, jobs=1)
     return root
 
 

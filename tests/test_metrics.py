@@ -69,7 +69,7 @@ def test_agrees_with_cityscapesscripts_evaluation(tmp_path):
     from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as cs_eval
 
     root = tmp_path / "ds"
-    make_synthetic(root, 6, 64, 128, seed=21, jobs=1)
+    make_synthetic(root, 6, (64, 128), seed=21, jobs=1)
     frames = select_first(discover(root)[0], 6)
     rng = np.random.default_rng(1)
     to_id = train_to_label_id()

@@ -31,7 +31,7 @@ STD32 = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("pre") / "data root"
-    make_synthetic(root, 6, H, W, seed=5, jobs=1)
+    make_synthetic(root, 6, (H, W), seed=5, jobs=1)
     return root
 
 
@@ -63,7 +63,7 @@ def _mtimes(folder):
 
 def test_float32_bit_identical_to_mmcv_arithmetic(dataset, tmp_path):
     out = tmp_path / "bins"
-    res = preprocess(dataset, out, "float32", H, W, limit=6, jobs=2)
+    res = preprocess(dataset, out, "float32", (H, W), limit=6, jobs=2)
     assert res["count"] == 6
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["dtype"] == "float32" and manifest["shape"] == [1, 3, H, W]
@@ -125,12 +125,12 @@ def test_one_table_value_by_hand():
 def test_float32_bins_equal_upstream_at_odd_sizes(tmp_path, src, dst):
     """Noisy frames (every value appears) through preprocess() vs the independent reference."""
     root = tmp_path / "data"
-    make_synthetic(root, 1, *src, seed=3, jobs=1)
+    make_synthetic(root, 1, tuple(src), seed=3, jobs=1)
     frame = select_first(discover(root)[0], 1)[0]
     noise = np.random.default_rng(src).integers(0, 256, (*src, 3), dtype=np.uint8)
     assert cv2.imwrite(str(frame.image), noise)
     out = tmp_path / "bins"
-    preprocess(root, out, "float32", *dst, limit=1, jobs=1)
+    preprocess(root, out, "float32", tuple(dst), limit=1, jobs=1)
     got = np.fromfile(out / f"{frame.stem}.bin", np.float32).reshape(1, 3, *dst)
     ref = reference_float32(frame.image, *dst)
     assert ref.shape == got.shape
@@ -139,7 +139,7 @@ def test_float32_bins_equal_upstream_at_odd_sizes(tmp_path, src, dst):
 
 def test_uint8_layout(dataset, tmp_path):
     out = tmp_path / "u8"
-    preprocess(dataset, out, "uint8", H, W, limit=6, jobs=1)
+    preprocess(dataset, out, "uint8", (H, W), limit=6, jobs=1)
     manifest = json.loads((out / "manifest.json").read_text())
     for entry in manifest["files"]:
         got = np.fromfile(out / entry["name"], np.uint8).reshape(1, 3, H, W)
@@ -153,22 +153,22 @@ def test_resize_rule(dataset, tmp_path):
     assert rescaled_size(512, 1024, 1024, 2048) == (1024, 2048)
     assert rescaled_size(1200, 1600, 1024, 2048) == (1024, 1365)
     out = tmp_path / "up"
-    preprocess(dataset, out, "uint8", 2 * H, 2 * W, limit=1, jobs=1)
+    preprocess(dataset, out, "uint8", (2 * H, 2 * W), limit=1, jobs=1)
     frame = select_first(discover(dataset)[0], 1)[0]
     got = np.fromfile(out / f"{frame.stem}.bin", np.uint8).reshape(3, 2 * H, 2 * W)
     expected = cv2.resize(cv2.imread(str(frame.image)), (2 * W, 2 * H), interpolation=cv2.INTER_LINEAR)[:, :, ::-1]
     assert np.array_equal(got, expected.transpose(2, 0, 1))
     with pytest.raises(KitError, match=r"gives 50x100, not the model input 64x100"):
-        preprocess(dataset, tmp_path / "bad", "uint8", 64, 100, limit=1, jobs=1)
+        preprocess(dataset, tmp_path / "bad", "uint8", (64, 100), limit=1, jobs=1)
 
 
 def test_rerun_rewrites_nothing_and_limit_shrinks(dataset, tmp_path):
     out = tmp_path / "bins"
-    preprocess(dataset, out, "float32", H, W, limit=6, jobs=1)
+    preprocess(dataset, out, "float32", (H, W), limit=6, jobs=1)
     before = _mtimes(out)
-    res = preprocess(dataset, out, "float32", H, W, limit=6, jobs=2)
+    res = preprocess(dataset, out, "float32", (H, W), limit=6, jobs=2)
     assert res["written"] == 0 and not res["manifest_changed"] and _mtimes(out) == before
-    res = preprocess(dataset, out, "float32", H, W, limit=3, jobs=1)
+    res = preprocess(dataset, out, "float32", (H, W), limit=3, jobs=1)
     assert res["written"] == 0 and res["manifest_changed"]
     names = [e["name"] for e in json.loads((out / "manifest.json").read_text())["files"]]
     expected = [f"{f.stem}.bin" for f in select_first(discover(dataset)[0], 3)]
@@ -185,13 +185,13 @@ def test_interrupted_run_resumes(dataset, tmp_path):
     cv2.imwrite(str(victim), np.zeros((H // 2, W), np.uint8)[:, :, None].repeat(3, axis=2))  # wrong aspect ratio
     out = tmp_path / "bins"
     with pytest.raises(KitError, match="could not be preprocessed") as err:
-        preprocess(data, out, "float32", H, W, limit=6, jobs=1)
+        preprocess(data, out, "float32", (H, W), limit=6, jobs=1)
     assert "use frames with the aspect ratio" in str(err.value) and str(victim) in str(err.value)
     assert not (out / "manifest.json").exists()
     done = {p: t for p, t in _mtimes(out).items() if p.suffix == ".bin"}
     assert len(done) == 5
     victim.write_bytes(good)
-    res = preprocess(data, out, "float32", H, W, limit=6, jobs=1)
+    res = preprocess(data, out, "float32", (H, W), limit=6, jobs=1)
     assert res["written"] == 1 and (out / "manifest.json").is_file()
     assert all(p.stat().st_mtime_ns == t for p, t in done.items())
 

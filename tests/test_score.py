@@ -22,7 +22,7 @@ N = 6
 def prepared(tmp_path_factory):
     base = tmp_path_factory.mktemp("score")
     data = base / "data root"
-    make_synthetic(data, N, H, W, seed=9, jobs=1)
+    make_synthetic(data, N, (H, W), seed=9, jobs=1)
     labels = base / "labels"
     prepare_labels(data, labels, limit=N, size=(H, W), jobs=1)
     return data, labels, json.loads((labels / "labels.json").read_text())

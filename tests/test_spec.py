@@ -50,5 +50,7 @@ def test_variables_help_lists_every_settable_variable(root):
 
 
 def test_artifact_stem_hand_computed():
-    assert spec.artifact_stem("small", 4, 1024, 2048, "uint8", "int32") == "semask_small_bs4_1024x2048_uint8_int32"
-    assert spec.artifact_stem("tiny", 1, 64, 128, "float32", "int64", output="logits") == "semask_tiny_bs1_64x128_float32_logits"
+    small = dict(MODEL="small", BS=4, HEIGHT=1024, WIDTH=2048, INPUT_DTYPE="uint8", LABEL_DTYPE="int32")
+    assert spec.artifact_stem(small) == "semask_small_bs4_1024x2048_uint8_int32"
+    tiny = dict(MODEL="tiny", BS=1, HEIGHT=64, WIDTH=128, INPUT_DTYPE="float32", LABEL_DTYPE="int64")
+    assert spec.artifact_stem(tiny, output="logits") == "semask_tiny_bs1_64x128_float32_logits"

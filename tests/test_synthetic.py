@@ -16,7 +16,7 @@ from semask.data.synthetic import frame_image, frame_name, make_synthetic
 
 def test_frame_image_is_the_written_frame_and_deterministic(tmp_path):
     """The crosscheck's synthetic inputs are the demo set's images (one generator)."""
-    make_synthetic(tmp_path / "ds", 2, 64, 128, seed=3, jobs=1)
+    make_synthetic(tmp_path / "ds", 2, (64, 128), seed=3, jobs=1)
     frames, _ = discover(tmp_path / "ds")
     written = {f.fid: cv2.imread(str(f.image), cv2.IMREAD_COLOR) for f in frames}
     for i in range(2):
@@ -28,7 +28,7 @@ def test_frame_image_is_the_written_frame_and_deterministic(tmp_path):
 
 def test_layout_naming_and_content(tmp_path):
     root = tmp_path / "ds"
-    fids = make_synthetic(root, 5, 64, 128, seed=3, jobs=1)
+    fids = make_synthetic(root, 5, (64, 128), seed=3, jobs=1)
     assert [f.split("_")[0] for f in fids] == [CITIES[i % 3] for i in range(5)]
     frames, stray = discover(root)
     assert stray == [] and sorted(f.fid for f in frames) == sorted(fids)
@@ -54,9 +54,9 @@ def test_layout_naming_and_content(tmp_path):
 
 def test_deterministic_for_a_seed(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    make_synthetic(a, 2, 32, 64, seed=7, jobs=1)
-    make_synthetic(b, 2, 32, 64, seed=7, jobs=2)
-    make_synthetic(c, 2, 32, 64, seed=8, jobs=1)
+    make_synthetic(a, 2, (32, 64), seed=7, jobs=1)
+    make_synthetic(b, 2, (32, 64), seed=7, jobs=2)
+    make_synthetic(c, 2, (32, 64), seed=8, jobs=1)
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     assert any((a / f).read_bytes() != (c / f).read_bytes() for f in files)

@@ -73,7 +73,7 @@ def test_exact_comparison_names_image_and_count():
 
 def test_labels_check_with_cityscapesscripts_converter_in_kit_env(tmp_path):
     """The whole labels check; the 'upstream' converter is the stand-in run by the kit's interpreter."""
-    result = checks.check_labels(STANDIN_CONVERTER, Path(sys.executable), tmp_path, num=3, height=128, width=256)
+    result = checks.check_labels(STANDIN_CONVERTER, Path(sys.executable), tmp_path, num=3, size=(128, 256))
     assert result["line"] == "labels: identical (3 frames)" and result["failures"] == []
     assert result["kit_pillow"] == result["upstream_versions"]["pillow"]
     assert [r["differing"] for r in result["per_frame"]] == [0, 0, 0]
@@ -98,7 +98,7 @@ def test_upstream_half_failure_is_a_kit_error(tmp_path):
     from semask.core.errors import KitError
 
     with pytest.raises(KitError, match="upstream labels check"):
-        checks.check_labels(tmp_path / "no_converter.py", Path(sys.executable), tmp_path, num=1, height=64, width=128)
+        checks.check_labels(tmp_path / "no_converter.py", Path(sys.executable), tmp_path, num=1, size=(64, 128))
 
 
 # ---------------------------------------------------------------------------------------------

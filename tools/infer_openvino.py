@@ -41,11 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime, onnx = runtime_for(args.model, {"PRECISION": args.precision, "THREADS": str(args.threads or "")},
                                 args.input, args.batch_size)
     with step("infer", f"{runtime.label} bs{args.batch_size} {args.input}"):
-        folder_run.infer_folder(
-            onnx, args.input, args.output, dirname, args.batch_size, runtime, warmup=max(0, args.warmup),
+        folder_run.infer_folder(folder_run.FolderRun(
+            onnx, args.input, args.output, dirname, args.batch_size, warmup=max(0, args.warmup),
             argv=list(sys.argv if argv is None else ["infer_openvino.py", *argv]), progress=not args.no_progress,
             weights=args.weights,
-        )
+        ), runtime)
     return 0
 
 

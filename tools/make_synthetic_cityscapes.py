@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", default="val")
     parser.add_argument("--jobs", type=positive_int("--jobs"), default=None, help="worker processes (default: all cores)")
     args = parser.parse_args(argv)
-    fids = make_synthetic(args.out, args.num, args.height, args.width, args.seed, args.split, args.jobs)
+    fids = make_synthetic(args.out, args.num, (args.height, args.width), args.seed, args.split, args.jobs)
     print(f"wrote {len(fids)} synthetic frames ({args.height}x{args.width}) under {args.out}")
     return 0
 

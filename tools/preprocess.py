@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=positive_int("LIMIT"), default=None, help="first N frames in natural order")
     parser.add_argument("--jobs", type=positive_int("--jobs"), default=None, help="worker processes (default: all cores)")
     args = parser.parse_args(argv)
-    result = preprocess(args.data_root, args.out, args.dtype, args.height, args.width, args.limit, args.jobs)
+    result = preprocess(args.data_root, args.out, args.dtype, (args.height, args.width), args.limit, args.jobs)
     state = "updated" if result["manifest_changed"] else "unchanged"
     print(f"{result['count']} bins in {args.out} ({result['written']} written); {result['manifest']} {state}")
     return 0

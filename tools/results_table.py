@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from semask.core.cli import run
-from semask.run.table_views import every_run, named_run, run_files
+from semask.run.table_views import every_run, named_run, perf_files, report_files
 
 WEIGHTS_HELP = "the run's WEIGHTS: the model that made the numbers must have been made from them (make passes it)"
 LATEST_HELP = "ARTIFACTS: also record this run as the last one (what `make table` prints)"
@@ -26,16 +26,14 @@ def main(argv=None) -> int:
     rep.add_argument("--out", type=Path, help="also write the table here")
     rep.add_argument("--artifacts", type=Path, help=LATEST_HELP)
     rep.add_argument("--weights", default=None, help=WEIGHTS_HELP)
-    rep.set_defaults(view=lambda a: run_files(report=a.report, summary=a.summary, smoke=a.smoke, out=a.out,
-                                              artifacts=a.artifacts, weights=a.weights))
+    rep.set_defaults(view=lambda a: report_files(a.report, a.summary, a.smoke, a.out, a.artifacts, a.weights))
     perf = verbs.add_parser("perf", help="the table of one perf measurement")
     perf.add_argument("--perf", type=Path, required=True, help="perf JSON (pure-inference throughput)")
     perf.add_argument("--provenance", type=Path, help="its provenance JSON")
     perf.add_argument("--out", type=Path, help="also write the table here")
     perf.add_argument("--artifacts", type=Path, help=LATEST_HELP)
     perf.add_argument("--weights", default=None, help=WEIGHTS_HELP)
-    perf.set_defaults(view=lambda a: run_files(perf=a.perf, provenance=a.provenance, out=a.out, artifacts=a.artifacts,
-                                               weights=a.weights))
+    perf.set_defaults(view=lambda a: perf_files(a.perf, a.provenance, a.out, a.artifacts, a.weights))
     one = verbs.add_parser("run", help="the last run under ARTIFACTS, or --run NAME")
     one.add_argument("--artifacts", type=Path, required=True, help="ARTIFACTS")
     one.add_argument("--run", default=None, help="RUN: a run name under ARTIFACTS (`all` lists them)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,12 +141,12 @@ def official_weights(model: str) -> str:
     return f"data/weights/semask_{model}.pth"
 
 
-def artifact_stem(model: str, batch_size: int | str, height: int | str, width: int | str, input_dtype: str,
-                  label_dtype: str, output: str = "labels") -> str:
-    """File stem carrying everything that makes two exports differ (the Makefile's STEM too)."""
-    out = "logits" if output == "logits" else label_dtype
-    return STEM_TEMPLATE.format(model=model, batch_size=batch_size, height=height, width=width,
-                                input_dtype=input_dtype, output=out)
+def artifact_stem(values: Mapping[str, object], output: str = "labels") -> str:
+    """File stem carrying everything that makes two exports differ (the Makefile's STEM too). VALUES maps the
+    make variables MODEL, BS, HEIGHT, WIDTH, INPUT_DTYPE and LABEL_DTYPE (a run's values, as RunPlan holds them)."""
+    out = "logits" if output == "logits" else values["LABEL_DTYPE"]
+    return STEM_TEMPLATE.format(model=values["MODEL"], batch_size=values["BS"], height=values["HEIGHT"],
+                                width=values["WIDTH"], input_dtype=values["INPUT_DTYPE"], output=out)
 
 
 # ---------------------------------------------------------------- make variables

@@ -199,28 +199,35 @@ def _filesinfo(plan: BatchLayout, input_dir: Path | str, prefix: str) -> dict[st
     return info
 
 
-def infer_folder(
-    model: Path | str,
-    input_dir: Path | str,
-    output_dir: Path | str,
-    dirname: str,
-    batch_size: int,
-    runtime: Runtime,
-    warmup: int = 1,
-    argv: Sequence[str] = (),
-    progress: bool = True,
-    weights: Any = None,
-) -> dict[str, Any]:
-    """Run every file of `input_dir` through the model, ais_bench style; returns the summary.
+@dataclass(frozen=True)
+class FolderRun:
+    """One folder run: every file of `input_dir` through `model`, `batch_size` at a time, into
+    `output_dir`/`dirname` (`argv` is recorded in the summary; `weights` is the run's WEIGHTS or None)."""
 
-    The model is checked against its sidecar first (and against `weights`, the run's WEIGHTS, when
+    model: Path | str
+    input_dir: Path | str
+    output_dir: Path | str
+    dirname: str
+    batch_size: int
+    warmup: int = 1
+    argv: Sequence[str] = ()
+    progress: bool = True
+    weights: Any = None
+
+
+def infer_folder(run: FolderRun, runtime: Runtime) -> dict[str, Any]:
+    """Run every file of `run.input_dir` through the model, ais_bench style; returns the summary.
+
+    The model is checked against its sidecar first (and against `run.weights`, the run's WEIGHTS, when
     given: then the sidecar is required); its identity goes into the summary as `model_identity`.
     `runtime` opens the session.
     """
     from semask.core.progress import Progress
     from semask.backends.model_check import verify_model
 
-    model = Path(model)
+    model, input_dir, output_dir, dirname, batch_size = (Path(run.model), run.input_dir, run.output_dir, run.dirname,
+                                                         run.batch_size)
+    warmup, argv, progress, weights = run.warmup, run.argv, run.progress, run.weights
     identity = verify_model(model, weights, require_sidecar=weights is not None)
     plan = plan_folder(model, input_dir, batch_size)
     folder, summary_path = _prepare_run_folder(plan, output_dir, dirname)
@@ -289,19 +296,21 @@ def run_perf(spec: Any, runtime: Runtime, warmup: int = 1) -> dict[str, Any]:
         return _run_perf(spec, warmup, identity, runtime)
 
 
+def _perf_payload(spec: TensorSpec, input_dir: Path | str | None, batch_size: int) -> tuple[list[Path], int, bytes]:
+    """(input files, files per batch, the timed batch): the first real batch, or zeros without input files."""
+    if input_dir is None:
+        return [], batch_size, bytes(spec.nbytes)  # type: ignore[arg-type]
+    files = batching.list_input_files(input_dir)
+    per_batch = batching.files_per_batch(spec.nbytes, files[0])  # type: ignore[arg-type]
+    batching.check_sizes(files, batching.file_nbytes(files[0]))
+    return files, per_batch, batching.read_batch(batching.plan_batches(files, per_batch)[0])
+
+
 def _run_perf(run: Any, warmup: int, identity: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     model, batch_size, loop, input_dir, budget_seconds = run.model, run.batch_size, run.loop, run.bins_dir, run.seconds
     scratch_parent = Path(run.out_json).parent if run.out_json else None
     spec, _ = single_input(model, batch_size)
-    files: list[Path] = []
-    if input_dir is not None:
-        files = batching.list_input_files(input_dir)
-        per_batch = batching.files_per_batch(spec.nbytes, files[0])  # type: ignore[arg-type]
-        batching.check_sizes(files, batching.file_nbytes(files[0]))
-        payload = batching.read_batch(batching.plan_batches(files, per_batch)[0])
-    else:
-        per_batch = batch_size
-        payload = bytes(spec.nbytes)  # type: ignore[arg-type]
+    files, per_batch, payload = _perf_payload(spec, input_dir, batch_size)
     from semask.core.progress import Progress, loop_for_budget, perf_estimate_line
 
     peaks: dict[str, int] = dict(_sidecar_peaks(model))

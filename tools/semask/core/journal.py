@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -110,18 +111,32 @@ def previous_records(out: Path, manifest: str, header: dict, items: str, key: st
     return prev
 
 
-def run_journaled(worker: Callable[[dict], dict], tasks: list[dict], jobs: int | None, desc: str, *,
-                  out: Path, manifest: str, header: dict, items: str, entry: Callable[[dict], dict],
-                  failure: str) -> dict:
+@dataclass(frozen=True)
+class JournaledManifest:
+    """Where `run_journaled` writes: the manifest file `manifest` in `out`, `header` + count + `items` (one
+    `entry(record)` each); `failure` is the error message, formatted with {n} and {errors}."""
+
+    out: Path
+    manifest: str
+    header: dict
+    items: str
+    entry: Callable[[dict], dict]
+    failure: str
+
+
+def run_journaled(worker: Callable[[dict], dict], tasks: list[dict], jobs: int | None, desc: str,
+                  target: JournaledManifest) -> dict:
     """Run `worker` over `tasks` in parallel, journaling each finished record, then write the manifest.
 
     Each task carries "key" and "prev" (its trusted record or None); the worker returns a record with
-    "key" and "written", or {"key", "error"}. Any error raises one KitError, `failure` formatted with
+    "key" and "written", or {"key", "error"}. Any error raises one KitError, `target.failure` formatted with
     {n} (how many) and {errors} (the first 50, '; '-joined), and keeps the journal so a rerun resumes.
     Otherwise the manifest is `header` + count + `items` (one `entry(record)` each), rewritten only
     if its content changed, and the journal is removed. Returns manifest path, count, how many files
     were written and whether the manifest changed.
     """
+    out, manifest, header, items, entry, failure = (target.out, target.manifest, target.header, target.items,
+                                                    target.entry, target.failure)
     manifest_path = Path(out) / manifest
     journal = Journal(journal_path(out, manifest))
     journal.start(header, [t["prev"] for t in tasks if t["prev"]])

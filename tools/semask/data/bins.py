@@ -25,7 +25,7 @@ from semask.core.errors import KitError
 from semask.core.fsio import atomic_path, check_free_space, ensure_writable_dir
 from semask.core.tempname import is_temp_name
 from semask.data.resize import rescaled_size  # noqa: F401 (re-exported)
-from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
+from semask.core.journal import JournaledManifest, code_fingerprint, is_verified, previous_records, run_journaled
 
 DTYPES = {name: np.dtype(name) for name in spec.INPUT_DTYPES}
 MANIFEST = "manifest.json"
@@ -120,10 +120,12 @@ def _make_bin(task: dict) -> dict:
             "source_sha256": src_sha, "written": True}
 
 
-def preprocess(data_root: Path, out: Path, dtype: str = spec.DEFAULT_INPUT_DTYPE, height: int = spec.NATIVE_HEIGHT,
-               width: int = spec.NATIVE_WIDTH,
+def preprocess(data_root: Path, out: Path, dtype: str = spec.DEFAULT_INPUT_DTYPE,
+               size: tuple[int, int] = (spec.NATIVE_HEIGHT, spec.NATIVE_WIDTH),
                limit: int | None = None, jobs: int | None = None) -> dict:
-    """Write the bins for the first LIMIT frames (skipping verified ones), then manifest.json last."""
+    """Write the bins (`size`: height, width) for the first LIMIT frames (skipping verified ones), then
+    manifest.json last."""
+    height, width = size
     if dtype not in DTYPES:
         raise KitError(f"--dtype={dtype!r}: choose float32 or uint8")
     data_root, out = Path(data_root), Path(out)
@@ -144,9 +146,9 @@ def preprocess(data_root: Path, out: Path, dtype: str = spec.DEFAULT_INPUT_DTYPE
     tasks = [{"key": bin_name(f), "source": str(f.image), "rel": f.image.relative_to(data_root).as_posix(),
               "out": str(out / bin_name(f)), "dtype": dtype, "height": height, "width": width,
               "bytes": per_file, "prev": prev.get(bin_name(f))} for f in frames]
-    return run_journaled(_make_bin, tasks, jobs, f"preprocess {dtype}", out=out, manifest=MANIFEST, header=header,
-                         items="files", entry=_manifest_entry,
-                         failure="{n} image(s) could not be preprocessed: {errors}")
+    return run_journaled(_make_bin, tasks, jobs, f"preprocess {dtype}", JournaledManifest(
+        out=out, manifest=MANIFEST, header=header, items="files", entry=_manifest_entry,
+        failure="{n} image(s) could not be preprocessed: {errors}"))
 
 
 def _manifest_entry(rec: dict) -> dict:

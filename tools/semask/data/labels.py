@@ -32,7 +32,7 @@ from semask.core.errors import KitError, not_one_of
 from semask.spec import LABEL_MODES, step_code_files
 from semask.core.fsio import atomic_write_bytes, ensure_writable_dir, sha256_bytes, sha256_file
 from semask.core.fsio import read_json
-from semask.core.journal import code_fingerprint, is_verified, previous_records, run_journaled
+from semask.core.journal import JournaledManifest, code_fingerprint, is_verified, previous_records, run_journaled
 
 MODES = LABEL_MODES
 MANIFEST = "labels.json"
@@ -158,9 +158,9 @@ def prepare_labels(data_root: Path, out: Path, limit: int | None = None, mode: s
         warn_unpinned_pillow()
     prev = previous_records(out, MANIFEST, header, "images", "stem")
     tasks = [_task(frame, data_root, out, mode, size, prev.get(frame.fid)) for frame in frames]
-    return run_journaled(_convert, tasks, jobs, "labels", out=out, manifest=MANIFEST, header=header,
-                         items="images", entry=_manifest_entry,
-                         failure="{n} label file(s) could not be made: {errors}; fix or replace those annotation files")
+    return run_journaled(_convert, tasks, jobs, "labels", JournaledManifest(
+        out=out, manifest=MANIFEST, header=header, items="images", entry=_manifest_entry,
+        failure="{n} label file(s) could not be made: {errors}; fix or replace those annotation files"))
 
 
 def _manifest_entry(rec: dict) -> dict:

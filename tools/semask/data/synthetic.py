@@ -129,9 +129,10 @@ def _write_star(args: tuple) -> str:
     return write_frame(*args)
 
 
-def make_synthetic(out: Path, num: int, height: int, width: int, seed: int = 0, split: str = "val",
+def make_synthetic(out: Path, num: int, size: tuple[int, int], seed: int = 0, split: str = "val",
                    jobs: int | None = None) -> list[str]:
-    """Write `num` frames in the Cityscapes layout under `out`; return their frame ids."""
+    """Write `num` frames of `size` (height, width) in the Cityscapes layout under `out`; return their frame ids."""
+    height, width = size
     out = ensure_writable_dir(Path(out), "synthetic dataset folder")
     # first, so even a partly written set is never mistaken for real data
     atomic_write_json(out / SYNTHETIC_MARKER, {"generator": "semask.data.synthetic (tools/make_synthetic_cityscapes.py)",

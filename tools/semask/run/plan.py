@@ -356,7 +356,7 @@ class RunPlan:
     @property
     def stem(self) -> str:
         v = self.values
-        base = spec.artifact_stem(v["MODEL"], v["BS"], v["HEIGHT"], v["WIDTH"], v["INPUT_DTYPE"], v["LABEL_DTYPE"])
+        base = spec.artifact_stem(v)
         return base + spec.output_size_tag(v["HEIGHT"], v["WIDTH"], self.resolved.native) + "_" + self.resolved.weights_tag
 
     @property

@@ -76,7 +76,7 @@ def bins(plan: RunPlan) -> None:
     from semask.data.bins import preprocess
 
     v, out = plan.values, plan.paths()["BINS_DIR"]
-    result = preprocess(Path(v["DATA_ROOT"]), Path(out), v["INPUT_DTYPE"], int(v["HEIGHT"]), int(v["WIDTH"]),
+    result = preprocess(Path(v["DATA_ROOT"]), Path(out), v["INPUT_DTYPE"], (int(v["HEIGHT"]), int(v["WIDTH"])),
                         _limit(plan), None)
     state = "updated" if result["manifest_changed"] else "unchanged"
     print(f"{result['count']} bins in {out} ({result['written']} written); {result['manifest']} {state}")
@@ -150,7 +150,7 @@ def report(plan: RunPlan, command: str) -> None:
     """Provenance, score, then the run's table (make's $(REPORT))."""
     from semask.core.progress import step
     from semask.evaluate.scoring import ScoreOptions, score, summary_line
-    from semask.run.table_views import run_files
+    from semask.run.table_views import report_files
 
     p, v = plan.paths(), plan.values
     provenance(plan, "REPORT_PROVENANCE", command)
@@ -164,8 +164,8 @@ def report(plan: RunPlan, command: str) -> None:
         from semask.evaluate.fp32_agreement import add_to_report
 
         print(add_to_report(Path(p["REPORT"]), Path(p["PRED_SUMMARY"]), Path(p["ORT_FP32_SUMMARY"]), v["LABEL_DTYPE"])[1])
-    print(run_files(report=Path(p["REPORT"]), summary=Path(p["PRED_SUMMARY"]), smoke=v["SMOKE"] == "1",
-                    out=Path(p["TABLE_MD"]), weights=weights(plan)), end="")
+    print(report_files(Path(p["REPORT"]), Path(p["PRED_SUMMARY"]), smoke=v["SMOKE"] == "1",
+                       out=Path(p["TABLE_MD"]), weights=weights(plan)), end="")
 
 
 def perf(plan: RunPlan, command: str) -> None:
@@ -174,11 +174,11 @@ def perf(plan: RunPlan, command: str) -> None:
 
 
 def perf_table(plan: RunPlan) -> None:
-    from semask.run.table_views import run_files
+    from semask.run.table_views import perf_files
 
     p = plan.paths()
-    print(run_files(perf=Path(p["PERF_JSON"]), provenance=Path(p["PERF_JSON_PROVENANCE"]), artifacts=plan.artifacts,
-                    weights=weights(plan)), end="")
+    print(perf_files(Path(p["PERF_JSON"]), Path(p["PERF_JSON_PROVENANCE"]), artifacts=plan.artifacts,
+                     weights=weights(plan)), end="")
 
 
 def crosscheck(plan: RunPlan) -> None:

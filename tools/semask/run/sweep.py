@@ -97,14 +97,14 @@ def host_gb_available() -> float | None:
     return None
 
 
-def estimate_cpu_seconds(model: str, height: int, width: int, images: int, bs_list: Sequence[int],
-                         perf_seconds: float, loop: int | None, accuracy_each_bs: bool) -> float:
+def estimate_cpu_seconds(plan: Sweep, images: int) -> float:
     """Export + onnxsim + verify per BS, one (or every) accuracy pass, and each BS's perf loop + e2e pass."""
-    t = seconds_per_image(model, height, width)
+    t = seconds_per_image(plan.model, plan.height, plan.width)
+    perf_seconds, loop = float(plan.run["PERF_SECONDS"]), plan.loop
     total = 0.0
-    for i, bs in enumerate(bs_list):
+    for i, bs in enumerate(plan.bs_list):
         total += (bs + 3) * t                          # trace + simplify + verify (ORT batch, 2 PyTorch items)
-        if i == 0 or accuracy_each_bs:
+        if i == 0 or plan.accuracy_each_bs:
             total += images * t                        # inference over the data set
         run = bs * t
         n = loop if loop is not None else max(LOOP_FLOOR, int(perf_seconds // run) if run > 0 else LOOP_FLOOR)
@@ -259,8 +259,7 @@ def _announce(plan: Sweep, precisions: Sequence[str], images: int) -> None:
           + ("at every BS" if plan.accuracy_each_bs else "once per precision, at the first BS that succeeds"), flush=True)
     if plan.backend not in CPU_BACKENDS:
         return
-    secs = estimate_cpu_seconds(plan.model, plan.height, plan.width, images, plan.bs_list,
-                                float(plan.run["PERF_SECONDS"]), plan.loop, plan.accuracy_each_bs)
+    secs = estimate_cpu_seconds(plan, images)
     print(f"[reproduce] estimate on this CPU: about {duration(secs)} (rough: "
           f"{seconds_per_image(plan.model, plan.height, plan.width):.2f} s per image for MODEL={plan.model} at "
           f"{plan.height}x{plan.width} on {os.cpu_count()} cores; artifacts already built are reused)", flush=True)

@@ -13,14 +13,23 @@ from semask.run import table
 from semask.run.plan import write_latest
 
 
-def run_files(report: Path | None = None, summary: Path | None = None, perf: Path | None = None,
-              provenance: Path | None = None, smoke: bool = False, out: Path | None = None,
-              artifacts: Path | None = None, weights: str | None = None) -> str:
-    """The table of one run from its files (a score report and summary, or a perf JSON and its provenance);
-    also written to `out`, and recorded as ARTIFACTS' last run when `artifacts` is given."""
-    text = table.render(report, summary, perf, provenance, smoke, weights)
+def report_files(report: Path, summary: Path | None = None, smoke: bool = False, out: Path | None = None,
+                 artifacts: Path | None = None, weights: str | None = None) -> str:
+    """The table of one scored run from its score report (and inference summary); also written to `out`, and
+    recorded as ARTIFACTS' last run when `artifacts` is given."""
+    return _publish(table.render(report, summary, None, None, smoke, weights), report, out, artifacts)
+
+
+def perf_files(perf: Path, provenance: Path | None = None, out: Path | None = None, artifacts: Path | None = None,
+               weights: str | None = None) -> str:
+    """The table of one perf measurement from its perf JSON (and provenance); written and recorded like
+    `report_files`."""
+    return _publish(table.render(None, None, perf, provenance, False, weights), perf, out, artifacts)
+
+
+def _publish(text: str, result: Path, out: Path | None, artifacts: Path | None) -> str:
     if artifacts is not None:
-        write_latest(artifacts, report or perf)
+        write_latest(artifacts, result)
     if out is not None:
         atomic_write_text(out, text)
     return text

@@ -233,8 +233,9 @@ def native_size(data_root: Path, default: str) -> str:
 
 
 def preflight(artifacts: Path, data_root: Path, owner_pid: int, nowait: bool, default_native: str,
-              checkout: Path | None = None, home: Path | None = None, dry_run: bool = False) -> str:
+              dry_run: bool = False) -> str:
     """Everything a pipeline verb needs settled before make plans: refusals, marker, lock, native size.
+    The checkout is the current folder (make runs there).
 
     dry_run (make -n / -q): the same refusals and native size, but no marker and no lock: nothing written."""
     real(data_root, "DATA_ROOT")
@@ -242,7 +243,7 @@ def preflight(artifacts: Path, data_root: Path, owner_pid: int, nowait: bool, de
         raise Refused(f"DATA_ROOT={data_root} is a file, not a folder; set DATA_ROOT to the folder that holds "
                       "leftImg8bit/ and gtFine/")
     check_data_root(artifacts, data_root)
-    check_artifacts_root(artifacts, checkout or Path.cwd(), home or Path(os.path.expanduser("~")))
+    check_artifacts_root(artifacts, Path.cwd(), Path(os.path.expanduser("~")))
     if dry_run:
         return native_size(data_root, default_native)
     if not mark(artifacts):

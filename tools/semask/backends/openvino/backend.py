@@ -40,8 +40,9 @@ class OpenvinoBackend(InProcessBackend):
 
         runtime, onnx = runtime_for(spec.model, spec.knobs, spec.bins_dir, spec.batch_size)
         with step("infer", f"{runtime.label} bs{spec.batch_size} {spec.bins_dir}"):
-            return folder_run.infer_folder(onnx, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
-                                           runtime, argv=list(sys.argv), weights=spec.weights)
+            run = folder_run.FolderRun(onnx, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
+                                       argv=list(sys.argv), weights=spec.weights)
+            return folder_run.infer_folder(run, runtime)
 
     def perf(self, spec: PerfSpec) -> Dict[str, Any]:
         from dataclasses import replace

@@ -62,8 +62,9 @@ class OrtBackend(InProcessBackend):
         provider = spec.knobs["ORT_PROVIDER"]
         runtime = ort_runtime(provider, int(spec.knobs["DEVICE"]), threads(spec.knobs))
         with step("infer", f"onnxruntime[{provider}] bs{spec.batch_size} {spec.bins_dir}"):
-            return folder_run.infer_folder(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
-                                           runtime, argv=list(sys.argv), weights=spec.weights)
+            run = folder_run.FolderRun(spec.model, spec.bins_dir, spec.preds_dir, spec.run_name, spec.batch_size,
+                                       argv=list(sys.argv), weights=spec.weights)
+            return folder_run.infer_folder(run, runtime)
 
     def perf(self, spec: PerfSpec) -> Dict[str, Any]:
         from semask.backends.ort.runtime import ort_runtime

@@ -28,7 +28,8 @@ def infer_folder(model: Path | str, input_dir: Path | str, output_dir: Path | st
     """folder_run.infer_folder on ONNX Runtime: options are provider, device, threads (the session), and
     warmup, argv, progress, weights (the run)."""
     runtime = ort_runtime(options.pop("provider", "cpu"), options.pop("device", 0), options.pop("threads", None))
-    return folder_run.infer_folder(model, input_dir, output_dir, dirname, batch_size, runtime, **options)
+    return folder_run.infer_folder(folder_run.FolderRun(model, input_dir, output_dir, dirname, batch_size, **options),
+                                   runtime)
 
 
 def run_perf(model: Path | str, batch_size: int, loop: int | None, warmup: int = 1, provider: str = "cpu",

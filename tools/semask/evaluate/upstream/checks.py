@@ -90,7 +90,7 @@ def make_label_frames(root: Path, num: int, height: int, width: int, seed: int =
     from semask.data.cityscapes import POLYGONS_SUFFIX
     from semask.data.synthetic import frame_name, make_synthetic
 
-    fids = make_synthetic(root, num, height, width, seed=seed, jobs=1)
+    fids = make_synthetic(root, num, (height, width), seed=seed, jobs=1)
     for i, fid in enumerate(fids):
         city, _ = frame_name(i)
         add_irregular_polygons(root / "gtFine" / "val" / city / f"{fid}{POLYGONS_SUFFIX}", seed + i)
@@ -195,10 +195,13 @@ def check_preprocess(fpn_dir: Path, python: Path, height: int, width: int, work:
             "failures": exact_failures("preprocess", results, "values")}
 
 
-def check_labels(converter: Path, python: Path, work: Path, num: int = LABEL_FRAMES, height: int = 256,
-                 width: int = 512, seed: int = 0) -> dict[str, Any]:
-    """Kit labels vs labels from `converter` (upstream's cityscapes.py) on the same synthetic polygons."""
+def check_labels(converter: Path, python: Path, work: Path, num: int = LABEL_FRAMES,
+                 size: tuple[int, int] = (256, 512), seed: int = 0) -> dict[str, Any]:
+    """Kit labels vs labels from `converter` (upstream's cityscapes.py) on the same synthetic polygons
+    of `size` (height, width)."""
     from semask.data.labels import prepare_labels
+
+    height, width = size
 
     work = Path(work) / "labels"
     root = work / "cityscapes"
@@ -219,10 +222,11 @@ def check_labels(converter: Path, python: Path, work: Path, num: int = LABEL_FRA
             "line": labels_line(results), "failures": exact_failures("labels", results, "pixels")}
 
 
-def run_checks(fpn_dir: Path, python: Path, height: int, width: int, work: Path, extra_images: Sequence[Path] = (),
+def run_checks(fpn_dir: Path, python: Path, size: tuple[int, int], work: Path, extra_images: Sequence[Path] = (),
                log: Callable[[str], None] = print) -> tuple[dict[str, Any], list[str]]:
-    """Both checks for `crosscheck`: (report part, failures). Logs the two summary lines."""
-    report = {"preprocess": check_preprocess(fpn_dir, python, height, width, work, extra_images),
+    """Both checks for `crosscheck` (preprocessing at `size`, height and width): (report part, failures).
+    Logs the two summary lines."""
+    report = {"preprocess": check_preprocess(fpn_dir, python, size[0], size[1], work, extra_images),
               "labels": check_labels(Path(fpn_dir) / CONVERTER, python, work)}
     for part in report.values():
         log(part["line"])

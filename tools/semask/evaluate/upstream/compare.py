@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -133,10 +133,23 @@ def upstream_fpn_dir(upstream: Path) -> Path:
     return fpn
 
 
-def run_upstream(upstream: Path, model_name: str, weights: Path, inputs: Sequence[Path], out_dir: Path,
-                 python: Path | None = None, image_files: Sequence[str] | None = None,
-                 threads: int | None = None) -> dict:
+@dataclass(frozen=True)
+class UpstreamRun:
+    """What the upstream worker runs: MODEL at WEIGHTS on the input arrays, logits into out_dir."""
+
+    upstream: Path
+    model_name: str
+    weights: Path
+    inputs: Sequence[Path]
+    out_dir: Path
+    image_files: Sequence[str] | None = None
+    threads: int | None = None
+
+
+def run_upstream(run: UpstreamRun, python: Path | None = None) -> dict:
     """Run the upstream half in env/upstream/venv; logits land in out_dir/upstream_<i>.npy."""
+    upstream, model_name, weights, inputs, out_dir = run.upstream, run.model_name, run.weights, run.inputs, run.out_dir
+    image_files, threads = run.image_files, run.threads
     fpn = upstream_fpn_dir(upstream)
     python = Path(python) if python else upstream_python()
     if not python.exists():
@@ -311,9 +324,10 @@ def run_upstream_side(opts: CrosscheckOptions, ckpt: Path, inputs: Sequence[Path
 
     log("upstream: building from its own config in env/upstream/venv")
     images = [str(f) for f in files] or None
-    threads = torch.get_num_threads()
+    run = UpstreamRun(Path(opts.upstream), opts.model, ckpt, inputs, tmp, image_files=images,
+                      threads=torch.get_num_threads())
     try:
-        up = run_upstream(Path(opts.upstream), opts.model, ckpt, inputs, tmp, image_files=images, threads=threads)
+        up = run_upstream(run)
     except _UpstreamUnpickling:
         # mmcv 1.3's torch.load (weights_only under torch 2.13) refused the checkpoint's meta: hand
         # upstream the same tensors as a plain state dict, extracted by the kit's code-free reader.
@@ -322,7 +336,7 @@ def run_upstream_side(opts: CrosscheckOptions, ckpt: Path, inputs: Sequence[Path
         plain = tmp / "weights_state_dict.pth"
         torch.save(read_state_dict(ckpt), plain)
         log("upstream: mmcv's loader refused the checkpoint's meta under torch 2.13; retrying with its state_dict")
-        up = run_upstream(Path(opts.upstream), opts.model, plain, inputs, tmp, image_files=images, threads=threads)
+        up = run_upstream(replace(run, weights=plain))
         up["weights_note"] = "upstream loaded the checkpoint's state_dict re-saved as a plain .pth"
     log(f"upstream: {_fmt_times(up['seconds_per_image'])}, peak RSS {up['peak_rss_mb']:.0f} MB")
     pre = [p["max_abs_diff"] for p in up.get("preprocess_max_abs_diff") or []]
@@ -381,7 +395,7 @@ def crosscheck(opts: CrosscheckOptions, log: Callable[[str], Any] = print) -> di
         report["upstream"].update(run_upstream_side(opts, ckpt, inputs, files, tmp, log))
         # Model-free steps, exact: preprocessing and labels vs upstream's own code (semask.evaluate.upstream.checks).
         report["exact"], exact_failed = checks.run_checks(upstream_fpn_dir(opts.upstream), upstream_python(),
-                                                          opts.height, opts.width, tmp / "exact", files, log)
+                                                          (opts.height, opts.width), tmp / "exact", files, log)
         onnx_outs = None
         if opts.onnx is not None:
             onnx_outs, report["onnx"] = run_onnx(Path(opts.onnx), inputs)

@@ -54,14 +54,30 @@ def worker_main(spec_path: str) -> int:
     warnings.filterwarnings("ignore", message="torch.meshgrid")
     import mmcv
     import torch
-    from mmcv.runner import load_checkpoint
-    from mmseg.models import build_segmentor
+    from mmcv.runner import load_checkpoint  # noqa: F401 (loaded here, before the thread count; used below)
+    from mmseg.models import build_segmentor  # noqa: F401
 
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))
     info: dict[str, Any] = {"patches": applied, "mmcv": mmcv.__version__, "torch": torch.__version__,
                             "numpy": np.__version__, "python_version": platform.python_version(),
                             "threads": torch.get_num_threads()}
+    built = _build_and_load(spec, compat, info)
+    if built is None:
+        return 3
+    model, cfg = built
+    _write_logits(spec, model, cfg, info)
+    return 0
+
+
+def _build_and_load(spec: dict[str, Any], compat: Any, info: dict[str, Any]) -> tuple[Any, Any] | None:
+    """Upstream's segmentor from its own config (or the spec's model config), the weights loaded strictly:
+    (model, config or None); None when mmcv's loader refuses the checkpoint (the reason goes to the out_dir)."""
+    import mmcv
+    import torch
+    from mmcv.runner import load_checkpoint
+    from mmseg.models import build_segmentor
+
     t0 = time.perf_counter()
     cfg = None
     if spec.get("config_file"):
@@ -88,13 +104,19 @@ def worker_main(spec_path: str) -> int:
         except pickle.UnpicklingError as exc:
             # torch 2.13's weights_only default refuses some objects in an mmcv checkpoint's meta.
             Path(spec["out_dir"]).joinpath("upstream_unpickling.txt").write_text(str(exc))
-            return 3
+            return None
     loaded = model.state_dict()
     info["int_buffer_mismatches"] = sorted(
         k for k, v in constructed.items()
         if not k.endswith("num_batches_tracked") and not torch.equal(v, loaded[k]))
     info["num_parameters"] = int(sum(p.numel() for p in model.parameters()))
     info["build_load_s"] = time.perf_counter() - t0
+    return model, cfg
+
+
+def _write_logits(spec: dict[str, Any], model: Any, cfg: Any, info: dict[str, Any]) -> None:
+    """Logits of every input to out_dir/upstream_<i>.npy, then `info` (timings, peak RSS) to upstream.json."""
+    import torch
 
     pipeline = None
     if cfg is not None and spec.get("image_files"):
@@ -125,7 +147,6 @@ def worker_main(spec_path: str) -> int:
     info["preprocess_max_abs_diff"] = preproc
     info["peak_rss_mb"] = peak_rss_mb()
     (out_dir / "upstream.json").write_text(json.dumps(info, indent=2))
-    return 0
 
 
 if __name__ == "__main__":
