@@ -128,7 +128,8 @@ def check_atc_python(environ: Mapping[str, str], atc_python: str | None = None, 
         raise KitError(f"atc would run python3 = {python}, but `python3-config --prefix` beside it fails ({prefix}); "
                        f"CANN's op compiler loads libpython through it (E40001); fix: install that Python's -dev/-devel "
                        f"package, or {_fix()}")
-    libs = glob.glob(os.path.join(prefix, "lib*", f"libpython{version[0]}.{version[1]}*.so*"))
+    name = f"libpython{version[0]}.{version[1]}*.so*"  # <prefix>/lib, or Debian's multiarch <prefix>/lib/<triplet>
+    libs = glob.glob(os.path.join(prefix, "lib*", name)) + glob.glob(os.path.join(prefix, "lib*", "*-linux-gnu*", name))
     if not libs:
         raise KitError(f"atc would run python3 = {python}, but there is no libpython{version[0]}.{version[1]}.so under "
                        f"{prefix}/lib (a Python built without --enable-shared; E40001); fix: {_fix()}")
