@@ -365,3 +365,18 @@ def planned_path(proc: subprocess.CompletedProcess, key: str) -> str:
 
     [plan_json] = sorted(set(re.findall(r"--plan (\S+\.json)", proc.stdout)))
     return load(ROOT / plan_json).paths()[key]
+
+
+def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    """The `error:` lines a command printed on stderr."""
+    return [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+
+
+def listing(folder: Path) -> dict[str, int]:
+    """Every path below `folder` with its mtime (symlinks not followed): what 'nothing was touched' compares."""
+    out = {}
+    for dirpath, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            p = Path(dirpath) / name
+            out[str(p.relative_to(folder))] = p.lstat().st_mtime_ns
+    return out

@@ -25,20 +25,9 @@ def ref(tmp_path_factory):
 
 
 make_errors = ph.parse_errors
+error_lines, listing = ph.error_lines, ph.listing
 
 
-def error_lines(proc):
-    return [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-
-
-def listing(folder):
-    """Every path below `folder` with its mtime (symlinks not followed): what 'nothing was touched' compares."""
-    out = {}
-    for dirpath, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            p = Path(dirpath) / name
-            out[str(p.relative_to(folder))] = p.lstat().st_mtime_ns
-    return out
 
 
 # ------------------------------------------------------------------------------ case 1: make clean
