@@ -39,6 +39,16 @@ def test_makefile_reads_its_plan_with_one_python_call_and_has_no_paths_target():
         assert '"paths"' not in path.read_text(), path  # no Python learns a name by running make
 
 
+def test_the_plans_goals_are_the_makefiles_verbs():
+    """A verb the Makefile has but the plan does not know would be refused as a typo (`make fp16-check` was)."""
+    makefile = (ph.ROOT / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:((?:[^\n]*\\\n)*[^\n]*)", makefile, re.M).group(1).replace("\\\n", " ").split()
+    assert sorted(phony) == sorted(planmod.GOALS)
+    proc = subprocess.run(["make", "-n", "fp16-check", "MODEL=reduced", "WEIGHTS=random", "HEIGHT=64", "WIDTH=128"],
+                          cwd=ph.ROOT, env=ph.clean_env(), capture_output=True, text=True)
+    assert "unknown goal" not in proc.stderr, proc.stderr
+
+
 def test_makefile_steps_read_the_plan_with_no_backend_branch_and_no_variable_flags():
     """Each pipeline step's recipe names the step and the plan only; the backend comes from the plan."""
     makefile = (ph.ROOT / "Makefile").read_text()

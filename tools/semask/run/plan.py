@@ -53,7 +53,7 @@ LISTS = ("BS_LIST", "PRECISIONS")  # `make reproduce` runs each entry once
 # the goals the Makefile has (a goal with '/' or '.' is a file target); any other gets a "did you mean"
 GOALS = ("help", "all", "perf", "demo", "clean", "distclean", "env", "test", "bench", "weights", "labels", "bins",
          "onnx", "om", "preds", "report", "upstream", "crosscheck", "table", "tables", "reproduce", "atc-check",
-         "verify", "platforms")
+         "verify", "platforms", "fp16-check")
 NO_SPACES = ("ARTIFACTS", "WEIGHTS")  # make cannot use these in file names with spaces
 # Where results live under ARTIFACTS: `paths()` names them so, and the results table finds runs so.
 REPORTS_DIR, PERF_DIR = "reports", "perf"
