@@ -193,7 +193,7 @@ $(ONNX_SIM): $(ONNX_RAW)
 	$(STEP) simplify --plan $(PLAN_JSON)
 
 # the graph atc gets: the simplified ONNX with Resize half_pixel -> pytorch_half_pixel and int32 Gather
-# indices, verified against PyTorch (the ORT path keeps running $(ONNX_SIM) unchanged)
+# indices, verified against the raw export (the ORT path keeps running $(ONNX_SIM) unchanged)
 $(ONNX_ATC): $(ONNX_SIM) tools/semask/backends/ascend/graph.py
 	$(STEP) atc-graph --plan $(PLAN_JSON)
 
