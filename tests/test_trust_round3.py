@@ -100,9 +100,11 @@ HOLD_WRITERS = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDW
                 "fcntl.flock(fd, fcntl.LOCK_SH); print('held', flush=True); time.sleep(60)")
 
 
-def hold_writers(tree):
-    """A step a SIGKILLed make left running: it holds the writers' lock shared, as every writing step does."""
-    proc = subprocess.Popen([ph.python(), "-c", HOLD_WRITERS, str(tree / ".writers")], stdout=subprocess.PIPE, text=True)
+def hold_writers(tree, lock=".writers", mode="LOCK_SH"):
+    """A step a SIGKILLed make left running: it holds the writers' lock shared, as every writing step does
+    (lock=".lock", mode="LOCK_EX": another make holding the run lock)."""
+    proc = subprocess.Popen([ph.python(), "-c", HOLD_WRITERS.replace("LOCK_SH", mode), str(tree / lock)],
+                            stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
     return proc
 
@@ -176,9 +178,7 @@ def test_cpuinfo_missing_or_a_folder_is_one_line(tmp_path, cpuinfo):
 
 def test_another_make_running_does_not_blame_the_variables(ref, tmp_path):
     tree = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
-    holder = subprocess.Popen([ph.python(), "-c", HOLD_WRITERS.replace("LOCK_SH", "LOCK_EX"), str(tree / ".lock")],
-                              stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
+    holder = hold_writers(tree, ".lock", "LOCK_EX")
     try:
         proc = ph.run_make(["all"], tree, ref["data"], ph.ort_vars(NOWAIT="1"), check=False)
     finally:
@@ -222,9 +222,7 @@ def test_a_boolean_takes_one_or_zero(tmp_path, name):
 
 def test_nowait_zero_waits(ref, tmp_path):
     tree = ph.copy_tree(ref["artifacts"], tmp_path / "artifacts")
-    holder = subprocess.Popen([ph.python(), "-c", HOLD_WRITERS.replace("LOCK_SH", "LOCK_EX"), str(tree / ".lock")],
-                              stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
+    holder = hold_writers(tree, ".lock", "LOCK_EX")
     waiting = subprocess.Popen(ph.make_cmd(["all"], tree, ref["data"], ph.ort_vars(NOWAIT="0")), cwd=ph.ROOT,
                                env=ph.clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
